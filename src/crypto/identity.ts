@@ -1,0 +1,142 @@
+/**
+ * A node's identity: an ML-DSA-65 signing key pair (FIPS 204) and an ML-KEM-768
+ * key pair (FIPS 203), both derived from seeds. The 160-bit id is
+ * SHA-256("relaymesh/id/v1" || dsaPublicKey || kemPublicKey)[0..20], so an id is
+ * self-certifying: anyone holding the public keys can check them against it.
+ */
+import { ml_dsa65 } from '@noble/post-quantum/ml-dsa.js';
+import { ml_kem768 } from '@noble/post-quantum/ml-kem.js';
+import type { KEMPrepared } from '@noble/post-quantum/ml-kem.js';
+import { equalBytes, fromBase64, randomBytes, toBase64, toBuffer, toHex } from '../bytes.js';
+import { label, sha256 } from './hash.js';
+
+export const ID_LENGTH = 20;
+export const DSA_SEED_LENGTH = 32;
+export const KEM_SEED_LENGTH = 64;
+export const DSA_PUBLIC_KEY_LENGTH = 1952;
+export const KEM_PUBLIC_KEY_LENGTH = 1184;
+export const KEM_CIPHERTEXT_LENGTH = 1088;
+export const DSA_SIGNATURE_LENGTH = 3309;
+export const PUBLIC_KEYS_LENGTH = DSA_PUBLIC_KEY_LENGTH + KEM_PUBLIC_KEY_LENGTH;
+
+export interface IdentityJSON {
+  type: 'relaymesh-identity';
+  version: 1;
+  id: string;
+  dsaSeed: string;
+  kemSeed: string;
+}
+
+/** The public half of an identity, checked against its id. */
+export class PublicIdentity {
+  readonly id: Uint8Array;
+  readonly dsaPublicKey: Uint8Array;
+  readonly kemPublicKey: Uint8Array;
+  #prepared: KEMPrepared | null = null;
+
+  constructor(dsaPublicKey: Uint8Array, kemPublicKey: Uint8Array, id?: Uint8Array) {
+    if (dsaPublicKey.length !== DSA_PUBLIC_KEY_LENGTH) throw new RangeError('dsaPublicKey must be 1952 bytes');
+    if (kemPublicKey.length !== KEM_PUBLIC_KEY_LENGTH) throw new RangeError('kemPublicKey must be 1184 bytes');
+    this.dsaPublicKey = dsaPublicKey;
+    this.kemPublicKey = kemPublicKey;
+    this.id = id ?? deriveId(dsaPublicKey, kemPublicKey);
+  }
+
+  /** Parses dsaPk || kemPk and returns null unless they hash to `expectedId`. */
+  static fromKeys(keys: Uint8Array, expectedId?: Uint8Array): PublicIdentity | null {
+    if (keys.length !== PUBLIC_KEYS_LENGTH) return null;
+    const dsa = keys.slice(0, DSA_PUBLIC_KEY_LENGTH);
+    const kem = keys.slice(DSA_PUBLIC_KEY_LENGTH);
+    const id = deriveId(dsa, kem);
+    if (expectedId && !equalBytes(id, expectedId)) return null;
+    return new PublicIdentity(dsa, kem, id);
+  }
+
+  get idHex(): string { return toHex(this.id); }
+
+  /** dsaPk || kemPk, the form carried on the wire. */
+  publicKeys(): Uint8Array {
+    const out = new Uint8Array(PUBLIC_KEYS_LENGTH);
+    out.set(this.dsaPublicKey, 0);
+    out.set(this.kemPublicKey, DSA_PUBLIC_KEY_LENGTH);
+    return out;
+  }
+
+  /** ML-KEM.Encaps (FIPS 203 §7.2) to this identity's KEM key. */
+  encapsulate(): { cipherText: Uint8Array; sharedSecret: Uint8Array } {
+    this.#prepared ??= ml_kem768.prepare(this.kemPublicKey);
+    return this.#prepared.encapsulate();
+  }
+
+  /** ML-DSA.Verify (FIPS 204 §5.3); false for any malformed input. */
+  verify(signature: Uint8Array, message: Uint8Array): boolean {
+    try {
+      return ml_dsa65.verify(signature, message, this.dsaPublicKey);
+    } catch {
+      return false;
+    }
+  }
+}
+
+export function deriveId(dsaPublicKey: Uint8Array, kemPublicKey: Uint8Array): Uint8Array {
+  return sha256(label('id'), dsaPublicKey, kemPublicKey).slice(0, ID_LENGTH);
+}
+
+/** A full identity, holding secret keys. */
+export class Identity extends PublicIdentity {
+  readonly #dsaSeed: Uint8Array;
+  readonly #kemSeed: Uint8Array;
+  readonly #dsaSecretKey: Uint8Array;
+  readonly #kemSecretKey: Uint8Array;
+
+  constructor(dsaSeed: Uint8Array, kemSeed: Uint8Array) {
+    if (!(dsaSeed instanceof Uint8Array) || dsaSeed.length !== DSA_SEED_LENGTH) throw new RangeError('dsaSeed must be 32 bytes');
+    if (!(kemSeed instanceof Uint8Array) || kemSeed.length !== KEM_SEED_LENGTH) throw new RangeError('kemSeed must be 64 bytes');
+    const dsa = ml_dsa65.keygen(dsaSeed);
+    const kem = ml_kem768.keygen(kemSeed);
+    super(dsa.publicKey, kem.publicKey);
+    this.#dsaSeed = dsaSeed.slice();
+    this.#kemSeed = kemSeed.slice();
+    this.#dsaSecretKey = dsa.secretKey;
+    this.#kemSecretKey = kem.secretKey;
+  }
+
+  static generate(): Identity {
+    return new Identity(randomBytes(DSA_SEED_LENGTH), randomBytes(KEM_SEED_LENGTH));
+  }
+
+  static fromJSON(json: IdentityJSON | string): Identity {
+    const o = (typeof json === 'string' ? JSON.parse(json) : json) as IdentityJSON;
+    if (!o || o.type !== 'relaymesh-identity' || o.version !== 1) throw new TypeError('not a relaymesh identity (version 1)');
+    const identity = new Identity(fromBase64(o.dsaSeed), fromBase64(o.kemSeed));
+    if (o.id && o.id !== identity.idHex) throw new TypeError('identity file is corrupt: its id does not match its keys');
+    return identity;
+  }
+
+  toJSON(): IdentityJSON {
+    return { type: 'relaymesh-identity', version: 1, id: this.idHex, dsaSeed: toBase64(this.#dsaSeed), kemSeed: toBase64(this.#kemSeed) };
+  }
+
+  /** The public half only, safe to hand out. */
+  toPublic(): PublicIdentity {
+    return new PublicIdentity(this.dsaPublicKey, this.kemPublicKey, this.id);
+  }
+
+  /** ML-KEM.Decaps (FIPS 203 §7.3) with this identity's secret key. Throws on malformed input. */
+  decapsulate(cipherText: Uint8Array): Uint8Array {
+    return ml_kem768.decapsulate(cipherText, this.#kemSecretKey);
+  }
+
+  /** ML-DSA.Sign (FIPS 204 §5.2), hedged (randomized). */
+  sign(message: Uint8Array): Uint8Array {
+    return ml_dsa65.sign(message, this.#dsaSecretKey);
+  }
+
+  /** The id as a Buffer in Node (the peer-relay API's type). */
+  idBuffer(): Uint8Array { return toBuffer(this.id.slice()); }
+}
+
+/** The raw ML-KEM-768 key pair the IM protocol's `ml-kem-aes` envelope uses. */
+export function generateKemKeyPair(seed?: Uint8Array): { publicKey: Uint8Array; secretKey: Uint8Array } {
+  return ml_kem768.keygen(seed);
+}

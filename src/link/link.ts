@@ -1,0 +1,271 @@
+/**
+ * A link: one transport connection plus the mutual identity proof that makes
+ * it usable for routing (PROTOCOL.md, "Link handshake"), and the keepalive
+ * that notices when it dies.
+ *
+ *   both ends: HELLO  (version, flags, nonce, id, public keys, advertised url)
+ *   on HELLO:  check id = H(keys); CHALLENGE = Encaps(remote kemPk) -> ssOut
+ *   on CHALLENGE: ssIn = Decaps(ct); PROOF = HMAC(ssIn, label | th | ownId)
+ *   on PROOF:  check HMAC(ssOut, label | th | remoteId); open once own PROOF is sent
+ *   th = SHA-256(HELLO of lower id | HELLO of higher id), so proofs bind both nonces.
+ */
+import { EventEmitter } from 'events';
+import debugFactory from 'debug';
+import { compareBytes, equalBytes, randomBytes, toHex } from '../bytes.js';
+import { Identity, PublicIdentity } from '../crypto/identity.js';
+import { hmacSha256, label, sha256 } from '../crypto/hash.js';
+import type { Connection } from '../transport/connection.js';
+import {
+  CloseReason, type CloseReasonCode, FrameType, PROTOCOL_VERSION, decodeChallenge, decodeClose, decodeHello,
+  decodeProof, decodePing, encodeChallenge, encodeClose, encodeHello, encodePing, encodeProof, NONCE_LENGTH, type Hello,
+} from '../wire/frames.js';
+import { relayError, type RelayError } from '../errors.js';
+
+const debug = debugFactory('relaymesh:link');
+
+export interface LinkOptions {
+  identity: Identity;
+  /** True on the side that dialed. */
+  initiator: boolean;
+  flags: number;
+  url: string;
+  /** When dialing a known node: refuse any other id. */
+  expectedId?: Uint8Array;
+  handshakeTimeoutMs: number;
+  pingIntervalMs: number;
+  /** A link with no frame at all for this long is closed as dead. */
+  deadAfterMs: number;
+  /** Counts protocol violations by reason (shared with the node). */
+  count: (reason: string) => void;
+}
+
+export interface LinkEvents {
+  open: [];
+  frame: [frame: Uint8Array];
+  close: [reason: CloseReasonCode | null, err: RelayError | null];
+}
+
+export class Link extends EventEmitter<LinkEvents> {
+  readonly connection: Connection;
+  readonly initiator: boolean;
+  remote: PublicIdentity | null = null;
+  remoteHello: Hello | null = null;
+  readonly createdAt = Date.now();
+  openedAt = 0;
+  stats = { framesIn: 0, framesOut: 0, bytesIn: 0, bytesOut: 0, relayed: 0 };
+
+  readonly #o: LinkOptions;
+  readonly #hello: Uint8Array;
+  #remoteHelloBytes: Uint8Array | null = null;
+  #ssOut: Uint8Array | null = null;
+  #proofSent = false;
+  #remoteProven = false;
+  #state: 'handshake' | 'open' | 'closed' = 'handshake';
+  #lastIn = Date.now();
+  #timer: ReturnType<typeof setInterval> | null = null;
+  #handshakeTimer: ReturnType<typeof setTimeout> | null;
+
+  constructor(connection: Connection, o: LinkOptions) {
+    super();
+    this.connection = connection;
+    this.initiator = o.initiator;
+    this.#o = o;
+    this.#hello = encodeHello({
+      version: PROTOCOL_VERSION, flags: o.flags, nonce: randomBytes(NONCE_LENGTH), id: o.identity.id,
+      publicKeys: o.identity.publicKeys(), url: o.url,
+    });
+    connection.on('message', (f) => this.#onFrame(f));
+    connection.on('invalid', (reason) => { o.count('invalid_frame'); debug('dropped input: %s', reason); });
+    connection.on('close', () => this.#closed(null, null));
+    connection.on('error', (err) => debug('transport error: %s', err.message));
+    this.#handshakeTimer = setTimeout(() => {
+      this.close(CloseReason.PROTOCOL_ERROR, relayError('ERR_TIMEOUT', 'link handshake timed out'));
+    }, o.handshakeTimeoutMs);
+    this.#send(this.#hello);
+  }
+
+  get isOpen(): boolean { return this.#state === 'open'; }
+  get isClosed(): boolean { return this.#state === 'closed'; }
+  get id(): Uint8Array | null { return this.remote?.id ?? null; }
+  get idHex(): string { return this.remote ? toHex(this.remote.id) : ''; }
+  /** The url the remote advertises for dialing it, or ''. */
+  get remoteUrl(): string { return this.remoteHello?.url ?? ''; }
+  get remoteFlags(): number { return this.remoteHello?.flags ?? 0; }
+
+  /** Sends a frame on an open link; returns false if the link cannot carry it. */
+  send(frame: Uint8Array): boolean {
+    if (this.#state !== 'open') return false;
+    this.#send(frame);
+    return true;
+  }
+
+  /** Closes with a reason the remote is told. Idempotent. */
+  close(reason: CloseReasonCode = CloseReason.NORMAL, err: RelayError | null = null, message = ''): void {
+    if (this.#state === 'closed') return;
+    if (this.connection.open) this.connection.send(encodeClose(reason, message || err?.message || ''));
+    this.#closed(reason, err);
+    // Let the CLOSE frame flush before the transport goes.
+    setTimeout(() => this.connection.close(), 20).unref?.();
+  }
+
+  #send(frame: Uint8Array): void {
+    this.stats.framesOut++;
+    this.stats.bytesOut += frame.length;
+    this.connection.send(frame);
+  }
+
+  #onFrame(f: Uint8Array): void {
+    if (this.#state === 'closed') return;
+    this.#lastIn = Date.now();
+    this.stats.framesIn++;
+    this.stats.bytesIn += f.length;
+    if (f.length === 0) { this.#o.count('malformed'); return; }
+    try {
+      if (this.#state === 'open') {
+        switch (f[0]) {
+          case FrameType.PING: {
+            const token = decodePing(f);
+            if (token) this.#send(encodePing(FrameType.PONG, token));
+            else this.#o.count('malformed');
+            return;
+          }
+          case FrameType.PONG: return;
+          case FrameType.CLOSE: return this.#onClose(f);
+          case FrameType.HELLO: case FrameType.CHALLENGE: case FrameType.PROOF:
+            this.#o.count('unexpected_handshake');
+            return;
+          default:
+            this.emit('frame', f);
+            return;
+        }
+      }
+      switch (f[0]) {
+        case FrameType.HELLO: return this.#onHello(f);
+        case FrameType.CHALLENGE: return this.#onChallenge(f);
+        case FrameType.PROOF: return this.#onProof(f);
+        case FrameType.CLOSE: return this.#onClose(f);
+        default:
+          this.#o.count('before_handshake');
+          return;
+      }
+    } catch (err) {
+      // A listener threw (or a decoder bug): never let remote input crash the process.
+      this.#o.count('handler_error');
+      debug('error handling frame: %s', (err as Error).stack);
+    }
+  }
+
+  #onHello(f: Uint8Array): void {
+    if (this.#remoteHelloBytes) return this.#fail('duplicate HELLO');
+    const h = decodeHello(f);
+    if (!h) return this.#fail('malformed HELLO');
+    if (h.version !== PROTOCOL_VERSION) {
+      this.#o.count('bad_version');
+      return this.close(CloseReason.BAD_VERSION, relayError('ERR_BAD_VERSION', `remote speaks version ${h.version}, this node ${PROTOCOL_VERSION}`));
+    }
+    const remote = PublicIdentity.fromKeys(h.publicKeys, h.id);
+    if (!remote) {
+      this.#o.count('auth_failed');
+      return this.close(CloseReason.AUTH_FAILED, relayError('ERR_BAD_KEYS', 'HELLO keys do not hash to the claimed id'));
+    }
+    if (equalBytes(remote.id, this.#o.identity.id)) {
+      return this.close(CloseReason.SELF, relayError('ERR_CONNECT_FAILED', 'connected to itself'));
+    }
+    if (this.#o.expectedId && !equalBytes(remote.id, this.#o.expectedId)) {
+      this.#o.count('auth_failed');
+      return this.close(CloseReason.AUTH_FAILED, relayError('ERR_AUTH_FAILED', `expected ${toHex(this.#o.expectedId)}, got ${remote.idHex}`));
+    }
+    this.remote = remote;
+    this.remoteHello = h;
+    this.#remoteHelloBytes = f.slice();
+    const { cipherText, sharedSecret } = remote.encapsulate();
+    this.#ssOut = sharedSecret;
+    this.#send(encodeChallenge(cipherText));
+  }
+
+  #transcript(): Uint8Array {
+    const mine = this.#hello;
+    const theirs = this.#remoteHelloBytes!;
+    const first = compareBytes(this.#o.identity.id, this.remote!.id) < 0;
+    return sha256(first ? mine : theirs, first ? theirs : mine);
+  }
+
+  #onChallenge(f: Uint8Array): void {
+    if (!this.remote || this.#proofSent) return this.#fail('CHALLENGE out of order');
+    const ct = decodeChallenge(f);
+    if (!ct) return this.#fail('malformed CHALLENGE');
+    let ssIn: Uint8Array;
+    try {
+      ssIn = this.#o.identity.decapsulate(ct);
+    } catch {
+      return this.#fail('undecodable CHALLENGE');
+    }
+    const mac = hmacSha256(ssIn, label('linkProof'), this.#transcript(), this.#o.identity.id);
+    ssIn.fill(0);
+    this.#send(encodeProof(mac));
+    this.#proofSent = true;
+    this.#maybeOpen();
+  }
+
+  #onProof(f: Uint8Array): void {
+    if (!this.remote || !this.#ssOut || this.#remoteProven) return this.#fail('PROOF out of order');
+    const mac = decodeProof(f);
+    if (!mac) return this.#fail('malformed PROOF');
+    const expected = hmacSha256(this.#ssOut, label('linkProof'), this.#transcript(), this.remote.id);
+    this.#ssOut.fill(0);
+    this.#ssOut = null;
+    if (!equalBytes(mac, expected)) {
+      this.#o.count('auth_failed');
+      return this.close(CloseReason.AUTH_FAILED, relayError('ERR_AUTH_FAILED', `${this.remote.idHex} could not prove its id`));
+    }
+    this.#remoteProven = true;
+    this.#maybeOpen();
+  }
+
+  #maybeOpen(): void {
+    if (!this.#proofSent || !this.#remoteProven || this.#state !== 'handshake') return;
+    this.#state = 'open';
+    this.openedAt = Date.now();
+    if (this.#handshakeTimer) clearTimeout(this.#handshakeTimer);
+    this.#handshakeTimer = null;
+    this.#timer = setInterval(() => this.#keepalive(), this.#o.pingIntervalMs);
+    this.#timer.unref?.();
+    this.emit('open');
+  }
+
+  #keepalive(): void {
+    const idle = Date.now() - this.#lastIn;
+    if (idle >= this.#o.deadAfterMs) {
+      this.close(CloseReason.DEAD, relayError('ERR_LINK_DEAD', `no frame from ${this.idHex} for ${idle} ms`));
+    } else if (idle >= this.#o.pingIntervalMs / 2) {
+      this.#send(encodePing(FrameType.PING, randomBytes(8)));
+    }
+  }
+
+  #onClose(f: Uint8Array): void {
+    const c = decodeClose(f);
+    const reason = (c?.reason ?? CloseReason.NORMAL) as CloseReasonCode;
+    const err = reason === CloseReason.TOO_MANY_LINKS ? relayError('ERR_TOO_MANY_LINKS', c?.message)
+      : reason === CloseReason.DUPLICATE ? relayError('ERR_DUPLICATE_LINK', c?.message)
+      : reason === CloseReason.AUTH_FAILED ? relayError('ERR_AUTH_FAILED', c?.message)
+      : reason === CloseReason.BAD_VERSION ? relayError('ERR_BAD_VERSION', c?.message)
+      : null;
+    this.#closed(reason, err);
+    this.connection.close();
+  }
+
+  #fail(what: string): void {
+    this.#o.count('malformed');
+    this.close(CloseReason.PROTOCOL_ERROR, relayError('ERR_MALFORMED_FRAME', what));
+  }
+
+  #closed(reason: CloseReasonCode | null, err: RelayError | null): void {
+    if (this.#state === 'closed') return;
+    this.#state = 'closed';
+    if (this.#timer) clearInterval(this.#timer);
+    if (this.#handshakeTimer) clearTimeout(this.#handshakeTimer);
+    this.#timer = this.#handshakeTimer = null;
+    this.#ssOut?.fill(0);
+    this.emit('close', reason, err);
+  }
+}

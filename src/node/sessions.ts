@@ -1,0 +1,336 @@
+/**
+ * End-to-end sessions of one node: fetches and checks public keys, runs the
+ * handshake of crypto/session.ts with retries, queues plaintexts (bounded)
+ * until a session exists, seals and opens DATA. It routes through `route`
+ * and never touches links itself.
+ */
+import debugFactory from 'debug';
+import { toHex, equalBytes } from '../bytes.js';
+import { Identity, PublicIdentity } from '../crypto/identity.js';
+import {
+  Session, PendingInit, createInit, respond, complete, generateEphemeral, type EphemeralKeyPair, SID_LENGTH,
+} from '../crypto/session.js';
+import { defaultAead, type Aead } from '../crypto/aead.js';
+import { encodeEnvelope, envelope, MsgType, type MsgTypeCode } from '../wire/envelope.js';
+import { relayError, type RelayError } from '../errors.js';
+
+const debug = debugFactory('relaymesh:e2e');
+
+export interface SessionManagerOptions {
+  identity: Identity;
+  aead?: Aead;
+  /** Sends a routed frame; returns false if there is no link at all to send it on. */
+  route: (frame: Uint8Array) => boolean;
+  deliver: (from: Uint8Array, plaintext: Uint8Array) => void;
+  fail: (to: Uint8Array, err: RelayError, plaintexts: Uint8Array[]) => void;
+  count: (reason: string) => void;
+  hasLinks: () => boolean;
+  ttl: number;
+  handshakeTimeoutMs: number;
+  /** Plaintexts waiting for one destination's session. */
+  maxQueuePerPeer: number;
+  /** Plaintexts waiting across all destinations. */
+  maxQueueTotal: number;
+  /** Queued plaintexts fail after this long even while the node has no links. */
+  queueTimeoutMs: number;
+  maxSessions: number;
+  maxKeys: number;
+  sessionIdleMs: number;
+}
+
+interface Pending {
+  to: Uint8Array;
+  queue: Uint8Array[];
+  init: PendingInit | null;
+  attempts: number;
+  startedAt: number;
+  deadline: number;
+  timer: ReturnType<typeof setTimeout> | null;
+  lastError: RelayError | null;
+}
+
+export class SessionManager {
+  readonly #o: SessionManagerOptions;
+  readonly #aead: Aead;
+  /** Public keys checked against their ids, most recent last (LRU). */
+  readonly #keys = new Map<string, PublicIdentity>();
+  readonly #sessions = new Map<string, Session>();
+  readonly #current = new Map<string, Session>();
+  readonly #pending = new Map<string, Pending>();
+  /** RESP bodies of recent INITs, keyed by sender id and its sid. */
+  readonly #answered = new Map<string, Uint8Array>();
+  #queued = 0;
+  #spare: EphemeralKeyPair | null = null;
+  #spareTimer: ReturnType<typeof setImmediate> | null = null;
+  #sweep: ReturnType<typeof setInterval>;
+  #destroyed = false;
+  #unknownReplies = { windowStart: 0, count: 0 };
+
+  constructor(o: SessionManagerOptions) {
+    this.#o = o;
+    this.#aead = o.aead ?? defaultAead;
+    this.#sweep = setInterval(() => this.#expire(), Math.min(o.sessionIdleMs, 30_000));
+    this.#sweep.unref?.();
+    this.#refillSpare();
+  }
+
+  get sessionCount(): number { return this.#sessions.size; }
+  get queued(): number { return this.#queued; }
+
+  /** Remembers keys that were checked against their id (from a link handshake, say). */
+  learnKeys(remote: PublicIdentity): void {
+    const hex = remote.idHex;
+    this.#keys.delete(hex);
+    this.#keys.set(hex, remote);
+    if (this.#keys.size > this.#o.maxKeys) this.#keys.delete(this.#keys.keys().next().value as string);
+  }
+
+  keysOf(id: Uint8Array): PublicIdentity | undefined { return this.#keys.get(toHex(id)); }
+
+  hasSession(id: Uint8Array): boolean { return this.#current.has(toHex(id)); }
+
+  /** Seals and sends `plaintext` to `to`, setting up a session first if needed. */
+  send(to: Uint8Array, plaintext: Uint8Array): void {
+    if (this.#destroyed) throw relayError('ERR_DESTROYED');
+    const hex = toHex(to);
+    const session = this.#current.get(hex);
+    if (session && !session.exhausted) {
+      this.#sendData(to, session, plaintext);
+      return;
+    }
+    let p = this.#pending.get(hex);
+    if (p && p.queue.length >= this.#o.maxQueuePerPeer) throw relayError('ERR_QUEUE_FULL', `more than ${this.#o.maxQueuePerPeer} messages wait for ${hex}`);
+    if (this.#queued >= this.#o.maxQueueTotal) throw relayError('ERR_QUEUE_FULL', `more than ${this.#o.maxQueueTotal} messages wait for sessions`);
+    if (!p) {
+      const now = Date.now();
+      p = { to: to.slice(), queue: [], init: null, attempts: 0, startedAt: now, deadline: now + this.#o.handshakeTimeoutMs, timer: null, lastError: null };
+      this.#pending.set(hex, p);
+      if (session) this.#drop(session);
+      this.#attempt(p);
+    }
+    p.queue.push(plaintext);
+    this.#queued++;
+  }
+
+  /** Called when the node gains a link: paused handshakes go now. */
+  kick(): void {
+    for (const p of this.#pending.values()) {
+      if (p.attempts === 0 || !p.timer) this.#attempt(p);
+    }
+  }
+
+  /** Handles a routed frame addressed to this node. */
+  handle(frame: Uint8Array): void {
+    const from = envelope.from(frame);
+    const body = envelope.body(frame);
+    switch (envelope.type(frame)) {
+      case MsgType.DATA: return this.#onData(frame, from, body);
+      case MsgType.KEY_REQUEST: return this.#onKeyRequest(from);
+      case MsgType.KEY_RESPONSE: return this.#onKeyResponse(from, body);
+      case MsgType.HANDSHAKE_INIT: return this.#onInit(from, body);
+      case MsgType.HANDSHAKE_RESP: return this.#onResp(from, body);
+      case MsgType.SESSION_UNKNOWN: return this.#onSessionUnknown(from, body);
+      default:
+        this.#o.count('unknown_type');
+    }
+  }
+
+  /** A routed frame of ours came back undeliverable. */
+  unreachable(to: Uint8Array, err: RelayError): void {
+    const p = this.#pending.get(toHex(to));
+    if (p) p.lastError = err;
+  }
+
+  destroy(): void {
+    if (this.#destroyed) return;
+    this.#destroyed = true;
+    clearInterval(this.#sweep);
+    if (this.#spareTimer) clearImmediate(this.#spareTimer);
+    for (const p of this.#pending.values()) {
+      if (p.timer) clearTimeout(p.timer);
+      this.#o.fail(p.to, relayError('ERR_DESTROYED', 'the node was destroyed before the message was sent'), p.queue);
+    }
+    this.#pending.clear();
+    this.#queued = 0;
+    for (const s of this.#sessions.values()) s.destroy();
+    this.#sessions.clear();
+    this.#current.clear();
+  }
+
+  #route(type: MsgTypeCode, to: Uint8Array, body: Uint8Array): boolean {
+    return this.#o.route(encodeEnvelope(type, to, this.#o.identity.id, body, this.#o.ttl));
+  }
+
+  #sendData(to: Uint8Array, session: Session, plaintext: Uint8Array): void {
+    this.#route(MsgType.DATA, to, session.seal(to, this.#o.identity.id, plaintext));
+  }
+
+  #attempt(p: Pending): void {
+    if (p.timer) clearTimeout(p.timer);
+    p.timer = null;
+    const now = Date.now();
+    if (!this.#o.hasLinks()) {
+      // Paused until a link opens (kick), but never past the queue timeout.
+      const left = p.startedAt + this.#o.queueTimeoutMs - now;
+      if (left <= 0) return this.#giveUp(p, relayError('ERR_NO_ROUTE', 'the node has no links'));
+      p.deadline = Math.max(p.deadline, now + this.#o.handshakeTimeoutMs);
+      p.timer = setTimeout(() => this.#attempt(p), left);
+      p.timer.unref?.();
+      return;
+    }
+    if (now >= p.deadline) {
+      return this.#giveUp(p, p.lastError ?? relayError('ERR_HANDSHAKE_TIMEOUT', `no session with ${toHex(p.to)} after ${this.#o.handshakeTimeoutMs} ms`));
+    }
+    p.attempts++;
+    const keys = this.#keys.get(toHex(p.to));
+    if (!keys) {
+      this.#route(MsgType.KEY_REQUEST, p.to, new Uint8Array(0));
+    } else {
+      if (!p.init) p.init = createInit(this.#o.identity, keys, this.#takeSpare());
+      this.#route(MsgType.HANDSHAKE_INIT, p.to, p.init.init);
+    }
+    const delay = Math.min(250 * 2 ** (p.attempts - 1), 2000, Math.max(1, p.deadline - now));
+    p.timer = setTimeout(() => this.#attempt(p), delay);
+    p.timer.unref?.();
+  }
+
+  #giveUp(p: Pending, err: RelayError): void {
+    if (p.timer) clearTimeout(p.timer);
+    this.#pending.delete(toHex(p.to));
+    this.#queued -= p.queue.length;
+    debug('giving up on %s: %s', toHex(p.to), err.code);
+    this.#o.fail(p.to, err, p.queue);
+  }
+
+  #onKeyRequest(from: Uint8Array): void {
+    this.#route(MsgType.KEY_RESPONSE, from, this.#o.identity.publicKeys());
+  }
+
+  #onKeyResponse(from: Uint8Array, body: Uint8Array): void {
+    const remote = PublicIdentity.fromKeys(body, from);
+    if (!remote) {
+      // A relay (or the sender) substituted keys: they do not hash to the id.
+      this.#o.count('bad_keys');
+      const p = this.#pending.get(toHex(from));
+      if (p) p.lastError = relayError('ERR_BAD_KEYS', `keys received for ${toHex(from)} do not match its id`);
+      return;
+    }
+    this.learnKeys(remote);
+    const p = this.#pending.get(remote.idHex);
+    if (p && !p.init) this.#attempt(p);
+  }
+
+  #onInit(from: Uint8Array, body: Uint8Array): void {
+    // A retried (or replayed) INIT gets the same answer, not a second session.
+    const answered = this.#answered.get(toHex(from) + toHex(body.subarray(0, SID_LENGTH)));
+    if (answered && body.length >= SID_LENGTH) {
+      this.#route(MsgType.HANDSHAKE_RESP, from, answered);
+      return;
+    }
+    const r = respond(this.#o.identity, from, body, this.#aead);
+    if (!r) {
+      this.#o.count('bad_handshake');
+      return;
+    }
+    this.learnKeys(r.remote);
+    this.#add(r.session);
+    this.#answered.set(toHex(from) + toHex(r.session.remoteSid), r.resp);
+    if (this.#answered.size > this.#o.maxSessions) this.#answered.delete(this.#answered.keys().next().value as string);
+    this.#route(MsgType.HANDSHAKE_RESP, from, r.resp);
+    // A session we were still setting up toward this node is no longer needed.
+    const p = this.#pending.get(r.remote.idHex);
+    if (p) this.#flush(p, r.session);
+  }
+
+  #onResp(from: Uint8Array, body: Uint8Array): void {
+    const p = this.#pending.get(toHex(from));
+    if (!p || !p.init) { this.#o.count('unsolicited_handshake'); return; }
+    if (body.length >= SID_LENGTH && !equalBytes(body.subarray(0, SID_LENGTH), p.init.sid)) { this.#o.count('unsolicited_handshake'); return; }
+    const session = complete(this.#o.identity, p.init, body, this.#aead);
+    if (!session) { this.#o.count('bad_handshake'); return; }
+    this.#add(session);
+    this.#flush(p, session);
+  }
+
+  #flush(p: Pending, session: Session): void {
+    if (p.timer) clearTimeout(p.timer);
+    this.#pending.delete(toHex(p.to));
+    this.#queued -= p.queue.length;
+    for (const pt of p.queue) this.#sendData(p.to, session, pt);
+  }
+
+  #onData(frame: Uint8Array, from: Uint8Array, body: Uint8Array): void {
+    if (body.length < SID_LENGTH) { this.#o.count('malformed'); return; }
+    const sidHex = toHex(body.subarray(0, SID_LENGTH));
+    const session = this.#sessions.get(sidHex);
+    if (!session) {
+      this.#o.count('unknown_session');
+      this.#replyUnknown(from, body.subarray(0, SID_LENGTH));
+      return;
+    }
+    if (!equalBytes(session.remote.id, from)) { this.#o.count('forged_sender'); return; }
+    const r = session.open(envelope.to(frame), from, body);
+    if (!r.ok) { this.#o.count(r.reason === 'replay' ? 'replay' : r.reason === 'decrypt' ? 'decrypt_failed' : 'malformed'); return; }
+    const hex = toHex(from);
+    if (!this.#current.has(hex)) this.#current.set(hex, session);
+    this.#o.deliver(session.remote.id, r.plaintext);
+  }
+
+  #replyUnknown(to: Uint8Array, sid: Uint8Array): void {
+    const now = Date.now();
+    if (now - this.#unknownReplies.windowStart > 1000) this.#unknownReplies = { windowStart: now, count: 0 };
+    if (++this.#unknownReplies.count > 20) return;
+    this.#route(MsgType.SESSION_UNKNOWN, to, sid.slice());
+  }
+
+  #onSessionUnknown(from: Uint8Array, body: Uint8Array): void {
+    const s = this.#current.get(toHex(from));
+    if (s && equalBytes(s.remoteSid, body)) {
+      debug('%s lost our session; a new handshake follows on the next send', toHex(from));
+      this.#drop(s);
+    }
+  }
+
+  #add(session: Session): void {
+    const hex = session.remote.idHex;
+    this.#sessions.set(toHex(session.localSid), session);
+    const prev = this.#current.get(hex);
+    this.#current.set(hex, session);
+    // Keep the previous one too (a simultaneous handshake or in-flight data), but no more.
+    for (const s of this.#sessions.values()) {
+      if (s !== session && s !== prev && equalBytes(s.remote.id, session.remote.id)) this.#drop(s);
+    }
+    while (this.#sessions.size > this.#o.maxSessions) {
+      this.#drop(this.#sessions.values().next().value as Session);
+    }
+  }
+
+  #drop(s: Session): void {
+    this.#sessions.delete(toHex(s.localSid));
+    const hex = s.remote.idHex;
+    if (this.#current.get(hex) === s) this.#current.delete(hex);
+    s.destroy();
+  }
+
+  #expire(): void {
+    const now = Date.now();
+    for (const s of [...this.#sessions.values()]) if (now - s.lastUsed > this.#o.sessionIdleMs) this.#drop(s);
+  }
+
+  #takeSpare(): EphemeralKeyPair {
+    const e = this.#spare ?? generateEphemeral();
+    this.#spare = null;
+    this.#refillSpare();
+    return e;
+  }
+
+  /** Ephemeral keys are made ahead of time, off the critical path of a handshake. */
+  #refillSpare(): void {
+    if (this.#spareTimer || this.#destroyed) return;
+    this.#spareTimer = setImmediate(() => {
+      this.#spareTimer = null;
+      if (!this.#destroyed && !this.#spare) this.#spare = generateEphemeral();
+    });
+    this.#spareTimer.unref?.();
+  }
+}

@@ -1,0 +1,79 @@
+/**
+ * The routed envelope (PROTOCOL.md, "Routed envelope"): a fixed 52-byte header a
+ * relay reads, then a body it forwards untouched. Relays decrement the TTL byte
+ * in place and pass the same bytes on; nothing is re-serialized.
+ *
+ *   off len field
+ *   0   1   frame type (0x10 ROUTE)
+ *   1   1   message type (MsgType)
+ *   2   1   ttl: hops left
+ *   3   1   flags (0; reserved)
+ *   4   8   message id (random; duplicate suppression)
+ *   12  20  to
+ *   32  20  from
+ *   52  ..  body
+ */
+import { randomBytes } from '../bytes.js';
+import { ID_LENGTH } from '../crypto/identity.js';
+import { FrameType } from './frames.js';
+
+export const HEADER_LENGTH = 52;
+export const MSG_ID_LENGTH = 8;
+export const DEFAULT_TTL = 32;
+
+export const MsgType = {
+  KEY_REQUEST: 0x01,
+  KEY_RESPONSE: 0x02,
+  HANDSHAKE_INIT: 0x03,
+  HANDSHAKE_RESP: 0x04,
+  DATA: 0x05,
+  UNREACHABLE: 0x06,
+  SESSION_UNKNOWN: 0x07,
+} as const;
+export type MsgTypeCode = (typeof MsgType)[keyof typeof MsgType];
+
+export const UnreachableReason = { NO_ROUTE: 1, HOP_LIMIT: 2 } as const;
+
+export const OFF_TYPE = 1;
+export const OFF_TTL = 2;
+export const OFF_MSG_ID = 4;
+export const OFF_TO = 12;
+export const OFF_FROM = 32;
+
+export function encodeEnvelope(type: MsgTypeCode, to: Uint8Array, from: Uint8Array, body: Uint8Array, ttl = DEFAULT_TTL): Uint8Array {
+  const out = new Uint8Array(HEADER_LENGTH + body.length);
+  out[0] = FrameType.ROUTE;
+  out[OFF_TYPE] = type;
+  out[OFF_TTL] = ttl;
+  out[3] = 0;
+  out.set(randomBytes(MSG_ID_LENGTH), OFF_MSG_ID);
+  out.set(to, OFF_TO);
+  out.set(from, OFF_FROM);
+  out.set(body, HEADER_LENGTH);
+  return out;
+}
+
+/** Views into a routed frame; no copies. */
+export const envelope = {
+  valid: (f: Uint8Array): boolean => f.length >= HEADER_LENGTH && f[0] === FrameType.ROUTE,
+  type: (f: Uint8Array): number => f[OFF_TYPE],
+  ttl: (f: Uint8Array): number => f[OFF_TTL],
+  msgId: (f: Uint8Array): Uint8Array => f.subarray(OFF_MSG_ID, OFF_MSG_ID + MSG_ID_LENGTH),
+  to: (f: Uint8Array): Uint8Array => f.subarray(OFF_TO, OFF_TO + ID_LENGTH),
+  from: (f: Uint8Array): Uint8Array => f.subarray(OFF_FROM, OFF_FROM + ID_LENGTH),
+  body: (f: Uint8Array): Uint8Array => f.subarray(HEADER_LENGTH),
+};
+
+// UNREACHABLE body: reason u8 | original message id 8 | original to 20
+export function encodeUnreachable(reason: number, msgId: Uint8Array, originalTo: Uint8Array): Uint8Array {
+  const out = new Uint8Array(1 + MSG_ID_LENGTH + ID_LENGTH);
+  out[0] = reason;
+  out.set(msgId, 1);
+  out.set(originalTo, 1 + MSG_ID_LENGTH);
+  return out;
+}
+
+export function decodeUnreachable(body: Uint8Array): { reason: number; msgId: Uint8Array; to: Uint8Array } | null {
+  if (body.length !== 1 + MSG_ID_LENGTH + ID_LENGTH) return null;
+  return { reason: body[0], msgId: body.slice(1, 1 + MSG_ID_LENGTH), to: body.slice(1 + MSG_ID_LENGTH) };
+}

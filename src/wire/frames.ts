@@ -1,0 +1,191 @@
+/**
+ * Link frames (PROTOCOL.md, "Link frames"). Every frame is one binary
+ * transport message whose first byte is its type. Decoders return null for
+ * anything malformed; they never throw.
+ */
+import { KEM_CIPHERTEXT_LENGTH, PUBLIC_KEYS_LENGTH, ID_LENGTH } from '../crypto/identity.js';
+import { textDecoder, textEncoder } from '../bytes.js';
+
+export const PROTOCOL_VERSION = 1;
+/** The WebSocket subprotocol that selects a mesh link on a node's port. */
+export const MESH_SUBPROTOCOL = 'relaymesh.v1';
+
+export const FrameType = {
+  HELLO: 0x01,
+  CHALLENGE: 0x02,
+  PROOF: 0x03,
+  PING: 0x04,
+  PONG: 0x05,
+  FIND_NODE: 0x06,
+  NODES: 0x07,
+  CLOSE: 0x08,
+  ROUTE: 0x10,
+} as const;
+
+export const HelloFlags = { WEBRTC: 1, WEBSOCKET: 2 } as const;
+
+export const CloseReason = {
+  NORMAL: 0,
+  DUPLICATE: 1,
+  TOO_MANY_LINKS: 2,
+  SHUTDOWN: 3,
+  PROTOCOL_ERROR: 4,
+  AUTH_FAILED: 5,
+  BAD_VERSION: 6,
+  SELF: 7,
+  DEAD: 8,
+} as const;
+export type CloseReasonCode = (typeof CloseReason)[keyof typeof CloseReason];
+
+export const NONCE_LENGTH = 32;
+export const PROOF_LENGTH = 32;
+export const MAX_URL_LENGTH = 255;
+export const MAX_NODES_PER_FRAME = 20;
+
+export interface Hello {
+  version: number;
+  flags: number;
+  nonce: Uint8Array;
+  id: Uint8Array;
+  publicKeys: Uint8Array;
+  url: string;
+}
+
+// HELLO: type u8 | version u8 | flags u8 | reserved u8 | nonce 32 | id 20 | publicKeys 3136 | urlLen u8 | url
+const HELLO_FIXED = 4 + NONCE_LENGTH + ID_LENGTH + PUBLIC_KEYS_LENGTH + 1;
+
+export function encodeHello(h: Hello): Uint8Array {
+  const url = textEncoder.encode(h.url);
+  if (url.length > MAX_URL_LENGTH) throw new RangeError('advertised url is longer than 255 bytes');
+  const out = new Uint8Array(HELLO_FIXED + url.length);
+  out[0] = FrameType.HELLO; out[1] = h.version; out[2] = h.flags; out[3] = 0;
+  let o = 4;
+  out.set(h.nonce, o); o += NONCE_LENGTH;
+  out.set(h.id, o); o += ID_LENGTH;
+  out.set(h.publicKeys, o); o += PUBLIC_KEYS_LENGTH;
+  out[o++] = url.length;
+  out.set(url, o);
+  return out;
+}
+
+/** Decodes a HELLO; the version is returned as sent so the caller can refuse it. */
+export function decodeHello(f: Uint8Array): Hello | null {
+  if (f.length < 2 || f[0] !== FrameType.HELLO) return null;
+  if (f[1] !== PROTOCOL_VERSION) return { version: f[1], flags: 0, nonce: new Uint8Array(0), id: new Uint8Array(0), publicKeys: new Uint8Array(0), url: '' };
+  if (f.length < HELLO_FIXED) return null;
+  let o = 4;
+  const nonce = f.slice(o, (o += NONCE_LENGTH));
+  const id = f.slice(o, (o += ID_LENGTH));
+  const publicKeys = f.slice(o, (o += PUBLIC_KEYS_LENGTH));
+  const urlLen = f[o++];
+  if (f.length !== o + urlLen) return null;
+  const url = decodeUtf8(f.subarray(o));
+  if (url === null) return null;
+  return { version: f[1], flags: f[2], nonce, id, publicKeys, url };
+}
+
+export function encodeChallenge(cipherText: Uint8Array): Uint8Array {
+  const out = new Uint8Array(1 + KEM_CIPHERTEXT_LENGTH);
+  out[0] = FrameType.CHALLENGE;
+  out.set(cipherText, 1);
+  return out;
+}
+
+export function decodeChallenge(f: Uint8Array): Uint8Array | null {
+  return f.length === 1 + KEM_CIPHERTEXT_LENGTH && f[0] === FrameType.CHALLENGE ? f.subarray(1) : null;
+}
+
+export function encodeProof(mac: Uint8Array): Uint8Array {
+  const out = new Uint8Array(1 + PROOF_LENGTH);
+  out[0] = FrameType.PROOF;
+  out.set(mac, 1);
+  return out;
+}
+
+export function decodeProof(f: Uint8Array): Uint8Array | null {
+  return f.length === 1 + PROOF_LENGTH && f[0] === FrameType.PROOF ? f.subarray(1) : null;
+}
+
+// PING / PONG: type u8 | token 8
+export function encodePing(type: typeof FrameType.PING | typeof FrameType.PONG, token: Uint8Array): Uint8Array {
+  const out = new Uint8Array(9);
+  out[0] = type;
+  out.set(token.subarray(0, 8), 1);
+  return out;
+}
+
+export function decodePing(f: Uint8Array): Uint8Array | null {
+  return f.length === 9 ? f.subarray(1) : null;
+}
+
+// FIND_NODE: type u8 | target 20
+export function encodeFindNode(target: Uint8Array): Uint8Array {
+  const out = new Uint8Array(1 + ID_LENGTH);
+  out[0] = FrameType.FIND_NODE;
+  out.set(target, 1);
+  return out;
+}
+
+export function decodeFindNode(f: Uint8Array): Uint8Array | null {
+  return f.length === 1 + ID_LENGTH ? f.slice(1) : null;
+}
+
+export interface NodeInfo { id: Uint8Array; flags: number; url: string }
+
+// NODES: type u8 | count u8 | count x (id 20 | flags u8 | urlLen u8 | url)
+export function encodeNodes(nodes: NodeInfo[]): Uint8Array {
+  const list = nodes.slice(0, MAX_NODES_PER_FRAME).map((n) => ({ n, url: textEncoder.encode(n.url) }));
+  let len = 2;
+  for (const { url } of list) len += ID_LENGTH + 2 + url.length;
+  const out = new Uint8Array(len);
+  out[0] = FrameType.NODES;
+  out[1] = list.length;
+  let o = 2;
+  for (const { n, url } of list) {
+    out.set(n.id, o); o += ID_LENGTH;
+    out[o++] = n.flags;
+    out[o++] = url.length;
+    out.set(url, o); o += url.length;
+  }
+  return out;
+}
+
+export function decodeNodes(f: Uint8Array): NodeInfo[] | null {
+  if (f.length < 2 || f[1] > MAX_NODES_PER_FRAME) return null;
+  const nodes: NodeInfo[] = [];
+  let o = 2;
+  for (let i = 0; i < f[1]; i++) {
+    if (o + ID_LENGTH + 2 > f.length) return null;
+    const id = f.slice(o, (o += ID_LENGTH));
+    const flags = f[o++];
+    const urlLen = f[o++];
+    if (o + urlLen > f.length) return null;
+    const url = decodeUtf8(f.subarray(o, (o += urlLen)));
+    if (url === null) return null;
+    nodes.push({ id, flags, url });
+  }
+  return o === f.length ? nodes : null;
+}
+
+// CLOSE: type u8 | reason u8 | message (utf-8, up to 123 bytes)
+export function encodeClose(reason: CloseReasonCode, message = ''): Uint8Array {
+  const msg = textEncoder.encode(message).subarray(0, 123);
+  const out = new Uint8Array(2 + msg.length);
+  out[0] = FrameType.CLOSE;
+  out[1] = reason;
+  out.set(msg, 2);
+  return out;
+}
+
+export function decodeClose(f: Uint8Array): { reason: number; message: string } | null {
+  if (f.length < 2) return null;
+  return { reason: f[1], message: decodeUtf8(f.subarray(2)) ?? '' };
+}
+
+export function decodeUtf8(bytes: Uint8Array): string | null {
+  try {
+    return textDecoder.decode(bytes);
+  } catch {
+    return null;
+  }
+}

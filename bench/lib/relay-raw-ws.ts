@@ -1,0 +1,46 @@
+/**
+ * The baseline: a raw `ws` relay of the same shape. A is a ws server on
+ * loopback that forwards every frame from B to C and back unchanged; B and C
+ * are plain clients. No identity, routing, or encryption.
+ */
+import { WebSocketServer, WebSocket, type RawData } from 'ws';
+import { once, type End, type RelayShape } from './relay-shape.js';
+
+export async function startRawWs(): Promise<RelayShape> {
+  const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, perMessageDeflate: false });
+  await once(wss, 'listening');
+  const port = (wss.address() as { port: number }).port;
+  const byName = new Map<string, WebSocket>();
+  wss.on('connection', (ws, req) => {
+    const me = req.url === '/B' ? 'B' : 'C';
+    const other = me === 'B' ? 'C' : 'B';
+    byName.set(me, ws);
+    ws.on('message', (data: RawData, isBinary: boolean) => byName.get(other)?.send(data as Buffer, { binary: isBinary }));
+  });
+  const dial = async (name: End) => {
+    const ws = new WebSocket(`ws://127.0.0.1:${port}/${name}`, { perMessageDeflate: false });
+    await once(ws, 'open');
+    return ws;
+  };
+  const ends = { B: await dial('B'), C: await dial('C') };
+  while (byName.size < 2) await new Promise((r) => setTimeout(r, 5));
+  const handlers: Record<End, (p: unknown) => void> = { B: () => {}, C: () => {} };
+  for (const at of ['B', 'C'] as const) {
+    ends[at].on('message', (data: RawData, isBinary: boolean) => {
+      handlers[at](isBinary ? data : JSON.parse(String(data)));
+    });
+  }
+  return {
+    name: 'raw ws relay',
+    send: (from, payload) => {
+      if (payload instanceof Uint8Array) ends[from].send(payload, { binary: true });
+      else ends[from].send(JSON.stringify(payload));
+    },
+    onReceive: (at, cb) => { handlers[at] = cb; },
+    close: async () => {
+      for (const ws of Object.values(ends)) ws.terminate();
+      for (const ws of byName.values()) ws.terminate();
+      await new Promise<void>((r) => wss.close(() => r()));
+    },
+  };
+}

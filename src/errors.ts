@@ -29,6 +29,7 @@ export const ERROR_CODES = {
   ERR_REJECTED: 'the remote rejected the request',
   ERR_NOT_CONNECTED: 'the client is not connected',
   ERR_LISTEN_FAILED: 'the server could not listen',
+  ERR_CLIENT_ID_TAKEN: 'the signaling client id is registered or reserved by someone else',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

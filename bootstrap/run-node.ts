@@ -56,6 +56,8 @@ export interface BootstrapNode {
   readonly port: number;
   readonly identityPath: string | null;
   readonly identityCreated: boolean;
+  /** The demo chat's room, when the demo is on. */
+  readonly demo: DemoRoom | null;
   snapshot(): NodeSnapshot;
   /** Closes links (telling peers), signaling clients and the port. Idempotent. */
   close(): Promise<void>;
@@ -119,7 +121,7 @@ export async function startBootstrapNode(opts: BootstrapNodeOptions = {}): Promi
   const url = node.url || `ws://${shown}:${address.port}`;
   let closing: Promise<void> | null = null;
   return {
-    node, id: node.identity.idHex, url, httpUrl, port: address.port, identityPath, identityCreated,
+    node, id: node.identity.idHex, url, httpUrl, port: address.port, identityPath, identityCreated, demo,
     snapshot: snap,
     close() {
       closing ??= (async () => {

@@ -8,8 +8,9 @@
 //   src/transport/ws-impl.ts -> src/transport/ws-impl-browser.ts (the browser's WebSocket)
 //   src/node/listener.ts     -> browser/listener-stub.ts (no port in a browser)
 // simple-peer's dependencies import `buffer` (the npm package, simple-peer's
-// own dependency) and read `process.nextTick`: browser/process-shim.ts is
-// injected for `process`; no Buffer is injected.
+// own dependency) and read `process.nextTick`; src/node/sessions.ts calls
+// setImmediate: browser/node-globals-shim.ts is injected for those free
+// identifiers (process, setImmediate, clearImmediate); no Buffer is injected.
 // Usage: node scripts/build-browser.mjs [--no-minify] [--quiet]
 import { build } from 'esbuild';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -57,8 +58,8 @@ const result = await build({
   metafile: true,
   legalComments: 'eof',
   plugins: [browserAliases],
-  // readable-stream (under simple-peer) reads `process.nextTick` and `global`.
-  inject: [join(root, 'browser/process-shim.ts')],
+  // readable-stream (under simple-peer) reads `process` and `global`; sessions.ts setImmediate.
+  inject: [join(root, 'browser/node-globals-shim.ts')],
   define: { global: 'globalThis' },
   logLevel: 'warning',
 });

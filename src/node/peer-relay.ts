@@ -27,6 +27,7 @@ import { Listener } from './listener.js';
 import { DEFAULT_LIMITS, FRAME_OVERHEAD, type Limits } from './limits.js';
 import { Connector } from './connector.js';
 import { relayError, RelayError } from '../errors.js';
+import { attachSignaling, type SignalingCore, type SignalingOptions } from '../signaling/server.js';
 
 const debug = debugFactory('relaymesh:node');
 
@@ -53,6 +54,8 @@ export interface PeerRelayOptions extends Partial<Limits> {
   memory?: MemoryNetwork;
   /** AEAD backend (tests use this to run the noble and native paths). */
   aead?: Aead;
+  /** Signaling server options for nodes with a port; `false` turns the server off. */
+  signaling?: SignalingOptions | false;
 }
 
 export interface PeerRelayEvents {
@@ -91,6 +94,8 @@ export class PeerRelay extends EventEmitter<PeerRelayEvents> {
   readonly iceServers: PeerRelayOptions['iceServers'];
   /** The HTTP/WebSocket listener when started with a port (signaling attaches here). */
   listener: Listener | null = null;
+  /** The signaling server (src/signaling) when started with a port, else null. */
+  signaling: SignalingCore | null = null;
 
   readonly #opts: PeerRelayOptions;
   readonly #table: RoutingTable<Link>;
@@ -330,6 +335,7 @@ export class PeerRelay extends EventEmitter<PeerRelayEvents> {
             this.#adopt(new WebSocketConnection(ws as never, addr), false);
           },
         });
+        if (o.signaling !== false) this.signaling = attachSignaling(this, o.signaling ?? {});
         const host = o.host ?? '127.0.0.1';
         const info = await listener.listen(o.port, host);
         if (this.#destroyed) return;

@@ -1,0 +1,251 @@
+/**
+ * The IM dialect (../shared/protocols/demos-im.md): one JSON object
+ * `{type, payload}` per text frame, spoken by the published MessagingPeer.
+ * The stock client has no request ids and takes "the next frame" as the
+ * answer, so every request is answered, in order, before any unsolicited frame
+ * that arises after it (an ordered output queue of answer slots). relaymesh's
+ * own client adds a top-level `id`, echoed in the answer.
+ */
+import debugFactory from 'debug';
+import type { WebSocket } from 'ws';
+import { fromBase64, toBase64 } from '../bytes.js';
+import { KEM_PUBLIC_KEY_LENGTH } from '../crypto/identity.js';
+import type { RelayError } from '../errors.js';
+import { TokenBucket } from './limits.js';
+import { type ClientEvent, type ClientSink, type RegistrationProof, type SignalingCore } from './core.js';
+
+const debug = debugFactory('relaymesh:signaling:im');
+const OPEN = 1;
+
+type RequestId = string | number | undefined;
+interface Slot { frame: string | null; ready: boolean }
+
+export function errorFrame(errorType: string, details: string, id?: RequestId): Record<string, unknown> {
+  const f: Record<string, unknown> = { type: 'error', payload: { errorType, details, timestamp: new Date().toISOString() } };
+  if (id !== undefined) f.id = id;
+  return f;
+}
+
+/** One client connection speaking the IM dialect. */
+export class ImSession implements ClientSink {
+  readonly dialect = 'im';
+  readonly remoteAddress: string;
+  readonly #core: SignalingCore;
+  readonly #ws: WebSocket;
+  readonly #queue: Slot[] = [];
+  readonly #bucket: TokenBucket;
+  #registrations = 0;
+  #closed = false;
+
+  constructor(core: SignalingCore, ws: WebSocket, remoteAddress: string) {
+    this.#core = core;
+    this.#ws = ws;
+    this.remoteAddress = remoteAddress;
+    this.#bucket = new TokenBucket(core.limits.ratePerSecond, core.limits.rateBurst);
+    ws.on('message', (data, isBinary) => this.#onFrame(data as Buffer, isBinary));
+    ws.on('close', () => this.#onClose());
+    ws.on('error', (err) => debug('socket error from %s: %s', remoteAddress, err.message));
+  }
+
+  // ------------------------------------------------------------ ClientSink
+
+  send(event: ClientEvent): void {
+    switch (event.kind) {
+      case 'message': return this.#push({ type: 'message', payload: { message: event.message, fromId: event.fromId } });
+      case 'peer_disconnected': return this.#push({ type: 'peer_disconnected', payload: { peerId: event.peerId } });
+      case 'question': return this.#push({ type: 'server_question', payload: { questionId: event.questionId, question: event.question } });
+      case 'error': return this.#push(errorFrame(event.errorType, event.details));
+    }
+  }
+
+  close(code = 1000, reason = ''): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    try { this.#ws.close(code, reason); } catch { this.#ws.terminate(); }
+    this.#core.unregister(this);
+  }
+
+  // ------------------------------------------------------------ input
+
+  #onClose(): void {
+    this.#closed = true;
+    this.#queue.length = 0;
+    this.#core.unregister(this);
+  }
+
+  #onFrame(data: Buffer, isBinary: boolean): void {
+    if (this.#closed) return;
+    if (!this.#bucket.take()) return this.#answerNow(errorFrame('RATE_LIMITED', `more than ${this.#core.limits.ratePerSecond} frames/s`));
+    if (isBinary) return this.#answerNow(errorFrame('INVALID_MESSAGE', 'frames must be JSON text'));
+    let msg: { type?: unknown; payload?: unknown; id?: unknown };
+    try {
+      msg = JSON.parse(data.toString('utf8'));
+    } catch {
+      return this.#answerNow(errorFrame('INVALID_MESSAGE', 'frame is not JSON'));
+    }
+    if (!msg || typeof msg !== 'object' || typeof msg.type !== 'string') {
+      return this.#answerNow(errorFrame('INVALID_MESSAGE', 'frame must be an object with a string type'));
+    }
+    const id = typeof msg.id === 'string' && msg.id.length <= 64 ? msg.id : typeof msg.id === 'number' ? msg.id : undefined;
+    const payload = (msg.payload && typeof msg.payload === 'object' ? msg.payload : {}) as Record<string, unknown>;
+    try {
+      this.#dispatch(msg.type, payload, id, msg.payload);
+    } catch (err) {
+      // Remote input never throws out of a handler.
+      debug('handler failed for %s: %s', msg.type, (err as Error).message);
+      this.#answerNow(errorFrame('INTERNAL_ERROR', 'internal error', id));
+    }
+  }
+
+  #dispatch(type: string, p: Record<string, unknown>, id: RequestId, raw: unknown): void {
+    const core = this.#core;
+    switch (type) {
+      case 'register': return this.#register(p, id);
+      case 'discover': {
+        const me = core.clientOf(this)?.clientId;
+        return this.#answerNow(withId({ type: 'discover', payload: { peers: core.discover().filter((c) => c !== me) } }, id));
+      }
+      case 'request_public_key': {
+        if (!core.clientOf(this)) return this.#answerNow(errorFrame('REGISTRATION_REQUIRED', 'register first', id));
+        const targetId = p.targetId;
+        if (typeof targetId !== 'string') return this.#answerNow(errorFrame('INVALID_MESSAGE', 'targetId must be a string', id));
+        const slot = this.#reserve();
+        core.publicKey(targetId).then(
+          (k) => this.#fill(slot, withId({
+            type: 'public_key_response',
+            payload: { peerId: targetId, publicKey: Array.from(k.publicKey), signingKey: k.signingKey ? toBase64(k.signingKey) : null, capabilities: k.capabilities },
+          }, id)),
+          (err: RelayError) => this.#fill(slot, failure(err, id)),
+        );
+        return;
+      }
+      case 'message': {
+        const targetId = p.targetId;
+        if (typeof targetId !== 'string' || !p.message || typeof p.message !== 'object') {
+          return this.#answerNow(errorFrame('INVALID_MESSAGE', 'message needs a string targetId and a message object', id));
+        }
+        try {
+          core.relay(this, targetId, p.message);
+        } catch (err) {
+          return this.#answerNow(failure(err as RelayError, id));
+        }
+        return;
+      }
+      case 'peer_response':
+        if (!core.answer(this, p.questionId, p.response)) debug('answer to unknown question %s dropped', String(p.questionId));
+        return;
+      case 'debug_question': {
+        const slot = this.#reserve();
+        if (!core.askUnawaited(this, { debug: true, text: 'debug question from the server', askedAt: new Date().toISOString() })) {
+          this.#fill(slot, errorFrame('REGISTRATION_REQUIRED', 'register first', id));
+        } else this.#fill(slot, null);
+        return;
+      }
+      default: {
+        const handler = core.handler(type);
+        if (!handler) return this.#answerNow(errorFrame('INVALID_MESSAGE', `Unknown message type: ${type.slice(0, 64)}`, id));
+        const slot = this.#reserve();
+        Promise.resolve()
+          .then(() => handler(core.clientOf(this), raw))
+          .then(
+            (ans) => this.#fill(slot, ans && typeof ans.type === 'string' ? withId({ type: ans.type, payload: ans.payload ?? {} }, id) : errorFrame('INTERNAL_ERROR', 'handler gave no answer', id)),
+            (err: Error) => this.#fill(slot, errorFrame('INTERNAL_ERROR', err?.message ?? 'handler failed', id)),
+          );
+      }
+    }
+  }
+
+  #register(p: Record<string, unknown>, id: RequestId): void {
+    if (++this.#registrations > this.#core.limits.maxRegistrationsPerConnection) {
+      this.#answerNow(errorFrame('RATE_LIMITED', `at most ${this.#core.limits.maxRegistrationsPerConnection} registrations per connection`, id));
+      return;
+    }
+    const publicKey = decodeKeyArray(p.publicKey);
+    if (!publicKey) return this.#answerNow(errorFrame('INVALID_PUBLIC_KEY', `publicKey must be an array of ${KEM_PUBLIC_KEY_LENGTH} integers 0-255`, id));
+    let proof: RegistrationProof | null = null;
+    if (p.verification !== undefined) {
+      proof = decodeProof(p.verification);
+      if (!proof) return this.#answerNow(errorFrame('INVALID_PROOF', 'verification must be {algorithm:"ml-dsa", serializedSignedData, serializedPublicKey, serializedMessage}', id));
+    }
+    const capabilities = Array.isArray(p.capabilities) ? p.capabilities.filter((c): c is string => typeof c === 'string' && c.length <= 64) : [];
+    const slot = this.#reserve();
+    this.#core.register(this, { clientId: p.clientId as string, publicKey, proof, capabilities }).then(
+      (info) => this.#fill(slot, withId({ type: 'register', payload: { success: true, clientId: info.clientId } }, id)),
+      (err: RelayError) => this.#fill(slot, failure(err, id)),
+    );
+  }
+
+  // ------------------------------------------------------------ ordered output
+
+  #reserve(): Slot {
+    const slot: Slot = { frame: null, ready: false };
+    this.#queue.push(slot);
+    if (this.#queue.length > this.#core.limits.maxQueuedFrames) this.close(1008, 'output queue full');
+    return slot;
+  }
+
+  #fill(slot: Slot, frame: Record<string, unknown> | null): void {
+    slot.frame = frame ? JSON.stringify(frame) : null;
+    slot.ready = true;
+    this.#flush();
+  }
+
+  #answerNow(frame: Record<string, unknown>): void { this.#push(frame); }
+
+  #push(frame: Record<string, unknown>): void {
+    if (this.#closed) return;
+    if (this.#queue.length === 0) return this.#write(JSON.stringify(frame));
+    this.#fill(this.#reserve(), frame);
+  }
+
+  #flush(): void {
+    while (this.#queue.length > 0 && this.#queue[0].ready) {
+      const slot = this.#queue.shift()!;
+      if (slot.frame !== null) this.#write(slot.frame);
+    }
+  }
+
+  #write(frame: string): void {
+    if (this.#closed || this.#ws.readyState !== OPEN) return;
+    if (this.#ws.bufferedAmount > this.#core.limits.maxBufferedBytes) {
+      debug('closing %s: %d bytes unread', this.remoteAddress, this.#ws.bufferedAmount);
+      this.close(1013, 'too slow');
+      return;
+    }
+    this.#ws.send(frame);
+  }
+}
+
+function withId(frame: Record<string, unknown>, id: RequestId): Record<string, unknown> {
+  if (id !== undefined) frame.id = id;
+  return frame;
+}
+
+function failure(err: RelayError, id: RequestId): Record<string, unknown> {
+  const errorType = typeof err?.info?.errorType === 'string' ? err.info.errorType : 'INTERNAL_ERROR';
+  return errorFrame(errorType, err?.message ?? 'internal error', id);
+}
+
+function decodeKeyArray(x: unknown): Uint8Array | null {
+  if (!Array.isArray(x) || x.length !== KEM_PUBLIC_KEY_LENGTH) return null;
+  const out = new Uint8Array(x.length);
+  for (let i = 0; i < x.length; i++) {
+    const v = x[i];
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > 255) return null;
+    out[i] = v;
+  }
+  return out;
+}
+
+function decodeProof(x: unknown): RegistrationProof | null {
+  if (!x || typeof x !== 'object') return null;
+  const v = x as Record<string, unknown>;
+  if (v.algorithm !== 'ml-dsa') return null;
+  if (typeof v.serializedSignedData !== 'string' || typeof v.serializedPublicKey !== 'string' || typeof v.serializedMessage !== 'string') return null;
+  try {
+    return { signature: fromBase64(v.serializedSignedData), signingKey: fromBase64(v.serializedPublicKey), message: fromBase64(v.serializedMessage) };
+  } catch {
+    return null;
+  }
+}
+

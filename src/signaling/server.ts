@@ -1,0 +1,34 @@
+/**
+ * Wires the signaling core into a node's listener: WebSocket upgrades that ask
+ * for no subprotocol (what the published MessagingPeer sends) get the IM
+ * dialect, on the same port as mesh links. Issue 7's dialects add routes here.
+ */
+import type { PeerRelay } from '../node/peer-relay.js';
+import { SignalingCore, type SignalingOptions } from './core.js';
+import { ImSession } from './dialect-im.js';
+
+/** Upgrade route priority of the IM dialect: after mesh links (0) and any named subprotocol. */
+export const IM_ROUTE_PRIORITY = 100;
+
+/**
+ * Makes `node` a signaling server. Needs `node.listener` (a node started with
+ * a port); PeerRelay calls this at start-up unless `opts.signaling === false`.
+ */
+export function attachSignaling(node: PeerRelay, opts: SignalingOptions = {}): SignalingCore {
+  const listener = node.listener;
+  if (!listener) throw new TypeError('node must have a listener (start it with a port)');
+  const core = new SignalingCore(node, opts);
+  listener.addRoute({
+    name: 'signaling-im',
+    priority: IM_ROUTE_PRIORITY,
+    maxPayload: core.limits.maxFrameBytes,
+    match: (_req, protocols) => protocols.size === 0,
+    handle: (ws, req) => {
+      new ImSession(core, ws, `${req.socket.remoteAddress}:${req.socket.remotePort}`);
+    },
+  });
+  return core;
+}
+
+export { SignalingCore };
+export type { SignalingOptions };

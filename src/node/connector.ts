@@ -5,8 +5,9 @@
  */
 import debugFactory from 'debug';
 import { randomBytes, textDecoder, textEncoder, toHex } from '../bytes.js';
-import { relayError } from '../errors.js';
+import { relayError, type RelayError } from '../errors.js';
 import type { PeerRelay } from './peer-relay.js';
+import { WebRtcConnector, type WebRtcConnectOptions } from './webrtc-connector.js';
 
 const debug = debugFactory('relaymesh:connect');
 const CONTROL = 2;
@@ -24,14 +25,22 @@ export class Connector {
   readonly #connecting = new Map<string, Promise<void>>();
   /** Extra CONTROL handlers by message type (WebRTC signaling registers here). */
   readonly handlers = new Map<string, (msg: any, from: Uint8Array) => void>();
+  /** Forms WebRTC links (signaling through the mesh); set when the node has `wrtc`. */
+  webrtc: ((target: Uint8Array, opts: WebRtcConnectOptions) => Promise<void>) | null = null;
+  readonly #webrtc: WebRtcConnector | null = null;
 
   constructor(node: PeerRelay) {
     this.#node = node;
     node.registerChannel(CONTROL, (payload, from) => this.#onControl(payload, from));
+    if (node.wrtc) {
+      const w = new WebRtcConnector(node, this);
+      this.#webrtc = w;
+      this.webrtc = (target, opts) => w.connect(target, opts);
+    }
   }
 
   /** True when links may be formed without a URL (WebRTC). */
-  canAuto(): boolean { return this.handlers.has('signal'); }
+  canAuto(): boolean { return this.webrtc !== null && this.handlers.has('signal'); }
 
   sendControl(to: Uint8Array, msg: ControlMessage): void {
     this.#node.sendOnChannel(to, CONTROL, textEncoder.encode(JSON.stringify(msg)));
@@ -50,6 +59,7 @@ export class Connector {
   }
 
   async #connect(target: Uint8Array, signal?: AbortSignal): Promise<void> {
+    const deadline = Date.now() + this.#node.limits.connectTimeoutMs;
     const contact = this.#node._contact(target);
     if (contact?.url) {
       try {
@@ -61,9 +71,14 @@ export class Connector {
     }
     const info = await this.#query(target, signal);
     if (this.#node._linkTo(target)) return;
-    if (this.#node.wrtc && info.wrtc && this.handlers.has('signal')) {
-      const webrtc = (this as unknown as { webrtc?: (t: Uint8Array, s?: AbortSignal) => Promise<void> }).webrtc;
-      if (webrtc) return webrtc.call(this, target, signal);
+    if (this.#node.wrtc && info.wrtc && this.webrtc) {
+      try {
+        // The query and the WebRTC attempts share one time budget.
+        return await this.webrtc(target, { signal, deadline: Math.max(deadline, Date.now() + 1000) });
+      } catch (err) {
+        if (!info.url || signal?.aborted || (err as RelayError).code === 'ERR_DESTROYED') throw err;
+        debug('WebRTC to %s failed (%s); dialing %s', toHex(target), (err as Error).message, info.url);
+      }
     }
     if (info.url) {
       try {
@@ -124,6 +139,7 @@ export class Connector {
   }
 
   destroy(): void {
+    this.#webrtc?.destroy();
     for (const q of this.#queries.values()) {
       clearTimeout(q.timer);
       q.reject(relayError('ERR_DESTROYED'));

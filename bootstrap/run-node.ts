@@ -11,10 +11,10 @@ import type { Limits } from '../src/node/limits.js';
 import { toHex } from '../src/bytes.js';
 import { loadOrCreateIdentity } from './identity-file.js';
 import { createLogger, type Logger } from './logger.js';
-import { snapshot, type NodeSnapshot, type SignalingStats } from './metrics.js';
+import { snapshot, type NodeSnapshot } from './metrics.js';
 import { createHttpRoutes } from './http.js';
 import { DemoRoom } from './demo-room.js';
-import { attachSignaling, type SignalingHandle } from './signaling.js';
+import { sayGoodbye, signalingStats } from './signaling.js';
 
 export const DEFAULT_PORT = 7700;
 export const DEFAULT_HOST = '127.0.0.1';
@@ -37,7 +37,7 @@ export interface BootstrapNodeOptions {
   iceServers?: PeerRelayOptions['iceServers'];
   /** A WebRTC implementation (e.g. `@roamhq/wrtc`) to let this node form WebRTC links. */
   wrtc?: unknown;
-  /** Serve signaling clients on the same port (default true). */
+  /** Serve signaling clients (MessagingPeer) on the same port (default true). */
   signaling?: boolean;
   /** Serve /demo and keep its chat room (default true). */
   demo?: boolean;
@@ -90,17 +90,15 @@ export async function startBootstrapNode(opts: BootstrapNodeOptions = {}): Promi
   const node = new PeerRelay({
     ...opts.limits, port, host, publicUrl: opts.publicUrl, bootstrap: opts.bootstrap ?? [],
     identity, iceServers: opts.iceServers, wrtc: opts.wrtc,
+    ...(opts.signaling === false ? { signaling: false as const } : {}),
   });
-  let signaling: SignalingHandle | null = null;
   let demo: DemoRoom | null = null;
-  const signalingStats = (): SignalingStats => signaling?.stats() ?? { clients: 0, rooms: 0 };
-  const snap = () => snapshot(node, { version: VERSION, startedAt, signaling: signalingStats });
+  const snap = () => snapshot(node, { version: VERSION, startedAt, signaling: () => signalingStats(node) });
 
   // node.listener exists a microtask after construction, before the port opens.
   await Promise.resolve();
   const listener = node.listener;
   if (!listener) throw new Error('the node has no listener');
-  if (opts.signaling !== false) signaling = await attachSignaling(node, log);
   listener.addRequestHandler(createHttpRoutes({ snapshot: snap, demo: opts.demo !== false, bundlePath: opts.bundlePath }));
   if (opts.demo !== false) demo = new DemoRoom(node);
 
@@ -110,6 +108,7 @@ export async function startBootstrapNode(opts: BootstrapNodeOptions = {}): Promi
     node.once('listening', onListening);
     node.once('error', onError);
   });
+  if (node.signaling) log.info('signaling on', { clients: 'ws:// with no subprotocol, same port' });
   node.on('error', (err) => log.error('node error', { err }));
   node.on('peer', (id) => log.info('link up', { peer: toHex(id), links: node.peers.length }));
   node.on('disconnect', (id, err) => log.info('link down', { peer: toHex(id), links: node.peers.length, reason: err?.code }));
@@ -126,7 +125,8 @@ export async function startBootstrapNode(opts: BootstrapNodeOptions = {}): Promi
     close() {
       closing ??= (async () => {
         demo?.close();
-        if (signaling) await signaling.close().catch((err) => log.warn('signaling close failed', { err }));
+        const told = await sayGoodbye(node);
+        if (told) log.info('signaling clients told', { clients: told });
         await new Promise<void>((resolve) => node.destroy(() => resolve()));
       })();
       return closing;

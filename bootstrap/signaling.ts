@@ -1,54 +1,36 @@
 /**
- * Attaches the signaling server (src/signaling, MessagingPeer's server) to the
- * bootstrap node's port when that module is present in this build, and gives
- * the bootstrap node what it needs from it: counts for /metrics and a close
- * that tells clients the node is going away. Without the module the node
- * runs as a plain mesh node and reports zero signaling clients.
+ * What the bootstrap node needs from the signaling server that PeerRelay
+ * attaches to every node with a port (src/signaling): counts for /metrics and
+ * the status page, and a goodbye: on shutdown every signaling client's
+ * WebSocket gets a close frame (1001 "going away") before the port closes, so
+ * clients reconnect elsewhere at once instead of waiting for a timeout.
  */
 import type { PeerRelay } from '../src/node/peer-relay.js';
-import type { Logger } from './logger.js';
+import { MESH_SUBPROTOCOL } from '../src/wire/frames.js';
 import type { SignalingStats } from './metrics.js';
 
-export interface SignalingHandle {
-  stats(): SignalingStats;
-  close(): Promise<void>;
+export const GOING_AWAY = 1001;
+/** Longest wait for clients to acknowledge the close before the port is shut anyway. */
+export const GOODBYE_TIMEOUT_MS = 2000;
+
+export function signalingStats(node: PeerRelay): SignalingStats {
+  const s = node.signaling?.stats() as ({ clients: number; rooms?: number } | undefined);
+  return { clients: s?.clients ?? 0, rooms: s?.rooms ?? 0 };
 }
 
-/** The shape this adapter expects of src/signaling/index.ts (duck-typed: it lands separately). */
-interface SignalingModule {
-  attachSignaling?: (node: PeerRelay, opts?: Record<string, unknown>) => unknown;
-}
-
-interface ServerLike {
-  stats?: () => Partial<SignalingStats> & { clients?: number; rooms?: number };
-  clientCount?: number;
-  roomCount?: number;
-  close?: (cb?: () => void) => unknown;
-}
-
-export async function attachSignaling(node: PeerRelay, log: Logger): Promise<SignalingHandle | null> {
-  let mod: SignalingModule;
-  try {
-    const path = '../src/signaling/index.js';
-    mod = (await import(path)) as SignalingModule;
-  } catch {
-    log.debug('signaling module not in this build; serving mesh links only');
-    return null;
+/** Closes every non-mesh WebSocket on the node's port with 1001; resolves when they are closed (or after a timeout). */
+export async function sayGoodbye(node: PeerRelay, timeoutMs = GOODBYE_TIMEOUT_MS): Promise<number> {
+  const listener = node.listener;
+  if (!listener) return 0;
+  const closing: Promise<void>[] = [];
+  for (const ws of listener.clients()) {
+    if (ws.protocol === MESH_SUBPROTOCOL || ws.readyState !== ws.OPEN) continue;
+    closing.push(new Promise<void>((resolve) => ws.once('close', () => resolve())));
+    ws.close(GOING_AWAY, 'node shutting down');
   }
-  if (typeof mod.attachSignaling !== 'function') {
-    log.warn('signaling module has no attachSignaling(); signaling off');
-    return null;
-  }
-  const server = (await mod.attachSignaling(node)) as ServerLike;
-  log.info('signaling on');
-  return {
-    stats() {
-      const s = server.stats?.() ?? {};
-      return { clients: Number(s.clients ?? server.clientCount ?? 0), rooms: Number(s.rooms ?? server.roomCount ?? 0) };
-    },
-    async close() {
-      const r = server.close?.();
-      if (r && typeof (r as Promise<void>).then === 'function') await r;
-    },
-  };
+  if (closing.length === 0) return 0;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  await Promise.race([Promise.all(closing), new Promise<void>((resolve) => { timer = setTimeout(resolve, timeoutMs); })]);
+  clearTimeout(timer);
+  return closing.length;
 }

@@ -8,6 +8,9 @@ import { createLogger } from '../bootstrap/logger.js';
 import { renderPrometheus, type NodeSnapshot } from '../bootstrap/metrics.js';
 import { FAST, nextMessage, startNode, waitFor } from './helpers/testnet.js';
 import type { Test } from 'tape';
+import { WebSocket } from 'ws';
+import { ml_kem768 } from '@noble/post-quantum/ml-kem.js';
+import { ml_dsa65 } from '@noble/post-quantum/ml-dsa.js';
 
 function tempDir(t: Test): string {
   const dir = mkdtempSync(join(tmpdir(), 'relaymesh-bootstrap-'));
@@ -143,4 +146,25 @@ test('the demo room tells members who is in it and who joins and leaves', async 
   const left = nextMessage(a, isDemo('left'));
   b.send(bn.id, { demo: 'leave' });
   t.deepEqual((await left).data, { demo: 'left', id: b.identity.idHex }, 'alice is told bob left');
+});
+
+test('counts registered signaling clients and tells them goodbye (1001) on close', async (t) => {
+  const bn = await startBootstrapNode({ port: 0, dataDir: tempDir(t), logger: createLogger('silent') });
+  const kem = ml_kem768.keygen();
+  const dsa = ml_dsa65.keygen();
+  const b64 = (b: Uint8Array) => Buffer.from(b).toString('base64');
+  const ws = new WebSocket(bn.url);
+  t.teardown(() => ws.terminate());
+  await new Promise((resolve, reject) => { ws.once('open', resolve); ws.once('error', reject); });
+  const answer = new Promise<{ type: string; payload: { success?: boolean } }>((resolve) => ws.once('message', (d) => resolve(JSON.parse(String(d)))));
+  ws.send(JSON.stringify({ type: 'register', payload: {
+    clientId: 'metrics-client', publicKey: [...kem.publicKey],
+    verification: { algorithm: 'ml-dsa', serializedSignedData: b64(ml_dsa65.sign(kem.publicKey, dsa.secretKey)), serializedPublicKey: b64(dsa.publicKey), serializedMessage: b64(kem.publicKey) },
+  } }));
+  t.deepEqual(await answer, { type: 'register', payload: { success: true, clientId: 'metrics-client' } }, 'the client registers');
+  const metrics = await get(bn.httpUrl + 'metrics');
+  t.ok(metrics.body.split('\n').includes('relaymesh_signaling_clients 1'), '/metrics counts it');
+  const closed = new Promise<number>((resolve) => ws.once('close', (code) => resolve(code)));
+  await bn.close();
+  t.equal(await closed, 1001, 'the client gets a going-away close frame');
 });

@@ -1,0 +1,202 @@
+/**
+ * relaymesh in a real browser: Debian's chromium driven by playwright-core
+ * (never a downloaded browser), a bootstrap node, and a Node node, all on
+ * loopback. Pages load the bundle the bootstrap node serves at /relaymesh.js.
+ * WebRTC stays on loopback: pages get fake media permission (so Chromium
+ * gathers loopback candidates) and ignore any remote candidate that is not
+ * 127.0.0.1 or ::1; the Node side does the same (helpers/webrtc-loopback).
+ * Serial: a browser is heavy.
+ */
+import test from 'tape';
+import type { Test } from 'tape';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { startBootstrapNode, type BootstrapNode } from '../bootstrap/run-node.js';
+import { createLogger } from '../bootstrap/logger.js';
+import { FAST, nextMessage, startNode, waitFor } from './helpers/testnet.js';
+import { loopbackWrtc } from './helpers/webrtc-loopback.js';
+import type { PeerRelay } from '../src/index.js';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+export const CHROMIUM_ARGS = [
+  '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+  '--disable-component-update', '--disable-sync',
+  // WebRTC on loopback: fake media permission makes Chromium gather every interface, loopback included.
+  '--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream', '--allow-loopback-in-peer-connection',
+  '--disable-features=WebRtcHideLocalIpsWithMdns',
+];
+
+/** Runs in every page before its scripts: remote ICE candidates other than loopback are ignored. */
+const LOOPBACK_ONLY = `(() => {
+  const LOOP = / (127\\.0\\.0\\.1|::1) \\d+ typ host/;
+  const Base = window.RTCPeerConnection;
+  if (!Base) return;
+  const filterSdp = (sdp) => sdp.split('\\r\\n').filter((l) => !l.startsWith('a=candidate:') || LOOP.test(l)).join('\\r\\n');
+  window.RTCPeerConnection = class extends Base {
+    addIceCandidate(c, ...rest) { return c && c.candidate && !LOOP.test(c.candidate) ? Promise.resolve() : super.addIceCandidate(c, ...rest); }
+    setRemoteDescription(d, ...rest) { return super.setRemoteDescription(d && d.sdp ? { type: d.type, sdp: filterSdp(d.sdp) } : d, ...rest); }
+  };
+  // about:blank and other insecure pages have no mediaDevices; pages on 127.0.0.1 do.
+  window.__mediaGranted = navigator.mediaDevices
+    ? navigator.mediaDevices.getUserMedia({ audio: true }).then((s) => s.getTracks().forEach((t) => t.stop()), () => {})
+    : Promise.resolve();
+})();`;
+
+execFileSync(process.execPath, [join(ROOT, 'scripts/build-browser.mjs'), '--quiet'], { stdio: 'inherit' });
+
+async function setup(t: Test): Promise<{ bn: BootstrapNode; ctx: BrowserContext; errors: string[] }> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'relaymesh-bn-'));
+  const profile = mkdtempSync(join(tmpdir(), 'relaymesh-chromium-'));
+  const bn = await startBootstrapNode({ port: 0, dataDir, logger: createLogger('silent'), limits: { ...FAST } as never });
+  const ctx = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
+  await ctx.addInitScript(LOOPBACK_ONLY);
+  const errors: string[] = [];
+  ctx.on('page', (p) => p.on('pageerror', (e) => errors.push(e.message)));
+  t.teardown(async () => {
+    await ctx.close();
+    await bn.close();
+    rmSync(profile, { recursive: true, force: true });
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+  return { bn, ctx, errors };
+}
+
+/** Opens a page on the bootstrap node, starts a mesh node in it (window.node), resolves to its id once linked. */
+async function browserNode(ctx: BrowserContext, bn: BootstrapNode): Promise<{ page: Page; id: string }> {
+  const page = await ctx.newPage();
+  await page.goto(bn.httpUrl + 'health');
+  const id = await page.evaluate(async (url) => {
+    await (window as any).__mediaGranted;
+    const m = await import('/relaymesh.js' as string);
+    const node = new m.PeerRelay({ bootstrap: [url], wrtc: true, pingIntervalMs: 500, linkTimeoutMs: 4000 });
+    const w = window as any;
+    w.m = m;
+    w.node = node;
+    w.inbox = [];
+    node.on('message', (data: unknown, from: Uint8Array) => w.inbox.push({
+      data: data instanceof Uint8Array ? { bytes: [...data] } : data, from: m.toHex(from), fromIsBytes: from instanceof Uint8Array && from.length === 20,
+    }));
+    await new Promise((resolve) => node.once('peer', resolve));
+    return node.identity.idHex as string;
+  }, bn.url);
+  return { page, id };
+}
+
+async function until(cond: () => Promise<boolean>, ms = 10_000): Promise<boolean> {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    if (await cond()) return true;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return cond();
+}
+
+const inbox = (page: Page) => page.evaluate(() => (window as any).inbox as { data: any; from: string; fromIsBytes: boolean }[]);
+
+test('a browser node joins through a bootstrap node and exchanges sealed messages with a Node node', async (t) => {
+  const { bn, ctx, errors } = await setup(t);
+  const n = await startNode(t, { bootstrap: [bn.url], ...FAST });
+  const a = await browserNode(ctx, bn);
+  t.ok(bn.node.peers.some((p) => Buffer.from(p).toString('hex') === a.id), 'the bootstrap node has a link to the browser');
+  const types = await a.page.evaluate(() => ({ id: (window as any).node.id.constructor.name, len: (window as any).node.id.length, buffer: typeof (globalThis as any).Buffer }));
+  t.deepEqual(types, { id: 'Uint8Array', len: 20, buffer: 'undefined' }, 'in the browser an id is a 20-byte Uint8Array and no Buffer global exists');
+  n.send(a.id, { hello: 'browser', n: [1, 2, 3] });
+  t.ok(await until(async () => (await inbox(a.page)).length > 0, 15_000), 'the browser receives the message');
+  const [got] = await inbox(a.page);
+  t.deepEqual(got, { data: { hello: 'browser', n: [1, 2, 3] }, from: n.identity.idHex, fromIsBytes: true }, 'the JSON value, from the Node node');
+  const reply = nextMessage(n);
+  await a.page.evaluate((to) => (window as any).node.send(to, new Uint8Array([0, 1, 2, 255])), n.identity.idHex);
+  const { data, from } = await reply;
+  t.ok(Buffer.isBuffer(data) && Buffer.from([0, 1, 2, 255]).equals(data as Buffer), 'bytes from the browser arrive as the same bytes');
+  t.equal(Buffer.from(from).toString('hex'), a.id, 'from the browser');
+  t.deepEqual(errors, [], 'no page errors');
+});
+
+async function webrtcLink(page: Page, to: string): Promise<{ kind: string; framesIn: number } | null> {
+  return page.evaluate((id) => {
+    const l = (window as any).node.linkInfo().find((x: { id: string }) => x.id === id);
+    return l ? { kind: l.kind, framesIn: l.stats.framesIn } : null;
+  }, to);
+}
+
+test('two browsers form a WebRTC link through the mesh and message over it, not relayed', async (t) => {
+  const { bn, ctx, errors } = await setup(t);
+  const a = await browserNode(ctx, bn);
+  const b = await browserNode(ctx, bn);
+  await a.page.evaluate((id) => (window as any).node.connect(id), b.id);
+  t.equal((await webrtcLink(a.page, b.id))?.kind, 'webrtc', 'A has a webrtc link to B');
+  t.ok(await until(async () => (await webrtcLink(b.page, a.id))?.kind === 'webrtc', 10_000), 'B has a webrtc link to A');
+  const before = { relayed: bn.node.stats().relayed, framesIn: (await webrtcLink(b.page, a.id))!.framesIn };
+  await a.page.evaluate((id) => { for (let i = 0; i < 20; i++) (window as any).node.send(id, { i }); }, b.id);
+  t.ok(await until(async () => (await inbox(b.page)).length === 20, 15_000), 'B receives all 20 messages');
+  t.deepEqual((await inbox(b.page)).map((m) => m.data.i), [...Array(20).keys()], 'in order, from A');
+  t.equal(bn.node.stats().relayed, before.relayed, 'the bootstrap node relayed none of them');
+  const after = (await webrtcLink(b.page, a.id))!.framesIn;
+  t.ok(after - before.framesIn >= 20, `B's WebRTC link carried them (${after - before.framesIn} frames in)`);
+  t.deepEqual(errors, [], 'no page errors');
+});
+
+test('a browser forms a WebRTC link with a Node node', async (t) => {
+  const { bn, ctx, errors } = await setup(t);
+  const n = await startNode(t, { bootstrap: [bn.url], ...FAST, wrtc: loopbackWrtc() });
+  const a = await browserNode(ctx, bn);
+  await a.page.evaluate((id) => (window as any).node.connect(id), n.identity.idHex);
+  t.equal((await webrtcLink(a.page, n.identity.idHex))?.kind, 'webrtc', 'the browser has a webrtc link to the Node node');
+  t.ok(await waitFor(() => n.linkInfo().some((l) => l.id === a.id && l.kind === 'webrtc')), 'and the Node node to the browser');
+  const relayed = bn.node.stats().relayed;
+  const got = nextMessage(n as PeerRelay);
+  await a.page.evaluate((id) => (window as any).node.send(id, { over: 'webrtc' }), n.identity.idHex);
+  t.deepEqual((await got).data, { over: 'webrtc' }, 'the Node node receives the message');
+  t.equal(bn.node.stats().relayed, relayed, 'not relayed by the bootstrap node');
+  t.deepEqual(errors, [], 'no page errors');
+});
+
+test('the demo chat works by clicking and typing, and the status page shows the right counts', async (t) => {
+  const { bn, ctx, errors } = await setup(t);
+  const n = await startNode(t, { bootstrap: [bn.url], ...FAST, targetLinks: 1 });
+  t.ok(await waitFor(() => n.peers.length === 1), 'a Node node links to the bootstrap node');
+  const pages: Page[] = [];
+  for (const name of ['alice', 'bob']) {
+    const page = await ctx.newPage();
+    await page.goto(bn.httpUrl + 'demo');
+    await page.waitForFunction(() => (window as any).relaymeshDemo?.node.peers.length > 0, null, { timeout: 15_000 });
+    await page.click('#name');
+    await page.keyboard.type(name);
+    await page.click('#join');
+    pages.push(page);
+  }
+  const [alice, bob] = pages;
+  await alice.waitForFunction(() => document.querySelectorAll('#members li').length === 2, null, { timeout: 15_000 });
+  t.pass('alice sees two members');
+  await alice.click('#text');
+  await alice.keyboard.type('hello from alice');
+  await alice.keyboard.press('Enter');
+  await bob.waitForFunction(() => document.getElementById('log')!.textContent!.includes('alice: hello from alice'), null, { timeout: 15_000 });
+  t.pass('bob reads alice\'s line');
+  await bob.fill('#text', 'hi alice');
+  await bob.click('#send');
+  await alice.waitForFunction(() => document.getElementById('log')!.textContent!.includes('bob: hi alice'), null, { timeout: 15_000 });
+  t.pass('alice reads bob\'s line');
+
+  const status = await ctx.newPage();
+  await status.setViewportSize({ width: 1100, height: 800 });
+  await status.goto(bn.httpUrl);
+  const links = bn.node.peers.length;
+  t.ok(links >= 3, `the bootstrap node has ${links} links (two browsers and the Node node)`);
+  await status.waitForFunction((want) => document.getElementById('links-count')!.textContent === String(want)
+    && document.querySelectorAll('#links tr.link').length === want, links, { timeout: 10_000 });
+  t.pass('the status page counts the same links and lists each');
+  t.equal(await status.textContent('#node-id'), bn.id, 'it names the node');
+  t.equal(await status.textContent('#delivered'), String(bn.node.stats().delivered), 'messages delivered match the node');
+  await status.waitForTimeout(2500); // two polls, so the chart has points
+  const dir = join(ROOT, 'test-artifacts');
+  mkdirSync(dir, { recursive: true });
+  await status.screenshot({ path: join(dir, 'status-page.png'), fullPage: true });
+  t.ok(statSync(join(dir, 'status-page.png')).size > 10_000, 'a screenshot of the status page is saved in test-artifacts/');
+  t.deepEqual(errors, [], 'no page errors');
+});

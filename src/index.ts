@@ -7,3 +7,8 @@ export type { ErrorCode } from './errors.js';
 export { DEFAULT_LIMITS } from './node/limits.js';
 export { MemoryNetwork } from './transport/memory.js';
 export { PROTOCOL_VERSION, MESH_SUBPROTOCOL } from './wire/frames.js';
+export { MessagingPeer } from './messaging/messaging-peer.js';
+export type { MessagingPeerConfig, Message, ConnectionState, MessageInfo, MessagingError } from './messaging/messaging-peer.js';
+export { generateKeyPair } from './messaging/ml-kem-aes.js';
+export { attachSignaling, SignalingCore, SIGNALING_LIMITS } from './signaling/index.js';
+export type { SignalingOptions, ClientInfo, Authorizer } from './signaling/index.js';

@@ -18,7 +18,7 @@ const debug = debugFactory('relaymesh:signaling:im');
 const OPEN = 1;
 
 type RequestId = string | number | undefined;
-interface Slot { frame: string | null; ready: boolean }
+interface Slot { frame: string | null; ready: boolean; timer: ReturnType<typeof setTimeout> | null }
 
 export function errorFrame(errorType: string, details: string, id?: RequestId): Record<string, unknown> {
   const f: Record<string, unknown> = { type: 'error', payload: { errorType, details, timestamp: new Date().toISOString() } };
@@ -69,6 +69,7 @@ export class ImSession implements ClientSink {
 
   #onClose(): void {
     this.#closed = true;
+    for (const slot of this.#queue) if (slot.timer) clearTimeout(slot.timer);
     this.#queue.length = 0;
     this.#core.unregister(this);
   }
@@ -109,7 +110,7 @@ export class ImSession implements ClientSink {
         if (!core.clientOf(this)) return this.#answerNow(errorFrame('REGISTRATION_REQUIRED', 'register first', id));
         const targetId = p.targetId;
         if (typeof targetId !== 'string') return this.#answerNow(errorFrame('INVALID_MESSAGE', 'targetId must be a string', id));
-        const slot = this.#reserve();
+        const slot = this.#reserve(id);
         core.publicKey(targetId).then(
           (k) => this.#fill(slot, withId({
             type: 'public_key_response',
@@ -135,7 +136,7 @@ export class ImSession implements ClientSink {
         if (!core.answer(this, p.questionId, p.response)) debug('answer to unknown question %s dropped', String(p.questionId));
         return;
       case 'debug_question': {
-        const slot = this.#reserve();
+        const slot = this.#reserve(id, false);
         if (!core.askUnawaited(this, { debug: true, text: 'debug question from the server', askedAt: new Date().toISOString() })) {
           this.#fill(slot, errorFrame('REGISTRATION_REQUIRED', 'register first', id));
         } else this.#fill(slot, null);
@@ -144,7 +145,7 @@ export class ImSession implements ClientSink {
       default: {
         const handler = core.handler(type);
         if (!handler) return this.#answerNow(errorFrame('INVALID_MESSAGE', `Unknown message type: ${type.slice(0, 64)}`, id));
-        const slot = this.#reserve();
+        const slot = this.#reserve(id);
         Promise.resolve()
           .then(() => handler(core.clientOf(this), raw))
           .then(
@@ -168,7 +169,7 @@ export class ImSession implements ClientSink {
       if (!proof) return this.#answerNow(errorFrame('INVALID_PROOF', 'verification must be {algorithm:"ml-dsa", serializedSignedData, serializedPublicKey, serializedMessage}', id));
     }
     const capabilities = Array.isArray(p.capabilities) ? p.capabilities.filter((c): c is string => typeof c === 'string' && c.length <= 64) : [];
-    const slot = this.#reserve();
+    const slot = this.#reserve(id);
     this.#core.register(this, { clientId: p.clientId as string, publicKey, proof, capabilities }).then(
       (info) => this.#fill(slot, withId({ type: 'register', payload: { success: true, clientId: info.clientId } }, id)),
       (err: RelayError) => this.#fill(slot, failure(err, id)),
@@ -177,14 +178,24 @@ export class ImSession implements ClientSink {
 
   // ------------------------------------------------------------ ordered output
 
-  #reserve(): Slot {
-    const slot: Slot = { frame: null, ready: false };
+  /** A place in the output order for an answer that comes later; it times out with a TIMEOUT error. */
+  #reserve(id?: RequestId, async = true): Slot {
+    const slot: Slot = { frame: null, ready: false, timer: null };
+    if (async) {
+      slot.timer = setTimeout(() => {
+        slot.timer = null;
+        if (!slot.ready) this.#fill(slot, errorFrame('TIMEOUT', 'the server did not answer in time', id));
+      }, this.#core.limits.handlerTimeoutMs);
+      slot.timer.unref?.();
+    }
     this.#queue.push(slot);
     if (this.#queue.length > this.#core.limits.maxQueuedFrames) this.close(1008, 'output queue full');
     return slot;
   }
 
   #fill(slot: Slot, frame: Record<string, unknown> | null): void {
+    if (slot.ready) return;
+    if (slot.timer) { clearTimeout(slot.timer); slot.timer = null; }
     slot.frame = frame ? JSON.stringify(frame) : null;
     slot.ready = true;
     this.#flush();
@@ -195,7 +206,7 @@ export class ImSession implements ClientSink {
   #push(frame: Record<string, unknown>): void {
     if (this.#closed) return;
     if (this.#queue.length === 0) return this.#write(JSON.stringify(frame));
-    this.#fill(this.#reserve(), frame);
+    this.#fill(this.#reserve(undefined, false), frame);
   }
 
   #flush(): void {

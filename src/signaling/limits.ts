@@ -18,6 +18,8 @@ export const SIGNALING_LIMITS = {
   maxQuestionsPerClient: 64,
   /** Default time a client has to answer a question (ms). */
   questionTimeoutMs: 30_000,
+  /** Longest wait for an answer (custom handler, auth hook, home node) before the client gets a TIMEOUT error (ms). */
+  handlerTimeoutMs: 15_000,
   /** Time a remote home node has to answer a key request (ms). */
   remoteTimeoutMs: 10_000,
   /** Remote key requests in flight, all clients. */

@@ -13,8 +13,10 @@ export const IM_ROUTE_PRIORITY = 100;
 /**
  * Makes `node` a signaling server. Needs `node.listener` (a node started with
  * a port); PeerRelay calls this at start-up unless `opts.signaling === false`.
+ * Idempotent: a node that already serves signaling returns its core.
  */
 export function attachSignaling(node: PeerRelay, opts: SignalingOptions = {}): SignalingCore {
+  if (node.signaling) return node.signaling;
   const listener = node.listener;
   if (!listener) throw new TypeError('node must have a listener (start it with a port)');
   const core = new SignalingCore(node, opts);

@@ -1,0 +1,182 @@
+/**
+ * relaymesh's `relaymesh-im-v1` envelope, used between two relaymesh
+ * MessagingPeers: sender-authenticated and replay-protected.
+ *
+ * A sender opens a one-way session to a recipient: ML-KEM-768.Encaps (FIPS 203
+ * §7.2) to the recipient's key gives (kemCt, ss); the sender signs, with its
+ * ML-DSA-65 key (FIPS 204 §5.2),
+ *   LABEL || sid(16) || ts(8, ms BE) || u16 len || from || u16 len || to || kemCt || SHA-256(recipient KEM key)
+ * and key = HKDF-SHA-256(ss, salt = sid, info = "relaymesh/im/v1"). The first
+ * message carries kemCt, ts and the signature; every message carries sid and
+ * a counter `seq`; AES-256-GCM with nonce = 0^32 || seq(64 BE) and
+ * AAD = sid || seq(8) || from || 0x00 || to. The recipient verifies the
+ * signature with the sender's pinned key, then accepts each seq at most once
+ * (sliding window); inits older than INIT_MAX_AGE_MS, or whose sid was seen,
+ * are refused, so a recorded session cannot be replayed.
+ */
+import { ml_dsa65 } from '@noble/post-quantum/ml-dsa.js';
+import { ml_kem768 } from '@noble/post-quantum/ml-kem.js';
+import { concatBytes, fromBase64, randomBytes, textEncoder, toBase64 } from '../bytes.js';
+import { defaultAead, type Aead } from '../crypto/aead.js';
+import { hkdfSha256, sha256 } from '../crypto/hash.js';
+import { KEM_CIPHERTEXT_LENGTH } from '../crypto/identity.js';
+import { ReplayWindow } from '../crypto/replay-window.js';
+import { relayError } from '../errors.js';
+
+export const RELAYMESH_IM = 'relaymesh-im-v1';
+const LABEL = textEncoder.encode('relaymesh/im-session/v1');
+const SID_LENGTH = 16;
+/** An init older than this (or this far in the future) is refused (ms). */
+export const INIT_MAX_AGE_MS = 10 * 60_000;
+/** A session is replaced after this many messages or this long (ms). */
+const MAX_SEQ = 2 ** 32;
+const MAX_SESSION_AGE_MS = 60 * 60_000;
+
+export interface SecureEnvelope {
+  algorithm: 'relaymesh-im-v1';
+  sid: string;
+  seq: number;
+  serializedEncryptedData: string;
+  ts?: number;
+  serializedCipherText?: string;
+  serializedSignature?: string;
+}
+
+export interface SecureLimits { maxInbound: number; maxSeenSids: number }
+
+interface Outbound { sid: Uint8Array; sidB64: string; key: Uint8Array; seq: number; init: Pick<SecureEnvelope, 'ts' | 'serializedCipherText' | 'serializedSignature'>; createdAt: number }
+interface Inbound { key: Uint8Array; window: ReplayWindow }
+
+function u64(n: number): Uint8Array {
+  const b = new Uint8Array(8);
+  new DataView(b.buffer).setBigUint64(0, BigInt(n));
+  return b;
+}
+
+function lp(s: string): Uint8Array {
+  const b = textEncoder.encode(s);
+  return concatBytes(new Uint8Array([b.length >> 8, b.length & 0xff]), b);
+}
+
+function signedInit(sid: Uint8Array, ts: number, from: string, to: string, kemCt: Uint8Array, recipientKemPk: Uint8Array): Uint8Array {
+  return concatBytes(LABEL, sid, u64(ts), lp(from), lp(to), kemCt, sha256(recipientKemPk));
+}
+
+function nonceOf(seq: number): Uint8Array { return concatBytes(new Uint8Array(4), u64(seq)); }
+function aadOf(sid: Uint8Array, seq: number, from: string, to: string): Uint8Array {
+  return concatBytes(sid, u64(seq), textEncoder.encode(from), new Uint8Array(1), textEncoder.encode(to));
+}
+
+/** The sessions of one MessagingPeer: outbound per recipient, inbound per (sender, sid). */
+export class SecureSessions {
+  readonly #self: string;
+  readonly #dsaSecretKey: Uint8Array;
+  readonly #kemPublicKey: Uint8Array;
+  readonly #kemSecretKey: Uint8Array;
+  readonly #aead: Aead;
+  readonly #limits: SecureLimits;
+  readonly #out = new Map<string, Outbound>();
+  readonly #in = new Map<string, Inbound>();
+  readonly #seen = new Map<string, number>();
+
+  constructor(self: string, keys: { dsaSecretKey: Uint8Array; kemPublicKey: Uint8Array; kemSecretKey: Uint8Array }, limits: SecureLimits, aead: Aead = defaultAead) {
+    this.#self = self;
+    this.#dsaSecretKey = keys.dsaSecretKey;
+    this.#kemPublicKey = keys.kemPublicKey;
+    this.#kemSecretKey = keys.kemSecretKey;
+    this.#limits = limits;
+    this.#aead = aead;
+  }
+
+  /** Forgets the outbound session to `to` (it left, or its key changed). */
+  reset(to: string): void { this.#out.delete(to); }
+
+  seal(to: string, recipientKemPk: Uint8Array, plaintext: Uint8Array): SecureEnvelope {
+    let s = this.#out.get(to);
+    if (!s || s.seq >= MAX_SEQ || Date.now() - s.createdAt > MAX_SESSION_AGE_MS) {
+      const sid = randomBytes(SID_LENGTH);
+      const ts = Date.now();
+      const { cipherText, sharedSecret } = ml_kem768.encapsulate(recipientKemPk);
+      const signature = ml_dsa65.sign(signedInit(sid, ts, this.#self, to, cipherText, recipientKemPk), this.#dsaSecretKey);
+      s = {
+        sid, sidB64: toBase64(sid), key: hkdfSha256(sharedSecret, sid, 'relaymesh/im/v1', 32), seq: 0, createdAt: ts,
+        init: { ts, serializedCipherText: toBase64(cipherText), serializedSignature: toBase64(signature) },
+      };
+      this.#out.set(to, s);
+    }
+    const seq = s.seq++;
+    const sealed = this.#aead.seal(s.key, nonceOf(seq), plaintext, aadOf(s.sid, seq, this.#self, to));
+    const env: SecureEnvelope = { algorithm: RELAYMESH_IM, sid: s.sidB64, seq, serializedEncryptedData: toBase64(sealed) };
+    return seq === 0 ? { ...env, ...s.init } : env;
+  }
+
+  /**
+   * Opens an envelope from `from`; `signingKeyOf` yields the sender's pinned
+   * ML-DSA key (asked only for a new session). Rejects with ERR_DECRYPT_FAILED,
+   * ERR_INVALID_PROOF or ERR_REPLAY; never throws synchronously.
+   */
+  async open(from: string, env: unknown, signingKeyOf: (id: string) => Promise<Uint8Array>): Promise<Uint8Array> {
+    const e = env as SecureEnvelope;
+    if (!e || typeof e !== 'object' || typeof e.sid !== 'string' || !Number.isSafeInteger(e.seq) || e.seq < 0 || typeof e.serializedEncryptedData !== 'string') {
+      throw relayError('ERR_DECRYPT_FAILED', 'malformed relaymesh-im-v1 envelope', { from });
+    }
+    let sid: Uint8Array;
+    let sealed: Uint8Array;
+    try {
+      sid = fromBase64(e.sid);
+      sealed = fromBase64(e.serializedEncryptedData);
+    } catch {
+      throw relayError('ERR_DECRYPT_FAILED', 'bad base64 in envelope', { from });
+    }
+    if (sid.length !== SID_LENGTH) throw relayError('ERR_DECRYPT_FAILED', 'bad session id', { from });
+    const slot = `${from}\n${e.sid}`;
+    let s = this.#in.get(slot);
+    if (!s) {
+      if (typeof e.serializedCipherText !== 'string' || typeof e.serializedSignature !== 'string' || !Number.isSafeInteger(e.ts)) {
+        throw relayError('ERR_DECRYPT_FAILED', `unknown session from ${from}`, { from });
+      }
+      const now = Date.now();
+      if (Math.abs(now - (e.ts as number)) > INIT_MAX_AGE_MS) throw relayError('ERR_REPLAY', `stale session start from ${from}`, { from });
+      if (this.#seen.has(e.sid)) throw relayError('ERR_REPLAY', `replayed session start from ${from}`, { from });
+      let kemCt: Uint8Array;
+      let sig: Uint8Array;
+      try {
+        kemCt = fromBase64(e.serializedCipherText);
+        sig = fromBase64(e.serializedSignature);
+      } catch {
+        throw relayError('ERR_DECRYPT_FAILED', 'bad base64 in envelope', { from });
+      }
+      if (kemCt.length !== KEM_CIPHERTEXT_LENGTH) throw relayError('ERR_DECRYPT_FAILED', 'bad KEM ciphertext', { from });
+      const signingKey = await signingKeyOf(from);
+      let ok = false;
+      try {
+        ok = ml_dsa65.verify(sig, signedInit(sid, e.ts as number, from, this.#self, kemCt, this.#kemPublicKey), signingKey);
+      } catch { ok = false; }
+      if (!ok) throw relayError('ERR_INVALID_PROOF', `session start from ${from} is not signed by its pinned key`, { from });
+      // Another message of the same session may have set it up while we awaited the key.
+      s = this.#in.get(slot);
+      if (!s) {
+        if (this.#seen.has(e.sid)) throw relayError('ERR_REPLAY', `replayed session start from ${from}`, { from });
+        let ss: Uint8Array;
+        try { ss = ml_kem768.decapsulate(kemCt, this.#kemSecretKey); } catch { throw relayError('ERR_DECRYPT_FAILED', 'decapsulation failed', { from }); }
+        s = { key: hkdfSha256(ss, sid, 'relaymesh/im/v1', 32), window: new ReplayWindow() };
+        this.#in.set(slot, s);
+        this.#seen.set(e.sid, now + 2 * INIT_MAX_AGE_MS);
+        this.#trim(now);
+      }
+    }
+    if (!s.window.check(e.seq)) throw relayError('ERR_REPLAY', `replayed message ${e.seq} from ${from}`, { from });
+    const pt = this.#aead.open(s.key, nonceOf(e.seq), sealed, aadOf(sid, e.seq, from, this.#self));
+    if (!pt) throw relayError('ERR_DECRYPT_FAILED', `message from ${from} failed authentication`, { from });
+    s.window.accept(e.seq);
+    return pt;
+  }
+
+  #trim(now: number): void {
+    while (this.#in.size > this.#limits.maxInbound) this.#in.delete(this.#in.keys().next().value as string);
+    if (this.#seen.size > this.#limits.maxSeenSids) {
+      for (const [sid, until] of this.#seen) if (until < now) this.#seen.delete(sid);
+      while (this.#seen.size > this.#limits.maxSeenSids) this.#seen.delete(this.#seen.keys().next().value as string);
+    }
+  }
+}

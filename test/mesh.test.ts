@@ -1,5 +1,5 @@
 import test from 'tape';
-import { startMesh, startMemoryMesh, allPairsReach, waitFor, startNode, urlOf, nextMessage, FAST } from './helpers/testnet.js';
+import { startMesh, startMemoryMesh, allPairsReach, settle, waitFor, startNode, urlOf, nextMessage, FAST } from './helpers/testnet.js';
 
 test('relays a message through one hop (B -> A -> C)', async (t) => {
   const a = await startNode(t, { port: 0, ...FAST });
@@ -28,6 +28,7 @@ test('bytes arrive as bytes', async (t) => {
 test('every node of a 20-node WebSocket mesh reaches every other', async (t) => {
   const nodes = await startMesh(t, 20);
   t.ok(await waitFor(() => nodes.every((n) => n.peers.length > 0), 15_000), 'every node has a link');
+  await settle(nodes);
   const missing = await allPairsReach(nodes, 30_000);
   t.deepEqual(missing, [], 'all 380 ordered pairs delivered');
 });
@@ -35,6 +36,7 @@ test('every node of a 20-node WebSocket mesh reaches every other', async (t) => 
 test('every node of a 30-node in-memory mesh reaches every other', async (t) => {
   const { nodes } = startMemoryMesh(t, 30);
   t.ok(await waitFor(() => nodes.every((n) => n.peers.length > 0), 15_000), 'every node has a link');
+  await settle(nodes);
   const missing = await allPairsReach(nodes, 30_000);
   t.deepEqual(missing, [], 'all 870 ordered pairs delivered');
 });

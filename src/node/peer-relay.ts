@@ -439,6 +439,7 @@ export class PeerRelay extends EventEmitter<PeerRelayEvents> {
       return;
     }
     this.#bootstrapBackoff = 1000;
+    if (this.#table.size === 1) setTimeout(() => this.#refresh(), 100).unref?.();
     this.#sessions.learnKeys(remote);
     if (link.remoteUrl || link.remoteFlags) {
       this.#contacts.set(hex, { id: remote.id, flags: link.remoteFlags, url: link.remoteUrl, failures: 0, lastTried: 0 });
@@ -500,22 +501,35 @@ export class PeerRelay extends EventEmitter<PeerRelayEvents> {
         link.send(encodeNodes(nodes));
         return;
       }
-      case FrameType.NODES: {
-        const nodes = decodeNodes(f);
-        if (!nodes) return this.#count('malformed');
-        for (const n of nodes) {
-          const hex = toHex(n.id);
-          if (equalBytes(n.id, this.identity.id) || this.#table.getHex(hex)) continue;
-          const known = this.#contacts.get(hex);
-          if (known) { known.url ||= n.url; known.flags |= n.flags; } else this.#contacts.set(hex, { ...n, failures: 0, lastTried: 0 });
-        }
-        this.#trimContacts();
-        this.#maintainSoon();
-        return;
-      }
+      case FrameType.NODES: return this.#onNodes(f);
       default:
         this.#count('unknown_type');
     }
+  }
+
+  /** Learns contacts from a NODES frame (a neighbour's answer or a lookup result). */
+  #onNodes(f: Uint8Array): void {
+    const nodes = decodeNodes(f);
+    if (!nodes) return this.#count('malformed');
+    for (const n of nodes) {
+      const hex = toHex(n.id);
+      if (equalBytes(n.id, this.identity.id) || this.#table.getHex(hex)) continue;
+      const known = this.#contacts.get(hex);
+      if (known) { known.url ||= n.url; known.flags |= n.flags; } else this.#contacts.set(hex, { ...n, failures: 0, lastTried: 0 });
+    }
+    this.#trimContacts();
+    this.#maintainSoon();
+  }
+
+  #answerLookup(f: Uint8Array): void {
+    const target = envelope.to(f);
+    const origin = envelope.from(f);
+    if (equalBytes(origin, this.identity.id)) return;
+    const nodes = this.#table.closest(target, MAX_NODES_PER_FRAME - 1)
+      .filter((e) => !equalBytes(e.id, origin))
+      .map((e) => ({ id: e.id, flags: e.link.remoteFlags, url: e.link.remoteUrl }));
+    nodes.unshift({ id: this.identity.id, flags: this._flags(), url: this.#url });
+    this.#route(encodeEnvelope(MsgType.LOOKUP_RESULT, origin, this.identity.id, encodeNodes(nodes), this.limits.ttl));
   }
 
   // ---------------------------------------------------------------- routing
@@ -541,7 +555,10 @@ export class PeerRelay extends EventEmitter<PeerRelayEvents> {
       const seen = this.#dedup.get(key);
       if (seen?.delivered) return this.#count('duplicate');
       (seen ?? this.#dedup.add(key)).delivered = true;
-      if (envelope.type(f) === MsgType.UNREACHABLE) return this.#onUnreachable(f);
+      const type = envelope.type(f);
+      if (type === MsgType.UNREACHABLE) return this.#onUnreachable(f);
+      if (type === MsgType.LOOKUP_RESULT) return this.#onNodes(envelope.body(f));
+      if (type === MsgType.LOOKUP) return this.#answerLookup(f);
       this.#sessions.handle(f);
       return;
     }
@@ -565,6 +582,10 @@ export class PeerRelay extends EventEmitter<PeerRelayEvents> {
       f[OFF_TTL]--;
     }
     const hop = this.#table.nextHop(envelope.to(f), seen.tried);
+    if (envelope.type(f) === MsgType.LOOKUP && (!hop || compareDistance(envelope.to(f), this.identity.id, hop.id) <= 0)) {
+      // No link is closer to the target than this node: greedy routing ends here.
+      return this.#answerLookup(f);
+    }
     if (!hop) return this.#bounce(f, UnreachableReason.NO_ROUTE);
     seen.tried.add(toHex(hop.id));
     if (from) {
@@ -631,13 +652,23 @@ export class PeerRelay extends EventEmitter<PeerRelayEvents> {
   /** Dials the closest known nodes until the table reaches targetLinks. */
   #maintain(): void {
     if (this.#destroyed || !this.#started) return;
-    const want = this.limits.targetLinks - this.#table.size - this.#dialing.size;
-    if (want <= 0 || this.#dialing.size >= this.limits.maxDialing) return;
     const now = Date.now();
+    const perBucket = this.#perBucket();
+    // Healthy: targetLinks links, and a link in every bucket some known node falls in.
+    const emptyBuckets = new Set<number>();
+    for (const c of this.#contacts.values()) {
+      const i = this.#table.bucketIndex(c.id);
+      if (!perBucket[i]) emptyBuckets.add(i);
+    }
+    const want = Math.max(this.limits.targetLinks - this.#table.size, Math.min(emptyBuckets.size, this.limits.maxLinks - this.#table.size)) - this.#dialing.size;
+    if (want <= 0 || this.#dialing.size >= this.limits.maxDialing) return;
     const candidates = [...this.#contacts.values()]
       .filter((c) => !this.#table.has(c.id) && now - c.lastTried > 5000 * 2 ** c.failures)
       .filter((c) => (c.url && !this.#dialing.has(c.url)) || (this.wrtc && c.flags & HelloFlags.WEBRTC && this.#connector.canAuto()))
-      .sort((a, b) => compareDistance(this.identity.id, a.id, b.id))
+      // Kademlia shape: fill the emptiest buckets first (far ones matter most for
+      // greedy routing), nearest first within a bucket.
+      .sort((a, b) => (perBucket[this.#table.bucketIndex(a.id)] ?? 0) - (perBucket[this.#table.bucketIndex(b.id)] ?? 0)
+        || compareDistance(this.identity.id, a.id, b.id))
       .slice(0, Math.min(want, this.limits.maxDialing - this.#dialing.size));
     for (const c of candidates) {
       c.lastTried = now;
@@ -649,14 +680,33 @@ export class PeerRelay extends EventEmitter<PeerRelayEvents> {
     }
   }
 
+  /**
+   * Kademlia bucket refresh: a recursive LOOKUP for a random id in every sparse
+   * bucket range (down to the deepest occupied bucket). It travels greedily to
+   * the node closest to that id, which answers with its closest links, so the
+   * table learns nodes at every distance.
+   */
   #refresh(): void {
     if (this.#destroyed) return;
     const entries = this.#table.entries();
     if (entries.length === 0) { this.#scheduleRebootstrap(); return; }
     for (const e of this.#table.closest(this.identity.id, 3)) e.link.send(encodeFindNode(this.identity.id));
-    const random = entries[Math.floor(Math.random() * entries.length)];
-    random.link.send(encodeFindNode(randomBytes(ID_LENGTH)));
+    const perBucket = this.#perBucket();
+    const deepest = Math.min(perBucket.length, ID_LENGTH * 8 - 1);
+    let lookups = 0;
+    for (let i = 0; i <= deepest && lookups < 16; i++) {
+      if ((perBucket[i] ?? 0) >= 2) continue;
+      const target = randomIdInBucket(this.identity.id, i);
+      this.#route(encodeEnvelope(MsgType.LOOKUP, target, this.identity.id, new Uint8Array(0), this.limits.ttl));
+      lookups++;
+    }
     this.#maintain();
+  }
+
+  #perBucket(): number[] {
+    const perBucket: number[] = [];
+    for (const e of this.#table.entries()) { const i = this.#table.bucketIndex(e.id); perBucket[i] = (perBucket[i] ?? 0) + 1; }
+    return perBucket;
   }
 
   #trimContacts(): void {
@@ -677,6 +727,17 @@ export class PeerRelay extends EventEmitter<PeerRelayEvents> {
     if (!isBytes(id) || id.length !== ID_LENGTH) throw new TypeError(`${name} must be a 20-byte Buffer or 40 hex characters`);
     return id;
   }
+}
+
+/** A random id sharing exactly `prefix` leading bits with `local` (k-bucket `prefix`). */
+function randomIdInBucket(local: Uint8Array, prefix: number): Uint8Array {
+  const id = randomBytes(ID_LENGTH);
+  const byte = prefix >> 3;
+  const bit = 7 - (prefix & 7);
+  for (let i = 0; i < byte; i++) id[i] = local[i];
+  const keep = (0xff << (bit + 1)) & 0xff;
+  id[byte] = (local[byte] & keep) | ((~local[byte]) & (1 << bit)) | (id[byte] & ((1 << bit) - 1));
+  return id;
 }
 
 function advertisedUrl(address: string, port: number): string {

@@ -57,6 +57,8 @@ export class SessionManager {
   readonly #sessions = new Map<string, Session>();
   readonly #current = new Map<string, Session>();
   readonly #pending = new Map<string, Pending>();
+  /** INITs this node sent and has not seen answered, by their sid; independent of queues. */
+  readonly #inits = new Map<string, PendingInit & { at: number }>();
   /** RESP bodies of recent INITs, keyed by sender id and its sid. */
   readonly #answered = new Map<string, Uint8Array>();
   #queued = 0;
@@ -186,7 +188,11 @@ export class SessionManager {
     if (!keys) {
       this.#route(MsgType.KEY_REQUEST, p.to, new Uint8Array(0));
     } else {
-      if (!p.init) p.init = createInit(this.#o.identity, keys, this.#takeSpare());
+      if (!p.init) {
+        p.init = createInit(this.#o.identity, keys, this.#takeSpare());
+        this.#inits.set(toHex(p.init.sid), Object.assign(p.init, { at: now }));
+        while (this.#inits.size > this.#o.maxSessions) this.#inits.delete(this.#inits.keys().next().value as string);
+      }
       this.#route(MsgType.HANDSHAKE_INIT, p.to, p.init.init);
     }
     const delay = Math.min(250 * 2 ** (p.attempts - 1), 2000, Math.max(1, p.deadline - now));
@@ -243,13 +249,15 @@ export class SessionManager {
   }
 
   #onResp(from: Uint8Array, body: Uint8Array): void {
-    const p = this.#pending.get(toHex(from));
-    if (!p || !p.init) { this.#o.count('unsolicited_handshake'); return; }
-    if (body.length >= SID_LENGTH && !equalBytes(body.subarray(0, SID_LENGTH), p.init.sid)) { this.#o.count('unsolicited_handshake'); return; }
-    const session = complete(this.#o.identity, p.init, body, this.#aead);
+    const sidHex = toHex(body.subarray(0, SID_LENGTH));
+    const init = this.#inits.get(sidHex);
+    if (!init || !equalBytes(init.remote.id, from)) { this.#o.count('unsolicited_handshake'); return; }
+    const session = complete(this.#o.identity, init, body, this.#aead);
     if (!session) { this.#o.count('bad_handshake'); return; }
+    this.#inits.delete(sidHex);
     this.#add(session);
-    this.#flush(p, session);
+    const p = this.#pending.get(toHex(from));
+    if (p) this.#flush(p, session);
   }
 
   #flush(p: Pending, session: Session): void {
@@ -314,6 +322,7 @@ export class SessionManager {
 
   #expire(): void {
     const now = Date.now();
+    for (const [k, i] of this.#inits) if (now - i.at > this.#o.handshakeTimeoutMs * 2) this.#inits.delete(k);
     for (const s of [...this.#sessions.values()]) if (now - s.lastUsed > this.#o.sessionIdleMs) this.#drop(s);
   }
 

@@ -66,6 +66,8 @@ export class RoutingTable<L> {
   nextHop(target: Uint8Array, exclude: ReadonlySet<string>): TableEntry<L> | undefined {
     const direct = this.#byHex.get(toHex(target));
     if (direct && !exclude.has(toHex(direct.id))) return direct;
+    // The closest untried link: strictly closer than this node when one exists
+    // (greedy progress), else the best remaining one (a depth-first detour).
     for (const e of this.#bucket.closest(target, exclude.size + 1)) {
       if (!exclude.has(toHex(e.id))) return e;
     }

@@ -29,6 +29,10 @@ export const MsgType = {
   DATA: 0x05,
   UNREACHABLE: 0x06,
   SESSION_UNKNOWN: 0x07,
+  /** Recursive lookup: `to` is a target id; the node where greedy routing stops answers. */
+  LOOKUP: 0x08,
+  /** Answer to LOOKUP: body is a NODES frame (the answering node and its closest links). */
+  LOOKUP_RESULT: 0x09,
 } as const;
 export type MsgTypeCode = (typeof MsgType)[keyof typeof MsgType];
 

@@ -46,7 +46,7 @@ export const STATUS_PAGE = `<!doctype html>
 <script>
 const $ = (id) => document.getElementById(id);
 const SERIES = [['relayed', '#56ccf2'], ['delivered', '#6fcf97'], ['sent', '#f2c94c']];
-const history = []; let last = null;
+const history = Array.from({ length: 60 }, () => SERIES.map(() => 0)); let last = null;
 function cell(tr, text) { const td = document.createElement('td'); td.textContent = String(text); tr.appendChild(td); }
 function fmt(n) { return n >= 1e9 ? (n / 1e9).toFixed(1) + 'G' : n >= 1e6 ? (n / 1e6).toFixed(1) + 'M' : n >= 1e4 ? (n / 1e3).toFixed(1) + 'k' : String(n); }
 function render(s) {

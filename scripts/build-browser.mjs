@@ -68,6 +68,13 @@ const code = readFileSync(outfile);
 const gz = gzipSync(code, { level: 9 }).length;
 mkdirSync(dirname(outfile), { recursive: true });
 const inputs = Object.keys(result.metafile.inputs);
-const report = { file: 'dist/browser/relaymesh.js', bytes: code.length, gzipBytes: gz, minified: minify, inputs: inputs.length };
+// Where the bytes come from, by package (or src/ for relaymesh's own code).
+const byPackage = {};
+for (const [path, { bytesInOutput }] of Object.entries(result.metafile.outputs[Object.keys(result.metafile.outputs).find((k) => k.endsWith('.js'))].inputs)) {
+  const m = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(path);
+  const key = m ? m[1] : path.split('/')[0];
+  byPackage[key] = (byPackage[key] ?? 0) + bytesInOutput;
+}
+const report = { file: 'dist/browser/relaymesh.js', bytes: code.length, gzipBytes: gz, minified: minify, inputs: inputs.length, byPackage };
 writeFileSync(join(root, 'dist/browser/size.json'), JSON.stringify(report, null, 2) + '\n');
 if (!quiet) console.log(`dist/browser/relaymesh.js: ${(code.length / 1024).toFixed(1)} KiB${minify ? ' minified' : ''}, ${(gz / 1024).toFixed(1)} KiB gzipped (${inputs.length} inputs)`);

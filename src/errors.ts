@@ -30,6 +30,8 @@ export const ERROR_CODES = {
   ERR_NOT_CONNECTED: 'the client is not connected',
   ERR_LISTEN_FAILED: 'the server could not listen',
   ERR_CLIENT_ID_TAKEN: 'the signaling client id is registered or reserved by someone else',
+  ERR_ROOM_NOT_FOUND: 'no such signaling room, or the client is not a member of it',
+  ERR_ROOM_EXISTS: 'the signaling room already exists, or the client is already a member',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -1,0 +1,79 @@
+import test from 'tape';
+import { startMesh, waitFor, urlOf } from './helpers/testnet.js';
+import { startClient, makeClient, inbox } from './helpers/messaging.js';
+import { MessagingPeer as StockPeer } from './helpers/demos-im/messaging-peer.js';
+import { stockKemPublicKey } from './helpers/demos-im/unified-crypto-shim.js';
+import type { PeerRelay } from '../src/index.js';
+
+async function mesh(t: test.Test): Promise<PeerRelay[]> {
+  const nodes = await startMesh(t, 3, { signaling: { rosterDelayMs: 20 } });
+  t.ok(await waitFor(() => nodes.every((n) => n.peers.length > 0), 15_000), 'the 3 nodes are linked');
+  return nodes;
+}
+
+const knows = (node: PeerRelay, id: string) => () => node.signaling!.discover().includes(id);
+
+test('clients on two different nodes of a 3-node mesh exchange messages both ways', async (t) => {
+  const [x, , y] = await mesh(t);
+  const alice = await startClient(t, x, 'alice');
+  const bob = await startClient(t, y, 'bob');
+  t.ok(await waitFor(knows(x, 'bob')) && await waitFor(knows(y, 'alice')), 'each node learns the other\'s client');
+  const a = inbox(alice);
+  const b = inbox(bob);
+  t.deepEqual(await alice.discoverPeers(), ['bob'], 'discover on X lists bob, registered on Y');
+  await alice.sendMessage('bob', 'across the mesh');
+  await bob.sendMessage('alice', 'and back');
+  t.ok(await waitFor(() => a.length === 1 && b.length === 1), 'both arrive');
+  t.deepEqual(b[0], { message: 'across the mesh', fromId: 'alice', info: { algorithm: 'relaymesh-im-v1', authenticated: true } }, 'bob: from alice, authenticated');
+  t.deepEqual(a[0], { message: 'and back', fromId: 'bob', info: { algorithm: 'relaymesh-im-v1', authenticated: true } }, 'alice: from bob, authenticated');
+  t.deepEqual([...(await alice.requestPublicKey('bob'))], [...bob.config.publicKey], 'bob\'s key comes from his home node');
+});
+
+test('the published client reaches a client on another node', async (t) => {
+  const [x, , y] = await mesh(t);
+  const s = new (StockPeer as any)({ serverUrl: urlOf(x), clientId: 'stocky', publicKey: stockKemPublicKey });
+  t.teardown(() => s.disconnect());
+  await s.connect();
+  const rm = await startClient(t, y, 'rm');
+  const got: string[] = [];
+  s.onMessage((m: Uint8Array, from: string) => { if (from === 'rm') got.push(Buffer.from(m).toString()); });
+  const rmIn = inbox(rm);
+  t.ok(await waitFor(knows(x, 'rm')) && await waitFor(knows(y, 'stocky')), 'rosters spread');
+  await s.sendMessage('rm', 'stock to mesh');
+  await rm.sendMessage('stocky', 'mesh to stock');
+  t.ok(await waitFor(() => rmIn.length === 1 && got.length === 1), 'both arrive');
+  t.equal(rmIn[0]?.message, 'stock to mesh', 'relaymesh client decrypts');
+  t.equal(got[0], 'mesh to stock', 'published client decrypts');
+});
+
+test('a client that leaves is gone mesh-wide and announced to remote clients', async (t) => {
+  const [x, , y] = await mesh(t);
+  const alice = await startClient(t, x, 'alice');
+  const bob = await startClient(t, y, 'bob');
+  t.ok(await waitFor(knows(x, 'bob')), 'X knows bob');
+  const gone: string[] = [];
+  alice.onPeerDisconnected((id) => gone.push(id));
+  bob.disconnect();
+  t.ok(await waitFor(() => !x.signaling!.discover().includes('bob')), 'X forgets bob');
+  t.ok(await waitFor(() => gone.includes('bob')), 'alice hears peer_disconnected for bob');
+  await alice.sendMessage('bob', 'hi').then(() => t.fail('sent'), (e) => t.equal(e.code, 'ERR_PEER_NOT_FOUND', 'bob is not found any more'));
+});
+
+test('an id registered on one node is refused on another', async (t) => {
+  const [x, , y] = await mesh(t);
+  await startClient(t, x, 'dup');
+  t.ok(await waitFor(knows(y, 'dup')), 'Y knows dup');
+  const second = makeClient(t, y, 'dup');
+  await second.connect().then(() => t.fail('accepted'), (e) => t.equal(e.code, 'ERR_CLIENT_ID_TAKEN', 'ERR_CLIENT_ID_TAKEN'));
+});
+
+test('a node does not accept a message for a client another node does not list', async (t) => {
+  const [x, , y] = await mesh(t);
+  const bob = await startClient(t, y, 'bob');
+  const b = inbox(bob);
+  t.ok(await waitFor(knows(x, 'bob')), 'X knows bob');
+  // X speaks for a client it does not host: Y drops it.
+  x.sendOnChannel(y.id, 4, Buffer.from(JSON.stringify({ t: 'msg', to: 'bob', from: 'forged', m: { algorithm: 'ml-kem-aes' } })));
+  t.ok(await waitFor(() => (y.signaling!.stats().dropped.unlisted_sender ?? 0) === 1), 'Y counts an unlisted sender');
+  t.equal(b.length, 0, 'bob gets nothing');
+});

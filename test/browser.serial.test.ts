@@ -200,3 +200,41 @@ test('the demo chat works by clicking and typing, and the status page shows the 
   t.ok(statSync(join(dir, 'status-page.png')).size > 10_000, 'a screenshot of the status page is saved in test-artifacts/');
   t.deepEqual(errors, [], 'no page errors');
 });
+
+/** Opens a page whose MessagingPeer (window.peer) is registered with the bootstrap node's signaling server. */
+async function messagingPage(ctx: BrowserContext, bn: BootstrapNode, clientId: string): Promise<Page> {
+  const page = await ctx.newPage();
+  await page.goto(bn.httpUrl + 'health');
+  await page.evaluate(async ({ url, clientId }) => {
+    const m = await import('/relaymesh.js' as string);
+    const keys = m.generateKeyPair();
+    const peer = new m.MessagingPeer({ serverUrl: url, clientId, publicKey: keys.publicKey, secretKey: keys.secretKey });
+    const w = window as any;
+    w.peer = peer;
+    w.im = [];
+    peer.onMessage((message: unknown, fromId: string, info: { authenticated: boolean }) => w.im.push({ message, fromId, authenticated: info.authenticated }));
+    await peer.connect();
+  }, { url: bn.url, clientId });
+  return page;
+}
+
+test('browser pages talk through MessagingPeer on the bootstrap node\'s signaling server', async (t) => {
+  const { bn, ctx, errors } = await setup(t);
+  const alice = await messagingPage(ctx, bn, 'alice');
+  const bob = await messagingPage(ctx, bn, 'bob');
+  t.equal(bn.snapshot().signaling.clients, 2, 'the bootstrap node counts two signaling clients');
+  const peers = await alice.evaluate(() => (window as any).peer.discoverPeers());
+  t.deepEqual(peers, ['bob'], 'alice discovers bob (the server leaves out the asker)');
+  await alice.evaluate(() => (window as any).peer.sendMessage('bob', 'hello bob, sealed'));
+  t.ok(await until(async () => (await bob.evaluate(() => (window as any).im.length)) > 0), 'bob gets a message');
+  t.deepEqual(await bob.evaluate(() => (window as any).im[0]), { message: 'hello bob, sealed', fromId: 'alice', authenticated: true },
+    'the text, from alice, authenticated end to end');
+  const closed = bob.evaluate(() => new Promise((resolve) => {
+    (window as any).peer.onConnectionStateChange((s: string) => { if (s !== 'connected') resolve(s); });
+  }));
+  await bn.close();
+  t.ok(['disconnected', 'reconnecting'].includes(String(await closed)), 'bob is told when the node shuts down');
+  await bob.evaluate(() => (window as any).peer.disconnect());
+  await alice.evaluate(() => (window as any).peer.disconnect());
+  t.deepEqual(errors, [], 'no page errors');
+});

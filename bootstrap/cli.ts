@@ -63,6 +63,8 @@ const o = program.opts<{
   port: number; host: string; bootstrap?: string[]; publicUrl?: string; dataDir: string; limit?: Partial<Limits>;
   iceServer?: IceServer[]; webrtc?: boolean; signaling: boolean; demo: boolean; logLevel: LogLevel;
 }>();
+// Logs piped into a reader that went away (`relaymesh | head`) must not crash the node.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => { if (err.code !== 'EPIPE') console.error(err); });
 const log = createLogger(o.logLevel);
 
 let wrtc: unknown;

@@ -112,7 +112,8 @@ export function complete(self: Identity, pending: PendingInit, resp: Uint8Array,
   return new Session({ localSid: pending.sid, remoteSid: sidB.slice(), remote: pending.remote, sendKey: kAB, recvKey: kBA, initiator: true, aead });
 }
 
-function deriveKeys(idA: Uint8Array, idB: Uint8Array, init: Uint8Array, resp: Uint8Array,
+/** Session keys from the three shared secrets (exported for the golden vectors). Wipes the secrets. */
+export function deriveKeys(idA: Uint8Array, idB: Uint8Array, init: Uint8Array, resp: Uint8Array,
   ss1: Uint8Array, ss2: Uint8Array, ss3: Uint8Array): [Uint8Array, Uint8Array] {
   const th = sha256(label('e2e'), idA, idB, init, resp);
   const okm = hkdfSha256(concatBytes(ss1, ss2, ss3), th, LABELS.e2e, 64);
@@ -126,7 +127,8 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   return true;
 }
 
-function ratchet(key: Uint8Array): Uint8Array {
+/** The symmetric ratchet between key epochs (exported for the golden vectors). */
+export function ratchet(key: Uint8Array): Uint8Array {
   return hkdfSha256(key, new Uint8Array(0), LABELS.rekey, 32);
 }
 

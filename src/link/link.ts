@@ -11,9 +11,9 @@
  */
 import { EventEmitter } from 'events';
 import debugFactory from 'debug';
-import { compareBytes, equalBytes, randomBytes, toHex } from '../bytes.js';
+import { equalBytes, randomBytes, toHex } from '../bytes.js';
 import { Identity, PublicIdentity } from '../crypto/identity.js';
-import { hmacSha256, label, sha256 } from '../crypto/hash.js';
+import { linkProofMac, linkTranscript } from '../crypto/link-proof.js';
 import type { Connection } from '../transport/connection.js';
 import {
   CloseReason, type CloseReasonCode, FrameType, PROTOCOL_VERSION, decodeChallenge, decodeClose, decodeHello,
@@ -184,10 +184,7 @@ export class Link extends EventEmitter<LinkEvents> {
   }
 
   #transcript(): Uint8Array {
-    const mine = this.#hello;
-    const theirs = this.#remoteHelloBytes!;
-    const first = compareBytes(this.#o.identity.id, this.remote!.id) < 0;
-    return sha256(first ? mine : theirs, first ? theirs : mine);
+    return linkTranscript(this.#o.identity.id, this.#hello, this.remote!.id, this.#remoteHelloBytes!);
   }
 
   #onChallenge(f: Uint8Array): void {
@@ -200,7 +197,7 @@ export class Link extends EventEmitter<LinkEvents> {
     } catch {
       return this.#fail('undecodable CHALLENGE');
     }
-    const mac = hmacSha256(ssIn, label('linkProof'), this.#transcript(), this.#o.identity.id);
+    const mac = linkProofMac(ssIn, this.#transcript(), this.#o.identity.id);
     ssIn.fill(0);
     this.#send(encodeProof(mac));
     this.#proofSent = true;
@@ -211,7 +208,7 @@ export class Link extends EventEmitter<LinkEvents> {
     if (!this.remote || !this.#ssOut || this.#remoteProven) return this.#fail('PROOF out of order');
     const mac = decodeProof(f);
     if (!mac) return this.#fail('malformed PROOF');
-    const expected = hmacSha256(this.#ssOut, label('linkProof'), this.#transcript(), this.remote.id);
+    const expected = linkProofMac(this.#ssOut, this.#transcript(), this.remote.id);
     this.#ssOut.fill(0);
     this.#ssOut = null;
     if (!equalBytes(mac, expected)) {

@@ -382,7 +382,7 @@ export class PeerRelay extends EventEmitter<PeerRelayEvents> {
       let conn: Connection;
       if (url.startsWith('mem://')) {
         if (!this.#opts.memory) throw relayError('ERR_CONNECT_FAILED', 'mem:// URL without a memory network');
-        conn = await this.#opts.memory.dial(url);
+        conn = await this.#opts.memory.dial(url, this.#url || undefined);
       } else {
         conn = await dialWebSocket(url, { maxPayload: this.limits.maxMessageSize + FRAME_OVERHEAD, timeoutMs: this.limits.handshakeTimeoutMs });
       }

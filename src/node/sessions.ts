@@ -176,8 +176,8 @@ export class SessionManager {
       const left = p.startedAt + this.#o.queueTimeoutMs - now;
       if (left <= 0) return this.#giveUp(p, relayError('ERR_NO_ROUTE', 'the node has no links'));
       p.deadline = Math.max(p.deadline, now + this.#o.handshakeTimeoutMs);
+      // Referenced on purpose: a pending send keeps the process alive until it is sent or reported.
       p.timer = setTimeout(() => this.#attempt(p), left);
-      p.timer.unref?.();
       return;
     }
     if (now >= p.deadline) {
@@ -197,7 +197,6 @@ export class SessionManager {
     }
     const delay = Math.min(250 * 2 ** (p.attempts - 1), 2000, Math.max(1, p.deadline - now));
     p.timer = setTimeout(() => this.#attempt(p), delay);
-    p.timer.unref?.();
   }
 
   #giveUp(p: Pending, err: RelayError): void {

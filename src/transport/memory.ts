@@ -9,6 +9,9 @@ export class MemoryConnection extends Connection {
   readonly kind = 'memory' as const;
   readonly remoteAddress: string;
   other: MemoryConnection | null = null;
+  network: MemoryNetwork | null = null;
+  /** The node this end belongs to (its mem:// URL), for interceptors. */
+  localAddress = '';
   #closed = false;
   #queue: Uint8Array[] = [];
   #scheduled = false;
@@ -23,7 +26,10 @@ export class MemoryConnection extends Connection {
 
   send(frame: Uint8Array): void {
     if (this.#closed || !this.other) return;
-    this.other.#deliver(frame.slice());
+    const intercept = this.network?.intercept;
+    if (!intercept) { this.other.#deliver(frame.slice()); return; }
+    const out = intercept(frame.slice(), this.localAddress, this.other.localAddress);
+    for (const f of out === null ? [] : Array.isArray(out) ? out : [out]) this.other.#deliver(f);
   }
 
   #deliver(frame: Uint8Array): void {
@@ -54,6 +60,12 @@ export type MemoryAcceptor = (conn: MemoryConnection) => void;
 /** A registry of in-memory listeners; one per simulated network. */
 export class MemoryNetwork {
   readonly #listeners = new Map<string, MemoryAcceptor>();
+  /**
+   * Test instrumentation: sees every frame from `from` (a mem:// URL, or
+   * 'mem://dialer' for a dialer without a listener) to `to`, and returns the
+   * frames to deliver instead (none, the same, altered, or several).
+   */
+  intercept: ((frame: Uint8Array, from: string, to: string) => Uint8Array | Uint8Array[] | null) | null = null;
 
   listen(name: string, accept: MemoryAcceptor): string {
     if (this.#listeners.has(name)) throw new Error(`mem://${name} is taken`);
@@ -63,14 +75,17 @@ export class MemoryNetwork {
 
   unlisten(name: string): void { this.#listeners.delete(name); }
 
-  dial(url: string): Promise<MemoryConnection> {
+  dial(url: string, from = 'mem://dialer'): Promise<MemoryConnection> {
     const name = url.replace(/^mem:\/\//, '');
     const accept = this.#listeners.get(name);
     if (!accept) return Promise.reject(new Error(`nothing listens on ${url}`));
     const a = new MemoryConnection(url);
-    const b = new MemoryConnection('mem://dialer');
+    const b = new MemoryConnection(from);
     a.other = b;
     b.other = a;
+    a.network = b.network = this;
+    a.localAddress = from;
+    b.localAddress = url;
     return new Promise((resolve) => setImmediate(() => { accept(b); resolve(a); }));
   }
 }

@@ -1,0 +1,82 @@
+import test from 'tape';
+import fc from 'fast-check';
+import { RoutingTable, compareDistance } from '../../src/routing/routing-table.js';
+import { DedupCache } from '../../src/routing/dedup-cache.js';
+import { randomBytes, toHex } from '../../src/bytes.js';
+
+const id = (first: number) => { const b = new Uint8Array(20); b[0] = first; return b; };
+
+test('nextHop picks the direct link when the target is linked', (t) => {
+  const table = new RoutingTable<string>(id(0), 8);
+  table.add(id(0x80), 'far');
+  table.add(id(0x01), 'near');
+  t.equal(table.nextHop(id(0x80), new Set())?.link, 'far');
+  t.end();
+});
+
+test('nextHop picks the link closest by XOR and skips excluded ones', (t) => {
+  const table = new RoutingTable<string>(id(0), 8);
+  table.add(id(0x80), 'a');
+  table.add(id(0xc0), 'b');
+  table.add(id(0x10), 'c');
+  t.equal(table.nextHop(id(0xc1), new Set())?.link, 'b', '0xc0 is closest to 0xc1');
+  t.equal(table.nextHop(id(0xc1), new Set([toHex(id(0xc0))]))?.link, 'a', 'then 0x80');
+  t.equal(table.nextHop(id(0xc1), new Set([toHex(id(0xc0)), toHex(id(0x80)), toHex(id(0x10))])), undefined, 'nothing left');
+  t.end();
+});
+
+test('a full table reports false instead of holding a link it would ignore', (t) => {
+  const table = new RoutingTable<number>(id(0), 3);
+  t.ok(table.add(id(1), 1) && table.add(id(2), 2) && table.add(id(3), 3), 'three fit');
+  t.notOk(table.add(id(4), 4), 'the fourth is refused');
+  t.equal(table.size, 3);
+  t.ok(table.add(id(3), 33), 'replacing an existing entry still works');
+  t.equal(table.get(id(3)), 33);
+  t.end();
+});
+
+test('every added link is returned by closest (no link the table ignores)', (t) => {
+  fc.assert(fc.property(fc.integer({ min: 1, max: 120 }), (n) => {
+    const local = randomBytes(20);
+    const table = new RoutingTable<number>(local, 128);
+    const ids = Array.from({ length: n }, () => randomBytes(20));
+    ids.forEach((x, i) => table.add(x, i));
+    const all = table.closest(local, 1000).map((e) => toHex(e.id)).sort();
+    return table.size === n && all.length === n && JSON.stringify(all) === JSON.stringify(ids.map(toHex).sort());
+  }), { numRuns: 50 });
+  t.pass('property holds for 50 random tables');
+  t.end();
+});
+
+test('closest returns links in XOR order', (t) => {
+  fc.assert(fc.property(fc.integer({ min: 2, max: 60 }), (n) => {
+    const table = new RoutingTable<number>(randomBytes(20), 64);
+    for (let i = 0; i < n; i++) table.add(randomBytes(20), i);
+    const target = randomBytes(20);
+    const list = table.closest(target, n);
+    for (let i = 1; i < list.length; i++) if (compareDistance(target, list[i - 1].id, list[i].id) > 0) return false;
+    return true;
+  }), { numRuns: 50 });
+  t.pass('sorted for 50 random tables');
+  t.end();
+});
+
+test('bucketIndex is the common prefix length with the local id', (t) => {
+  const table = new RoutingTable<number>(id(0), 8);
+  t.equal(table.bucketIndex(id(0x80)), 0);
+  t.equal(table.bucketIndex(id(0x01)), 7);
+  const x = new Uint8Array(20); x[19] = 1;
+  t.equal(table.bucketIndex(x), 159);
+  t.equal(table.bucketIndex(new Uint8Array(20)), 160);
+  t.end();
+});
+
+test('the duplicate cache is bounded and forgets old ids', (t) => {
+  const cache = new DedupCache(3, 1000);
+  for (const k of ['a', 'b', 'c', 'd']) cache.add(k, 0);
+  t.equal(cache.size, 3, 'never more than maxEntries');
+  t.equal(cache.get('a', 0), undefined, 'the oldest was evicted');
+  t.ok(cache.get('d', 0), 'the newest is kept');
+  t.equal(cache.get('d', 5000), undefined, 'expired by age');
+  t.end();
+});

@@ -65,6 +65,7 @@ function render(s) {
   }
   const drops = $('drops'); drops.replaceChildren();
   for (const [reason, n] of Object.entries(s.dropped)) { const tr = document.createElement('tr'); cell(tr, reason); cell(tr, n); drops.appendChild(tr); }
+  if (!drops.children.length) { const tr = document.createElement('tr'); cell(tr, 'none'); drops.appendChild(tr); }
   if (last) history.push(SERIES.map(([k]) => Math.max(0, s[k] - last[k])));
   last = s; if (history.length > 60) history.shift();
   draw();

@@ -39,5 +39,5 @@ export function printTable(title: string, headers: string[], rows: Cell[][], out
 /** One line naming the machine and runtime, for result tables. */
 export function machineLine(): string {
   const cpus = os.cpus();
-  return `${cpus[0]?.model.trim() ?? 'unknown CPU'}, ${cpus.length} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB, ${os.platform()} ${os.release()}, Node ${process.versions.node}`;
+  return `${cpus[0]?.model.trim() ?? 'unknown CPU'}, ${cpus.length} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB, ${os.platform()} ${os.release()}, Node ${process.versions.node}, load average ${os.loadavg()[0].toFixed(1)}`;
 }

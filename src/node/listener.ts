@@ -15,6 +15,8 @@ export interface UpgradeRoute {
   /** The subprotocol to select, if any. */
   protocol?: string;
   maxPayload: number;
+  /** Optional admission before the upgrade; `done(false, status, reason)` answers with an HTTP error. */
+  verify?(req: http.IncomingMessage, done: (ok: boolean, status?: number, reason?: string) => void): void;
   handle(ws: WebSocket, req: http.IncomingMessage): void;
 }
 
@@ -91,9 +93,15 @@ export class Listener {
     const protocols = new Set((typeof header === 'string' ? header : '').split(',').map((s) => s.trim()).filter(Boolean));
     for (const { route, wss } of this.#routes) {
       if (!route.match(req, protocols)) continue;
-      wss.handleUpgrade(req, socket, head, (ws) => {
+      const upgrade = () => wss.handleUpgrade(req, socket, head, (ws) => {
         if (this.#closed) { ws.terminate(); return; }
         route.handle(ws, req);
+      });
+      if (!route.verify) { upgrade(); return; }
+      route.verify(req, (ok, status = 403, reason = 'Forbidden') => {
+        if (ok && !this.#closed && !socket.destroyed) return upgrade();
+        const text = String(reason).replace(/[^\x20-\x7e]/g, '').slice(0, 120) || 'Forbidden';
+        if (!socket.destroyed) socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
       });
       return;
     }

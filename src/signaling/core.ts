@@ -44,6 +44,8 @@ export interface RegistrationRequest {
   publicKey: Uint8Array;
   proof: RegistrationProof | null;
   capabilities: string[];
+  /** A client without keys (Connector, protoo): publicKey must be empty and proof null; request_public_key for it fails. */
+  keyless?: boolean;
 }
 
 export interface ClientInfo {
@@ -75,6 +77,8 @@ export interface SignalingEvents {
   departure: [info: ClientInfo];
   /** A client answered a question nobody awaits (e.g. after debug_question). */
   response: [clientId: string, questionId: string, response: unknown];
+  /** Client ids that left, local or remote (rooms drop them). */
+  gone: [ids: string[]];
 }
 
 interface Local { info: ClientInfo; sink: ClientSink; questions: Map<string, Question> }
@@ -112,6 +116,7 @@ export class SignalingCore extends EventEmitter<SignalingEvents> {
   readonly #rosterSentTo = new Map<string, number>();
   readonly #store: RosterStore;
   readonly #dropped: Record<string, number> = {};
+  readonly #meshTypes = new Map<string, (msg: Record<string, unknown>, fromHex: string) => void>();
   #own: RosterRecord | null = null;
   #dirty = false;
   #publishTimer: ReturnType<typeof setTimeout> | null = null;
@@ -209,11 +214,15 @@ export class SignalingCore extends EventEmitter<SignalingEvents> {
     if (typeof clientId !== 'string' || clientId.length === 0 || clientId.length > MAX_CLIENT_ID_LENGTH) {
       throw signalingError('INVALID_MESSAGE', `clientId must be a string of 1 to ${MAX_CLIENT_ID_LENGTH} characters`);
     }
-    if (!(publicKey instanceof Uint8Array) || publicKey.length !== KEM_PUBLIC_KEY_LENGTH) {
-      throw signalingError('INVALID_PUBLIC_KEY', `publicKey must be ${KEM_PUBLIC_KEY_LENGTH} bytes (ML-KEM-768)`);
+    if (req.keyless) {
+      if (!(publicKey instanceof Uint8Array) || publicKey.length !== 0 || proof) throw signalingError('INVALID_MESSAGE', 'a keyless registration has no key and no proof');
+    } else {
+      if (!(publicKey instanceof Uint8Array) || publicKey.length !== KEM_PUBLIC_KEY_LENGTH) {
+        throw signalingError('INVALID_PUBLIC_KEY', `publicKey must be ${KEM_PUBLIC_KEY_LENGTH} bytes (ML-KEM-768)`);
+      }
+      if (!proof && !this.allowUnverified) throw signalingError('INVALID_PROOF', 'registration needs an ml-dsa verification');
+      if (proof && !verifyProof(publicKey, proof)) throw signalingError('INVALID_PROOF', 'the ml-dsa proof does not verify or does not sign the registered key');
     }
-    if (!proof && !this.allowUnverified) throw signalingError('INVALID_PROOF', 'registration needs an ml-dsa verification');
-    if (proof && !verifyProof(publicKey, proof)) throw signalingError('INVALID_PROOF', 'the ml-dsa proof does not verify or does not sign the registered key');
     const info: ClientInfo = {
       clientId, publicKey, signingKey: proof ? proof.signingKey : null, capabilities: req.capabilities.slice(0, 16),
       remoteAddress: sink.remoteAddress, dialect: sink.dialect, registeredAt: Date.now(),
@@ -281,6 +290,7 @@ export class SignalingCore extends EventEmitter<SignalingEvents> {
   /** The registered keys of `targetId`, asked of its home node if it is remote. */
   publicKey(targetId: string): Promise<KeyInfo> {
     const local = this.#clients.get(targetId);
+    if (local?.info.publicKey.length === 0) return Promise.reject(signalingError('PEER_NOT_FOUND', `${targetId} registered no key`));
     if (local) return Promise.resolve(keyInfo(local.info));
     const home = typeof targetId === 'string' ? this.#store.homeOf(targetId) : undefined;
     if (!home) return Promise.reject(signalingError('PEER_NOT_FOUND', `no client ${String(targetId)}`));
@@ -331,6 +341,25 @@ export class SignalingCore extends EventEmitter<SignalingEvents> {
     this.#pending.clear();
     for (const sink of [...this.#bySink.keys()]) this.unregister(sink);
   }
+
+  // ------------------------------------------------------------ extension API (rooms.ts)
+
+  /** The sink of local client `clientId`. */
+  sinkOf(clientId: string): ClientSink | undefined { return this.#clients.get(clientId)?.sink; }
+
+  /** The home node (hex id) of a client: this node for local clients, else from the rosters. */
+  homeOf(clientId: string): string | undefined {
+    return this.#clients.has(clientId) ? this.node.identity.idHex : this.#store.homeOf(clientId);
+  }
+
+  /** Other nodes known to hold clients (from their rosters). */
+  knownHomes(): string[] { return this.#store.records().map((r) => r.home); }
+
+  /** Sends an extension message (`t` not used by the core) to node `hex` over Channel.SIGNALING. */
+  sendMesh(hex: string, msg: { t: string } & Record<string, unknown>): void { this.#sendMesh(hex, msg as never); }
+
+  /** Receives extension messages of type `t` (remote input: the handler must not throw). */
+  onMeshType(t: string, fn: (msg: Record<string, unknown>, fromHex: string) => void): void { this.#meshTypes.set(t, fn); }
 
   // ------------------------------------------------------------ mesh side
 
@@ -399,6 +428,7 @@ export class SignalingCore extends EventEmitter<SignalingEvents> {
   }
 
   #notifyDeparted(ids: string[]): void {
+    this.emit('gone', ids);
     for (const local of this.#clients.values()) {
       for (const peerId of ids) if (peerId !== local.info.clientId) local.sink.send({ kind: 'peer_disconnected', peerId });
     }
@@ -440,7 +470,12 @@ export class SignalingCore extends EventEmitter<SignalingEvents> {
         return;
       }
       case 'keyres': return this.#onKeyResponse(msg, fromHex);
-      default: return this.#count('unknown_type');
+      default: {
+        const ext = this.#meshTypes.get((msg as { t: string }).t);
+        if (!ext) return this.#count('unknown_type');
+        try { ext(msg as unknown as Record<string, unknown>, fromHex); } catch (err) { this.#count('extension_failed'); debug('extension %s: %s', (msg as { t: string }).t, (err as Error).message); }
+        return;
+      }
     }
   }
 

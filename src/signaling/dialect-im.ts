@@ -237,7 +237,7 @@ function failure(err: RelayError, id: RequestId): Record<string, unknown> {
   return errorFrame(errorType, err?.message ?? 'internal error', id);
 }
 
-function decodeKeyArray(x: unknown): Uint8Array | null {
+export function decodeKeyArray(x: unknown): Uint8Array | null {
   if (!Array.isArray(x) || x.length !== KEM_PUBLIC_KEY_LENGTH) return null;
   const out = new Uint8Array(x.length);
   for (let i = 0; i < x.length; i++) {
@@ -248,7 +248,7 @@ function decodeKeyArray(x: unknown): Uint8Array | null {
   return out;
 }
 
-function decodeProof(x: unknown): RegistrationProof | null {
+export function decodeProof(x: unknown): RegistrationProof | null {
   if (!x || typeof x !== 'object') return null;
   const v = x as Record<string, unknown>;
   if (v.algorithm !== 'ml-dsa') return null;

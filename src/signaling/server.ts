@@ -6,6 +6,7 @@
 import type { PeerRelay } from '../node/peer-relay.js';
 import { SignalingCore, type SignalingOptions } from './core.js';
 import { ImSession } from './dialect-im.js';
+import { attachDialects } from './dialects.js';
 
 /** Upgrade route priority of the IM dialect: after mesh links (0) and any named subprotocol. */
 export const IM_ROUTE_PRIORITY = 100;
@@ -29,6 +30,7 @@ export function attachSignaling(node: PeerRelay, opts: SignalingOptions = {}): S
       new ImSession(core, ws, `${req.socket.remoteAddress}:${req.socket.remotePort}`);
     },
   });
+  attachDialects(listener, core);
   return core;
 }
 

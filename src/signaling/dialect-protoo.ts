@@ -1,0 +1,248 @@
+/**
+ * The protoo dialect (seeds/protoo.txt): WebSocket subprotocol `protoo`, JSON
+ * requests/responses/notifications in both directions. The methods are the IM
+ * message types plus the room operations; server pushes are notifications of
+ * the same names, and core questions are protoo requests `server_question`.
+ * A ProtooPeer is both the dialect session and the application's handle on
+ * the peer (request/notify/close, 'request'/'notification'/'close').
+ */
+import { EventEmitter } from 'events';
+import debugFactory from 'debug';
+import type { WebSocket } from 'ws';
+import { toBase64 } from '../bytes.js';
+import { relayError, type RelayError } from '../errors.js';
+import type { ClientEvent, SignalingCore } from './core.js';
+import { decodeKeyArray, decodeProof } from './dialect-im.js';
+import { JsonSocket } from './json-socket.js';
+import { roomsOf, type RoomEvent, type RoomSink, type Rooms } from './rooms.js';
+
+const debug = debugFactory('relaymesh:signaling:protoo');
+
+export const PROTOO_SUBPROTOCOL = 'protoo';
+/** Close code telling protoo-client not to reconnect. */
+export const CLOSE_FOR_GOOD = 4000;
+export const PROTOO_LIMITS = {
+  /** Server-initiated requests awaiting a response, per peer. */
+  maxPendingRequests: 64,
+  /** Client requests being served at once, per peer. */
+  maxServing: 256,
+  /** Default wait for a response to a server-initiated request (ms). */
+  requestTimeoutMs: 20_000,
+};
+
+/** Error types to protoo errorCode numbers (HTTP-like). */
+const ERROR_CODE: Record<string, number> = {
+  INVALID_MESSAGE: 400, INVALID_PUBLIC_KEY: 400, INVALID_PROOF: 401, REGISTRATION_REQUIRED: 401, REJECTED: 403,
+  NOT_CREATOR: 403, PEER_NOT_FOUND: 404, ROOM_NOT_FOUND: 404, NOT_MEMBER: 404, UNKNOWN_METHOD: 405, TIMEOUT: 408,
+  CLIENT_ID_TAKEN: 409, ROOM_EXISTS: 409, ALREADY_MEMBER: 409, RATE_LIMITED: 429, LIMIT_REACHED: 429,
+};
+
+export interface ProtooRequest { request: true; id: number; method: string; data: Record<string, unknown> }
+export interface ProtooNotification { notification: true; method: string; data: Record<string, unknown> }
+export type Accept = (data?: unknown) => void;
+export type Reject = (errorCode?: number | Error, errorReason?: string | Error) => void;
+
+export interface ProtooPeerEvents {
+  request: [request: ProtooRequest, accept: Accept, reject: Reject];
+  notification: [notification: ProtooNotification];
+  close: [];
+}
+
+interface Sent { resolve: (d: unknown) => void; reject: (e: Error) => void; timer: ReturnType<typeof setTimeout> }
+type Handler = (data: Record<string, unknown>) => unknown;
+
+export class ProtooPeer extends EventEmitter<ProtooPeerEvents> implements RoomSink {
+  readonly dialect = 'protoo';
+  readonly id: string;
+  readonly remoteAddress: string;
+  /** Application data. */
+  data: Record<string, unknown> = {};
+  readonly #core: SignalingCore;
+  readonly #rooms: Rooms;
+  readonly #sock: JsonSocket;
+  readonly #sent = new Map<number, Sent>();
+  readonly #methods: Record<string, Handler>;
+  readonly #ready: Promise<void>;
+  #nextId = 1;
+  #serving = 0;
+
+  constructor(core: SignalingCore, ws: WebSocket, remoteAddress: string, peerId: string) {
+    super();
+    this.#core = core;
+    this.#rooms = roomsOf(core);
+    this.id = peerId;
+    this.remoteAddress = remoteAddress;
+    this.#methods = this.#builtins();
+    this.#sock = new JsonSocket(ws, remoteAddress, core.limits, {
+      frame: (m) => { this.#ready.then(() => this.#onFrame(m)); },
+      bad: (why) => debug('dropped a %s frame from %s', why, remoteAddress),
+      closed: () => this.#onClose(),
+    });
+    // Registered keyless under its peerId at once, so any dialect can reach it; `register` adds keys.
+    this.#ready = core.register(this, { clientId: peerId, publicKey: new Uint8Array(0), proof: null, capabilities: ['protoo'], keyless: true }).then(
+      () => { if (this.closed) core.unregister(this); },
+      (err: RelayError) => {
+        debug('%s stays unregistered: %s', peerId, err.message);
+        if (err.info?.errorType === 'CLIENT_ID_TAKEN' && core.sinkOf(peerId)) this.close(`${peerId} is connected already`);
+      },
+    );
+  }
+
+  get closed(): boolean { return this.#sock.closed; }
+
+  /** Sends a protoo request; resolves to the response data, rejects with the error response. */
+  request(method: string, data: unknown = {}, opts: { timeoutMs?: number } = {}): Promise<unknown> {
+    if (typeof method !== 'string' || !method) throw new TypeError('method must be a non-empty string');
+    const timeoutMs = opts.timeoutMs ?? PROTOO_LIMITS.requestTimeoutMs;
+    if (!(timeoutMs > 0)) throw new RangeError('opts.timeoutMs must be a positive number');
+    if (this.closed) return Promise.reject(relayError('ERR_DESTROYED', 'peer closed'));
+    if (this.#sent.size >= PROTOO_LIMITS.maxPendingRequests) return Promise.reject(relayError('ERR_QUEUE_FULL', 'too many requests in flight'));
+    const id = this.#nextId++;
+    if (this.#nextId > 0x7fffffff) this.#nextId = 1;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => { this.#sent.delete(id); reject(relayError('ERR_TIMEOUT', `no response to ${method} in ${timeoutMs} ms`)); }, timeoutMs);
+      timer.unref?.();
+      this.#sent.set(id, { resolve, reject, timer });
+      this.#sock.send({ request: true, id, method, data: data ?? {} });
+    });
+  }
+
+  /** Sends a protoo notification. */
+  notify(method: string, data: unknown = {}): Promise<void> {
+    if (typeof method !== 'string' || !method) throw new TypeError('method must be a non-empty string');
+    return this.#sock.send({ notification: true, method, data: data ?? {} }) ? Promise.resolve() : Promise.reject(relayError('ERR_DESTROYED', 'peer closed'));
+  }
+
+  /** Closes the peer for good (close code 4000: the client does not reconnect). */
+  close(reason = 'closed by server'): void { this.#sock.close(CLOSE_FOR_GOOD, reason); }
+
+  // ------------------------------------------------------------ ClientSink / RoomSink
+
+  send(event: ClientEvent): void {
+    switch (event.kind) {
+      case 'message': return void this.notify('message', { fromId: event.fromId, message: event.message }).catch(() => undefined);
+      case 'peer_disconnected': return void this.notify('peer_disconnected', { peerId: event.peerId }).catch(() => undefined);
+      case 'error': return void this.notify('error', { errorType: event.errorType, details: event.details }).catch(() => undefined);
+      case 'question':
+        this.request('server_question', { questionId: event.questionId, question: event.question }, { timeoutMs: this.#core.limits.questionTimeoutMs })
+          .then((answer) => this.#core.answer(this, event.questionId, answer), (err: Error) => debug('question to %s: %s', this.id, err.message));
+    }
+  }
+
+  roomEvent(ev: RoomEvent): void {
+    const { kind, ...data } = ev;
+    const method = { added: 'join_room', removed: 'leave_room', deleted: 'end_room', message: 'room_message' }[kind];
+    this.notify(method, data).catch(() => undefined);
+  }
+
+  // ------------------------------------------------------------ input
+
+  #onClose(): void {
+    for (const s of this.#sent.values()) { clearTimeout(s.timer); s.reject(relayError('ERR_DESTROYED', 'peer closed')); }
+    this.#sent.clear();
+    this.#core.unregister(this);
+    this.emit('close');
+  }
+
+  #onFrame(m: Record<string, unknown>): void {
+    if (this.closed) return;
+    const data = (m.data && typeof m.data === 'object' ? m.data : {}) as Record<string, unknown>;
+    if (m.response === true) return this.#onResponse(m);
+    if (typeof m.method !== 'string') return debug('frame without method from %s', this.id);
+    if (m.request === true && Number.isSafeInteger(m.id)) return this.#onRequest({ request: true, id: m.id as number, method: m.method, data });
+    if (m.notification === true) {
+      const builtin = NOTIFIABLE.has(m.method) ? this.#methods[m.method] : undefined;
+      if (builtin) Promise.resolve().then(() => builtin(data)).catch((e: Error) => debug('notification %s: %s', m.method, e.message));
+      this.emit('notification', { notification: true, method: m.method, data });
+      return;
+    }
+    debug('dropped a frame that is no protoo message from %s', this.id);
+  }
+
+  #onRequest(req: ProtooRequest): void {
+    let answered = false;
+    const accept: Accept = (data = {}) => {
+      if (answered) return;
+      answered = true;
+      this.#serving--;
+      this.#sock.send({ response: true, id: req.id, ok: true, data: data ?? {} });
+    };
+    const reject: Reject = (code = 500, reason) => {
+      if (answered) return;
+      answered = true;
+      this.#serving--;
+      let errorCode = code;
+      let errorReason = reason;
+      if (code instanceof Error) { errorCode = 500; errorReason = code.message; } else if (reason instanceof Error) errorReason = reason.message;
+      this.#sock.send({ response: true, id: req.id, ok: false, errorCode: typeof errorCode === 'number' ? errorCode : 500, errorReason: String(errorReason ?? 'error') });
+    };
+    this.#serving++;
+    if (this.#serving > PROTOO_LIMITS.maxServing) return reject(429, 'too many requests in flight');
+    const builtin = Object.hasOwn(this.#methods, req.method) ? this.#methods[req.method] : undefined;
+    if (!builtin) {
+      if (this.listenerCount('request') === 0) return reject(405, `unknown method ${req.method.slice(0, 64)}`);
+      try { this.emit('request', req, accept, reject); } catch (err) { reject(err as Error); }
+      return;
+    }
+    Promise.resolve().then(() => builtin(req.data)).then(accept, (err: RelayError) => {
+      const errorType = typeof err?.info?.errorType === 'string' ? err.info.errorType : '';
+      if (!errorType) debug('%s failed: %s', req.method, err?.message);
+      reject(ERROR_CODE[errorType] ?? 500, errorType ? `${errorType}: ${err.message}` : 'internal error');
+    });
+  }
+
+  #onResponse(m: Record<string, unknown>): void {
+    const s = typeof m.id === 'number' ? this.#sent.get(m.id) : undefined;
+    if (!s) return debug('response to unknown request %s from %s', String(m.id), this.id);
+    this.#sent.delete(m.id as number);
+    clearTimeout(s.timer);
+    if (m.ok === true) return s.resolve(m.data ?? {});
+    const err = relayError('ERR_REJECTED', String(m.errorReason ?? 'rejected'), { errorCode: m.errorCode });
+    s.reject(err);
+  }
+
+  #builtins(): Record<string, Handler> {
+    const core = this.#core;
+    const rooms = this.#rooms;
+    const need = (x: unknown, name: string): string => {
+      if (typeof x !== 'string' || !x) throw relayError('ERR_MALFORMED_FRAME', `${name} must be a non-empty string`, { errorType: 'INVALID_MESSAGE' });
+      return x;
+    };
+    return {
+      register: async (p) => {
+        const publicKey = decodeKeyArray(p.publicKey);
+        if (!publicKey) throw relayError('ERR_BAD_KEYS', 'publicKey must be an array of ML-KEM-768 key bytes', { errorType: 'INVALID_PUBLIC_KEY' });
+        const proof = p.verification === undefined ? null : decodeProof(p.verification);
+        if (p.verification !== undefined && !proof) throw relayError('ERR_INVALID_PROOF', 'bad verification', { errorType: 'INVALID_PROOF' });
+        const capabilities = Array.isArray(p.capabilities) ? p.capabilities.filter((c): c is string => typeof c === 'string' && c.length <= 64) : [];
+        const info = await core.register(this, { clientId: typeof p.clientId === 'string' ? p.clientId : this.id, publicKey, proof, capabilities });
+        return { success: true, clientId: info.clientId };
+      },
+      discover: () => {
+        const me = core.clientOf(this)?.clientId;
+        return { peers: core.discover().filter((c) => c !== me) };
+      },
+      request_public_key: async (p) => {
+        const k = await core.publicKey(need(p.targetId, 'targetId'));
+        return { peerId: k.peerId, publicKey: Array.from(k.publicKey), signingKey: k.signingKey ? toBase64(k.signingKey) : null, capabilities: k.capabilities };
+      },
+      message: (p) => {
+        if (p.message === undefined) throw relayError('ERR_MALFORMED_FRAME', 'message is required', { errorType: 'INVALID_MESSAGE' });
+        core.relay(this, need(p.targetId, 'targetId'), p.message);
+        return {};
+      },
+      peer_response: (p) => {
+        if (!core.answer(this, p.questionId, p.response)) throw relayError('ERR_PEER_NOT_FOUND', 'no such question', { errorType: 'PEER_NOT_FOUND' });
+        return {};
+      },
+      create_room: (p) => rooms.create(this, p.room, p.name),
+      join_room: (p) => rooms.join(this, p.room),
+      leave_room: (p) => rooms.leave(this, p.room),
+      end_room: (p) => rooms.end(this, p.room),
+      room_message: async (p) => ({ delivered: await rooms.broadcast(this, p.room, p.data) }),
+    };
+  }
+}
+
+/** Methods a client may also send as notifications (no response). */
+const NOTIFIABLE = new Set(['message', 'peer_response', 'room_message']);

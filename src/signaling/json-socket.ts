@@ -1,0 +1,98 @@
+/**
+ * One client WebSocket carrying one JSON object per text frame, as the
+ * Connector and protoo dialects need it: per-connection rate limit, keepalive
+ * pings, a single writer with a bound on unread bytes, and bad input turned
+ * into a callback instead of an exception.
+ */
+import debugFactory from 'debug';
+import type { WebSocket } from 'ws';
+import { TokenBucket } from './limits.js';
+import type { SignalingLimits } from './limits.js';
+
+const debug = debugFactory('relaymesh:signaling:socket');
+const OPEN = 1;
+
+export const KEEPALIVE_MS = 30_000;
+
+export interface JsonSocketHandlers {
+  /** A JSON object arrived. */
+  frame(msg: Record<string, unknown>): void;
+  /** A frame was refused (binary, not JSON, not an object, over the rate). */
+  bad(reason: 'binary' | 'json' | 'shape' | 'rate'): void;
+  closed(code: number): void;
+}
+
+export class JsonSocket {
+  readonly remoteAddress: string;
+  readonly #ws: WebSocket;
+  readonly #limits: SignalingLimits;
+  readonly #bucket: TokenBucket;
+  readonly #h: JsonSocketHandlers;
+  readonly #ping: ReturnType<typeof setInterval>;
+  #alive = true;
+  #closed = false;
+
+  constructor(ws: WebSocket, remoteAddress: string, limits: SignalingLimits, h: JsonSocketHandlers, keepaliveMs = KEEPALIVE_MS) {
+    this.#ws = ws;
+    this.remoteAddress = remoteAddress;
+    this.#limits = limits;
+    this.#h = h;
+    this.#bucket = new TokenBucket(limits.ratePerSecond, limits.rateBurst);
+    ws.on('message', (data, isBinary) => this.#onFrame(data as Buffer, isBinary));
+    ws.on('pong', () => { this.#alive = true; });
+    ws.on('close', (code) => this.#onClose(code));
+    ws.on('error', (err) => debug('socket error from %s: %s', remoteAddress, err.message));
+    this.#ping = setInterval(() => {
+      if (!this.#alive) { debug('%s missed a keepalive', remoteAddress); ws.terminate(); return; }
+      this.#alive = false;
+      try { ws.ping(); } catch { /* closing */ }
+    }, keepaliveMs);
+    this.#ping.unref?.();
+  }
+
+  get closed(): boolean { return this.#closed; }
+
+  /** Writes one frame; closes the socket (1013) if the client does not read. */
+  send(frame: unknown): boolean {
+    if (this.#closed || this.#ws.readyState !== OPEN) return false;
+    if (this.#ws.bufferedAmount > this.#limits.maxBufferedBytes) {
+      debug('closing %s: %d bytes unread', this.remoteAddress, this.#ws.bufferedAmount);
+      this.close(1013, 'too slow');
+      return false;
+    }
+    this.#ws.send(JSON.stringify(frame));
+    return true;
+  }
+
+  close(code = 1000, reason = ''): void {
+    if (this.#closed) return;
+    try { this.#ws.close(code, reason.slice(0, 120)); } catch { this.#ws.terminate(); }
+    this.#onClose(code);
+  }
+
+  #onClose(code: number): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    clearInterval(this.#ping);
+    this.#h.closed(code);
+  }
+
+  #onFrame(data: Buffer, isBinary: boolean): void {
+    if (this.#closed) return;
+    if (!this.#bucket.take()) return this.#h.bad('rate');
+    if (isBinary) return this.#h.bad('binary');
+    let msg: unknown;
+    try {
+      msg = JSON.parse(data.toString('utf8'));
+    } catch {
+      return this.#h.bad('json');
+    }
+    if (!msg || typeof msg !== 'object' || Array.isArray(msg)) return this.#h.bad('shape');
+    try {
+      this.#h.frame(msg as Record<string, unknown>);
+    } catch (err) {
+      // Remote input never throws out of a handler.
+      debug('handler failed: %s', (err as Error).message);
+    }
+  }
+}

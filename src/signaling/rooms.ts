@@ -1,0 +1,352 @@
+/**
+ * Signaling rooms, shared by every dialect. A room lives at its home node: the
+ * node of the client that created it. The home holds the member list and does
+ * every membership operation; members may be clients of any node. Other nodes
+ * find a room's home by asking the nodes they know (roster homes and direct
+ * links) once, then remember it. Operations and room events travel over
+ * Channel.SIGNALING as core extension messages (docs/rooms-and-dialects-protocol.md).
+ */
+import debugFactory from 'debug';
+import { randomBytes, toHex } from '../bytes.js';
+import { relayError, type ErrorCode, type RelayError } from '../errors.js';
+import type { ClientSink, SignalingCore } from './core.js';
+
+const debug = debugFactory('relaymesh:signaling:rooms');
+
+export const ROOM_LIMITS = {
+  /** Rooms homed on one node. */
+  maxRooms: 10_000,
+  /** Members of one room. */
+  maxMembers: 1000,
+  /** Rooms one client may be a member of. */
+  maxRoomsPerClient: 64,
+  /** Characters in a room id / room name. */
+  maxRoomIdLength: 128,
+  maxNameLength: 256,
+  /** Wait for a remote home's answer (ms). */
+  opTimeoutMs: 10_000,
+  /** Wait for answers when looking a room up across the mesh (ms). */
+  findTimeoutMs: 3000,
+  /** Remote operations and look-ups in flight. */
+  maxPending: 4096,
+  /** Remembered room -> home entries. */
+  maxCachedHomes: 10_000,
+};
+export type RoomLimits = typeof ROOM_LIMITS;
+
+export interface RoomView { room: string; name: string; creator: string; clients: string[] }
+
+/** What members hear. `clients` is always the full member list after the change. */
+export type RoomEvent =
+  | { kind: 'added'; room: string; name: string; clients: string[]; client: string }
+  | { kind: 'removed'; room: string; name: string; clients: string[]; client: string }
+  | { kind: 'deleted'; room: string; name: string; clients: string[]; by: string }
+  | { kind: 'message'; room: string; from: string; data: unknown };
+
+/** A sink that can show room events (Connector and protoo sessions). */
+export interface RoomSink extends ClientSink { roomEvent(ev: RoomEvent): void }
+
+type Op = 'create' | 'join' | 'leave' | 'end' | 'message';
+const OPS = new Set<string>(['create', 'join', 'leave', 'end', 'message']);
+interface Room { name: string; creator: string; members: Set<string> }
+interface Pending { resolve: (v: unknown) => void; reject: (e: Error) => void; timer: ReturnType<typeof setTimeout>; home?: string; asked?: number }
+
+const CODES: Record<string, ErrorCode> = {
+  ROOM_NOT_FOUND: 'ERR_ROOM_NOT_FOUND', NOT_MEMBER: 'ERR_ROOM_NOT_FOUND', ROOM_EXISTS: 'ERR_ROOM_EXISTS',
+  ALREADY_MEMBER: 'ERR_ROOM_EXISTS', NOT_CREATOR: 'ERR_REJECTED', INVALID_MESSAGE: 'ERR_MALFORMED_FRAME',
+  LIMIT_REACHED: 'ERR_QUEUE_FULL', TIMEOUT: 'ERR_TIMEOUT', REGISTRATION_REQUIRED: 'ERR_NOT_CONNECTED',
+};
+
+/** A room refusal; `info.errorType` is one of the keys of CODES. */
+export function roomError(errorType: string, details: string): RelayError {
+  return relayError(CODES[errorType] ?? 'ERR_REJECTED', details, { errorType });
+}
+
+const byCore = new WeakMap<SignalingCore, Rooms>();
+
+/** The rooms of a signaling core (created on first use). */
+export function roomsOf(core: SignalingCore): Rooms {
+  let r = byCore.get(core);
+  if (!r) { r = new Rooms(core); byCore.set(core, r); }
+  return r;
+}
+
+export class Rooms {
+  readonly core: SignalingCore;
+  readonly limits: RoomLimits;
+  readonly #self: string;
+  readonly #homed = new Map<string, Room>();
+  /** Local client -> its rooms -> their home. */
+  readonly #joined = new Map<string, Map<string, string>>();
+  readonly #where = new Map<string, string>();
+  readonly #pending = new Map<string, Pending>();
+
+  constructor(core: SignalingCore, limits: Partial<RoomLimits> = {}) {
+    this.core = core;
+    this.limits = { ...ROOM_LIMITS, ...limits };
+    this.#self = core.node.identity.idHex;
+    core.onMeshType('room-op', (m, from) => this.#onOp(m, from));
+    core.onMeshType('room-res', (m, from) => this.#onResult(m, from));
+    core.onMeshType('room-ev', (m, from) => this.#onEvent(m, from));
+    core.onMeshType('room-find', (m, from) => core.sendMesh(from, { t: 'room-found', rid: m.rid, have: typeof m.room === 'string' && this.#homed.has(m.room) }));
+    core.onMeshType('room-found', (m, from) => this.#onFound(m, from));
+    core.on('gone', (ids) => this.#onGone(ids));
+  }
+
+  /** Rooms homed on this node. */
+  list(): RoomView[] { return [...this.#homed.keys()].map((id) => this.#view(id, this.#homed.get(id)!)); }
+
+  /** Rooms a local client is a member of. */
+  roomsOf(clientId: string): string[] { return [...(this.#joined.get(clientId)?.keys() ?? [])]; }
+
+  /** Creates a room homed here, with the client as creator and only member; `room` defaults to a random id. */
+  async create(sink: ClientSink, room?: unknown, name?: unknown): Promise<RoomView> {
+    const client = this.#client(sink);
+    const id = room === undefined || room === null || room === '' ? toHex(randomBytes(8)) : checkId(room, this.limits);
+    if (name !== undefined && name !== null && (typeof name !== 'string' || name.length > this.limits.maxNameLength)) {
+      throw roomError('INVALID_MESSAGE', `name must be a string of at most ${this.limits.maxNameLength} characters`);
+    }
+    if (!this.#homed.has(id) && (await this.#find(id))) throw roomError('ROOM_EXISTS', `room ${id} already exists`);
+    return this.#apply('create', client, id, { name: typeof name === 'string' ? name : '' }) as RoomView;
+  }
+
+  join(sink: ClientSink, room: unknown): Promise<RoomView> { return this.#run(sink, 'join', room) as Promise<RoomView>; }
+  leave(sink: ClientSink, room: unknown): Promise<RoomView> { return this.#run(sink, 'leave', room) as Promise<RoomView>; }
+  end(sink: ClientSink, room: unknown): Promise<RoomView> { return this.#run(sink, 'end', room) as Promise<RoomView>; }
+  /** Sends `data` to the room's other members; the sender must be a member. Resolves to how many got it. */
+  broadcast(sink: ClientSink, room: unknown, data: unknown): Promise<number> { return this.#run(sink, 'message', room, { data }) as Promise<number>; }
+
+  // ------------------------------------------------------------ routing
+
+  #client(sink: ClientSink): string {
+    const info = this.core.clientOf(sink);
+    if (!info) throw roomError('REGISTRATION_REQUIRED', 'register before using rooms');
+    return info.clientId;
+  }
+
+  async #run(sink: ClientSink, op: Op, room: unknown, extra: Record<string, unknown> = {}): Promise<unknown> {
+    const client = this.#client(sink);
+    const id = checkId(room, this.limits);
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const home = this.#homed.has(id) ? this.#self : this.#joined.get(client)?.get(id) ?? this.#where.get(id) ?? (await this.#find(id));
+      if (!home) break;
+      if (home === this.#self) return this.#apply(op, client, id, extra);
+      try {
+        return await this.#remote(home, op, client, id, extra);
+      } catch (err) {
+        // A remembered home that no longer holds the room: look it up once more.
+        if ((err as RelayError).info?.errorType !== 'ROOM_NOT_FOUND' || attempt > 0) throw err;
+        this.#where.delete(id);
+        this.#joined.get(client)?.delete(id);
+      }
+    }
+    throw roomError('ROOM_NOT_FOUND', `no room ${id}`);
+  }
+
+  #remote(home: string, op: Op, client: string, room: string, extra: Record<string, unknown>): Promise<unknown> {
+    return this.#await((rid) => this.core.sendMesh(home, { t: 'room-op', rid, op, room, client, ...extra }), this.limits.opTimeoutMs, { home });
+  }
+
+  /** Asks every node we know whether it homes `room`; resolves to the home or null. */
+  #find(room: string): Promise<string | null> {
+    const nodes = new Set([...this.core.knownHomes(), ...this.core.node.peers.map((p) => toHex(p))]);
+    nodes.delete(this.#self);
+    if (nodes.size === 0) return Promise.resolve(null);
+    return this.#await((rid) => { for (const n of nodes) this.core.sendMesh(n, { t: 'room-find', rid, room }); }, this.limits.findTimeoutMs, { asked: nodes.size }, null)
+      .then((home) => {
+        if (typeof home === 'string') this.#remember(room, home);
+        return home as string | null;
+      });
+  }
+
+  #await(send: (rid: string) => void, ms: number, p: Partial<Pending>, onTimeout?: unknown): Promise<unknown> {
+    if (this.#pending.size >= this.limits.maxPending) return Promise.reject(roomError('LIMIT_REACHED', 'too many room operations in flight'));
+    const rid = toHex(randomBytes(8));
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#pending.delete(rid);
+        if (onTimeout !== undefined) resolve(onTimeout);
+        else reject(roomError('TIMEOUT', 'the room\'s home node did not answer'));
+      }, ms);
+      timer.unref?.();
+      this.#pending.set(rid, { resolve, reject, timer, ...p });
+      send(rid);
+    });
+  }
+
+  #remember(room: string, home: string): void {
+    this.#where.delete(room);
+    this.#where.set(room, home);
+    if (this.#where.size > this.limits.maxCachedHomes) this.#where.delete(this.#where.keys().next().value as string);
+  }
+
+  // ------------------------------------------------------------ home side
+
+  /** Does `op` on a room homed here. Throws a roomError. */
+  #apply(op: Op, client: string, id: string, extra: Record<string, unknown>): RoomView | number {
+    let room = this.#homed.get(id);
+    if (op === 'create') {
+      if (room) throw roomError('ROOM_EXISTS', `room ${id} already exists`);
+      if (this.#homed.size >= this.limits.maxRooms) throw roomError('LIMIT_REACHED', `this node holds ${this.limits.maxRooms} rooms`);
+      this.#checkRoomCount(client);
+      room = { name: String(extra.name ?? ''), creator: client, members: new Set([client]) };
+      this.#homed.set(id, room);
+      this.#track(client, id, this.#self, true);
+      return this.#view(id, room);
+    }
+    if (!room) throw roomError('ROOM_NOT_FOUND', `no room ${id}`);
+    const view = () => this.#view(id, room!);
+    switch (op) {
+      case 'join': {
+        if (room.members.has(client)) throw roomError('ALREADY_MEMBER', `${client} is already in room ${id}`);
+        if (room.members.size >= this.limits.maxMembers) throw roomError('LIMIT_REACHED', `room ${id} has ${this.limits.maxMembers} members`);
+        this.#checkRoomCount(client);
+        room.members.add(client);
+        this.#track(client, id, this.#self, true);
+        const v = view();
+        for (const m of room.members) this.#emit(m, { kind: 'added', room: id, name: room.name, clients: v.clients, client });
+        return v;
+      }
+      case 'leave': {
+        if (!room.members.delete(client)) throw roomError('NOT_MEMBER', `${client} is not in room ${id}`);
+        this.#track(client, id, this.#self, false);
+        const v = view();
+        if (room.members.size === 0) this.#homed.delete(id);
+        for (const m of room.members) this.#emit(m, { kind: 'removed', room: id, name: room.name, clients: v.clients, client });
+        return v;
+      }
+      case 'end': {
+        if (!room.members.has(client) && room.creator !== client) throw roomError('NOT_MEMBER', `${client} is not in room ${id}`);
+        if (room.creator !== client) throw roomError('NOT_CREATOR', `only ${room.creator} may end room ${id}`);
+        const v = view();
+        this.#homed.delete(id);
+        for (const m of room.members) this.#emit(m, { kind: 'deleted', room: id, name: room.name, clients: v.clients, by: client });
+        return v;
+      }
+      case 'message': {
+        if (!room.members.has(client)) throw roomError('NOT_MEMBER', `${client} is not in room ${id}`);
+        let n = 0;
+        for (const m of room.members) if (m !== client) { this.#emit(m, { kind: 'message', room: id, from: client, data: extra.data }); n++; }
+        return n;
+      }
+    }
+    throw roomError('INVALID_MESSAGE', `unknown room operation ${String(op)}`);
+  }
+
+  #checkRoomCount(client: string): void {
+    if (this.core.sinkOf(client) && (this.#joined.get(client)?.size ?? 0) >= this.limits.maxRoomsPerClient) {
+      throw roomError('LIMIT_REACHED', `${client} is in ${this.limits.maxRoomsPerClient} rooms`);
+    }
+  }
+
+  #view(id: string, r: Room): RoomView { return { room: id, name: r.name, creator: r.creator, clients: [...r.members] }; }
+
+  /** Delivers an event to member `client`, here or at its home node. */
+  #emit(client: string, ev: RoomEvent): void {
+    if (this.core.sinkOf(client)) return this.#deliver(client, ev, this.#self);
+    const home = this.core.homeOf(client);
+    if (home) this.core.sendMesh(home, { t: 'room-ev', to: client, ev });
+    else debug('member %s of %s has no home; event dropped', client, ev.room);
+  }
+
+  /** Bookkeeping of a local client's rooms. */
+  #track(client: string, room: string, home: string, member: boolean): void {
+    if (!this.core.sinkOf(client)) return;
+    let rooms = this.#joined.get(client);
+    if (member) {
+      if (!rooms) this.#joined.set(client, (rooms = new Map()));
+      rooms.set(room, home);
+    } else if (rooms) {
+      rooms.delete(room);
+      if (rooms.size === 0) this.#joined.delete(client);
+    }
+  }
+
+  #deliver(client: string, ev: RoomEvent, home: string): void {
+    if (ev.kind === 'added' && ev.client === client) this.#track(client, ev.room, home, true);
+    if (ev.kind === 'deleted' || (ev.kind === 'removed' && ev.client === client)) this.#track(client, ev.room, home, false);
+    const sink = this.core.sinkOf(client) as Partial<RoomSink> | undefined;
+    if (sink && typeof sink.roomEvent === 'function') sink.roomEvent(ev);
+  }
+
+  #onGone(ids: string[]): void {
+    for (const id of ids) {
+      const rooms = this.#joined.get(id);
+      this.#joined.delete(id);
+      for (const [room, home] of rooms ?? []) {
+        if (home !== this.#self) this.core.sendMesh(home, { t: 'room-op', rid: null, op: 'leave', room, client: id });
+      }
+      for (const [room, r] of [...this.#homed]) if (r.members.has(id)) this.#leaveQuietly(id, room);
+    }
+  }
+
+  #leaveQuietly(client: string, room: string): void {
+    try { this.#apply('leave', client, room, {}); } catch { /* already gone */ }
+  }
+
+  // ------------------------------------------------------------ mesh input (never throws)
+
+  #onOp(m: Record<string, unknown>, from: string): void {
+    const { rid, op, room, client } = m;
+    if (typeof op !== 'string' || !OPS.has(op) || typeof room !== 'string' || typeof client !== 'string') return debug('bad room-op from %s', from.slice(0, 8));
+    // Only a client's home node may act for it.
+    if (this.core.homeOf(client) !== from) {
+      // A departed client's node may have published its roster without it already.
+      if (op === 'leave' && rid === null && this.core.homeOf(client) === undefined) return this.#leaveQuietly(client, room);
+      return debug('room-op for %s not from its home', client);
+    }
+    let res: Record<string, unknown>;
+    try {
+      res = { ok: true, v: this.#apply(op as Op, client, room, { name: m.name, data: m.data }) };
+    } catch (err) {
+      const e = err as RelayError;
+      res = { ok: false, errorType: e.info?.errorType ?? 'INTERNAL_ERROR', details: e.message };
+    }
+    if (typeof rid === 'string') this.core.sendMesh(from, { t: 'room-res', rid, room, client, op, ...res });
+  }
+
+  #onResult(m: Record<string, unknown>, from: string): void {
+    const p = typeof m.rid === 'string' ? this.#pending.get(m.rid) : undefined;
+    if (!p || p.home !== from) return debug('unexpected room-res from %s', from.slice(0, 8));
+    this.#pending.delete(m.rid as string);
+    clearTimeout(p.timer);
+    if (m.ok !== true) return p.reject(roomError(String(m.errorType), String(m.details ?? 'refused')));
+    const room = String(m.room);
+    const client = String(m.client);
+    this.#remember(room, from);
+    if (m.op === 'create' || m.op === 'join') this.#track(client, room, from, true);
+    if (m.op === 'leave' || m.op === 'end') this.#track(client, room, from, false);
+    p.resolve(m.v);
+  }
+
+  #onEvent(m: Record<string, unknown>, from: string): void {
+    const to = m.to;
+    const ev = m.ev as RoomEvent | undefined;
+    if (typeof to !== 'string' || !ev || typeof ev !== 'object' || typeof ev.room !== 'string' || !this.core.sinkOf(to)) return debug('bad room-ev');
+    const home = this.#joined.get(to)?.get(ev.room) ?? this.#where.get(ev.room);
+    if (home !== from) return debug('room-ev for %s not from its home', ev.room);
+    this.#deliver(to, ev, from);
+  }
+
+  #onFound(m: Record<string, unknown>, from: string): void {
+    const p = typeof m.rid === 'string' ? this.#pending.get(m.rid) : undefined;
+    if (!p || p.asked === undefined) return;
+    if (m.have === true) {
+      this.#pending.delete(m.rid as string);
+      clearTimeout(p.timer);
+      return p.resolve(from);
+    }
+    if (--p.asked <= 0) {
+      this.#pending.delete(m.rid as string);
+      clearTimeout(p.timer);
+      p.resolve(null);
+    }
+  }
+}
+
+function checkId(room: unknown, limits: RoomLimits): string {
+  if (typeof room !== 'string' || room.length === 0 || room.length > limits.maxRoomIdLength) {
+    throw roomError('INVALID_MESSAGE', `room must be a string of 1 to ${limits.maxRoomIdLength} characters`);
+  }
+  return room;
+}

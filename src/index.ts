@@ -12,3 +12,4 @@ export type { MessagingPeerConfig, Message, ConnectionState, MessageInfo, Messag
 export { generateKeyPair } from './messaging/ml-kem-aes.js';
 export { attachSignaling, SignalingCore, SIGNALING_LIMITS } from './signaling/index.js';
 export type { SignalingOptions, ClientInfo, Authorizer } from './signaling/index.js';
+export { Socket, createSocket } from '../socket/index.js';

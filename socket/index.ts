@@ -1,0 +1,23 @@
+/**
+ * relaymesh/socket: a drop-in for node:dgram over the mesh.
+ *   import { createSocket } from 'relaymesh/socket';
+ *   const socket = createSocket({ type: 'udp4', peer: node });
+ * Also sets PeerRelay.Socket (the seed's `new PeerRelay.Socket([opts])`).
+ */
+import { PeerRelay } from '../src/node/peer-relay.js';
+import { Socket, type RemoteInfo } from './socket.js';
+import type { SocketOptions, SocketType } from './options.js';
+
+export { Socket } from './socket.js';
+export type { RemoteInfo, AddressInfo, SocketEvents } from './socket.js';
+export type { SocketOptions, SocketType } from './options.js';
+export type { AddressMode } from './addressing.js';
+export { aliasOf, parsePrefix, DEFAULT_ALIAS_PREFIX } from './alias.js';
+export { MAX_DATAGRAM } from './wire.js';
+
+/** Like dgram.createSocket(type | options[, listener]). */
+export function createSocket(typeOrOptions: SocketType | SocketOptions, listener?: (msg: Buffer, rinfo: RemoteInfo) => void): Socket {
+  return new Socket(typeOrOptions, listener);
+}
+
+PeerRelay.Socket = Socket;

@@ -9,7 +9,8 @@
  */
 import debugFactory from 'debug';
 import { ml_dsa65 } from '@noble/post-quantum/ml-dsa.js';
-import { equalBytes, fromBase64, randomBytes, textDecoder, textEncoder, toBase64 } from '../bytes.js';
+import { equalBytes, randomBytes, textDecoder, textEncoder } from '../bytes.js';
+import { decodeBase64, encodeBase64 } from './base64.js';
 import { KEM_PUBLIC_KEY_LENGTH } from '../crypto/identity.js';
 import { relayError, type RelayError } from '../errors.js';
 import { WebSocketImpl } from '../transport/ws-impl.js';
@@ -77,9 +78,9 @@ export class MessagingPeer {
     this.#dsa = ml_dsa65.keygen(config.signingSeed ?? randomBytes(32));
     this.#proof = {
       algorithm: 'ml-dsa',
-      serializedSignedData: toBase64(ml_dsa65.sign(config.publicKey, this.#dsa.secretKey)),
-      serializedPublicKey: toBase64(this.#dsa.publicKey),
-      serializedMessage: toBase64(config.publicKey),
+      serializedSignedData: encodeBase64(ml_dsa65.sign(config.publicKey, this.#dsa.secretKey)),
+      serializedPublicKey: encodeBase64(this.#dsa.publicKey),
+      serializedMessage: encodeBase64(config.publicKey),
     };
     this.#secure = config.secretKey
       ? new SecureSessions(config.clientId, { dsaSecretKey: this.#dsa.secretKey, kemPublicKey: config.publicKey, kemSecretKey: config.secretKey }, { maxInbound: 1024, maxSeenSids: 65536 })
@@ -268,7 +269,7 @@ export class MessagingPeer {
     const publicKey = Array.isArray(res?.publicKey) ? new Uint8Array(res.publicKey) : null;
     if (!publicKey || publicKey.length !== KEM_PUBLIC_KEY_LENGTH) throw relayError('ERR_BAD_KEYS', `server sent a malformed key for ${peerId}`);
     let signingKey: Uint8Array | null = null;
-    try { signingKey = typeof res.signingKey === 'string' ? fromBase64(res.signingKey) : null; } catch { signingKey = null; }
+    try { signingKey = typeof res.signingKey === 'string' ? decodeBase64(res.signingKey) : null; } catch { signingKey = null; }
     const caps: unknown[] = Array.isArray(res.capabilities) ? res.capabilities : [];
     const pin = this.#pins.get(peerId);
     if (pin && (!equalBytes(pin.publicKey, publicKey) || (pin.signingKey && (!signingKey || !equalBytes(pin.signingKey, signingKey))))) {
@@ -304,6 +305,16 @@ export class MessagingPeer {
     }
     // One chain per sender keeps its messages in order while a key is fetched.
     const secure = this.#secure;
+    if (!this.#inbound.has(fromId)) {
+      let pt: Uint8Array | undefined;
+      try {
+        pt = secure.openKnown(fromId, env);
+      } catch (err) {
+        const e = err as RelayError;
+        return this.#emitError({ type: e.code === 'ERR_REPLAY' ? 'REPLAY' : 'DECRYPT_FAILED', details: e.message, code: e.code });
+      }
+      if (pt) return this.#deliver(pt, fromId, { algorithm: RELAYMESH_IM, authenticated: true });
+    }
     const prev = this.#inbound.get(fromId) ?? Promise.resolve();
     const next = prev.then(() => secure.open(fromId, env, async (id) => {
       const k = await this.#fetchKeys(id);

@@ -8,7 +8,8 @@
  * It is confidential only: nothing in it says who sent it, and it can be replayed.
  */
 import { ml_kem768 } from '@noble/post-quantum/ml-kem.js';
-import { concatBytes, fromBase64, randomBytes, toBase64 } from '../bytes.js';
+import { concatBytes, randomBytes } from '../bytes.js';
+import { decodeBase64, encodeBase64 } from './base64.js';
 import { defaultAead, NONCE_LENGTH, TAG_LENGTH, type Aead } from '../crypto/aead.js';
 import { KEM_CIPHERTEXT_LENGTH, KEM_PUBLIC_KEY_LENGTH } from '../crypto/identity.js';
 
@@ -35,7 +36,7 @@ export function sealMlKemAes(plaintext: Uint8Array, recipientPublicKey: Uint8Arr
   const { cipherText, sharedSecret } = ml_kem768.encapsulate(recipientPublicKey);
   const iv = randomBytes(NONCE_LENGTH);
   const sealed = aead.seal(sharedSecret, iv, plaintext, EMPTY);
-  return { algorithm: ML_KEM_AES, serializedCipherText: toBase64(cipherText), serializedEncryptedData: toBase64(concatBytes(iv, sealed)) };
+  return { algorithm: ML_KEM_AES, serializedCipherText: encodeBase64(cipherText), serializedEncryptedData: encodeBase64(concatBytes(iv, sealed)) };
 }
 
 /** Opens an `ml-kem-aes` envelope; null for anything malformed or inauthentic (never throws). */
@@ -44,8 +45,8 @@ export function openMlKemAes(env: unknown, secretKey: Uint8Array, aead: Aead = d
   const e = env as Record<string, unknown>;
   if (e.algorithm !== ML_KEM_AES || typeof e.serializedCipherText !== 'string' || typeof e.serializedEncryptedData !== 'string') return null;
   try {
-    const ct = fromBase64(e.serializedCipherText);
-    const data = fromBase64(e.serializedEncryptedData);
+    const ct = decodeBase64(e.serializedCipherText);
+    const data = decodeBase64(e.serializedEncryptedData);
     if (ct.length !== KEM_CIPHERTEXT_LENGTH || data.length < NONCE_LENGTH + TAG_LENGTH) return null;
     const sharedSecret = ml_kem768.decapsulate(ct, secretKey);
     return aead.open(sharedSecret, data.subarray(0, NONCE_LENGTH), data.subarray(NONCE_LENGTH), EMPTY);

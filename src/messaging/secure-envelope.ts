@@ -16,7 +16,8 @@
  */
 import { ml_dsa65 } from '@noble/post-quantum/ml-dsa.js';
 import { ml_kem768 } from '@noble/post-quantum/ml-kem.js';
-import { concatBytes, fromBase64, randomBytes, textEncoder, toBase64 } from '../bytes.js';
+import { concatBytes, randomBytes, textEncoder } from '../bytes.js';
+import { decodeBase64, encodeBase64 } from './base64.js';
 import { defaultAead, type Aead } from '../crypto/aead.js';
 import { hkdfSha256, sha256 } from '../crypto/hash.js';
 import { KEM_CIPHERTEXT_LENGTH } from '../crypto/identity.js';
@@ -44,13 +45,15 @@ export interface SecureEnvelope {
 
 export interface SecureLimits { maxInbound: number; maxSeenSids: number }
 
-interface Outbound { sid: Uint8Array; sidB64: string; key: Uint8Array; seq: number; init: Pick<SecureEnvelope, 'ts' | 'serializedCipherText' | 'serializedSignature'>; createdAt: number }
-interface Inbound { key: Uint8Array; window: ReplayWindow }
+interface Outbound { sid: Uint8Array; sidB64: string; key: Uint8Array; aad: Uint8Array; seq: number; init: Pick<SecureEnvelope, 'ts' | 'serializedCipherText' | 'serializedSignature'>; createdAt: number }
+interface Inbound { key: Uint8Array; aad: Uint8Array; window: ReplayWindow }
 
-function u64(n: number): Uint8Array {
-  const b = new Uint8Array(8);
-  new DataView(b.buffer).setBigUint64(0, BigInt(n));
-  return b;
+function u64(n: number, out: Uint8Array = new Uint8Array(8), off = 0): Uint8Array {
+  const hi = Math.floor(n / 2 ** 32);
+  const lo = n >>> 0;
+  out[off] = hi >>> 24; out[off + 1] = (hi >>> 16) & 0xff; out[off + 2] = (hi >>> 8) & 0xff; out[off + 3] = hi & 0xff;
+  out[off + 4] = lo >>> 24; out[off + 5] = (lo >>> 16) & 0xff; out[off + 6] = (lo >>> 8) & 0xff; out[off + 7] = lo & 0xff;
+  return out;
 }
 
 function lp(s: string): Uint8Array {
@@ -62,10 +65,12 @@ function signedInit(sid: Uint8Array, ts: number, from: string, to: string, kemCt
   return concatBytes(LABEL, sid, u64(ts), lp(from), lp(to), kemCt, sha256(recipientKemPk));
 }
 
-function nonceOf(seq: number): Uint8Array { return concatBytes(new Uint8Array(4), u64(seq)); }
-function aadOf(sid: Uint8Array, seq: number, from: string, to: string): Uint8Array {
-  return concatBytes(sid, u64(seq), textEncoder.encode(from), new Uint8Array(1), textEncoder.encode(to));
+function nonceOf(seq: number): Uint8Array { return u64(seq, new Uint8Array(12), 4); }
+/** sid || 8 bytes for seq || from || 0x00 || to; the seq is written per message by withSeq. */
+function aadTemplate(sid: Uint8Array, from: string, to: string): Uint8Array {
+  return concatBytes(sid, new Uint8Array(8), textEncoder.encode(from), new Uint8Array(1), textEncoder.encode(to));
 }
+function withSeq(aad: Uint8Array, seq: number): Uint8Array { return u64(seq, aad, SID_LENGTH); }
 
 /** The sessions of one MessagingPeer: outbound per recipient, inbound per (sender, sid). */
 export class SecureSessions {
@@ -99,15 +104,40 @@ export class SecureSessions {
       const { cipherText, sharedSecret } = ml_kem768.encapsulate(recipientKemPk);
       const signature = ml_dsa65.sign(signedInit(sid, ts, this.#self, to, cipherText, recipientKemPk), this.#dsaSecretKey);
       s = {
-        sid, sidB64: toBase64(sid), key: hkdfSha256(sharedSecret, sid, 'relaymesh/im/v1', 32), seq: 0, createdAt: ts,
-        init: { ts, serializedCipherText: toBase64(cipherText), serializedSignature: toBase64(signature) },
+        sid, sidB64: encodeBase64(sid), key: hkdfSha256(sharedSecret, sid, 'relaymesh/im/v1', 32), aad: aadTemplate(sid, this.#self, to), seq: 0, createdAt: ts,
+        init: { ts, serializedCipherText: encodeBase64(cipherText), serializedSignature: encodeBase64(signature) },
       };
       this.#out.set(to, s);
     }
     const seq = s.seq++;
-    const sealed = this.#aead.seal(s.key, nonceOf(seq), plaintext, aadOf(s.sid, seq, this.#self, to));
-    const env: SecureEnvelope = { algorithm: RELAYMESH_IM, sid: s.sidB64, seq, serializedEncryptedData: toBase64(sealed) };
+    const sealed = this.#aead.seal(s.key, nonceOf(seq), plaintext, withSeq(s.aad, seq));
+    const env: SecureEnvelope = { algorithm: RELAYMESH_IM, sid: s.sidB64, seq, serializedEncryptedData: encodeBase64(sealed) };
     return seq === 0 ? { ...env, ...s.init } : env;
+  }
+
+  /**
+   * Opens an envelope of a session already set up, synchronously; undefined
+   * when the envelope starts a new session (use open()). Throws RelayErrors.
+   */
+  openKnown(from: string, env: unknown): Uint8Array | undefined {
+    const e = env as SecureEnvelope;
+    if (!e || typeof e.sid !== 'string') return undefined;
+    const s = this.#in.get(`${from}\n${e.sid}`);
+    if (!s) return undefined;
+    if (!Number.isSafeInteger(e.seq) || e.seq < 0 || typeof e.serializedEncryptedData !== 'string') {
+      throw relayError('ERR_DECRYPT_FAILED', 'malformed relaymesh-im-v1 envelope', { from });
+    }
+    return this.#openWith(s, from, e);
+  }
+
+  #openWith(s: Inbound, from: string, e: SecureEnvelope): Uint8Array {
+    if (!s.window.check(e.seq)) throw relayError('ERR_REPLAY', `replayed message ${e.seq} from ${from}`, { from });
+    let sealed: Uint8Array;
+    try { sealed = decodeBase64(e.serializedEncryptedData); } catch { throw relayError('ERR_DECRYPT_FAILED', 'bad base64 in envelope', { from }); }
+    const pt = this.#aead.open(s.key, nonceOf(e.seq), sealed, withSeq(s.aad, e.seq));
+    if (!pt) throw relayError('ERR_DECRYPT_FAILED', `message from ${from} failed authentication`, { from });
+    s.window.accept(e.seq);
+    return pt;
   }
 
   /**
@@ -123,8 +153,8 @@ export class SecureSessions {
     let sid: Uint8Array;
     let sealed: Uint8Array;
     try {
-      sid = fromBase64(e.sid);
-      sealed = fromBase64(e.serializedEncryptedData);
+      sid = decodeBase64(e.sid);
+      sealed = decodeBase64(e.serializedEncryptedData);
     } catch {
       throw relayError('ERR_DECRYPT_FAILED', 'bad base64 in envelope', { from });
     }
@@ -141,8 +171,8 @@ export class SecureSessions {
       let kemCt: Uint8Array;
       let sig: Uint8Array;
       try {
-        kemCt = fromBase64(e.serializedCipherText);
-        sig = fromBase64(e.serializedSignature);
+        kemCt = decodeBase64(e.serializedCipherText);
+        sig = decodeBase64(e.serializedSignature);
       } catch {
         throw relayError('ERR_DECRYPT_FAILED', 'bad base64 in envelope', { from });
       }
@@ -159,17 +189,13 @@ export class SecureSessions {
         if (this.#seen.has(e.sid)) throw relayError('ERR_REPLAY', `replayed session start from ${from}`, { from });
         let ss: Uint8Array;
         try { ss = ml_kem768.decapsulate(kemCt, this.#kemSecretKey); } catch { throw relayError('ERR_DECRYPT_FAILED', 'decapsulation failed', { from }); }
-        s = { key: hkdfSha256(ss, sid, 'relaymesh/im/v1', 32), window: new ReplayWindow() };
+        s = { key: hkdfSha256(ss, sid, 'relaymesh/im/v1', 32), aad: aadTemplate(sid, from, this.#self), window: new ReplayWindow() };
         this.#in.set(slot, s);
         this.#seen.set(e.sid, now + 2 * INIT_MAX_AGE_MS);
         this.#trim(now);
       }
     }
-    if (!s.window.check(e.seq)) throw relayError('ERR_REPLAY', `replayed message ${e.seq} from ${from}`, { from });
-    const pt = this.#aead.open(s.key, nonceOf(e.seq), sealed, aadOf(sid, e.seq, from, this.#self));
-    if (!pt) throw relayError('ERR_DECRYPT_FAILED', `message from ${from} failed authentication`, { from });
-    s.window.accept(e.seq);
-    return pt;
+    return this.#openWith(s, from, e);
   }
 
   #trim(now: number): void {

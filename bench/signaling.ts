@@ -1,0 +1,183 @@
+/**
+ * Issue 6 benchmark: encrypted messages/s between two MessagingPeers through
+ * one node and through two nodes, next to a raw `ws` relay forwarding text
+ * frames of the same sizes in the same run; then registration and discover
+ * round-trips/s with 1,000 connected clients. Every path is checked for the
+ * right content before it is timed.
+ *
+ *   node dist/bench/signaling.js          (BENCH_MESSAGES=3000 BENCH_CLIENTS=1000)
+ */
+import { pathToFileURL } from 'node:url';
+import { WebSocketServer, WebSocket, type RawData } from 'ws';
+import { ml_dsa65 } from '@noble/post-quantum/ml-dsa.js';
+import { PeerRelay, MessagingPeer, generateKeyPair } from '../src/index.js';
+import { toBase64 } from '../src/bytes.js';
+import { fmt, machineLine, printTable, ratio } from './lib/table.js';
+
+const env = (k: string, d: number) => (process.env[k] ? Number(process.env[k]) : d);
+const SIZES = [64, 1024, 16 * 1024];
+const WINDOW = 256;
+
+function check(cond: boolean, what: string): void {
+  if (!cond) throw new Error(`signaling bench: wrong result: ${what}`);
+}
+
+async function startNode(opts: ConstructorParameters<typeof PeerRelay>[0] = {}): Promise<PeerRelay> {
+  const node = new PeerRelay({ host: '127.0.0.1', port: 0, signaling: { ratePerSecond: 1e6, rateBurst: 1e6, maxClients: 5000 }, ...opts });
+  await new Promise<void>((resolve, reject) => { node.once('listening', resolve); node.once('error', reject); });
+  return node;
+}
+const urlOf = (n: PeerRelay) => `ws://127.0.0.1:${n.address()!.port}`;
+const destroy = (n: PeerRelay) => new Promise<void>((r) => n.destroy(() => r()));
+
+/** Sends n items keeping at most WINDOW unreceived; resolves to items/s. */
+async function pump(n: number, send: (i: number) => void | Promise<void>, received: () => number): Promise<number> {
+  const base = received();
+  const start = performance.now();
+  for (let i = 0; i < n; i++) {
+    while (i - (received() - base) >= WINDOW) await new Promise((r) => setImmediate(r));
+    await send(i);
+  }
+  while (received() - base < n) await new Promise((r) => setImmediate(r));
+  return (n * 1000) / (performance.now() - start);
+}
+
+/** A raw ws relay: every text frame from one client goes to the other, unchanged. */
+async function rawRelay(): Promise<{ send: (s: string) => void; received: () => number; last: () => string; close: () => Promise<void> }> {
+  const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, perMessageDeflate: false });
+  await new Promise((r) => wss.once('listening', r));
+  const port = (wss.address() as { port: number }).port;
+  const socks: WebSocket[] = [];
+  wss.on('connection', (ws) => {
+    socks.push(ws);
+    ws.on('message', (d: RawData, bin: boolean) => socks.find((s) => s !== ws)?.send(d as Buffer, { binary: bin }));
+  });
+  const dial = async () => { const ws = new WebSocket(`ws://127.0.0.1:${port}`, { perMessageDeflate: false }); await new Promise((r) => ws.once('open', r)); return ws; };
+  const a = await dial();
+  const b = await dial();
+  while (socks.length < 2) await new Promise((r) => setTimeout(r, 5));
+  let count = 0;
+  let last = '';
+  b.on('message', (d: RawData) => { count++; last = String(d); });
+  return {
+    send: (s) => a.send(s), received: () => count, last: () => last,
+    close: async () => { a.terminate(); b.terminate(); await new Promise((r) => wss.close(() => r(null))); },
+  };
+}
+
+async function pair(sender: PeerRelay, receiver: PeerRelay, tag: string): Promise<{ a: MessagingPeer; b: MessagingPeer; got: string[]; count: () => number; frameBytes: (size: number) => number }> {
+  const ka = generateKeyPair();
+  const kb = generateKeyPair();
+  const a = new MessagingPeer({ serverUrl: urlOf(sender), clientId: `a-${tag}`, ...ka, maxQueued: 100_000 });
+  const b = new MessagingPeer({ serverUrl: urlOf(receiver), clientId: `b-${tag}`, ...kb });
+  await a.connect();
+  await b.connect();
+  const got: string[] = [];
+  let n = 0;
+  b.onMessage((m) => { n++; if (got.length < 2) got.push(m); else got[1] = m; });
+  for (let i = 0; i < 200 && !(await a.discoverPeers()).includes(`b-${tag}`); i++) await new Promise((r) => setTimeout(r, 25));
+  await a.sendMessage(`b-${tag}`, 'warm-up');
+  while (n < 1) await new Promise((r) => setTimeout(r, 5));
+  // The frame our client puts on the wire for a `size`-byte message (steady state, no session init).
+  const frameBytes = (size: number) => JSON.stringify({ type: 'message', payload: { targetId: `b-${tag}`, message: { algorithm: 'relaymesh-im-v1', sid: 'x'.repeat(24), seq: 100, serializedEncryptedData: 'x'.repeat(Math.ceil((size + 16) / 3) * 4) } } }).length;
+  return { a, b, got, count: () => n, frameBytes };
+}
+
+async function throughput(rows: (string | number)[][]): Promise<void> {
+  const n = env('BENCH_MESSAGES', 3000);
+  const x = await startNode();
+  const y = await startNode({ bootstrap: [urlOf(x)] });
+  while (x.peers.length === 0 || y.peers.length === 0) await new Promise((r) => setTimeout(r, 20));
+  const one = await pair(x, x, 'one');
+  const two = await pair(x, y, 'two');
+  const raw = await rawRelay();
+  for (const size of SIZES) {
+    const text = 'm'.repeat(size - 8);
+    const frame = 'f'.repeat(one.frameBytes(size));
+    // Check before timing: each path delivers the exact text.
+    for (const p of [one, two]) {
+      const before = p.count();
+      await p.a.sendMessage(p.b.config.clientId, `${text}#check!`.slice(0, size));
+      while (p.count() === before) await new Promise((r) => setTimeout(r, 2));
+      check(p.got[1] === `${text}#check!`.slice(0, size), `message of ${size} bytes arrives intact`);
+    }
+    raw.send(frame);
+    while (raw.received() === 0 || raw.last().length !== frame.length) await new Promise((r) => setTimeout(r, 2));
+    const m = Math.max(300, Math.floor(n / Math.max(1, size / 4096)));
+    await pump(Math.min(m, 500), () => raw.send(frame), raw.received); // warm-up
+    const rawRate = await pump(m, () => raw.send(frame), raw.received);
+    const oneRate = await pump(m, (i) => one.a.sendMessage(one.b.config.clientId, `${i}`.padEnd(size, '.')), one.count);
+    const twoRate = await pump(m, (i) => two.a.sendMessage(two.b.config.clientId, `${i}`.padEnd(size, '.')), two.count);
+    rows.push([`${fmt(size)} B (frame ${fmt(frame.length)} B)`, fmt(rawRate), fmt(oneRate), ratio(oneRate, rawRate), fmt(twoRate), ratio(twoRate, rawRate)]);
+  }
+  for (const p of [one, two]) { p.a.disconnect(); p.b.disconnect(); }
+  await raw.close();
+  await destroy(y);
+  await destroy(x);
+}
+
+/** Registration and discover round-trips/s on a node holding `clients` clients (raw sockets, one shared key and proof). */
+async function registry(clients: number): Promise<(string | number)[][]> {
+  const node = await startNode();
+  const kem = generateKeyPair().publicKey;
+  const dsa = ml_dsa65.keygen(new Uint8Array(32).fill(1));
+  const verification = { algorithm: 'ml-dsa', serializedSignedData: toBase64(ml_dsa65.sign(kem, dsa.secretKey)), serializedPublicKey: toBase64(dsa.publicKey), serializedMessage: toBase64(kem) };
+  const publicKey = Array.from(kem);
+  const socks: WebSocket[] = [];
+  const waiters = new Map<WebSocket, ((f: any) => void)[]>();
+  const open = async () => {
+    const ws = new WebSocket(urlOf(node), { perMessageDeflate: false });
+    waiters.set(ws, []);
+    ws.on('message', (d: RawData) => waiters.get(ws)!.shift()?.(JSON.parse(String(d))));
+    await new Promise((r) => ws.once('open', r));
+    socks.push(ws);
+    return ws;
+  };
+  const rtt = (ws: WebSocket, frame: unknown) => new Promise<any>((resolve) => { waiters.get(ws)!.push(resolve); ws.send(JSON.stringify(frame)); });
+  for (let i = 0; i < clients; i++) await open();
+  let next = 0;
+  const registerAll = async () => {
+    const start = performance.now();
+    const lanes = Array.from({ length: 32 }, async () => {
+      for (let i = next++; i < clients; i = next++) {
+        const f = await rtt(socks[i], { type: 'register', payload: { clientId: `c${i}`, publicKey, verification } });
+        check(f.type === 'register' && f.payload.clientId === `c${i}`, 'registration accepted');
+      }
+    });
+    await Promise.all(lanes);
+    return (clients * 1000) / (performance.now() - start);
+  };
+  const regRate = await registerAll();
+  check(node.signaling!.clients().length === clients, `${clients} clients registered`);
+  const first = await rtt(socks[0], { type: 'discover', payload: {} });
+  check(first.payload.peers.length === Math.min(clients - 1, 1000), 'discover lists the others');
+  const rounds = env('BENCH_DISCOVERS', 400);
+  let start = performance.now();
+  for (let i = 0; i < rounds; i++) await rtt(socks[i % clients], { type: 'discover', payload: {} });
+  const discSeq = (rounds * 1000) / (performance.now() - start);
+  start = performance.now();
+  let k = 0;
+  await Promise.all(Array.from({ length: 32 }, async () => { while (k++ < rounds) await rtt(socks[k % clients], { type: 'discover', payload: {} }); }));
+  const discPar = (rounds * 1000) / (performance.now() - start);
+  for (const ws of socks) ws.terminate();
+  await destroy(node);
+  return [
+    [`register (ML-DSA-65 proof verified), 32 in flight`, fmt(regRate)],
+    [`discover (${fmt(Math.min(clients - 1, 1000))} ids), one at a time`, fmt(discSeq)],
+    [`discover, 32 in flight`, fmt(discPar)],
+  ];
+}
+
+export async function run(): Promise<void> {
+  console.log(machineLine());
+  const rows: (string | number)[][] = [];
+  await throughput(rows);
+  printTable('Encrypted messages/s between two MessagingPeers (relaymesh-im-v1) vs a raw ws relay of the same frame sizes',
+    ['message size', 'raw ws relay msg/s', 'one node msg/s', 'vs raw', 'two nodes msg/s', 'vs raw'], rows);
+  const clients = env('BENCH_CLIENTS', 1000);
+  printTable(`Signaling round-trips/s with ${fmt(clients)} connected clients on one node`, ['operation', 'round-trips/s'], await registry(clients));
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  run().catch((err) => { console.error(err); process.exitCode = 1; });
+}

@@ -24,7 +24,7 @@ const SIGNALING = 4;
 
 /** What the core asks a dialect to deliver to one client. */
 export type ClientEvent =
-  | { kind: 'message'; fromId: string; message: unknown }
+  | { kind: 'message'; fromId: string; message: unknown; /** The message as JSON text, when the core already has it (saves a re-encode). */ messageJson?: string }
   | { kind: 'peer_disconnected'; peerId: string }
   | { kind: 'question'; questionId: string; question: unknown }
   | { kind: 'error'; errorType: string; details: string };
@@ -87,7 +87,7 @@ interface Pending { resolve: (k: KeyInfo) => void; reject: (e: Error) => void; t
 
 type MeshMessage =
   | { t: 'roster'; r: RosterRecord }
-  | { t: 'msg'; to: string; from: string; m: unknown }
+  | { t: 'msg'; to: string; from: string; m: unknown; mj?: string }
   | { t: 'nf'; to: string; from: string }
   | { t: 'keyreq'; rid: string; to: string }
   | { t: 'keyres'; rid: string; id: string; pk?: string; sk?: string | null; caps?: string[] };
@@ -372,7 +372,10 @@ export class SignalingCore extends EventEmitter<SignalingEvents> {
     if (this.#closed || this.node.destroyed) return;
     try {
       if (msg.t !== 'roster') this.#rosterTo(toHex_);
-      this.node.sendOnChannel(fromHexId(toHex_), SIGNALING, textEncoder.encode(JSON.stringify(msg)));
+      // A client message travels as `{"t":"msg",to,from}\n<message JSON>` so the home node
+      // can hand the JSON text to the dialect without re-encoding it.
+      const text = msg.t === 'msg' ? `${JSON.stringify({ t: 'msg', to: msg.to, from: msg.from })}\n${JSON.stringify(msg.m)}` : JSON.stringify(msg);
+      this.node.sendOnChannel(fromHexId(toHex_), SIGNALING, textEncoder.encode(text));
     } catch (err) {
       this.#count('send_failed');
       debug('send to %s failed: %s', toHex_.slice(0, 8), (err as Error).message);
@@ -437,7 +440,13 @@ export class SignalingCore extends EventEmitter<SignalingEvents> {
   #onMesh(payload: Uint8Array, from: Uint8Array): void {
     let msg: MeshMessage;
     try {
-      msg = JSON.parse(textDecoder.decode(payload));
+      const text = textDecoder.decode(payload);
+      const nl = text.indexOf('\n');
+      msg = JSON.parse(nl < 0 ? text : text.slice(0, nl));
+      if (nl >= 0 && msg?.t === 'msg') {
+        msg.mj = text.slice(nl + 1);
+        msg.m = JSON.parse(msg.mj);
+      }
     } catch {
       return this.#count('bad_json');
     }
@@ -446,12 +455,12 @@ export class SignalingCore extends EventEmitter<SignalingEvents> {
     switch (msg.t) {
       case 'roster': return this.#onRoster(msg.r, fromHex);
       case 'msg': {
-        if (typeof msg.to !== 'string' || typeof msg.from !== 'string') return this.#count('bad_message');
+        if (typeof msg.to !== 'string' || typeof msg.from !== 'string' || !msg.m || typeof msg.m !== 'object') return this.#count('bad_message');
         // Only a client's home node may speak for it.
         if (!this.#store.lists(fromHex, msg.from)) return this.#count('unlisted_sender');
         const local = this.#clients.get(msg.to);
         if (!local) return this.#sendMesh(fromHex, { t: 'nf', to: msg.to, from: msg.from });
-        local.sink.send({ kind: 'message', fromId: msg.from, message: msg.m });
+        local.sink.send({ kind: 'message', fromId: msg.from, message: msg.m, messageJson: msg.mj });
         return;
       }
       case 'nf': {

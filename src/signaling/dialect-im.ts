@@ -51,7 +51,10 @@ export class ImSession implements ClientSink {
 
   send(event: ClientEvent): void {
     switch (event.kind) {
-      case 'message': return this.#push({ type: 'message', payload: { message: event.message, fromId: event.fromId } });
+      case 'message':
+        // messageJson is text JSON.parse accepted as one object, so splicing it in is safe.
+        if (event.messageJson !== undefined) return this.#pushText(`{"type":"message","payload":{"message":${event.messageJson},"fromId":${JSON.stringify(event.fromId)}}}`);
+        return this.#push({ type: 'message', payload: { message: event.message, fromId: event.fromId } });
       case 'peer_disconnected': return this.#push({ type: 'peer_disconnected', payload: { peerId: event.peerId } });
       case 'question': return this.#push({ type: 'server_question', payload: { questionId: event.questionId, question: event.question } });
       case 'error': return this.#push(errorFrame(event.errorType, event.details));
@@ -207,6 +210,15 @@ export class ImSession implements ClientSink {
     if (this.#closed) return;
     if (this.#queue.length === 0) return this.#write(JSON.stringify(frame));
     this.#fill(this.#reserve(undefined, false), frame);
+  }
+
+  #pushText(frame: string): void {
+    if (this.#closed) return;
+    if (this.#queue.length === 0) return this.#write(frame);
+    const slot = this.#reserve(undefined, false);
+    slot.frame = frame;
+    slot.ready = true;
+    this.#flush();
   }
 
   #flush(): void {

@@ -95,7 +95,8 @@ test('/metrics and /status.json count links, relayed messages and bytes', async 
   t.ok(lines.includes('relaymesh_signaling_clients 0'), 'signaling clients reported');
   const status = JSON.parse((await get(bn.httpUrl + 'status.json')).body) as NodeSnapshot;
   t.deepEqual(status.links.map((l) => l.id).sort(), [b.identity.idHex, c.identity.idHex].sort(), 'status.json lists both links');
-  t.equal(status.relayed, relayed, 'status.json agrees with /metrics');
+  // Lookups and keepalives keep flowing between the two requests, so the count can only grow.
+  t.ok(status.relayed >= relayed, `status.json agrees with /metrics (${status.relayed} >= ${relayed})`);
 });
 
 test('labels with quotes, backslashes and newlines stay one valid sample line', (t) => {

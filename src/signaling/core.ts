@@ -22,6 +22,8 @@ import { fastStringify } from './fast-json.js';
 const debug = debugFactory('relaymesh:signaling');
 /** Channel.SIGNALING (kept local to avoid an import cycle with peer-relay.ts). */
 const SIGNALING = 4;
+const MAX_BATCH_ITEMS = 256;
+const MAX_BATCH_CHARS = 1024 * 1024;
 
 /** What the core asks a dialect to deliver to one client. */
 export type ClientEvent =
@@ -118,6 +120,8 @@ export class SignalingCore extends EventEmitter<SignalingEvents> {
   readonly #store: RosterStore;
   readonly #dropped: Record<string, number> = {};
   readonly #meshTypes = new Map<string, (msg: Record<string, unknown>, fromHex: string) => void>();
+  /** Client messages per home node waiting for the end of this tick, sent as one mesh message. */
+  readonly #batches = new Map<string, { items: string[]; chars: number }>();
   #own: RosterRecord | null = null;
   #dirty = false;
   #publishTimer: ReturnType<typeof setTimeout> | null = null;
@@ -375,11 +379,46 @@ export class SignalingCore extends EventEmitter<SignalingEvents> {
       if (msg.t !== 'roster') this.#rosterTo(toHex_);
       // A client message travels as `{"t":"msg",to,from}\n<message JSON>` so the home node
       // can hand the JSON text to the dialect without re-encoding it.
-      const text = msg.t === 'msg' ? `${JSON.stringify({ t: 'msg', to: msg.to, from: msg.from })}\n${fastStringify(msg.m)}` : JSON.stringify(msg);
-      this.node.sendOnChannel(fromHexId(toHex_), SIGNALING, textEncoder.encode(text));
+      if (msg.t === 'msg') return this.#batch(toHex_, `${JSON.stringify({ t: 'msg', to: msg.to, from: msg.from })}\n${fastStringify(msg.m)}`);
+      this.node.sendOnChannel(fromHexId(toHex_), SIGNALING, textEncoder.encode(JSON.stringify(msg)));
     } catch (err) {
       this.#count('send_failed');
       debug('send to %s failed: %s', toHex_.slice(0, 8), (err as Error).message);
+    }
+  }
+
+  /**
+   * Client messages to one home node in the same tick travel together:
+   * `{"t":"batch","lens":[..]}\n` then the messages back to back (lens in
+   * UTF-16 code units), which saves a sealed mesh message per client message.
+   */
+  #batch(dest: string, text: string): void {
+    let b = this.#batches.get(dest);
+    if (b && b.chars + text.length > MAX_BATCH_CHARS) {
+      this.#flushBatch(dest);
+      b = undefined;
+    }
+    if (!b) {
+      b = { items: [], chars: 0 };
+      this.#batches.set(dest, b);
+      queueMicrotask(() => this.#flushBatch(dest));
+    }
+    b.items.push(text);
+    b.chars += text.length;
+    if (b.items.length >= MAX_BATCH_ITEMS) this.#flushBatch(dest);
+  }
+
+  #flushBatch(dest: string): void {
+    const b = this.#batches.get(dest);
+    if (!b) return;
+    this.#batches.delete(dest);
+    if (this.#closed || this.node.destroyed) return;
+    const text = b.items.length === 1 ? b.items[0] : `${JSON.stringify({ t: 'batch', lens: b.items.map((i) => i.length) })}\n${b.items.join('')}`;
+    try {
+      this.node.sendOnChannel(fromHexId(dest), SIGNALING, textEncoder.encode(text));
+    } catch (err) {
+      this.#count('send_failed');
+      debug('send to %s failed: %s', dest.slice(0, 8), (err as Error).message);
     }
   }
 
@@ -439,9 +478,29 @@ export class SignalingCore extends EventEmitter<SignalingEvents> {
   }
 
   #onMesh(payload: Uint8Array, from: Uint8Array): void {
+    let text: string;
+    try {
+      text = textDecoder.decode(payload);
+    } catch {
+      return this.#count('bad_json');
+    }
+    const fromHex = toHex(from);
+    if (!text.startsWith('{"t":"batch"')) return this.#onMeshText(text, fromHex);
+    const nl = text.indexOf('\n');
+    let lens: unknown;
+    try { lens = JSON.parse(text.slice(0, nl)).lens; } catch { lens = null; }
+    if (nl < 0 || !Array.isArray(lens) || lens.length > MAX_BATCH_ITEMS || !lens.every((l) => Number.isSafeInteger(l) && l > 0)
+      || (lens as number[]).reduce((a, l) => a + l, 0) !== text.length - nl - 1) return this.#count('bad_batch');
+    let off = nl + 1;
+    for (const l of lens as number[]) {
+      this.#onMeshText(text.slice(off, off + l), fromHex);
+      off += l;
+    }
+  }
+
+  #onMeshText(text: string, fromHex: string): void {
     let msg: MeshMessage;
     try {
-      const text = textDecoder.decode(payload);
       const nl = text.indexOf('\n');
       msg = JSON.parse(nl < 0 ? text : text.slice(0, nl));
       if (nl >= 0 && msg?.t === 'msg') {
@@ -452,7 +511,6 @@ export class SignalingCore extends EventEmitter<SignalingEvents> {
       return this.#count('bad_json');
     }
     if (!msg || typeof msg !== 'object') return this.#count('bad_message');
-    const fromHex = toHex(from);
     switch (msg.t) {
       case 'roster': return this.#onRoster(msg.r, fromHex);
       case 'msg': {

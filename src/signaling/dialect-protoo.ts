@@ -227,7 +227,7 @@ export class ProtooPeer extends EventEmitter<ProtooPeerEvents> implements RoomSi
         return { peerId: k.peerId, publicKey: Array.from(k.publicKey), signingKey: k.signingKey ? toBase64(k.signingKey) : null, capabilities: k.capabilities };
       },
       message: (p) => {
-        if (p.message === undefined) throw relayError('ERR_MALFORMED_FRAME', 'message is required', { errorType: 'INVALID_MESSAGE' });
+        if (!p.message || typeof p.message !== 'object') throw relayError('ERR_MALFORMED_FRAME', 'message must be an object', { errorType: 'INVALID_MESSAGE' });
         core.relay(this, need(p.targetId, 'targetId'), p.message);
         return {};
       },

@@ -20,7 +20,7 @@ async function rawLink(t: Test, url: string): Promise<Link> {
   const conn = await dialWebSocket(url, { maxPayload: 64 << 20, timeoutMs: 5000 });
   const link = new Link(conn, {
     identity: Identity.generate(), initiator: true, flags: 0, url: '', handshakeTimeoutMs: 5000,
-    pingIntervalMs: 60_000, deadAfterMs: 120_000, count: () => {},
+    pingIntervalMs: 60_000, deadAfterMs: 120_000, maxBuffered: 64 << 20, count: () => {},
   });
   t.teardown(() => link.close());
   await new Promise<void>((resolve, reject) => { link.once('open', resolve); link.once('close', () => reject(new Error('closed'))); });
@@ -144,4 +144,30 @@ test('random bytes never make the node throw (fuzz)', async (t) => {
   }
   await stillRelays(t, b, c, 'after-fuzz');
   t.equal(a.stats().dropped.handler_error ?? 0, 0, 'no handler threw');
+});
+
+test('a sender replaying handshakes is rate-limited and counted', async (t) => {
+  const { a, b, c } = await trio(t);
+  const link = await rawLink(t, urlOf(a));
+  const mallory = Identity.generate();
+  const { createInit } = await import('../src/crypto/session.js');
+  for (let i = 0; i < 40; i++) {
+    const init = createInit(mallory, a.identity.toPublic());
+    link.connection.send(encodeEnvelope(MsgType.HANDSHAKE_INIT, a.id, mallory.id, init.init));
+  }
+  t.ok(await waitFor(() => (a.stats().dropped.handshake_rate ?? 0) >= 40 - a.limits.maxHandshakesPerSecond), 'handshakes past the per-sender rate are dropped and counted');
+  await stillRelays(t, b, c, 'after-handshake-flood');
+});
+
+test('a congested link drops frames and reports the sender\'s messages as ERR_QUEUE_FULL', async (t) => {
+  const { a, b, c } = await trio(t);
+  await stillRelays(t, b, c, 'before-congestion');
+  const conn = b._linkTo(a.id)!.connection;
+  Object.defineProperty(conn, 'bufferedAmount', { get: () => b.limits.maxLinkBuffer + 1, configurable: true });
+  const failed = new Promise<{ code: string }>((r) => b.once('undeliverable', (err) => r(err)));
+  b.send(c.id, 'into a full buffer');
+  t.equal((await failed).code, 'ERR_QUEUE_FULL', 'the sender is told');
+  t.ok((b.stats().dropped.congested ?? 0) >= 1, 'the drop is counted');
+  delete (conn as { bufferedAmount?: number }).bufferedAmount;
+  await stillRelays(t, b, c, 'after-congestion');
 });

@@ -35,6 +35,8 @@ export interface LinkOptions {
   pingIntervalMs: number;
   /** A link with no frame at all for this long is closed as dead. */
   deadAfterMs: number;
+  /** Bytes the transport may hold unsent before `send` drops frames. */
+  maxBuffered: number;
   /** Counts protocol violations by reason (shared with the node). */
   count: (reason: string) => void;
 }
@@ -95,6 +97,11 @@ export class Link extends EventEmitter<LinkEvents> {
   /** Sends a frame on an open link; returns false if the link cannot carry it. */
   send(frame: Uint8Array): boolean {
     if (this.#state !== 'open') return false;
+    if (this.connection.bufferedAmount > this.#o.maxBuffered) {
+      // Backpressure: the remote (or the network) is not keeping up; drop rather than buffer without bound.
+      this.#o.count('congested');
+      return false;
+    }
     this.#send(frame);
     return true;
   }

@@ -43,6 +43,10 @@ export const DEFAULT_LIMITS = {
   sessionIdleMs: 10 * 60_000,
   /** connect(id) time limit (ms). */
   connectTimeoutMs: 15_000,
+  /** Bytes a link's transport may hold unsent before frames on it are dropped (and reported). */
+  maxLinkBuffer: 8 * 1024 * 1024,
+  /** End-to-end handshakes answered per second for one sender id. */
+  maxHandshakesPerSecond: 20,
   /** Longest wait between re-bootstrap attempts (ms). */
   maxBackoffMs: 30_000,
 } as const;

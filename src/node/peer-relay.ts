@@ -159,6 +159,7 @@ export class PeerRelay extends EventEmitter<PeerRelayEvents> {
       maxSessions: limits.maxSessions,
       maxKeys: limits.maxKeys,
       sessionIdleMs: limits.sessionIdleMs,
+      maxHandshakesPerSecond: limits.maxHandshakesPerSecond,
     });
     this.#connector = new Connector(this);
     this.registerChannel(Channel.JSON, (payload, from) => {
@@ -405,6 +406,7 @@ export class PeerRelay extends EventEmitter<PeerRelayEvents> {
       handshakeTimeoutMs: this.limits.handshakeTimeoutMs,
       pingIntervalMs: this.limits.pingIntervalMs,
       deadAfterMs: this.limits.linkTimeoutMs,
+      maxBuffered: this.limits.maxLinkBuffer,
       count: (r) => this.#count(r),
     });
     if (this.#destroyed) { link.close(CloseReason.SHUTDOWN); return link; }
@@ -592,7 +594,10 @@ export class PeerRelay extends EventEmitter<PeerRelayEvents> {
       this.#counters.relayed++;
       this.#counters.bytesRelayed += f.length;
     }
-    hop.link.send(f);
+    if (!hop.link.send(f) && !from && envelope.type(f) === MsgType.DATA) {
+      this.#sentData.delete(key);
+      this.#undeliverable(relayError('ERR_QUEUE_FULL', `the link to ${toHex(hop.id)} is congested`, { to: toHex(envelope.to(f)) }), envelope.to(f));
+    }
   }
 
   /** Tells the origin its message could not be delivered (never for an UNREACHABLE itself). */

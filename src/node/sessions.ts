@@ -36,6 +36,8 @@ export interface SessionManagerOptions {
   maxSessions: number;
   maxKeys: number;
   sessionIdleMs: number;
+  /** INITs answered per second for one sender id (each costs three ML-KEM operations). */
+  maxHandshakesPerSecond: number;
 }
 
 interface Pending {
@@ -67,6 +69,8 @@ export class SessionManager {
   #sweep: ReturnType<typeof setInterval>;
   #destroyed = false;
   #unknownReplies = { windowStart: 0, count: 0 };
+  /** Handshakes answered per sender in the current one-second window (bounded map). */
+  readonly #initRate = new Map<string, { start: number; n: number }>();
 
   constructor(o: SessionManagerOptions) {
     this.#o = o;
@@ -232,6 +236,7 @@ export class SessionManager {
       this.#route(MsgType.HANDSHAKE_RESP, from, answered);
       return;
     }
+    if (!this.#allowInit(toHex(from))) { this.#o.count('handshake_rate'); return; }
     const r = respond(this.#o.identity, from, body, this.#aead);
     if (!r) {
       this.#o.count('bad_handshake');
@@ -281,6 +286,18 @@ export class SessionManager {
     const hex = toHex(from);
     if (!this.#current.has(hex)) this.#current.set(hex, session);
     this.#o.deliver(session.remote.id, r.plaintext);
+  }
+
+  #allowInit(hex: string): boolean {
+    const now = Date.now();
+    let w = this.#initRate.get(hex);
+    if (!w || now - w.start >= 1000) {
+      w = { start: now, n: 0 };
+      this.#initRate.delete(hex);
+      this.#initRate.set(hex, w);
+      if (this.#initRate.size > this.#o.maxKeys) this.#initRate.delete(this.#initRate.keys().next().value as string);
+    }
+    return ++w.n <= this.#o.maxHandshakesPerSecond;
   }
 
   #replyUnknown(to: Uint8Array, sid: Uint8Array): void {

@@ -77,3 +77,31 @@ test('a node does not accept a message for a client another node does not list',
   t.ok(await waitFor(() => (y.signaling!.stats().dropped.unlisted_sender ?? 0) === 1), 'Y counts an unlisted sender');
   t.equal(b.length, 0, 'bob gets nothing');
 });
+
+test('tampered, truncated and malformed mesh records are dropped and counted', async (t) => {
+  const [x, z, y] = await mesh(t);
+  const bob = await startClient(t, y, 'bob');
+  await startClient(t, x, 'alice');
+  t.ok(await waitFor(knows(y, 'alice')), 'Y knows alice from X\'s genuine roster');
+  const { signRoster } = await import('../src/signaling/mesh-records.js');
+  const genuine = signRoster(x.identity, Date.now() + 10_000_000, Date.now() + 30_000, ['alice', 'mallory']);
+  const inject = (obj: unknown) => x.sendOnChannel(y.id, 4, Buffer.from(typeof obj === 'string' ? obj : JSON.stringify(obj)));
+  const dropped = () => y.signaling!.stats().dropped;
+  inject({ t: 'roster', r: { ...genuine, ids: ['alice', 'mallory', 'eve'] } });
+  t.ok(await waitFor(() => (dropped().roster_invalid ?? 0) === 1), 'a roster whose ids were changed after signing is invalid');
+  inject({ t: 'roster', r: { ...genuine, home: z.identity.idHex } });
+  inject({ t: 'roster', r: { ...genuine, exp: Date.now() + 10 * 60 * 60_000 } });
+  t.ok(await waitFor(() => (dropped().roster_invalid ?? 0) === 3), 'a roster claiming another home, or expiring too late, is invalid');
+  t.notOk(y.signaling!.discover().includes('eve') || y.signaling!.discover().includes('mallory'), 'no forged id is listed');
+  inject(JSON.stringify({ t: 'roster', r: genuine }).slice(0, 500));
+  inject('{"t":"batch","lens":[5,5]}\n{"t":');
+  inject({ t: 'keyres', rid: 'nope', id: 'bob' });
+  inject({ t: 'whatever' });
+  t.ok(await waitFor(() => (dropped().bad_json ?? 0) >= 1 && (dropped().bad_batch ?? 0) === 1 && (dropped().unexpected_keyres ?? 0) === 1 && (dropped().unknown_type ?? 0) === 1),
+    'truncated JSON, a bad batch, an unexpected key response and an unknown type are each counted');
+  const b = inbox(bob);
+  const alice2 = await startClient(t, x, 'alice2');
+  t.ok(await waitFor(knows(y, 'alice2')), 'Y learns alice2');
+  await alice2.sendMessage('bob', 'still working');
+  t.ok(await waitFor(() => b.length === 1), 'the mesh still carries messages');
+});

@@ -105,3 +105,19 @@ test('tampered, truncated and malformed mesh records are dropped and counted', a
   await alice2.sendMessage('bob', 'still working');
   t.ok(await waitFor(() => b.length === 1), 'the mesh still carries messages');
 });
+
+test('many key requests and a 1 MiB message cross the mesh concurrently', async (t) => {
+  const [x, , y] = await mesh(t);
+  const ids = ['r0', 'r1', 'r2', 'r3', 'r4', 'r5'];
+  const remotes = await Promise.all(ids.map((id) => startClient(t, y, id)));
+  const asker = await startClient(t, x, 'asker');
+  t.ok(await waitFor(() => ids.every((id) => x.signaling!.discover().includes(id))), 'X knows every remote client');
+  const keys = await Promise.all([...ids, ...ids].map((id) => asker.requestPublicKey(id)));
+  t.ok(keys.every((k, i) => Buffer.from(k).equals(Buffer.from(remotes[i % ids.length].config.publicKey))), '12 concurrent remote key requests each get the right key');
+  const got = inbox(remotes[0]);
+  const big = 'y'.repeat(1024 * 1024 + 7);
+  await Promise.all([asker.sendMessage('r0', big), asker.sendMessage('r0', 'small after big')]);
+  t.ok(await waitFor(() => got.length === 2, 20_000), 'both arrive');
+  t.ok(got[0]?.message === big, 'the 1 MiB message is intact');
+  t.equal(got[1]?.message, 'small after big', 'in order');
+});

@@ -179,3 +179,20 @@ test('a client leaving is announced to the others with peer_disconnected', async
   t.ok(await waitFor(() => gone.length === 1), 'announced');
   t.deepEqual(gone, ['b'], 'b left');
 });
+
+test('a connection that closes while the auth hook runs leaves no registration behind', async (t) => {
+  const node = await startNode(t, { port: 0, ...FAST });
+  let release!: (v: boolean) => void;
+  node.signaling!.authorize = () => new Promise<boolean>((r) => { release = r; });
+  const raw = await rawSocket(t, urlOf(node));
+  raw.send(registerFrame('slowpoke'));
+  t.ok(await waitFor(() => release !== undefined), 'the hook is running');
+  raw.ws.close();
+  await raw.closed;
+  release(true);
+  await new Promise((r) => setTimeout(r, 50));
+  t.deepEqual(node.signaling!.clients(), [], 'nobody is registered');
+  node.signaling!.authorize = null;
+  const again = await startClient(t, node, 'slowpoke');
+  t.ok(again.isConnected, 'the id is free');
+});

@@ -113,6 +113,8 @@ export class SignalingCore extends EventEmitter<SignalingEvents> {
   authorize: Authorizer | null;
   readonly #clients = new Map<string, Local>();
   readonly #bySink = new Map<ClientSink, Local>();
+  /** Sinks whose connection closed: a registration still in the auth hook must not complete. */
+  readonly #closedSinks = new WeakSet<ClientSink>();
   readonly #handlers = new Map<string, RequestHandler>();
   readonly #reserved = new Map<string, { key: string; until: number }>();
   readonly #pending = new Map<string, Pending>();
@@ -242,10 +244,11 @@ export class SignalingCore extends EventEmitter<SignalingEvents> {
         verdict = 'authorization failed';
       }
       if (verdict !== true) throw signalingError('REJECTED', typeof verdict === 'string' ? verdict : 'registration rejected');
+      if (this.#closedSinks.has(sink) || this.#closed) throw signalingError('INTERNAL_ERROR', 'the connection closed during registration');
       this.#checkFree(sink, info);
     }
     const previous = this.#bySink.get(sink);
-    if (previous && previous.info.clientId !== clientId) this.unregister(sink);
+    if (previous && previous.info.clientId !== clientId) this.#release(sink);
     const local: Local = { info, sink, questions: previous?.info.clientId === clientId ? previous.questions : new Map() };
     this.#clients.set(clientId, local);
     this.#bySink.set(sink, local);
@@ -269,6 +272,12 @@ export class SignalingCore extends EventEmitter<SignalingEvents> {
 
   /** The client behind `sink` left (connection closed). */
   unregister(sink: ClientSink): void {
+    this.#closedSinks.add(sink);
+    this.#release(sink);
+  }
+
+  /** Drops the registration behind `sink` (it left, or re-registered under another id). */
+  #release(sink: ClientSink): void {
     const local = this.#bySink.get(sink);
     if (!local) return;
     this.#bySink.delete(sink);

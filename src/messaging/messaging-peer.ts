@@ -9,7 +9,7 @@
  */
 import debugFactory from 'debug';
 import { ml_dsa65 } from '@noble/post-quantum/ml-dsa.js';
-import { equalBytes, randomBytes, textDecoder, textEncoder } from '../bytes.js';
+import { equalBytes, randomBytes, textDecoder } from '../bytes.js';
 import { decodeBase64, encodeBase64 } from './base64.js';
 import { KEM_PUBLIC_KEY_LENGTH } from '../crypto/identity.js';
 import { relayError, type RelayError } from '../errors.js';
@@ -17,6 +17,7 @@ import { WebSocketImpl } from '../transport/ws-impl.js';
 import { openMlKemAes, sealMlKemAes, ML_KEM_AES } from './ml-kem-aes.js';
 import { PendingRequests, type Frame } from './requests.js';
 import { fastStringify } from '../signaling/fast-json.js';
+import { encodeText } from './text.js';
 import { RELAYMESH_IM, SecureSessions } from './secure-envelope.js';
 
 const debug = debugFactory('relaymesh:messaging');
@@ -256,7 +257,7 @@ export class MessagingPeer {
     if (typeof targetId !== 'string' || !targetId) throw new TypeError('targetId must be a non-empty string');
     if (typeof message !== 'string') throw new TypeError('message must be a string');
     const keys = this.#keys.get(targetId) ?? await this.#fetchKeys(targetId);
-    const pt = textEncoder.encode(message);
+    const pt = encodeText(message);
     const env = keys.secure && this.#secure ? this.#secure.seal(targetId, keys.publicKey, pt) : sealMlKemAes(pt, keys.publicKey);
     this.#write(`{"type":"message","payload":{"targetId":${JSON.stringify(targetId)},"message":${fastStringify(env)}}}`);
   }

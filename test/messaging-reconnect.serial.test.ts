@@ -40,3 +40,18 @@ test('reconnection gives up after maxAttempts and reports it', async (t) => {
   t.equal(states.filter((s) => s === 'reconnecting').length, 3, 'three attempts');
   t.equal(states[states.length - 1], 'disconnected', 'ends disconnected');
 });
+
+test('a request cut off by a dropped connection fails fast, and its retry is answered after reconnecting', async (t) => {
+  const first = await startNode(t, { port: 0, ...FAST });
+  const port = first.address()!.port;
+  first.signaling!.addHandler('work', () => new Promise(() => undefined));
+  const peer = await startClient(t, first, 'worker', { reconnect: { baseDelayMs: 100 } });
+  const errors: string[] = [];
+  const pending = peer.sendToServerAndWait({ type: 'work', payload: { n: 1 } }, 'work_done', { timeout: 15_000, retryCount: 1, errorHandler: (e) => errors.push(e.code) });
+  await sleep(100);
+  await new Promise<void>((r) => first.destroy(() => r()));
+  const second = await startNode(t, { port, ...FAST });
+  second.signaling!.addHandler('work', (_c, p: any) => ({ type: 'work_done', payload: { n: p.n + 1 } }));
+  t.deepEqual(await pending, { n: 2 }, 'the retry is answered by the restarted server');
+  t.deepEqual(errors, ['ERR_NOT_CONNECTED'], 'the first attempt failed with ERR_NOT_CONNECTED, not a 15 s timeout');
+});

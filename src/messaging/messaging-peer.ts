@@ -53,7 +53,7 @@ export class MessagingPeer {
   readonly #proof: Record<string, string>;
   readonly #secure: SecureSessions | null;
   readonly #requests: PendingRequests;
-  readonly #outbox: string[] = [];
+  readonly #outbox: { frame: string; id?: string }[] = [];
   readonly #keys = new Map<string, PeerKeys>();
   readonly #pins = new Map<string, { publicKey: Uint8Array; signingKey: Uint8Array | null }>();
   readonly #inbound = new Map<string, Promise<void>>();
@@ -154,6 +154,7 @@ export class MessagingPeer {
         const wasRegistered = this.#registered;
         this.#registered = false;
         this.connectedPeers.clear();
+        this.#requests.rejectSent(relayError('ERR_NOT_CONNECTED', 'the connection closed before the answer'));
         if (first && !opened) {
           this.#wanted = false;
           reject(relayError('ERR_CONNECT_FAILED', `could not connect to ${this.config.serverUrl}`));
@@ -229,7 +230,7 @@ export class MessagingPeer {
     let last: RelayError | null = null;
     for (let attempt = 0; attempt <= retryCount; attempt++) {
       const { id, promise } = this.#requests.add(expected, timeout, filterFn);
-      if (id) this.#write(JSON.stringify({ ...message, id }), urgent);
+      if (id && this.#write(JSON.stringify({ ...message, id }), urgent, id)) this.#requests.markSent(id);
       try {
         return await promise;
       } catch (err) {
@@ -374,21 +375,27 @@ export class MessagingPeer {
     }
   }
 
-  #write(frame: string, urgent = false): void {
+  /** Sends now (true) or queues for after (re-)registration (false). */
+  #write(frame: string, urgent = false, id?: string): boolean {
     const ws = this.#ws;
     if (ws && ws.readyState === 1 && (this.#registered || urgent)) {
       ws.send(frame);
-      return;
+      return true;
     }
-    if (urgent) return; // a register frame is re-sent on the next connection anyway
+    if (urgent) return false; // a register frame is re-sent on the next connection anyway
     const max = this.config.maxQueued ?? 1000;
     if (this.#outbox.length >= max) throw relayError('ERR_QUEUE_FULL', `${max} frames already wait for the connection`);
-    this.#outbox.push(frame);
+    this.#outbox.push({ frame, id });
+    return false;
   }
 
   #flushOutbox(): void {
     const ws = this.#ws;
-    while (ws && ws.readyState === 1 && this.#outbox.length > 0) ws.send(this.#outbox.shift()!);
+    while (ws && ws.readyState === 1 && this.#outbox.length > 0) {
+      const { frame, id } = this.#outbox.shift()!;
+      ws.send(frame);
+      if (id) this.#requests.markSent(id);
+    }
   }
 
   // ------------------------------------------------------------ handlers

@@ -15,6 +15,8 @@ interface Pending {
   resolve: (payload: any) => void;
   reject: (err: RelayError) => void;
   timer: ReturnType<typeof setTimeout>;
+  /** Written to a socket (not queued for the next connection). */
+  sent: boolean;
 }
 
 const CODE_OF: Record<string, ErrorCode> = {
@@ -53,7 +55,7 @@ export class PendingRequests {
         reject(relayError('ERR_TIMEOUT', `no ${expected} answer in ${timeoutMs} ms`, { expected }));
       }, timeoutMs);
       this.#pending.set(id, {
-        id, expected, filter, timer,
+        id, expected, filter, timer, sent: false,
         resolve: (p) => { clearTimeout(timer); this.#pending.delete(id); resolve(p); },
         reject: (e) => { clearTimeout(timer); this.#pending.delete(id); reject(e); },
       });
@@ -85,6 +87,13 @@ export class PendingRequests {
   }
 
   cancel(id: string, err: RelayError): void { this.#pending.get(id)?.reject(err); }
+
+  markSent(id: string): void { const p = this.#pending.get(id); if (p) p.sent = true; }
+
+  /** The socket closed: requests written to it will never be answered. */
+  rejectSent(err: RelayError): void {
+    for (const p of [...this.#pending.values()]) if (p.sent) p.reject(err);
+  }
 
   rejectAll(err: RelayError): void {
     for (const p of [...this.#pending.values()]) p.reject(err);

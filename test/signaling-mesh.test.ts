@@ -1,6 +1,6 @@
 import test from 'tape';
 import { startMesh, waitFor, urlOf } from './helpers/testnet.js';
-import { startClient, makeClient, inbox } from './helpers/messaging.js';
+import { startClient, makeClient, inbox, nextError } from './helpers/messaging.js';
 import { MessagingPeer as StockPeer } from './helpers/demos-im/messaging-peer.js';
 import { stockKemPublicKey } from './helpers/demos-im/unified-crypto-shim.js';
 import type { PeerRelay } from '../src/index.js';
@@ -120,4 +120,20 @@ test('many key requests and a 1 MiB message cross the mesh concurrently', async 
   t.ok(await waitFor(() => got.length === 2, 20_000), 'both arrive');
   t.ok(got[0]?.message === big, 'the 1 MiB message is intact');
   t.equal(got[1]?.message, 'small after big', 'in order');
+});
+
+test('a remote target its home no longer has is reported as PEER_NOT_FOUND', async (t) => {
+  const [x, , y] = await mesh(t);
+  await startClient(t, y, 'bob');
+  const alice = await startClient(t, x, 'alice');
+  t.ok(await waitFor(knows(x, 'bob')), 'X knows bob');
+  const { signRoster } = await import('../src/signaling/mesh-records.js');
+  // Y's own (genuinely signed) roster names a client that is not connected there.
+  y.sendOnChannel(x.id, 4, Buffer.from(JSON.stringify({ t: 'roster', r: signRoster(y.identity, Date.now() + 1e9, Date.now() + 30_000, ['bob', 'ghost']) })));
+  t.ok(await waitFor(knows(x, 'ghost')), 'X lists ghost');
+  await alice.requestPublicKey('ghost').then(() => t.fail('got a key'), (e) => t.equal(e.code, 'ERR_PEER_NOT_FOUND', 'key request: ERR_PEER_NOT_FOUND from the home node'));
+  const err = nextError(alice);
+  await alice.sendToServerAndWait({ type: 'message', payload: { targetId: 'ghost', message: { algorithm: 'ml-kem-aes' } } }, 'none', { timeout: 300 }).catch(() => undefined);
+  const e = await err;
+  t.equal(e.type, 'PEER_NOT_FOUND', 'message: the home node\'s answer reaches the sender as PEER_NOT_FOUND');
 });

@@ -64,6 +64,7 @@ export class ProtooPeer extends EventEmitter<ProtooPeerEvents> implements RoomSi
   readonly #methods: Record<string, Handler>;
   readonly #ready: Promise<void>;
   #nextId = 1;
+  #registered = false;
   #serving = 0;
 
   constructor(core: SignalingCore, ws: WebSocket, remoteAddress: string, peerId: string) {
@@ -74,13 +75,13 @@ export class ProtooPeer extends EventEmitter<ProtooPeerEvents> implements RoomSi
     this.remoteAddress = remoteAddress;
     this.#methods = this.#builtins();
     this.#sock = new JsonSocket(ws, remoteAddress, core.limits, {
-      frame: (m) => { this.#ready.then(() => this.#onFrame(m)); },
+      frame: (m) => { if (this.#registered) this.#onFrame(m); else void this.#ready.then(() => this.#onFrame(m)); },
       bad: (why) => debug('dropped a %s frame from %s', why, remoteAddress),
       closed: () => this.#onClose(),
     });
     // Registered keyless under its peerId at once, so any dialect can reach it; `register` adds keys.
     this.#ready = core.register(this, { clientId: peerId, publicKey: new Uint8Array(0), proof: null, capabilities: ['protoo'], keyless: true }).then(
-      () => { if (this.closed) core.unregister(this); },
+      () => { this.#registered = true; if (this.closed) core.unregister(this); },
       (err: RelayError) => {
         debug('%s stays unregistered: %s', peerId, err.message);
         if (err.info?.errorType === 'CLIENT_ID_TAKEN' && core.sinkOf(peerId)) this.close(`${peerId} is connected already`);
@@ -110,7 +111,7 @@ export class ProtooPeer extends EventEmitter<ProtooPeerEvents> implements RoomSi
   /** Sends a protoo notification. */
   notify(method: string, data: unknown = {}): Promise<void> {
     if (typeof method !== 'string' || !method) throw new TypeError('method must be a non-empty string');
-    return this.#sock.send({ notification: true, method, data: data ?? {} }) ? Promise.resolve() : Promise.reject(relayError('ERR_DESTROYED', 'peer closed'));
+    return this.#push(method, data ?? {}) ? Promise.resolve() : Promise.reject(relayError('ERR_DESTROYED', 'peer closed'));
   }
 
   /** Closes the peer for good (close code 4000: the client does not reconnect). */
@@ -119,10 +120,11 @@ export class ProtooPeer extends EventEmitter<ProtooPeerEvents> implements RoomSi
   // ------------------------------------------------------------ ClientSink / RoomSink
 
   send(event: ClientEvent): void {
+    if (this.closed) return;
     switch (event.kind) {
-      case 'message': return void this.notify('message', { fromId: event.fromId, message: event.message }).catch(() => undefined);
-      case 'peer_disconnected': return void this.notify('peer_disconnected', { peerId: event.peerId }).catch(() => undefined);
-      case 'error': return void this.notify('error', { errorType: event.errorType, details: event.details }).catch(() => undefined);
+      case 'message': return void this.#push('message', { fromId: event.fromId, message: event.message });
+      case 'peer_disconnected': return void this.#push('peer_disconnected', { peerId: event.peerId });
+      case 'error': return void this.#push('error', { errorType: event.errorType, details: event.details });
       case 'question':
         this.request('server_question', { questionId: event.questionId, question: event.question }, { timeoutMs: this.#core.limits.questionTimeoutMs })
           .then((answer) => this.#core.answer(this, event.questionId, answer), (err: Error) => debug('question to %s: %s', this.id, err.message));
@@ -130,10 +132,13 @@ export class ProtooPeer extends EventEmitter<ProtooPeerEvents> implements RoomSi
   }
 
   roomEvent(ev: RoomEvent): void {
+    if (this.closed) return;
     const { kind, ...data } = ev;
     const method = { added: 'join_room', removed: 'leave_room', deleted: 'end_room', message: 'room_message' }[kind];
-    this.notify(method, data).catch(() => undefined);
+    this.#push(method, data);
   }
+
+  #push(method: string, data: unknown): boolean { return this.#sock.send({ notification: true, method, data }); }
 
   // ------------------------------------------------------------ input
 

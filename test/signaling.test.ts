@@ -169,6 +169,19 @@ test('the clients-per-node and rate limits refuse with errors', async (t) => {
   t.ok(types.includes('RATE_LIMITED'), 'frames past the burst get RATE_LIMITED');
 });
 
+test('a connection may register only maxRegistrationsPerConnection times', async (t) => {
+  const node = await startNode(t, { port: 0, ...FAST, signaling: { maxRegistrationsPerConnection: 2 } });
+  const raw = await rawSocket(t, urlOf(node));
+  raw.send(registerFrame('one'));
+  t.equal((await raw.next()).type, 'register', 'first accepted');
+  raw.send(registerFrame('one'));
+  t.equal((await raw.next()).type, 'register', 'second (same id again) accepted');
+  raw.send(registerFrame('one'));
+  const f = await raw.next();
+  t.equal(f.payload?.errorType, 'RATE_LIMITED', 'third refused with RATE_LIMITED');
+  t.deepEqual(node.signaling!.clients().map((c) => c.clientId), ['one'], 'still registered once');
+});
+
 test('a client leaving is announced to the others with peer_disconnected', async (t) => {
   const node = await startNode(t, { port: 0, ...FAST });
   const a = await startClient(t, node, 'a');

@@ -21,6 +21,8 @@ import { encodeText } from './text.js';
 import { RELAYMESH_IM, SecureSessions } from './secure-envelope.js';
 
 const debug = debugFactory('relaymesh:messaging');
+/** Peers whose keys are pinned at once. */
+const MAX_PINS = 10_000;
 
 export type Message = Frame;
 export type ConnectionState = 'connected' | 'disconnected' | 'reconnecting';
@@ -280,7 +282,11 @@ export class MessagingPeer {
       this.#emitError({ type: 'KEY_CHANGED', details: err.message, code: err.code });
       throw err;
     }
-    if (!pin) this.#pins.set(peerId, { publicKey, signingKey });
+    if (!pin) {
+      this.#pins.set(peerId, { publicKey, signingKey });
+      // Bounded: past MAX_PINS the oldest pin is forgotten (that peer is trusted on next use again).
+      if (this.#pins.size > MAX_PINS) this.#pins.delete(this.#pins.keys().next().value as string);
+    }
     const keys: PeerKeys = { publicKey, signingKey, secure: signingKey !== null && caps.includes(RELAYMESH_IM) };
     this.#keys.set(peerId, keys);
     if (this.#keys.size > 4096) this.#keys.delete(this.#keys.keys().next().value as string);

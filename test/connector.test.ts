@@ -1,11 +1,9 @@
 import test from 'tape';
 import SimplePeer from 'simple-peer';
-import { ml_dsa65 } from '@noble/post-quantum/ml-dsa.js';
 import { startNode, urlOf, waitFor, FAST } from './helpers/testnet.js';
 import { connector, type ConnectorClient } from './helpers/connector-client.js';
 import { rawSocket } from './helpers/messaging.js';
-import { generateKeyPair } from '../src/index.js';
-import { toBase64 } from '../src/bytes.js';
+import { imRegisterFrame } from './helpers/im-register.js';
 import { loopbackWrtc } from './helpers/webrtc-loopback.js';
 import type { PeerRelay } from '../src/index.js';
 
@@ -62,7 +60,7 @@ test('an IM client and a Connector client on different nodes message each other'
   const [na, nb] = await twoNodes(t);
   const c = await connector(t, `${urlOf(na)}/connector`);
   const im = await rawSocket(t, urlOf(nb));
-  im.send(registerFrame('im-user'));
+  im.send(imRegisterFrame('im-user'));
   t.equal((await im.next()).type, 'register', 'the IM client registers on the other node');
   t.ok(await waitFor(() => na.signaling!.homeOf('im-user') !== undefined && nb.signaling!.homeOf(c.id) !== undefined), 'both nodes know both clients');
   c.send({ event: 'Message', to: 'im-user', data: { text: 'hi im' } });
@@ -72,15 +70,6 @@ test('an IM client and a Connector client on different nodes message each other'
   const back = await c.next('Message');
   t.deepEqual([back.data, back.from], [{ text: 'hi connector' }, 'im-user'], 'the Connector client gets the IM message as a Message event');
 });
-
-function registerFrame(clientId: string): unknown {
-  const kem = generateKeyPair().publicKey;
-  const dsa = ml_dsa65.keygen(new Uint8Array(32).fill(3));
-  return { type: 'register', payload: { clientId, publicKey: Array.from(kem), verification: {
-    algorithm: 'ml-dsa', serializedSignedData: toBase64(ml_dsa65.sign(kem, dsa.secretKey)),
-    serializedPublicKey: toBase64(dsa.publicKey), serializedMessage: toBase64(kem),
-  } } };
-}
 
 function signalOver(c: ConnectorClient, to: () => string, peer: SimplePeer.Instance): void {
   peer.on('signal', (s: any) => {

@@ -5,6 +5,8 @@ import WebSocket from 'ws';
 import { startNode, urlOf, waitFor, sleep, FAST } from './helpers/testnet.js';
 import { connector } from './helpers/connector-client.js';
 import { loopbackWrtc } from './helpers/webrtc-loopback.js';
+import { rawSocket } from './helpers/messaging.js';
+import { imRegisterFrame } from './helpers/im-register.js';
 import { protooServerOf } from '../src/signaling/protoo-server.js';
 import type { PeerRelay } from '../src/index.js';
 
@@ -91,6 +93,28 @@ test('notifications both ways, and messages between protoo, Connector and protoo
   const said = nextNotification(alice, 'room_message');
   t.deepEqual(await bob.request('room_message', { room: 'r', data: 'yo' }), { delivered: 1 }, 'room_message reports how many got it');
   t.deepEqual(await said, { room: 'r', from: 'bob', data: 'yo' }, 'room_message notification reaches the member');
+});
+
+test('an IM client messages a protoo peer on another node, and the protoo peer answers, with keys registered over protoo', async (t) => {
+  const [na, nb] = await twoNodes(t);
+  const alice = await protoo(t, na, 'alice');
+  const im = await rawSocket(t, urlOf(nb));
+  im.send(imRegisterFrame('im-user'));
+  t.equal((await im.next()).type, 'register', 'the IM client registers');
+  t.ok(await waitFor(() => nb.signaling!.homeOf('alice') !== undefined && na.signaling!.homeOf('im-user') !== undefined), 'rosters have spread');
+  const got = nextNotification(alice, 'message');
+  im.send({ type: 'message', payload: { targetId: 'alice', message: { text: 'hi protoo' } } });
+  t.deepEqual(await got, { fromId: 'im-user', message: { text: 'hi protoo' } }, 'the protoo peer gets the IM message as a message notification');
+  await alice.request('message', { targetId: 'im-user', message: { text: 'hi im' } });
+  const m = await im.next();
+  t.deepEqual([m.type, m.payload.fromId, m.payload.message], ['message', 'alice', { text: 'hi im' }], 'the IM client gets the answer');
+  const reg = (imRegisterFrame('alice') as { payload: Record<string, unknown> }).payload;
+  t.deepEqual(await alice.request('register', reg), { success: true, clientId: 'alice' }, 'register over protoo adds keys to the peer');
+  const key = await alice.request('request_public_key', { targetId: 'im-user' }) as { peerId: string; publicKey: number[] };
+  t.deepEqual([key.peerId, key.publicKey.length], ['im-user', 1184], 'request_public_key returns the IM client\'s ML-KEM key across nodes');
+  im.send({ type: 'request_public_key', payload: { targetId: 'alice' } });
+  const k2 = await im.next();
+  t.deepEqual([k2.type, k2.payload.publicKey.length], ['public_key_response', 1184], 'the IM client gets the protoo peer\'s key');
 });
 
 test('the server sends requests to a protoo-client peer: answered, refused, and core questions', async (t) => {

@@ -12,4 +12,5 @@ export type { MessagingPeerConfig, Message, ConnectionState, MessageInfo, Messag
 export { generateKeyPair } from './messaging/ml-kem-aes.js';
 export { attachSignaling, SignalingCore, SIGNALING_LIMITS } from './signaling/index.js';
 export type { SignalingOptions, ClientInfo, Authorizer } from './signaling/index.js';
+export { roomsOf, protooServerOf, ProtooServer, ProtooPeer, CONNECTOR_PATHS, PROTOO_SUBPROTOCOL } from './signaling/index.js';
 export { Socket, createSocket } from '../socket/index.js';

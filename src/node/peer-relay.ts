@@ -6,26 +6,22 @@
  */
 import { EventEmitter } from 'events';
 import debugFactory from 'debug';
-import { compareBytes, equalBytes, fromHex, isBytes, textDecoder, textEncoder, toBuffer, toHex, randomBytes } from '../bytes.js';
+import { compareBytes, equalBytes, fromHex, isBytes, textDecoder, textEncoder, toBuffer, toHex } from '../bytes.js';
 import { Identity, ID_LENGTH, type IdentityJSON } from '../crypto/identity.js';
 import { defaultAead, type Aead } from '../crypto/aead.js';
-import { RoutingTable, compareDistance } from '../routing/routing-table.js';
+import { RoutingTable } from '../routing/routing-table.js';
 import { DedupCache } from '../routing/dedup-cache.js';
 import { Link } from '../link/link.js';
 import type { Connection } from '../transport/connection.js';
 import { dialWebSocket, WebSocketConnection } from '../transport/websocket.js';
 import type { MemoryNetwork } from '../transport/memory.js';
-import {
-  CloseReason, type CloseReasonCode, FrameType, HelloFlags, MESH_SUBPROTOCOL, decodeFindNode, decodeNodes,
-  encodeFindNode, encodeNodes, MAX_NODES_PER_FRAME, type NodeInfo,
-} from '../wire/frames.js';
-import {
-  encodeEnvelope, envelope, MsgType, OFF_TTL, UnreachableReason, decodeUnreachable, encodeUnreachable,
-} from '../wire/envelope.js';
+import { CloseReason, type CloseReasonCode, FrameType, HelloFlags, MESH_SUBPROTOCOL, type NodeInfo } from '../wire/frames.js';
 import { SessionManager } from './sessions.js';
 import { Listener } from './listener.js';
 import { DEFAULT_LIMITS, FRAME_OVERHEAD, type Limits } from './limits.js';
 import { Connector } from './connector.js';
+import { Router } from './router.js';
+import { Discovery } from './discovery.js';
 import { relayError, RelayError } from '../errors.js';
 import { attachSignaling, type SignalingCore, type SignalingOptions } from '../signaling/server.js';
 
@@ -68,8 +64,6 @@ export interface PeerRelayEvents {
   close: [];
 }
 
-interface Contact extends NodeInfo { failures: number; lastTried: number }
-
 export interface NodeStats {
   links: number;
   sessions: number;
@@ -99,17 +93,16 @@ export class PeerRelay extends EventEmitter<PeerRelayEvents> {
 
   readonly #opts: PeerRelayOptions;
   readonly #table: RoutingTable<Link>;
-  readonly #dedup: DedupCache;
+  readonly #router: Router;
+  readonly #discovery: Discovery;
   readonly #sessions: SessionManager;
   readonly #connector: Connector;
   readonly #links = new Set<Link>();
   readonly #dialing = new Map<string, Promise<void>>();
-  readonly #contacts = new Map<string, Contact>();
   readonly #channels = new Map<number, ChannelHandler>();
-  readonly #sentData = new Map<string, Uint8Array>();
   readonly #swapping = new Set<string>();
   readonly #dropped: Record<string, number> = {};
-  readonly #counters = { sent: 0, delivered: 0, relayed: 0, bytesRelayed: 0, undeliverable: 0 };
+  readonly #counters = { sent: 0, delivered: 0, undeliverable: 0 };
   #url = '';
   #address: { address: string; family: string; port: number } | null = null;
   #destroyed = false;
@@ -142,11 +135,35 @@ export class PeerRelay extends EventEmitter<PeerRelayEvents> {
     this.wrtc = opts.wrtc ?? null;
     this.iceServers = opts.iceServers;
     this.#table = new RoutingTable<Link>(this.identity.id, limits.maxLinks);
-    this.#dedup = new DedupCache(limits.dedupEntries, limits.dedupAgeMs);
+    this.#router = new Router({
+      localId: this.identity.id,
+      ttl: limits.ttl,
+      maxFrameSize: limits.maxMessageSize + FRAME_OVERHEAD,
+      self: () => ({ id: this.identity.id, flags: this._flags(), url: this.#url }),
+      count: (r) => this.#count(r),
+      deliver: (f) => this.#sessions.handle(f),
+      learn: (f) => this.#discovery.onNodes(f),
+      undeliverable: (err, to) => this.#undeliverable(err, to),
+      handshakeUnreachable: (to, err) => this.#sessions.unreachable(to, err),
+    }, this.#table, new DedupCache(limits.dedupEntries, limits.dedupAgeMs));
+    const node = this;
+    this.#discovery = new Discovery({
+      localId: this.identity.id,
+      limits,
+      get active() { return node.#started && !node.#destroyed; },
+      dialing: () => this.#dialing.size,
+      isDialing: (url) => this.#dialing.has(url),
+      dial: (url, id) => this.#dial(url, id),
+      canAutoConnect: () => Boolean(this.wrtc) && this.#connector.canAuto(),
+      connect: (id) => this.#connector.connect(id),
+      lookup: (target) => this.#router.lookup(target),
+      rebootstrap: () => this.#scheduleRebootstrap(),
+      count: (r) => this.#count(r),
+    }, this.#table);
     this.#sessions = new SessionManager({
       identity: this.identity,
       aead: opts.aead ?? defaultAead,
-      route: (frame) => this.#route(frame),
+      route: (frame) => !this.#destroyed && this.#router.route(frame),
       deliver: (from, pt) => this.#deliver(from, pt),
       fail: (to, err, pts) => { for (let i = 0; i < pts.length; i++) this.#undeliverable(err, to); },
       count: (r) => this.#count(r),
@@ -287,6 +304,7 @@ export class PeerRelay extends EventEmitter<PeerRelayEvents> {
       sessions: this.#sessions.sessionCount,
       queued: this.#sessions.queued,
       ...this.#counters,
+      ...this.#router.counters,
       dropped: { ...this.#dropped },
     };
   }
@@ -312,7 +330,7 @@ export class PeerRelay extends EventEmitter<PeerRelayEvents> {
   /** @internal counts a dropped input by reason. */
   _count(reason: string): void { this.#count(reason); }
   /** @internal known contact info. */
-  _contact(id: Uint8Array): NodeInfo | undefined { return this.#contacts.get(toHex(id)); }
+  _contact(id: Uint8Array): NodeInfo | undefined { return this.#discovery.contact(id); }
 
   // ------------------------------------------------------------------ start-up
 
@@ -351,7 +369,7 @@ export class PeerRelay extends EventEmitter<PeerRelayEvents> {
       return;
     }
     if (o.port !== undefined) this.emit('listening');
-    this.#maintainTimer = setInterval(() => this.#refresh(), this.limits.refreshIntervalMs);
+    this.#maintainTimer = setInterval(() => this.#discovery.refresh(), this.limits.refreshIntervalMs);
     this.#maintainTimer.unref?.();
     this.#bootstrap();
   }
@@ -441,14 +459,9 @@ export class PeerRelay extends EventEmitter<PeerRelayEvents> {
       return;
     }
     this.#bootstrapBackoff = 1000;
-    if (this.#table.size === 1) setTimeout(() => this.#refresh(), 100).unref?.();
     this.#sessions.learnKeys(remote);
-    if (link.remoteUrl || link.remoteFlags) {
-      this.#contacts.set(hex, { id: remote.id, flags: link.remoteFlags, url: link.remoteUrl, failures: 0, lastTried: 0 });
-      this.#trimContacts();
-    }
     debug('%s linked to %s over %s', this.identity.idHex.slice(0, 8), hex.slice(0, 8), link.connection.kind);
-    link.send(encodeFindNode(this.identity.id));
+    this.#discovery.onLinkOpen(link);
     this.#sessions.kick();
     if (this.#swapping.delete(hex)) return;
     this.emit('peer', toBuffer(remote.id.slice()));
@@ -470,7 +483,7 @@ export class PeerRelay extends EventEmitter<PeerRelayEvents> {
         this.emit('disconnect', toBuffer(remote.id.slice()), err);
       }
       if (this.#table.size === 0) this.#scheduleRebootstrap();
-      else this.#maintainSoon();
+      else this.#discovery.maintainSoon();
     } else if (this.#swapping.has(hex) && ![...this.#links].some((l) => l.idHex === hex)) {
       this.#swapping.delete(hex);
       this.emit('disconnect', toBuffer(remote.id.slice()), err);
@@ -485,147 +498,17 @@ export class PeerRelay extends EventEmitter<PeerRelayEvents> {
       if (this.#table.size > 0) return;
       this.#bootstrapBackoff = Math.min(this.#bootstrapBackoff * 2, this.limits.maxBackoffMs);
       this.#bootstrap();
-      this.#maintain();
+      this.#discovery.maintain();
     }, Math.min(delay, 500));
     this.#bootstrapTimer.unref?.();
   }
 
   #onLinkFrame(link: Link, f: Uint8Array): void {
     switch (f[0]) {
-      case FrameType.ROUTE: return this.#onRouted(link, f);
-      case FrameType.FIND_NODE: {
-        const target = decodeFindNode(f);
-        if (!target) return this.#count('malformed');
-        const nodes = this.#table.closest(target, MAX_NODES_PER_FRAME + 1)
-          .filter((e) => e.link !== link)
-          .slice(0, MAX_NODES_PER_FRAME)
-          .map((e) => ({ id: e.id, flags: e.link.remoteFlags, url: e.link.remoteUrl }));
-        link.send(encodeNodes(nodes));
-        return;
-      }
-      case FrameType.NODES: return this.#onNodes(f);
-      default:
-        this.#count('unknown_type');
-    }
-  }
-
-  /** Learns contacts from a NODES frame (a neighbour's answer or a lookup result). */
-  #onNodes(f: Uint8Array): void {
-    const nodes = decodeNodes(f);
-    if (!nodes) return this.#count('malformed');
-    for (const n of nodes) {
-      const hex = toHex(n.id);
-      if (equalBytes(n.id, this.identity.id) || this.#table.getHex(hex)) continue;
-      const known = this.#contacts.get(hex);
-      if (known) { known.url ||= n.url; known.flags |= n.flags; } else this.#contacts.set(hex, { ...n, failures: 0, lastTried: 0 });
-    }
-    this.#trimContacts();
-    this.#maintainSoon();
-  }
-
-  #answerLookup(f: Uint8Array): void {
-    const target = envelope.to(f);
-    const origin = envelope.from(f);
-    if (equalBytes(origin, this.identity.id)) return;
-    const nodes = this.#table.closest(target, MAX_NODES_PER_FRAME - 1)
-      .filter((e) => !equalBytes(e.id, origin))
-      .map((e) => ({ id: e.id, flags: e.link.remoteFlags, url: e.link.remoteUrl }));
-    nodes.unshift({ id: this.identity.id, flags: this._flags(), url: this.#url });
-    this.#route(encodeEnvelope(MsgType.LOOKUP_RESULT, origin, this.identity.id, encodeNodes(nodes), this.limits.ttl));
-  }
-
-  // ---------------------------------------------------------------- routing
-
-  /** Sends a routed frame that originates here. */
-  #route(frame: Uint8Array): boolean {
-    if (this.#destroyed || this.#table.size === 0) return false;
-    if (envelope.type(frame) === MsgType.DATA) {
-      const key = toHex(envelope.msgId(frame));
-      this.#sentData.set(key, envelope.to(frame).slice());
-      if (this.#sentData.size > 8192) this.#sentData.delete(this.#sentData.keys().next().value as string);
-    }
-    this.#forward(frame, null);
-    return true;
-  }
-
-  #onRouted(link: Link, f: Uint8Array): void {
-    if (!envelope.valid(f)) return this.#count('malformed');
-    if (f.length > this.limits.maxMessageSize + FRAME_OVERHEAD) return this.#count('too_large');
-    const to = envelope.to(f);
-    if (equalBytes(to, this.identity.id)) {
-      const key = toHex(envelope.msgId(f));
-      const seen = this.#dedup.get(key);
-      if (seen?.delivered) return this.#count('duplicate');
-      (seen ?? this.#dedup.add(key)).delivered = true;
-      const type = envelope.type(f);
-      if (type === MsgType.UNREACHABLE) return this.#onUnreachable(f);
-      if (type === MsgType.LOOKUP_RESULT) return this.#onNodes(envelope.body(f));
-      if (type === MsgType.LOOKUP) return this.#answerLookup(f);
-      this.#sessions.handle(f);
-      return;
-    }
-    link.stats.relayed++;
-    this.#forward(f, link);
-  }
-
-  /**
-   * Greedy next hop by XOR distance, never back where the message came from
-   * and never twice along the same link: a message that loops back here is
-   * sent along the next-best link (the dedup entry remembers the tried ones).
-   */
-  #forward(f: Uint8Array, from: Link | null): void {
-    const key = toHex(envelope.msgId(f));
-    let seen = this.#dedup.get(key);
-    if (!seen) seen = this.#dedup.add(key);
-    else if (from) this.#count('loop');
-    if (from) {
-      seen.tried.add(from.idHex);
-      if (f[OFF_TTL] === 0) return this.#bounce(f, UnreachableReason.HOP_LIMIT);
-      f[OFF_TTL]--;
-    }
-    const hop = this.#table.nextHop(envelope.to(f), seen.tried);
-    if (envelope.type(f) === MsgType.LOOKUP && (!hop || compareDistance(envelope.to(f), this.identity.id, hop.id) <= 0)) {
-      // No link is closer to the target than this node: greedy routing ends here.
-      return this.#answerLookup(f);
-    }
-    if (!hop) return this.#bounce(f, UnreachableReason.NO_ROUTE);
-    seen.tried.add(toHex(hop.id));
-    if (from) {
-      this.#counters.relayed++;
-      this.#counters.bytesRelayed += f.length;
-    }
-    if (!hop.link.send(f) && !from && envelope.type(f) === MsgType.DATA) {
-      this.#sentData.delete(key);
-      this.#undeliverable(relayError('ERR_QUEUE_FULL', `the link to ${toHex(hop.id)} is congested`, { to: toHex(envelope.to(f)) }), envelope.to(f));
-    }
-  }
-
-  /** Tells the origin its message could not be delivered (never for an UNREACHABLE itself). */
-  #bounce(f: Uint8Array, reason: number): void {
-    this.#count(reason === UnreachableReason.HOP_LIMIT ? 'hop_limit' : 'no_route');
-    if (envelope.type(f) === MsgType.UNREACHABLE) return;
-    const origin = envelope.from(f);
-    const body = encodeUnreachable(reason, envelope.msgId(f), envelope.to(f));
-    const reply = encodeEnvelope(MsgType.UNREACHABLE, origin, this.identity.id, body, this.limits.ttl);
-    if (equalBytes(origin, this.identity.id)) {
-      this.#onUnreachable(reply);
-      return;
-    }
-    if (this.#table.size > 0) this.#forward(reply, null);
-  }
-
-  #onUnreachable(f: Uint8Array): void {
-    const u = decodeUnreachable(envelope.body(f));
-    if (!u) return this.#count('malformed');
-    const err = u.reason === UnreachableReason.HOP_LIMIT
-      ? relayError('ERR_HOP_LIMIT', `message to ${toHex(u.to)} exceeded ${this.limits.ttl} hops`, { to: toHex(u.to) })
-      : relayError('ERR_NO_ROUTE', `no route to ${toHex(u.to)}`, { to: toHex(u.to) });
-    const key = toHex(u.msgId);
-    if (this.#sentData.has(key)) {
-      this.#sentData.delete(key);
-      this.#undeliverable(err, u.to);
-    } else {
-      this.#sessions.unreachable(u.to, err);
+      case FrameType.ROUTE: return this.#router.onRouted(link, f);
+      case FrameType.FIND_NODE: return this.#discovery.onFindNode(link, f);
+      case FrameType.NODES: return this.#discovery.onNodes(f);
+      default: this.#count('unknown_type');
     }
   }
 
@@ -648,76 +531,6 @@ export class PeerRelay extends EventEmitter<PeerRelayEvents> {
     }
   }
 
-  // -------------------------------------------------------------- discovery
-
-  #maintainSoon(): void {
-    queueMicrotask(() => this.#maintain());
-  }
-
-  /** Dials the closest known nodes until the table reaches targetLinks. */
-  #maintain(): void {
-    if (this.#destroyed || !this.#started) return;
-    const now = Date.now();
-    const perBucket = this.#perBucket();
-    // Healthy: targetLinks links, and a link in every bucket some known node falls in.
-    const emptyBuckets = new Set<number>();
-    for (const c of this.#contacts.values()) {
-      const i = this.#table.bucketIndex(c.id);
-      if (!perBucket[i]) emptyBuckets.add(i);
-    }
-    const want = Math.max(this.limits.targetLinks - this.#table.size, Math.min(emptyBuckets.size, this.limits.maxLinks - this.#table.size)) - this.#dialing.size;
-    if (want <= 0 || this.#dialing.size >= this.limits.maxDialing) return;
-    const candidates = [...this.#contacts.values()]
-      .filter((c) => !this.#table.has(c.id) && now - c.lastTried > 5000 * 2 ** c.failures)
-      .filter((c) => (c.url && !this.#dialing.has(c.url)) || (this.wrtc && c.flags & HelloFlags.WEBRTC && this.#connector.canAuto()))
-      // Kademlia shape: fill the emptiest buckets first (far ones matter most for
-      // greedy routing), nearest first within a bucket.
-      .sort((a, b) => (perBucket[this.#table.bucketIndex(a.id)] ?? 0) - (perBucket[this.#table.bucketIndex(b.id)] ?? 0)
-        || compareDistance(this.identity.id, a.id, b.id))
-      .slice(0, Math.min(want, this.limits.maxDialing - this.#dialing.size));
-    for (const c of candidates) {
-      c.lastTried = now;
-      const attempt = c.url ? this.#dial(c.url, c.id) : this.#connector.connect(c.id);
-      attempt.then(() => { c.failures = 0; }, () => {
-        c.failures++;
-        if (c.failures >= 4) this.#contacts.delete(toHex(c.id));
-      });
-    }
-  }
-
-  /**
-   * Kademlia bucket refresh: a recursive LOOKUP for a random id in every sparse
-   * bucket range (down to the deepest occupied bucket). It travels greedily to
-   * the node closest to that id, which answers with its closest links, so the
-   * table learns nodes at every distance.
-   */
-  #refresh(): void {
-    if (this.#destroyed) return;
-    const entries = this.#table.entries();
-    if (entries.length === 0) { this.#scheduleRebootstrap(); return; }
-    for (const e of this.#table.closest(this.identity.id, 3)) e.link.send(encodeFindNode(this.identity.id));
-    const perBucket = this.#perBucket();
-    const deepest = Math.min(perBucket.length, ID_LENGTH * 8 - 1);
-    let lookups = 0;
-    for (let i = 0; i <= deepest && lookups < 16; i++) {
-      if ((perBucket[i] ?? 0) >= 2) continue;
-      const target = randomIdInBucket(this.identity.id, i);
-      this.#route(encodeEnvelope(MsgType.LOOKUP, target, this.identity.id, new Uint8Array(0), this.limits.ttl));
-      lookups++;
-    }
-    this.#maintain();
-  }
-
-  #perBucket(): number[] {
-    const perBucket: number[] = [];
-    for (const e of this.#table.entries()) { const i = this.#table.bucketIndex(e.id); perBucket[i] = (perBucket[i] ?? 0) + 1; }
-    return perBucket;
-  }
-
-  #trimContacts(): void {
-    while (this.#contacts.size > this.limits.maxContacts) this.#contacts.delete(this.#contacts.keys().next().value as string);
-  }
-
   // ---------------------------------------------------------------- helpers
 
   #count(reason: string): void {
@@ -732,17 +545,6 @@ export class PeerRelay extends EventEmitter<PeerRelayEvents> {
     if (!isBytes(id) || id.length !== ID_LENGTH) throw new TypeError(`${name} must be a 20-byte Buffer or 40 hex characters`);
     return id;
   }
-}
-
-/** A random id sharing exactly `prefix` leading bits with `local` (k-bucket `prefix`). */
-function randomIdInBucket(local: Uint8Array, prefix: number): Uint8Array {
-  const id = randomBytes(ID_LENGTH);
-  const byte = prefix >> 3;
-  const bit = 7 - (prefix & 7);
-  for (let i = 0; i < byte; i++) id[i] = local[i];
-  const keep = (0xff << (bit + 1)) & 0xff;
-  id[byte] = (local[byte] & keep) | ((~local[byte]) & (1 << bit)) | (id[byte] & ((1 << bit) - 1));
-  return id;
 }
 
 function advertisedUrl(address: string, port: number): string {

@@ -1,110 +1,34 @@
 /**
  * SignalingCore: the dialect-neutral signaling server of one node. It holds the
  * registry of local clients (each with a `send(event)` sink supplied by its
- * dialect), publishes them to the mesh as signed rosters (mesh-records.ts),
- * routes client-to-client messages and key requests to a client's home node
- * over Channel.SIGNALING, answers discover, asks clients questions, and
- * enforces the auth hook and limits. Dialects (dialect-im.ts; later Connector
+ * dialect), answers discover, asks clients questions, and enforces the auth
+ * hook and limits. Its mesh side (mesh.ts) publishes the clients as signed
+ * rosters and routes client messages and key requests to a client's home node
+ * over Channel.SIGNALING. Dialects (dialect-im.ts; later Connector
  * and protoo) only translate frames to calls on this class.
  */
 import { EventEmitter } from 'events';
 import debugFactory from 'debug';
-import { randomBytes, textDecoder, textEncoder, toBase64, toHex, fromBase64 } from '../bytes.js';
-import { relayError, type ErrorCode, type RelayError } from '../errors.js';
+import { randomBytes, toHex } from '../bytes.js';
+import { relayError } from '../errors.js';
 import { KEM_PUBLIC_KEY_LENGTH } from '../crypto/identity.js';
 import { sha256 } from '../crypto/hash.js';
 import { ml_dsa65 } from '@noble/post-quantum/ml-dsa.js';
 import type { PeerRelay } from '../node/peer-relay.js';
-import { MAX_CLIENT_ID_LENGTH, RosterStore, signRoster, type RosterRecord } from './mesh-records.js';
+import { MAX_CLIENT_ID_LENGTH } from './mesh-records.js';
 import { resolveLimits, type SignalingLimits } from './limits.js';
-import { fastStringify } from './fast-json.js';
+import { SignalingMesh, type MeshExtension } from './mesh.js';
+import {
+  signalingError, type Authorizer, type ClientInfo, type ClientSink, type KeyInfo, type RegistrationProof,
+  type RegistrationRequest, type RequestHandler, type SignalingEvents, type SignalingOptions,
+} from './types.js';
+
+export * from './types.js';
 
 const debug = debugFactory('relaymesh:signaling');
-/** Channel.SIGNALING (kept local to avoid an import cycle with peer-relay.ts). */
-const SIGNALING = 4;
-const MAX_BATCH_ITEMS = 256;
-const MAX_BATCH_CHARS = 1024 * 1024;
-
-/** What the core asks a dialect to deliver to one client. */
-export type ClientEvent =
-  | { kind: 'message'; fromId: string; message: unknown; /** The message as JSON text, when the core already has it (saves a re-encode). */ messageJson?: string }
-  | { kind: 'peer_disconnected'; peerId: string }
-  | { kind: 'question'; questionId: string; question: unknown }
-  | { kind: 'error'; errorType: string; details: string };
-
-/** A dialect's handle on one client connection. */
-export interface ClientSink {
-  readonly remoteAddress: string;
-  readonly dialect: string;
-  send(event: ClientEvent): void;
-}
-
-/** An ML-DSA-65 proof that the registrant holds `signingKey` and signed `message`. */
-export interface RegistrationProof { signingKey: Uint8Array; signature: Uint8Array; message: Uint8Array }
-
-export interface RegistrationRequest {
-  clientId: string;
-  publicKey: Uint8Array;
-  proof: RegistrationProof | null;
-  capabilities: string[];
-  /** A client without keys (Connector, protoo): publicKey must be empty and proof null; request_public_key for it fails. */
-  keyless?: boolean;
-}
-
-export interface ClientInfo {
-  clientId: string;
-  publicKey: Uint8Array;
-  /** The verified ML-DSA-65 key of the registration proof, or null for the unverified form. */
-  signingKey: Uint8Array | null;
-  capabilities: string[];
-  remoteAddress: string;
-  dialect: string;
-  registeredAt: number;
-}
-
-/** Return true to accept; false or a reason string to reject (the client gets REJECTED). */
-export type Authorizer = (req: ClientInfo) => boolean | string | Promise<boolean | string>;
-/** An application request handler for a custom frame type; returns the answer. */
-export type RequestHandler = (client: ClientInfo | null, payload: unknown) => { type: string; payload: unknown } | Promise<{ type: string; payload: unknown }>;
-
-export interface KeyInfo { peerId: string; publicKey: Uint8Array; signingKey: Uint8Array | null; capabilities: string[] }
-
-export interface SignalingOptions extends Partial<SignalingLimits> {
-  /** Accept registrations without the ML-DSA proof (the client's older form). Default false. */
-  allowUnverified?: boolean;
-  authorize?: Authorizer;
-}
-
-export interface SignalingEvents {
-  registration: [info: ClientInfo];
-  departure: [info: ClientInfo];
-  /** A client answered a question nobody awaits (e.g. after debug_question). */
-  response: [clientId: string, questionId: string, response: unknown];
-  /** Client ids that left, local or remote (rooms drop them). */
-  gone: [ids: string[]];
-}
 
 interface Local { info: ClientInfo; sink: ClientSink; questions: Map<string, Question> }
 interface Question { resolve: (v: unknown) => void; reject: (e: Error) => void; timer: ReturnType<typeof setTimeout> | null; awaited: boolean }
-interface Pending { resolve: (k: KeyInfo) => void; reject: (e: Error) => void; timer: ReturnType<typeof setTimeout>; home: string }
-
-type MeshMessage =
-  | { t: 'roster'; r: RosterRecord }
-  | { t: 'msg'; to: string; from: string; m: unknown; mj?: string }
-  | { t: 'nf'; to: string; from: string }
-  | { t: 'keyreq'; rid: string; to: string }
-  | { t: 'keyres'; rid: string; id: string; pk?: string; sk?: string | null; caps?: string[] };
-
-const ERROR_CODE: Record<string, ErrorCode> = {
-  INVALID_MESSAGE: 'ERR_MALFORMED_FRAME', CLIENT_ID_TAKEN: 'ERR_CLIENT_ID_TAKEN', PEER_NOT_FOUND: 'ERR_PEER_NOT_FOUND',
-  INVALID_PUBLIC_KEY: 'ERR_BAD_KEYS', REGISTRATION_REQUIRED: 'ERR_NOT_CONNECTED', INVALID_PROOF: 'ERR_INVALID_PROOF',
-  RATE_LIMITED: 'ERR_RATE_LIMITED', REJECTED: 'ERR_REJECTED', LIMIT_REACHED: 'ERR_QUEUE_FULL', TIMEOUT: 'ERR_TIMEOUT',
-};
-
-/** A refusal the dialect shows the client as an error frame of type `errorType`. */
-export function signalingError(errorType: string, details: string): RelayError {
-  return relayError(ERROR_CODE[errorType] ?? 'ERR_REJECTED', details, { errorType });
-}
 
 export class SignalingCore extends EventEmitter<SignalingEvents> {
   readonly node: PeerRelay;
@@ -117,17 +41,8 @@ export class SignalingCore extends EventEmitter<SignalingEvents> {
   readonly #closedSinks = new WeakSet<ClientSink>();
   readonly #handlers = new Map<string, RequestHandler>();
   readonly #reserved = new Map<string, { key: string; until: number }>();
-  readonly #pending = new Map<string, Pending>();
-  readonly #rosterSentTo = new Map<string, number>();
-  readonly #store: RosterStore;
-  readonly #dropped: Record<string, number> = {};
-  readonly #meshTypes = new Map<string, (msg: Record<string, unknown>, fromHex: string) => void>();
-  /** Client messages per home node waiting for the end of this tick, sent as one mesh message. */
-  readonly #batches = new Map<string, { items: string[]; chars: number }>();
-  #own: RosterRecord | null = null;
-  #dirty = false;
-  #publishTimer: ReturnType<typeof setTimeout> | null = null;
-  #refreshTimer: ReturnType<typeof setInterval>;
+  readonly #meshTypes = new Map<string, MeshExtension>();
+  readonly #mesh: SignalingMesh;
   #closed = false;
 
   constructor(node: PeerRelay, opts: SignalingOptions = {}) {
@@ -136,15 +51,21 @@ export class SignalingCore extends EventEmitter<SignalingEvents> {
     this.limits = resolveLimits(opts);
     this.allowUnverified = opts.allowUnverified === true;
     this.authorize = opts.authorize ?? null;
-    this.#store = new RosterStore(node.identity.idHex, {
-      maxHomes: this.limits.maxHomes, maxIdsPerRoster: this.limits.maxClients,
-      maxRemoteIds: this.limits.maxRemoteIds, maxTtlMs: this.limits.rosterTtlMs * 2,
+    this.#mesh = new SignalingMesh(node, this.limits, {
+      localIds: () => [...this.#clients.keys()],
+      localKeys: (id) => {
+        const local = this.#clients.get(id);
+        return local && local.info.publicKey.length > 0 ? keyInfo(local.info) : null;
+      },
+      deliver: (id, event) => {
+        const local = this.#clients.get(id);
+        if (local) local.sink.send(event);
+        return local !== undefined;
+      },
+      departed: (ids) => this.#notifyDeparted(ids),
+      extension: (t) => this.#meshTypes.get(t),
     });
-    node.registerChannel(SIGNALING, (payload, from) => this.#onMesh(payload, from));
-    node.on('peer', (id) => this.#greet(id));
     node.once('close', () => this.close());
-    this.#refreshTimer = setInterval(() => this.#refresh(), Math.max(50, this.limits.rosterTtlMs / 3));
-    this.#refreshTimer.unref?.();
   }
 
   // ------------------------------------------------------------ application API
@@ -154,7 +75,7 @@ export class SignalingCore extends EventEmitter<SignalingEvents> {
 
   /** Counts of dropped remote inputs, by reason. */
   stats(): { clients: number; remoteClients: number; homes: number; dropped: Record<string, number> } {
-    return { clients: this.#clients.size, remoteClients: this.#store.size, homes: this.#store.homes, dropped: { ...this.#dropped } };
+    return { clients: this.#clients.size, remoteClients: this.#mesh.remoteClients, homes: this.#mesh.homes, dropped: { ...this.#mesh.dropped } };
   }
 
   /** Serves a custom frame type (dialects route unknown types here). */
@@ -253,7 +174,7 @@ export class SignalingCore extends EventEmitter<SignalingEvents> {
     this.#clients.set(clientId, local);
     this.#bySink.set(sink, local);
     this.#reserved.delete(clientId);
-    if (!previous || previous.info.clientId !== clientId) this.#changed();
+    if (!previous || previous.info.clientId !== clientId) this.#mesh.changed();
     this.emit('registration', info);
     return info;
   }
@@ -262,7 +183,7 @@ export class SignalingCore extends EventEmitter<SignalingEvents> {
     const { clientId } = info;
     const holder = this.#clients.get(clientId);
     if (holder && holder.sink !== sink) throw signalingError('CLIENT_ID_TAKEN', `${clientId} is registered by another connection`);
-    if (!holder && this.#store.homeOf(clientId)) throw signalingError('CLIENT_ID_TAKEN', `${clientId} is registered on another node`);
+    if (!holder && this.#mesh.homeOf(clientId)) throw signalingError('CLIENT_ID_TAKEN', `${clientId} is registered on another node`);
     const r = this.#reserved.get(clientId);
     if (r && r.until > Date.now() && (!info.signingKey || r.key !== keyTag(info.signingKey))) {
       throw signalingError('CLIENT_ID_TAKEN', `${clientId} is reserved for its previous owner's signing key`);
@@ -289,7 +210,7 @@ export class SignalingCore extends EventEmitter<SignalingEvents> {
       while (this.#reserved.size > this.limits.maxReservations) this.#reserved.delete(this.#reserved.keys().next().value as string);
     }
     this.#notifyDeparted([clientId]);
-    this.#changed();
+    this.#mesh.changed();
     this.emit('departure', local.info);
   }
 
@@ -298,7 +219,7 @@ export class SignalingCore extends EventEmitter<SignalingEvents> {
   /** Local ids first, then mesh-wide ones, at most maxDiscover. */
   discover(): string[] {
     const out = [...this.#clients.keys()].slice(0, this.limits.maxDiscover);
-    return out.concat(this.#store.ids(this.limits.maxDiscover - out.length));
+    return out.concat(this.#mesh.remoteIds(this.limits.maxDiscover - out.length));
   }
 
   /** The registered keys of `targetId`, asked of its home node if it is remote. */
@@ -306,19 +227,9 @@ export class SignalingCore extends EventEmitter<SignalingEvents> {
     const local = this.#clients.get(targetId);
     if (local?.info.publicKey.length === 0) return Promise.reject(signalingError('PEER_NOT_FOUND', `${targetId} registered no key`));
     if (local) return Promise.resolve(keyInfo(local.info));
-    const home = typeof targetId === 'string' ? this.#store.homeOf(targetId) : undefined;
+    const home = typeof targetId === 'string' ? this.#mesh.homeOf(targetId) : undefined;
     if (!home) return Promise.reject(signalingError('PEER_NOT_FOUND', `no client ${String(targetId)}`));
-    if (this.#pending.size >= this.limits.maxRemoteRequests) return Promise.reject(signalingError('LIMIT_REACHED', 'too many remote requests'));
-    const rid = toHex(randomBytes(8));
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.#pending.delete(rid);
-        reject(signalingError('PEER_NOT_FOUND', `home node of ${targetId} did not answer`));
-      }, this.limits.remoteTimeoutMs);
-      timer.unref?.();
-      this.#pending.set(rid, { resolve, reject, timer, home });
-      this.#sendMesh(home, { t: 'keyreq', rid, to: targetId });
-    });
+    return this.#mesh.requestKey(home, targetId);
   }
 
   /** Relays an opaque client message; throws PEER_NOT_FOUND for an unknown target. */
@@ -330,9 +241,9 @@ export class SignalingCore extends EventEmitter<SignalingEvents> {
       local.sink.send({ kind: 'message', fromId: from.info.clientId, message });
       return;
     }
-    const home = this.#store.homeOf(targetId);
+    const home = this.#mesh.homeOf(targetId);
     if (!home) throw signalingError('PEER_NOT_FOUND', `no client ${targetId}`);
-    this.#sendMesh(home, { t: 'msg', to: targetId, from: from.info.clientId, m: message });
+    this.#mesh.send(home, { t: 'msg', to: targetId, from: from.info.clientId, m: message });
   }
 
   /** A client's answer to a question; false if no such question is open. */
@@ -349,10 +260,7 @@ export class SignalingCore extends EventEmitter<SignalingEvents> {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    clearInterval(this.#refreshTimer);
-    if (this.#publishTimer) clearTimeout(this.#publishTimer);
-    for (const p of this.#pending.values()) { clearTimeout(p.timer); p.reject(relayError('ERR_DESTROYED')); }
-    this.#pending.clear();
+    this.#mesh.close();
     for (const sink of [...this.#bySink.keys()]) this.unregister(sink);
   }
 
@@ -363,227 +271,22 @@ export class SignalingCore extends EventEmitter<SignalingEvents> {
 
   /** The home node (hex id) of a client: this node for local clients, else from the rosters. */
   homeOf(clientId: string): string | undefined {
-    return this.#clients.has(clientId) ? this.node.identity.idHex : this.#store.homeOf(clientId);
+    return this.#clients.has(clientId) ? this.node.identity.idHex : this.#mesh.homeOf(clientId);
   }
 
   /** Other nodes known to hold clients (from their rosters). */
-  knownHomes(): string[] { return this.#store.records().map((r) => r.home); }
+  knownHomes(): string[] { return this.#mesh.knownHomes(); }
 
   /** Sends an extension message (`t` not used by the core) to node `hex` over Channel.SIGNALING. */
-  sendMesh(hex: string, msg: { t: string } & Record<string, unknown>): void { this.#sendMesh(hex, msg as never); }
+  sendMesh(hex: string, msg: { t: string } & Record<string, unknown>): void { this.#mesh.send(hex, msg); }
 
   /** Receives extension messages of type `t` (remote input: the handler must not throw). */
-  onMeshType(t: string, fn: (msg: Record<string, unknown>, fromHex: string) => void): void { this.#meshTypes.set(t, fn); }
-
-  // ------------------------------------------------------------ mesh side
-
-  #count(reason: string): void {
-    this.#dropped[reason] = (this.#dropped[reason] ?? 0) + 1;
-    debug('dropped: %s', reason);
-  }
-
-  #sendMesh(toHex_: string, msg: MeshMessage): void {
-    if (this.#closed || this.node.destroyed) return;
-    try {
-      if (msg.t !== 'roster') this.#rosterTo(toHex_);
-      // A client message travels as `{"t":"msg",to,from}\n<message JSON>` so the home node
-      // can hand the JSON text to the dialect without re-encoding it.
-      if (msg.t === 'msg') return this.#batch(toHex_, `${JSON.stringify({ t: 'msg', to: msg.to, from: msg.from })}\n${fastStringify(msg.m)}`);
-      this.node.sendOnChannel(fromHexId(toHex_), SIGNALING, textEncoder.encode(JSON.stringify(msg)));
-    } catch (err) {
-      this.#count('send_failed');
-      debug('send to %s failed: %s', toHex_.slice(0, 8), (err as Error).message);
-    }
-  }
-
-  /**
-   * Client messages to one home node in the same tick travel together:
-   * `{"t":"batch","lens":[..]}\n` then the messages back to back (lens in
-   * UTF-16 code units), which saves a sealed mesh message per client message.
-   */
-  #batch(dest: string, text: string): void {
-    let b = this.#batches.get(dest);
-    if (b && b.chars + text.length > MAX_BATCH_CHARS) {
-      this.#flushBatch(dest);
-      b = undefined;
-    }
-    if (!b) {
-      b = { items: [], chars: 0 };
-      this.#batches.set(dest, b);
-      queueMicrotask(() => this.#flushBatch(dest));
-    }
-    b.items.push(text);
-    b.chars += text.length;
-    if (b.items.length >= MAX_BATCH_ITEMS) this.#flushBatch(dest);
-  }
-
-  #flushBatch(dest: string): void {
-    const b = this.#batches.get(dest);
-    if (!b) return;
-    this.#batches.delete(dest);
-    if (this.#closed || this.node.destroyed) return;
-    const text = b.items.length === 1 ? b.items[0] : `${JSON.stringify({ t: 'batch', lens: b.items.map((i) => i.length) })}\n${b.items.join('')}`;
-    try {
-      this.node.sendOnChannel(fromHexId(dest), SIGNALING, textEncoder.encode(text));
-    } catch (err) {
-      this.#count('send_failed');
-      debug('send to %s failed: %s', dest.slice(0, 8), (err as Error).message);
-    }
-  }
-
-  /** Makes sure `dest` has our current roster before it gets a message from one of our clients. */
-  #rosterTo(dest: string): void {
-    if (this.#dirty || !this.#own) this.#publish();
-    const own = this.#own!;
-    if ((this.#rosterSentTo.get(dest) ?? -1) >= own.seq) return;
-    this.#rosterSentTo.set(dest, own.seq);
-    while (this.#rosterSentTo.size > this.limits.maxHomes) this.#rosterSentTo.delete(this.#rosterSentTo.keys().next().value as string);
-    this.#sendMesh(dest, { t: 'roster', r: own });
-  }
-
-  #changed(): void {
-    this.#dirty = true;
-    if (this.#publishTimer || this.#closed) return;
-    this.#publishTimer = setTimeout(() => { this.#publishTimer = null; if (this.#dirty) this.#publish(); }, this.limits.rosterDelayMs);
-    this.#publishTimer.unref?.();
-  }
-
-  /** Signs a new roster of our clients and floods it to our direct links. */
-  #publish(): void {
-    if (this.#closed) return;
-    this.#dirty = false;
-    const seq = Math.max((this.#own?.seq ?? 0) + 1, Date.now());
-    this.#own = signRoster(this.node.identity, seq, Date.now() + this.limits.rosterTtlMs, [...this.#clients.keys()]);
-    for (const peer of this.node.peers) {
-      const hex = toHex(peer);
-      this.#rosterSentTo.set(hex, seq);
-      this.#sendMesh(hex, { t: 'roster', r: this.#own });
-    }
-  }
-
-  #refresh(): void {
-    if (this.#closed) return;
-    const gone = this.#store.sweep(Date.now());
-    if (gone.length) this.#notifyDeparted(gone);
-    if (this.#clients.size > 0 || this.#own?.ids.length) this.#publish();
-  }
-
-  /** A new direct link: tell it who is registered here and what we know. */
-  #greet(id: Uint8Array): void {
-    if (this.#closed) return;
-    const hex = toHex(id);
-    if (this.#own && this.#own.exp > Date.now()) {
-      this.#rosterSentTo.set(hex, this.#own.seq);
-      this.#sendMesh(hex, { t: 'roster', r: this.#own });
-    } else if (this.#clients.size > 0) this.#rosterTo(hex);
-    for (const r of this.#store.records()) if (r.home !== hex) this.#sendMesh(hex, { t: 'roster', r });
-  }
+  onMeshType(t: string, fn: MeshExtension): void { this.#meshTypes.set(t, fn); }
 
   #notifyDeparted(ids: string[]): void {
     this.emit('gone', ids);
     for (const local of this.#clients.values()) {
       for (const peerId of ids) if (peerId !== local.info.clientId) local.sink.send({ kind: 'peer_disconnected', peerId });
-    }
-  }
-
-  #onMesh(payload: Uint8Array, from: Uint8Array): void {
-    let text: string;
-    try {
-      text = textDecoder.decode(payload);
-    } catch {
-      return this.#count('bad_json');
-    }
-    const fromHex = toHex(from);
-    if (!text.startsWith('{"t":"batch"')) return this.#onMeshText(text, fromHex);
-    const nl = text.indexOf('\n');
-    let lens: unknown;
-    try { lens = JSON.parse(text.slice(0, nl)).lens; } catch { lens = null; }
-    if (nl < 0 || !Array.isArray(lens) || lens.length > MAX_BATCH_ITEMS || !lens.every((l) => Number.isSafeInteger(l) && l > 0)
-      || (lens as number[]).reduce((a, l) => a + l, 0) !== text.length - nl - 1) return this.#count('bad_batch');
-    let off = nl + 1;
-    for (const l of lens as number[]) {
-      this.#onMeshText(text.slice(off, off + l), fromHex);
-      off += l;
-    }
-  }
-
-  #onMeshText(text: string, fromHex: string): void {
-    let msg: MeshMessage;
-    try {
-      const nl = text.indexOf('\n');
-      msg = JSON.parse(nl < 0 ? text : text.slice(0, nl));
-      if (nl >= 0 && msg?.t === 'msg') {
-        msg.mj = text.slice(nl + 1);
-        msg.m = JSON.parse(msg.mj);
-      }
-    } catch {
-      return this.#count('bad_json');
-    }
-    if (!msg || typeof msg !== 'object') return this.#count('bad_message');
-    switch (msg.t) {
-      case 'roster': return this.#onRoster(msg.r, fromHex);
-      case 'msg': {
-        if (typeof msg.to !== 'string' || typeof msg.from !== 'string' || !msg.m || typeof msg.m !== 'object') return this.#count('bad_message');
-        // Only a client's home node may speak for it.
-        if (!this.#store.lists(fromHex, msg.from)) return this.#count('unlisted_sender');
-        const local = this.#clients.get(msg.to);
-        if (!local) return this.#sendMesh(fromHex, { t: 'nf', to: msg.to, from: msg.from });
-        local.sink.send({ kind: 'message', fromId: msg.from, message: msg.m, messageJson: msg.mj });
-        return;
-      }
-      case 'nf': {
-        const local = typeof msg.from === 'string' ? this.#clients.get(msg.from) : undefined;
-        if (!local) return this.#count('bad_message');
-        local.sink.send({ kind: 'error', errorType: 'PEER_NOT_FOUND', details: `${String(msg.to)} is no longer registered` });
-        return;
-      }
-      case 'keyreq': {
-        if (typeof msg.rid !== 'string' || typeof msg.to !== 'string') return this.#count('bad_message');
-        const local = this.#clients.get(msg.to);
-        const k = local ? keyInfo(local.info) : null;
-        this.#sendMesh(fromHex, k
-          ? { t: 'keyres', rid: msg.rid, id: msg.to, pk: toBase64(k.publicKey), sk: k.signingKey ? toBase64(k.signingKey) : null, caps: k.capabilities }
-          : { t: 'keyres', rid: msg.rid, id: msg.to });
-        return;
-      }
-      case 'keyres': return this.#onKeyResponse(msg, fromHex);
-      default: {
-        const ext = this.#meshTypes.get((msg as { t: string }).t);
-        if (!ext) return this.#count('unknown_type');
-        try { ext(msg as unknown as Record<string, unknown>, fromHex); } catch (err) { this.#count('extension_failed'); debug('extension %s: %s', (msg as { t: string }).t, (err as Error).message); }
-        return;
-      }
-    }
-  }
-
-  #onRoster(r: unknown, fromHex: string): void {
-    const res = this.#store.accept(r, Date.now());
-    if (res.status !== 'stored') {
-      if (res.status !== 'stale') this.#count(`roster_${res.status}`);
-      return;
-    }
-    const rec = r as RosterRecord;
-    if (res.removed.length) this.#notifyDeparted(res.removed);
-    for (const peer of this.node.peers) {
-      const hex = toHex(peer);
-      if (hex !== fromHex && hex !== rec.home) this.#sendMesh(hex, { t: 'roster', r: rec });
-    }
-  }
-
-  #onKeyResponse(msg: Extract<MeshMessage, { t: 'keyres' }>, fromHex: string): void {
-    const p = typeof msg.rid === 'string' ? this.#pending.get(msg.rid) : undefined;
-    if (!p || p.home !== fromHex) return this.#count('unexpected_keyres');
-    this.#pending.delete(msg.rid);
-    clearTimeout(p.timer);
-    try {
-      if (typeof msg.pk !== 'string') throw new Error('not found');
-      const publicKey = fromBase64(msg.pk);
-      const signingKey = typeof msg.sk === 'string' ? fromBase64(msg.sk) : null;
-      if (publicKey.length !== KEM_PUBLIC_KEY_LENGTH) throw new Error('bad key');
-      const caps = Array.isArray(msg.caps) ? msg.caps.filter((c): c is string => typeof c === 'string').slice(0, 16) : [];
-      p.resolve({ peerId: msg.id, publicKey, signingKey, capabilities: caps });
-    } catch {
-      p.reject(signalingError('PEER_NOT_FOUND', `no client ${String(msg.id)}`));
     }
   }
 }
@@ -604,10 +307,3 @@ function keyInfo(info: ClientInfo): KeyInfo {
 }
 
 function keyTag(key: Uint8Array): string { return toHex(sha256(key)); }
-
-function fromHexId(hex: string): Uint8Array {
-  const out = new Uint8Array(20);
-  for (let i = 0; i < 20; i++) out[i] = parseInt(hex.slice(i * 2, i * 2 + 2), 16);
-  return out;
-}
-

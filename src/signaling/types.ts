@@ -1,0 +1,77 @@
+/**
+ * The signaling core's vocabulary, shared by the core, its mesh side and every
+ * dialect: client events and sinks, registrations, options, events, and the
+ * error a dialect shows a client as an error frame.
+ */
+import { relayError, type ErrorCode, type RelayError } from '../errors.js';
+import type { SignalingLimits } from './limits.js';
+
+/** What the core asks a dialect to deliver to one client. */
+export type ClientEvent =
+  | { kind: 'message'; fromId: string; message: unknown; /** The message as JSON text, when the core already has it (saves a re-encode). */ messageJson?: string }
+  | { kind: 'peer_disconnected'; peerId: string }
+  | { kind: 'question'; questionId: string; question: unknown }
+  | { kind: 'error'; errorType: string; details: string };
+
+/** A dialect's handle on one client connection. */
+export interface ClientSink {
+  readonly remoteAddress: string;
+  readonly dialect: string;
+  send(event: ClientEvent): void;
+}
+
+/** An ML-DSA-65 proof that the registrant holds `signingKey` and signed `message`. */
+export interface RegistrationProof { signingKey: Uint8Array; signature: Uint8Array; message: Uint8Array }
+
+export interface RegistrationRequest {
+  clientId: string;
+  publicKey: Uint8Array;
+  proof: RegistrationProof | null;
+  capabilities: string[];
+  /** A client without keys (Connector, protoo): publicKey must be empty and proof null; request_public_key for it fails. */
+  keyless?: boolean;
+}
+
+export interface ClientInfo {
+  clientId: string;
+  publicKey: Uint8Array;
+  /** The verified ML-DSA-65 key of the registration proof, or null for the unverified form. */
+  signingKey: Uint8Array | null;
+  capabilities: string[];
+  remoteAddress: string;
+  dialect: string;
+  registeredAt: number;
+}
+
+/** Return true to accept; false or a reason string to reject (the client gets REJECTED). */
+export type Authorizer = (req: ClientInfo) => boolean | string | Promise<boolean | string>;
+/** An application request handler for a custom frame type; returns the answer. */
+export type RequestHandler = (client: ClientInfo | null, payload: unknown) => { type: string; payload: unknown } | Promise<{ type: string; payload: unknown }>;
+
+export interface KeyInfo { peerId: string; publicKey: Uint8Array; signingKey: Uint8Array | null; capabilities: string[] }
+
+export interface SignalingOptions extends Partial<SignalingLimits> {
+  /** Accept registrations without the ML-DSA proof (the client's older form). Default false. */
+  allowUnverified?: boolean;
+  authorize?: Authorizer;
+}
+
+export interface SignalingEvents {
+  registration: [info: ClientInfo];
+  departure: [info: ClientInfo];
+  /** A client answered a question nobody awaits (e.g. after debug_question). */
+  response: [clientId: string, questionId: string, response: unknown];
+  /** Client ids that left, local or remote (rooms drop them). */
+  gone: [ids: string[]];
+}
+
+const ERROR_CODE: Record<string, ErrorCode> = {
+  INVALID_MESSAGE: 'ERR_MALFORMED_FRAME', CLIENT_ID_TAKEN: 'ERR_CLIENT_ID_TAKEN', PEER_NOT_FOUND: 'ERR_PEER_NOT_FOUND',
+  INVALID_PUBLIC_KEY: 'ERR_BAD_KEYS', REGISTRATION_REQUIRED: 'ERR_NOT_CONNECTED', INVALID_PROOF: 'ERR_INVALID_PROOF',
+  RATE_LIMITED: 'ERR_RATE_LIMITED', REJECTED: 'ERR_REJECTED', LIMIT_REACHED: 'ERR_QUEUE_FULL', TIMEOUT: 'ERR_TIMEOUT',
+};
+
+/** A refusal the dialect shows the client as an error frame of type `errorType`. */
+export function signalingError(errorType: string, details: string): RelayError {
+  return relayError(ERROR_CODE[errorType] ?? 'ERR_REJECTED', details, { errorType });
+}

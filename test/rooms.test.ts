@@ -94,3 +94,26 @@ test('a room created without an id gets one, and rooms of a node are listed with
   t.deepEqual(roomsOf(node.signaling!).list(), [{ room: created.data.roomId, name: 'anon', creator: a.id, clients: [a.id] }], 'list() shows the room');
   t.deepEqual(roomsOf(node.signaling!).roomsOf(a.id), [created.data.roomId], 'roomsOf() shows the client\'s rooms');
 });
+
+test('room messages from the wrong node or of the wrong shape are dropped without effect', async (t) => {
+  const [na, nb] = await twoNodes(t);
+  const a = await connector(t, path(na));
+  a.send({ event: 'Create_Room', data: { room: 'safe' } });
+  await a.next('Room_Created');
+  const forge = (m: unknown) => nb.sendOnChannel(na.id, 4, new TextEncoder().encode(typeof m === 'string' ? m : JSON.stringify(m)));
+  forge({ t: 'room-op', rid: 'x1', op: 'end', room: 'safe', client: a.id });
+  forge({ t: 'room-op', rid: null, op: 'leave', room: 'safe', client: a.id });
+  forge({ t: 'room-op', rid: 'x2', op: 'join', room: 'safe', client: 'nobody-registered' });
+  forge({ t: 'room-op', rid: 'x3', op: 'explode', room: 'safe', client: a.id });
+  forge({ t: 'room-ev', to: a.id, ev: { kind: 'deleted', room: 'safe', name: '', clients: [], by: a.id } });
+  forge({ t: 'room-ev', to: a.id, ev: null });
+  forge({ t: 'room-res', rid: 'nope', ok: true });
+  forge({ t: 'room-found', rid: 7 });
+  forge('{"t":"room-op"');
+  const b = await connector(t, path(nb));
+  t.ok(await waitFor(() => na.signaling!.homeOf(b.id) !== undefined), 'a real client on the forging node is known');
+  b.send({ event: 'Join_Room', data: { room: 'safe' } });
+  const added = await a.next('Client_Added');
+  t.deepEqual(added.data.clients, [a.id, b.id], 'the room kept its creator: forged end, leave and join were ignored');
+  t.notOk(a.inbox.some((f) => f.event === 'Room_Deleted'), 'a forged Room_Deleted event from a node that is not the home never reached the client');
+});

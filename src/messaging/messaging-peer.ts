@@ -18,7 +18,7 @@ import { openMlKemAes, sealMlKemAes, ML_KEM_AES } from './ml-kem-aes.js';
 import { PendingRequests, type Frame } from './requests.js';
 import { fastStringify } from '../signaling/fast-json.js';
 import { encodeText } from './text.js';
-import { RELAYMESH_IM, SecureSessions } from './secure-envelope.js';
+import { RELAYMESH_IM, SecureSessions, secureEnvelopeJson } from './secure-envelope.js';
 
 const debug = debugFactory('relaymesh:messaging');
 /** Peers whose keys are pinned at once. */
@@ -261,8 +261,10 @@ export class MessagingPeer {
     if (typeof message !== 'string') throw new TypeError('message must be a string');
     const keys = this.#keys.get(targetId) ?? await this.#fetchKeys(targetId);
     const pt = encodeText(message);
-    const env = keys.secure && this.#secure ? this.#secure.seal(targetId, keys.publicKey, pt) : sealMlKemAes(pt, keys.publicKey);
-    this.#write(`{"type":"message","payload":{"targetId":${JSON.stringify(targetId)},"message":${fastStringify(env)}}}`);
+    const json = keys.secure && this.#secure
+      ? secureEnvelopeJson(this.#secure.seal(targetId, keys.publicKey, pt))
+      : fastStringify(sealMlKemAes(pt, keys.publicKey));
+    this.#write(`{"type":"message","payload":{"targetId":${JSON.stringify(targetId)},"message":${json}}}`);
   }
 
   async #fetchKeys(peerId: string): Promise<PeerKeys> {

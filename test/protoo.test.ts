@@ -135,6 +135,14 @@ test('the server sends requests to a protoo-client peer: answered, refused, and 
   t.throws(() => peer.request(''), TypeError, 'an empty method is a TypeError');
 });
 
+test('a request the application never answers gets a 408 response', async (t) => {
+  const node = await startNode(t, { port: 0, ...FAST, signaling: { handlerTimeoutMs: 300 } });
+  const alice = await protoo(t, node, 'alice');
+  protooServerOf(node.signaling!).getPeer('alice')!.on('request', () => undefined);
+  await alice.request('hang', {}).then(() => t.fail('answered'), (err: any) => t.equal(err.code, 408, 'errorCode 408 after the handler timeout'));
+  t.deepEqual(await alice.request('discover'), { peers: [] }, 'the peer is still served');
+});
+
 test('protoo-client reconnects after a drop, and does not after close code 4000', async (t) => {
   const node = await startNode(t, { port: 0, ...FAST });
   const server = protooServerOf(node.signaling!);

@@ -166,15 +166,20 @@ export class ProtooPeer extends EventEmitter<ProtooPeerEvents> implements RoomSi
 
   #onRequest(req: ProtooRequest): void {
     let answered = false;
+    // Every request gets a response: 408 if neither the core nor the application answers in time.
+    const timer = setTimeout(() => reject(408, 'TIMEOUT: no answer in time'), this.#core.limits.handlerTimeoutMs);
+    timer.unref?.();
     const accept: Accept = (data = {}) => {
       if (answered) return;
       answered = true;
+      clearTimeout(timer);
       this.#serving--;
       this.#sock.send({ response: true, id: req.id, ok: true, data: data ?? {} });
     };
     const reject: Reject = (code = 500, reason) => {
       if (answered) return;
       answered = true;
+      clearTimeout(timer);
       this.#serving--;
       let errorCode = code;
       let errorReason = reason;

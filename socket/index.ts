@@ -9,7 +9,8 @@ import { Socket, type RemoteInfo } from './socket.js';
 import type { SocketOptions, SocketType } from './options.js';
 
 export { Socket } from './socket.js';
-export type { RemoteInfo, AddressInfo, SocketEvents } from './socket.js';
+export type { RemoteInfo, AddressInfo, SocketEvents, SendMessage } from './socket.js';
+export type { SendCallback } from './send-args.js';
 export type { SocketOptions, SocketType } from './options.js';
 export type { AddressMode } from './addressing.js';
 export { aliasOf, parsePrefix, DEFAULT_ALIAS_PREFIX } from './alias.js';

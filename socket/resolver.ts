@@ -125,6 +125,7 @@ export class Resolver {
     if (++this.#answers > this.#limits.maxAnswersPerSecond) return this.#host.count('dgram_find_rate');
     this.learn(from);
     const ids = this.#closest(m.target, MAX_NODES, from);
+    debug('%s answers FIND from %s with %o', toHex(this.#host.id).slice(0, 8), toHex(from).slice(0, 8), ids.map((id) => toHex(id).slice(0, 8)));
     this.#host.send(from, encodeNodes(m.reqId, ids));
   }
 
@@ -194,6 +195,7 @@ export class Resolver {
       }
       queries += round.length;
       for (const id of round) asked.add(toHex(id));
+      debug('asking %o', round.map((id) => toHex(id).slice(0, 8)));
       const answers = await Promise.all(round.map(async (id) => ({ id, ids: await this.#ask(id, target, prefix.hostBits) })));
       for (const { id, ids } of answers) {
         // The node answered for itself over a sealed session: it exists and owns its id.

@@ -20,6 +20,8 @@ import { parseSocketOptions, type SocketOptions, type SocketType } from './optio
 const debug = debugFactory('relaymesh:socket');
 
 export type { SocketOptions, SocketType };
+/** What send() takes: bytes, a string, or an array of them (sent as one datagram). */
+export type SendMessage = string | ArrayBufferView | readonly (string | ArrayBufferView)[];
 export interface RemoteInfo { address: string; family: string; port: number; size: number }
 export interface AddressInfo { address: string; family: string; port: number }
 
@@ -205,6 +207,8 @@ export class Socket extends EventEmitter<SocketEvents> implements PortOwner {
    * dgram: msg is a Buffer, TypedArray, DataView, string or an array of them;
    * offset/length cut a slice; connected sockets take no port or address.
    */
+  send(msg: SendMessage, port?: number | SendCallback, address?: string | Uint8Array | SendCallback, callback?: SendCallback): void;
+  send(msg: SendMessage, offset: number, length: number, port?: number | SendCallback, address?: string | Uint8Array | SendCallback, callback?: SendCallback): void;
   send(...args: unknown[]): void {
     const connected = this.#connectState === 'connected';
     const s = normalizeSend(args, connected);

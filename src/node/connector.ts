@@ -91,26 +91,41 @@ export class Connector {
     throw relayError('ERR_CONNECT_FAILED', `${toHex(target)} has no transport in common with this node`, { to: toHex(target) });
   }
 
+  /**
+   * Asks `target` for its transports. The query is sent again every quarter of
+   * connectTimeoutMs (a sealed message can be lost with a dying link); it ends
+   * early if a link to `target` forms meanwhile.
+   */
   #query(target: Uint8Array, signal?: AbortSignal): Promise<TransportInfo> {
     return new Promise((resolve, reject) => {
       const q = toHex(randomBytes(8));
-      const timer = setTimeout(() => finish(relayError('ERR_TIMEOUT', `connect(${toHex(target)}): no answer in ${this.#node.limits.connectTimeoutMs} ms`)), this.#node.limits.connectTimeoutMs);
+      const limit = this.#node.limits.connectTimeoutMs;
+      const timer = setTimeout(() => finish(relayError('ERR_TIMEOUT', `connect(${toHex(target)}): no answer in ${limit} ms`)), limit);
       timer.unref?.();
+      const again = setInterval(() => {
+        if (this.#node._linkTo(target)) finish(null, { url: '', wrtc: false });
+        else send();
+      }, Math.max(limit / 4, 250));
+      again.unref?.();
       const onAbort = () => finish(relayError('ERR_TIMEOUT', 'aborted'));
       const finish = (err: Error | null, info?: TransportInfo) => {
         if (!this.#queries.has(q)) return;
         this.#queries.delete(q);
         clearTimeout(timer);
+        clearInterval(again);
         signal?.removeEventListener('abort', onAbort);
         if (err) reject(err); else resolve(info!);
       };
+      const send = () => {
+        try {
+          this.sendControl(target, { t: 'query', q });
+        } catch (err) {
+          finish(err as Error);
+        }
+      };
       signal?.addEventListener('abort', onAbort, { once: true });
       this.#queries.set(q, { resolve: (i) => finish(null, i), reject: (e) => finish(e), timer });
-      try {
-        this.sendControl(target, { t: 'query', q });
-      } catch (err) {
-        finish(err as Error);
-      }
+      send();
     });
   }
 

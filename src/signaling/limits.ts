@@ -20,8 +20,8 @@ export const SIGNALING_LIMITS = {
   questionTimeoutMs: 30_000,
   /** Longest wait for an answer (custom handler, auth hook, home node) before the client gets a TIMEOUT error (ms). */
   handlerTimeoutMs: 15_000,
-  /** Time a remote home node has to answer a key request (ms). */
-  remoteTimeoutMs: 10_000,
+  /** Time a remote home node has to answer a key request (ms; asked again after a third of it). Below the client's 10 s default. */
+  remoteTimeoutMs: 8000,
   /** Remote key requests in flight, all clients. */
   maxRemoteRequests: 4096,
   /** Ids `discover` returns (local first, then mesh-wide). */

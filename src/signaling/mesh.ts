@@ -90,12 +90,15 @@ export class SignalingMesh {
     if (this.#pending.size >= this.#limits.maxRemoteRequests) return Promise.reject(signalingError('LIMIT_REACHED', 'too many remote requests'));
     const rid = toHex(randomBytes(8));
     return new Promise((resolve, reject) => {
+      // Asked again (same rid) at a third of the time limit, in case the mesh lost the first one.
+      const retry = setTimeout(() => { if (this.#pending.has(rid)) this.send(home, { t: 'keyreq', rid, to: targetId }); }, this.#limits.remoteTimeoutMs / 3);
+      retry.unref?.();
       const timer = setTimeout(() => {
         this.#pending.delete(rid);
         reject(signalingError('PEER_NOT_FOUND', `home node of ${targetId} did not answer`));
       }, this.#limits.remoteTimeoutMs);
       timer.unref?.();
-      this.#pending.set(rid, { resolve, reject, timer, home });
+      this.#pending.set(rid, { resolve: (k) => { clearTimeout(retry); resolve(k); }, reject: (e) => { clearTimeout(retry); reject(e); }, timer, home });
       this.send(home, { t: 'keyreq', rid, to: targetId });
     });
   }
@@ -292,7 +295,7 @@ export class SignalingMesh {
 
   #onKeyResponse(msg: Extract<MeshMessage, { t: 'keyres' }>, fromHex: string): void {
     const p = typeof msg.rid === 'string' ? this.#pending.get(msg.rid) : undefined;
-    if (!p || p.home !== fromHex) return this.#count('unexpected_keyres');
+    if (!p || p.home !== fromHex) return this.#count('unexpected_keyres'); // also the answer to a repeated request
     this.#pending.delete(msg.rid);
     clearTimeout(p.timer);
     try {

@@ -1,9 +1,22 @@
 /** Small byte helpers shared by every layer (no Node built-ins, so they bundle for browsers). */
 
+const HEX = Array.from({ length: 256 }, (_, i) => (i < 16 ? '0' : '') + i.toString(16));
+
 export function toHex(bytes: Uint8Array): string {
   let s = '';
-  for (let i = 0; i < bytes.length; i++) s += (bytes[i] < 16 ? '0' : '') + bytes[i].toString(16);
+  for (let i = 0; i < bytes.length; i++) s += HEX[bytes[i]];
   return s;
+}
+
+/**
+ * 53 bits of 8 bytes at `offset` as a number: a cheap Map key for random
+ * 64-bit identifiers (message ids, session ids), where a collision among the
+ * at most ~10^5 live keys has odds around 10^-6.
+ */
+export function key53(bytes: Uint8Array, offset = 0): number {
+  const hi = ((bytes[offset] & 0x1f) << 16) | (bytes[offset + 1] << 8) | bytes[offset + 2];
+  const lo = ((bytes[offset + 3] << 24) | (bytes[offset + 4] << 16) | (bytes[offset + 5] << 8) | bytes[offset + 6]) >>> 0;
+  return hi * 0x100000000 + lo;
 }
 
 export function fromHex(hex: string): Uint8Array {
@@ -52,9 +65,27 @@ export function isBytes(x: unknown): x is Uint8Array {
   return x instanceof Uint8Array;
 }
 
+/** Small requests (message ids, nonces) are served from a pool refilled 4 KiB at a time. */
+const POOL_SIZE = 4096;
+const SMALL = 64;
+let pool = new Uint8Array(0);
+let poolOffset = 0;
+
 export function randomBytes(n: number): Uint8Array {
+  if (n <= SMALL) {
+    if (poolOffset + n > pool.length) {
+      pool = new Uint8Array(POOL_SIZE);
+      globalThis.crypto.getRandomValues(pool);
+      poolOffset = 0;
+    }
+    const out = pool.slice(poolOffset, poolOffset + n);
+    pool.fill(0, poolOffset, poolOffset + n);
+    poolOffset += n;
+    return out;
+  }
   const out = new Uint8Array(n);
-  globalThis.crypto.getRandomValues(out);
+  // getRandomValues refuses more than 65,536 bytes per call.
+  for (let i = 0; i < n; i += 65536) globalThis.crypto.getRandomValues(out.subarray(i, Math.min(n, i + 65536)));
   return out;
 }
 

@@ -32,6 +32,8 @@ export class PublicIdentity {
   readonly id: Uint8Array;
   readonly dsaPublicKey: Uint8Array;
   readonly kemPublicKey: Uint8Array;
+  /** The id as hex, computed once (ids are Map keys everywhere). */
+  readonly idHex: string;
   #prepared: KEMPrepared | null = null;
 
   constructor(dsaPublicKey: Uint8Array, kemPublicKey: Uint8Array, id?: Uint8Array) {
@@ -40,6 +42,7 @@ export class PublicIdentity {
     this.dsaPublicKey = dsaPublicKey;
     this.kemPublicKey = kemPublicKey;
     this.id = id ?? deriveId(dsaPublicKey, kemPublicKey);
+    this.idHex = toHex(this.id);
   }
 
   /** Parses dsaPk || kemPk and returns null unless they hash to `expectedId`. */
@@ -52,8 +55,6 @@ export class PublicIdentity {
     return new PublicIdentity(dsa, kem, id);
   }
 
-  get idHex(): string { return toHex(this.id); }
-
   /** dsaPk || kemPk, the form carried on the wire. */
   publicKeys(): Uint8Array {
     const out = new Uint8Array(PUBLIC_KEYS_LENGTH);
@@ -64,8 +65,13 @@ export class PublicIdentity {
 
   /** ML-KEM.Encaps (FIPS 203 §7.2) to this identity's KEM key. */
   encapsulate(): { cipherText: Uint8Array; sharedSecret: Uint8Array } {
+    return this.prepared().encapsulate();
+  }
+
+  /** The KEM public key expanded once (FIPS 203 matrix Â), so later encapsulations are cheaper. */
+  prepared(): KEMPrepared {
     this.#prepared ??= ml_kem768.prepare(this.kemPublicKey);
-    return this.#prepared.encapsulate();
+    return this.#prepared;
   }
 
   /** ML-DSA.Verify (FIPS 204 §5.3); false for any malformed input. */
@@ -124,7 +130,8 @@ export class Identity extends PublicIdentity {
 
   /** ML-KEM.Decaps (FIPS 203 §7.3) with this identity's secret key. Throws on malformed input. */
   decapsulate(cipherText: Uint8Array): Uint8Array {
-    return ml_kem768.decapsulate(cipherText, this.#kemSecretKey);
+    // The prepared form of the own key skips re-expanding Â on every decapsulation.
+    return this.prepared().decapsulate(cipherText, this.#kemSecretKey);
   }
 
   /** ML-DSA.Sign (FIPS 204 §5.2), hedged (randomized). */

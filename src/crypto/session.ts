@@ -14,8 +14,8 @@
  *   nonce = 0x00000000 | counter; AAD = to | from | sid | counter
  *   Keys ratchet every EPOCH_MESSAGES messages: k[e+1] = HKDF(k[e], "", rekey label, 32).
  */
-import { ml_kem768 } from '@noble/post-quantum/ml-kem.js';
-import { concatBytes, randomBytes } from '../bytes.js';
+import { ml_kem768, type KEMPrepared } from '@noble/post-quantum/ml-kem.js';
+import { concatBytes, equalBytes, randomBytes } from '../bytes.js';
 import { defaultAead, type Aead, TAG_LENGTH } from './aead.js';
 import { hkdfSha256, label, sha256, LABELS } from './hash.js';
 import {
@@ -33,10 +33,12 @@ export const EPOCH_MESSAGES = 2 ** 20;
 /** A session is retired (and a new handshake made) after this many messages in one direction. */
 export const MAX_COUNTER = 2 ** 48;
 
-export interface EphemeralKeyPair { publicKey: Uint8Array; secretKey: Uint8Array }
+export interface EphemeralKeyPair { publicKey: Uint8Array; secretKey: Uint8Array; prepared?: KEMPrepared }
 
+/** An ephemeral ML-KEM key pair, prepared for decapsulation (made ahead of time, off the critical path). */
 export function generateEphemeral(): EphemeralKeyPair {
-  return ml_kem768.keygen();
+  const kp = ml_kem768.keygen();
+  return { ...kp, prepared: ml_kem768.prepare(kp.publicKey) };
 }
 
 /** Initiator state between INIT and RESP. */
@@ -56,18 +58,22 @@ export function createInit(self: Identity, remote: PublicIdentity, ephemeral = g
 }
 
 /** Parses an INIT's sender keys; null if malformed or not matching `fromId`. */
-export function initSender(init: Uint8Array, fromId: Uint8Array): PublicIdentity | null {
+export function initSender(init: Uint8Array, fromId: Uint8Array, known?: PublicIdentity): PublicIdentity | null {
   if (init.length !== INIT_LENGTH) return null;
-  return PublicIdentity.fromKeys(init.subarray(INIT_LENGTH - PUBLIC_KEYS_LENGTH), fromId);
+  const keys = init.subarray(INIT_LENGTH - PUBLIC_KEYS_LENGTH);
+  // Keys already checked against this id (and prepared) are reused as they are.
+  if (known && equalBytes(known.id, fromId) && equalBytes(known.dsaPublicKey, keys.subarray(0, known.dsaPublicKey.length))
+    && equalBytes(known.kemPublicKey, keys.subarray(known.dsaPublicKey.length))) return known;
+  return PublicIdentity.fromKeys(keys, fromId);
 }
 
 /**
  * Responder side: returns the established session and the RESP body, or null
  * if INIT is malformed or its keys do not match the sender id.
  */
-export function respond(self: Identity, fromId: Uint8Array, init: Uint8Array, aead: Aead = defaultAead):
+export function respond(self: Identity, fromId: Uint8Array, init: Uint8Array, aead: Aead = defaultAead, known?: PublicIdentity):
   { session: Session; resp: Uint8Array; remote: PublicIdentity } | null {
-  const remote = initSender(init, fromId);
+  const remote = initSender(init, fromId, known);
   if (!remote) return null;
   let o = 0;
   const sidA = init.subarray(o, (o += SID_LENGTH));
@@ -100,13 +106,15 @@ export function complete(self: Identity, pending: PendingInit, resp: Uint8Array,
   if (!sameBytes(sidA, pending.sid)) return null;
   let ss2: Uint8Array, ss3: Uint8Array;
   try {
-    ss2 = ml_kem768.decapsulate(ct2, pending.ephemeral.secretKey);
+    const eph = pending.ephemeral;
+    ss2 = eph.prepared ? eph.prepared.decapsulate(ct2, eph.secretKey) : ml_kem768.decapsulate(ct2, eph.secretKey);
     ss3 = self.decapsulate(ct3);
   } catch {
     return null;
   }
   // Forward secrecy: the ephemeral secret is erased as soon as it was used.
   pending.ephemeral.secretKey.fill(0);
+  pending.ephemeral.prepared?.clean();
   pending.ephemeral = null;
   const [kAB, kBA] = deriveKeys(self.id, pending.remote.id, pending.init, resp, pending.ss1, ss2, ss3);
   return new Session({ localSid: pending.sid, remoteSid: sidB.slice(), remote: pending.remote, sendKey: kAB, recvKey: kBA, initiator: true, aead });
@@ -178,14 +186,7 @@ export class Session {
 
   /** Seals `plaintext` into a DATA body for the remote; `to`/`from` are bound as AAD. */
   seal(to: Uint8Array, from: Uint8Array, plaintext: Uint8Array): Uint8Array {
-    const counter = this.#sendCounter++;
-    const epoch = Math.floor(counter / EPOCH_MESSAGES);
-    while (this.#sendEpoch < epoch) {
-      const next = ratchet(this.#sendKey);
-      this.#sendKey.fill(0);
-      this.#sendKey = next;
-      this.#sendEpoch++;
-    }
+    const counter = this.#nextCounter();
     const header = new Uint8Array(DATA_HEADER_LENGTH);
     header.set(this.remoteSid, 0);
     writeCounter(header, SID_LENGTH, counter);
@@ -195,6 +196,33 @@ export class Session {
     out.set(sealed, DATA_HEADER_LENGTH);
     this.lastUsed = Date.now();
     return out;
+  }
+
+  /**
+   * Seals `channel || payload` as a DATA body written into `frame` at `offset`
+   * (sid, counter, ciphertext, tag): one allocation per message. The 40 bytes
+   * before `offset` must be `to || from`, so the AAD is the contiguous
+   * `frame[offset - 40 .. offset + 16]`. Same bytes as `seal`.
+   */
+  sealInto(frame: Uint8Array, offset: number, channel: number, payload: Uint8Array): void {
+    const counter = this.#nextCounter();
+    frame.set(this.remoteSid, offset);
+    writeCounter(frame, offset + SID_LENGTH, counter);
+    const aad = frame.subarray(offset - ID_LENGTH * 2, offset + DATA_HEADER_LENGTH);
+    this.#aead.sealInto(this.#sendKey, this.#nonceFor(counter), [new Uint8Array([channel]), payload], aad, frame, offset + DATA_HEADER_LENGTH);
+    this.lastUsed = Date.now();
+  }
+
+  #nextCounter(): number {
+    const counter = this.#sendCounter++;
+    const epoch = Math.floor(counter / EPOCH_MESSAGES);
+    while (this.#sendEpoch < epoch) {
+      const next = ratchet(this.#sendKey);
+      this.#sendKey.fill(0);
+      this.#sendKey = next;
+      this.#sendEpoch++;
+    }
+    return counter;
   }
 
   /** Opens a DATA body addressed to this session. Never throws. */

@@ -89,7 +89,7 @@ export class Link extends EventEmitter<LinkEvents> {
   get isOpen(): boolean { return this.#state === 'open'; }
   get isClosed(): boolean { return this.#state === 'closed'; }
   get id(): Uint8Array | null { return this.remote?.id ?? null; }
-  get idHex(): string { return this.remote ? toHex(this.remote.id) : ''; }
+  get idHex(): string { return this.remote ? this.remote.idHex : ''; }
   /** The url the remote advertises for dialing it, or ''. */
   get remoteUrl(): string { return this.remoteHello?.url ?? ''; }
   get remoteFlags(): number { return this.remoteHello?.flags ?? 0; }

@@ -67,6 +67,8 @@ export class MessagingPeer {
   #ws: WebSocket | null = null;
   #registered = false;
   #wanted = false;
+  /** disconnect() was called, or connecting failed for good: sends fail instead of queueing. */
+  #stopped = false;
   #attempts = 0;
   #timer: ReturnType<typeof setTimeout> | null = null;
   connectedPeers = new Set<string>();
@@ -101,6 +103,7 @@ export class MessagingPeer {
   async connect(): Promise<void> {
     if (this.#registered) return;
     this.#wanted = true;
+    this.#stopped = false;
     this.#attempts = 0;
     await this.#open(true);
   }
@@ -108,6 +111,8 @@ export class MessagingPeer {
   /** Closes the connection and stops reconnecting. */
   disconnect(): void {
     this.#wanted = false;
+    this.#stopped = true;
+    this.#outbox.length = 0;
     if (this.#timer) { clearTimeout(this.#timer); this.#timer = null; }
     const ws = this.#ws;
     this.#ws = null;
@@ -159,6 +164,7 @@ export class MessagingPeer {
         this.#requests.rejectSent(relayError('ERR_NOT_CONNECTED', 'the connection closed before the answer'));
         if (first && !opened) {
           this.#wanted = false;
+          this.#stopped = true;
           reject(relayError('ERR_CONNECT_FAILED', `could not connect to ${this.config.serverUrl}`));
           return;
         }
@@ -174,6 +180,7 @@ export class MessagingPeer {
     const max = r.maxAttempts ?? 10;
     if (this.#attempts >= max) {
       this.#wanted = false;
+      this.#stopped = true;
       this.#emitError({ type: 'CONNECTION_LOST', details: `gave up after ${max} reconnection attempts`, code: 'ERR_NOT_CONNECTED' });
       this.#requests.rejectAll(relayError('ERR_NOT_CONNECTED', 'connection lost'));
       this.#outbox.length = 0;
@@ -232,7 +239,13 @@ export class MessagingPeer {
     let last: RelayError | null = null;
     for (let attempt = 0; attempt <= retryCount; attempt++) {
       const { id, promise } = this.#requests.add(expected, timeout, filterFn);
-      if (id && this.#write(JSON.stringify({ ...message, id }), urgent, id)) this.#requests.markSent(id);
+      if (id) {
+        try {
+          if (this.#write(JSON.stringify({ ...message, id }), urgent, id)) this.#requests.markSent(id);
+        } catch (err) {
+          this.#requests.cancel(id, err as RelayError);
+        }
+      }
       try {
         return await promise;
       } catch (err) {
@@ -391,6 +404,7 @@ export class MessagingPeer {
       return true;
     }
     if (urgent) return false; // a register frame is re-sent on the next connection anyway
+    if (this.#stopped) throw relayError('ERR_NOT_CONNECTED', 'disconnected; call connect() first');
     const max = this.config.maxQueued ?? 1000;
     if (this.#outbox.length >= max) throw relayError('ERR_QUEUE_FULL', `${max} frames already wait for the connection`);
     this.#outbox.push({ frame, id });

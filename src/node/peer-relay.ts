@@ -165,7 +165,7 @@ export class PeerRelay extends EventEmitter<PeerRelayEvents> {
       aead: opts.aead ?? defaultAead,
       route: (frame) => !this.#destroyed && this.#router.route(frame),
       deliver: (from, pt) => this.#deliver(from, pt),
-      fail: (to, err, pts) => { for (let i = 0; i < pts.length; i++) this.#undeliverable(err, to); },
+      fail: (to, err, count) => { for (let i = 0; i < count; i++) this.#undeliverable(err, to); },
       count: (r) => this.#count(r),
       hasLinks: () => this.#table.size > 0,
       ttl: limits.ttl,
@@ -231,15 +231,15 @@ export class PeerRelay extends EventEmitter<PeerRelayEvents> {
     if (payload.length > this.limits.maxMessageSize) {
       throw relayError('ERR_FRAME_TOO_LARGE', `message of ${payload.length} bytes exceeds maxMessageSize ${this.limits.maxMessageSize}`);
     }
-    const pt = new Uint8Array(1 + payload.length);
-    pt[0] = channel;
-    pt.set(payload, 1);
     this.#counters.sent++;
     if (equalBytes(id, this.identity.id)) {
+      const pt = new Uint8Array(1 + payload.length);
+      pt[0] = channel;
+      pt.set(payload, 1);
       queueMicrotask(() => { if (!this.#destroyed) this.#deliver(this.identity.id, pt); });
       return;
     }
-    this.#sessions.send(id, pt);
+    this.#sessions.send(id, channel, payload);
   }
 
   /** Receives a channel's plaintexts (one handler per channel). */

@@ -4,19 +4,21 @@
  * recursive LOOKUP. Frames addressed to this node go to the host.
  */
 import debugFactory from 'debug';
-import { equalBytes, toHex } from '../bytes.js';
+import { equalBytes, key53 as msgKey, toHex } from '../bytes.js';
 import { RoutingTable, compareDistance } from '../routing/routing-table.js';
 import { DedupCache } from '../routing/dedup-cache.js';
+import { BoundedMap } from '../routing/bounded-map.js';
 import type { Link } from '../link/link.js';
 import { encodeNodes, MAX_NODES_PER_FRAME, type NodeInfo } from '../wire/frames.js';
 import {
-  encodeEnvelope, envelope, MsgType, OFF_TTL, UnreachableReason, decodeUnreachable, encodeUnreachable,
+  encodeEnvelope, envelope, MsgType, OFF_MSG_ID, OFF_TTL, UnreachableReason, decodeUnreachable, encodeUnreachable,
 } from '../wire/envelope.js';
 import { relayError, type RelayError } from '../errors.js';
 
 const debug = debugFactory('relaymesh:router');
 /** DATA message ids remembered to map an UNREACHABLE back to its message. */
 const SENT_DATA_ENTRIES = 8192;
+
 
 export interface RouterHost {
   readonly localId: Uint8Array;
@@ -39,10 +41,10 @@ export class Router {
   readonly counters = { relayed: 0, bytesRelayed: 0 };
   readonly #host: RouterHost;
   readonly #table: RoutingTable<Link>;
-  readonly #dedup: DedupCache;
-  readonly #sentData = new Map<string, Uint8Array>();
+  readonly #dedup: DedupCache<Link>;
+  readonly #sentData = new BoundedMap<number, Uint8Array>(SENT_DATA_ENTRIES);
 
-  constructor(host: RouterHost, table: RoutingTable<Link>, dedup: DedupCache) {
+  constructor(host: RouterHost, table: RoutingTable<Link>, dedup: DedupCache<Link>) {
     this.#host = host;
     this.#table = table;
     this.#dedup = dedup;
@@ -51,10 +53,7 @@ export class Router {
   /** Sends a routed frame that originates here; false if the node has no link. */
   route(frame: Uint8Array): boolean {
     if (this.#table.size === 0) return false;
-    if (envelope.type(frame) === MsgType.DATA) {
-      this.#sentData.set(toHex(envelope.msgId(frame)), envelope.to(frame).slice());
-      if (this.#sentData.size > SENT_DATA_ENTRIES) this.#sentData.delete(this.#sentData.keys().next().value as string);
-    }
+    if (envelope.type(frame) === MsgType.DATA) this.#sentData.set(msgKey(frame, OFF_MSG_ID), envelope.to(frame).slice());
     this.#forward(frame, null);
     return true;
   }
@@ -70,7 +69,7 @@ export class Router {
     if (!envelope.valid(f)) return host.count('malformed');
     if (f.length > host.maxFrameSize) return host.count('too_large');
     if (equalBytes(envelope.to(f), host.localId)) {
-      const key = toHex(envelope.msgId(f));
+      const key = msgKey(f, OFF_MSG_ID);
       const seen = this.#dedup.get(key);
       if (seen?.delivered) return host.count('duplicate');
       (seen ?? this.#dedup.add(key)).delivered = true;
@@ -91,12 +90,13 @@ export class Router {
    * sent along the next-best link (the dedup entry remembers the tried ones).
    */
   #forward(f: Uint8Array, from: Link | null): void {
-    const key = toHex(envelope.msgId(f));
-    let seen = this.#dedup.get(key);
-    if (!seen) seen = this.#dedup.add(key);
+    const key = msgKey(f, OFF_MSG_ID);
+    const now = Date.now();
+    let seen = this.#dedup.get(key, now);
+    if (!seen) seen = this.#dedup.add(key, now);
     else if (from) this.#host.count('loop');
     if (from) {
-      seen.tried.add(from.idHex);
+      seen.tried.add(from);
       if (f[OFF_TTL] === 0) return this.#bounce(f, UnreachableReason.HOP_LIMIT);
       f[OFF_TTL]--;
     }
@@ -106,7 +106,7 @@ export class Router {
       return this.#answerLookup(f);
     }
     if (!hop) return this.#bounce(f, UnreachableReason.NO_ROUTE);
-    seen.tried.add(toHex(hop.id));
+    seen.tried.add(hop.link);
     if (from) {
       this.counters.relayed++;
       this.counters.bytesRelayed += f.length;
@@ -137,7 +137,7 @@ export class Router {
     const err = u.reason === UnreachableReason.HOP_LIMIT
       ? relayError('ERR_HOP_LIMIT', `message to ${toHex(u.to)} exceeded ${this.#host.ttl} hops`, { to: toHex(u.to) })
       : relayError('ERR_NO_ROUTE', `no route to ${toHex(u.to)}`, { to: toHex(u.to) });
-    const key = toHex(u.msgId);
+    const key = msgKey(u.msgId, 0);
     debug('unreachable %s: %s', toHex(u.to), err.code);
     if (this.#sentData.delete(key)) this.#host.undeliverable(err, u.to);
     else this.#host.handshakeUnreachable(u.to, err);

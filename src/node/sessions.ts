@@ -5,13 +5,14 @@
  * and never touches links itself.
  */
 import debugFactory from 'debug';
-import { toHex, equalBytes } from '../bytes.js';
+import { toHex, equalBytes, key53 } from '../bytes.js';
 import { Identity, PublicIdentity } from '../crypto/identity.js';
 import {
-  Session, PendingInit, createInit, respond, complete, generateEphemeral, type EphemeralKeyPair, SID_LENGTH,
+  Session, PendingInit, createInit, respond, complete, generateEphemeral, type EphemeralKeyPair, SID_LENGTH, DATA_OVERHEAD,
 } from '../crypto/session.js';
+import { BoundedMap } from '../routing/bounded-map.js';
 import { defaultAead, type Aead } from '../crypto/aead.js';
-import { encodeEnvelope, envelope, MsgType, type MsgTypeCode } from '../wire/envelope.js';
+import { allocEnvelope, encodeEnvelope, envelope, HEADER_LENGTH, MsgType, type MsgTypeCode } from '../wire/envelope.js';
 import { relayError, type RelayError } from '../errors.js';
 
 const debug = debugFactory('relaymesh:e2e');
@@ -22,7 +23,8 @@ export interface SessionManagerOptions {
   /** Sends a routed frame; returns false if there is no link at all to send it on. */
   route: (frame: Uint8Array) => boolean;
   deliver: (from: Uint8Array, plaintext: Uint8Array) => void;
-  fail: (to: Uint8Array, err: RelayError, plaintexts: Uint8Array[]) => void;
+  /** `count` messages to `to` could not be sent. */
+  fail: (to: Uint8Array, err: RelayError, count: number) => void;
   count: (reason: string) => void;
   hasLinks: () => boolean;
   ttl: number;
@@ -40,9 +42,12 @@ export interface SessionManagerOptions {
   maxHandshakesPerSecond: number;
 }
 
+/** A message waiting for a session: its channel byte and payload. */
+interface Queued { channel: number; payload: Uint8Array }
+
 interface Pending {
   to: Uint8Array;
-  queue: Uint8Array[];
+  queue: Queued[];
   init: PendingInit | null;
   attempts: number;
   startedAt: number;
@@ -54,15 +59,15 @@ interface Pending {
 export class SessionManager {
   readonly #o: SessionManagerOptions;
   readonly #aead: Aead;
-  /** Public keys checked against their ids, most recent last (LRU). */
-  readonly #keys = new Map<string, PublicIdentity>();
-  readonly #sessions = new Map<string, Session>();
+  /** Public keys checked against their ids, most recently learned kept. */
+  readonly #keys: BoundedMap<string, PublicIdentity>;
+  readonly #sessions = new Map<number, Session>();
   readonly #current = new Map<string, Session>();
   readonly #pending = new Map<string, Pending>();
   /** INITs this node sent and has not seen answered, by their sid; independent of queues. */
-  readonly #inits = new Map<string, PendingInit & { at: number }>();
+  readonly #inits: BoundedMap<string, PendingInit & { at: number }>;
   /** RESP bodies of recent INITs, keyed by sender id and its sid. */
-  readonly #answered = new Map<string, Uint8Array>();
+  readonly #answered: BoundedMap<string, Uint8Array>;
   #queued = 0;
   #spare: EphemeralKeyPair | null = null;
   #spareTimer: ReturnType<typeof setImmediate> | null = null;
@@ -70,11 +75,15 @@ export class SessionManager {
   #destroyed = false;
   #unknownReplies = { windowStart: 0, count: 0 };
   /** Handshakes answered per sender in the current one-second window (bounded map). */
-  readonly #initRate = new Map<string, { start: number; n: number }>();
+  readonly #initRate: BoundedMap<string, { start: number; n: number }>;
 
   constructor(o: SessionManagerOptions) {
     this.#o = o;
     this.#aead = o.aead ?? defaultAead;
+    this.#keys = new BoundedMap(o.maxKeys);
+    this.#inits = new BoundedMap(o.maxSessions);
+    this.#answered = new BoundedMap(o.maxSessions);
+    this.#initRate = new BoundedMap(o.maxKeys);
     this.#sweep = setInterval(() => this.#expire(), Math.min(o.sessionIdleMs, 30_000));
     this.#sweep.unref?.();
     this.#refillSpare();
@@ -85,23 +94,23 @@ export class SessionManager {
 
   /** Remembers keys that were checked against their id (from a link handshake, say). */
   learnKeys(remote: PublicIdentity): void {
-    const hex = remote.idHex;
-    this.#keys.delete(hex);
-    this.#keys.set(hex, remote);
-    if (this.#keys.size > this.#o.maxKeys) this.#keys.delete(this.#keys.keys().next().value as string);
+    const known = this.#keys.get(remote.idHex);
+    this.#keys.set(remote.idHex, known ?? remote);
+    // Expand the peer's KEM key now, off the critical path of a later handshake.
+    if (!known) setTimeout(() => { if (!this.#destroyed) remote.prepared(); }, 0);
   }
 
   keysOf(id: Uint8Array): PublicIdentity | undefined { return this.#keys.get(toHex(id)); }
 
   hasSession(id: Uint8Array): boolean { return this.#current.has(toHex(id)); }
 
-  /** Seals and sends `plaintext` to `to`, setting up a session first if needed. */
-  send(to: Uint8Array, plaintext: Uint8Array): void {
+  /** Seals and sends `channel || payload` to `to`, setting up a session first if needed. */
+  send(to: Uint8Array, channel: number, payload: Uint8Array): void {
     if (this.#destroyed) throw relayError('ERR_DESTROYED');
     const hex = toHex(to);
     const session = this.#current.get(hex);
     if (session && !session.exhausted) {
-      this.#sendData(to, session, plaintext);
+      this.#sendData(to, session, channel, payload);
       return;
     }
     let p = this.#pending.get(hex);
@@ -114,7 +123,7 @@ export class SessionManager {
       if (session) this.#drop(session);
       this.#attempt(p);
     }
-    p.queue.push(plaintext);
+    p.queue.push({ channel, payload: payload.slice() }); // the caller may reuse its buffer while this waits
     this.#queued++;
   }
 
@@ -154,7 +163,7 @@ export class SessionManager {
     if (this.#spareTimer) clearImmediate(this.#spareTimer);
     for (const p of this.#pending.values()) {
       if (p.timer) clearTimeout(p.timer);
-      this.#o.fail(p.to, relayError('ERR_DESTROYED', 'the node was destroyed before the message was sent'), p.queue);
+      this.#o.fail(p.to, relayError('ERR_DESTROYED', 'the node was destroyed before the message was sent'), p.queue.length);
     }
     this.#pending.clear();
     this.#queued = 0;
@@ -167,8 +176,11 @@ export class SessionManager {
     return this.#o.route(encodeEnvelope(type, to, this.#o.identity.id, body, this.#o.ttl));
   }
 
-  #sendData(to: Uint8Array, session: Session, plaintext: Uint8Array): void {
-    this.#route(MsgType.DATA, to, session.seal(to, this.#o.identity.id, plaintext));
+  /** Builds the whole DATA frame in one allocation and seals straight into it. */
+  #sendData(to: Uint8Array, session: Session, channel: number, payload: Uint8Array): void {
+    const frame = allocEnvelope(MsgType.DATA, to, this.#o.identity.id, DATA_OVERHEAD + 1 + payload.length, this.#o.ttl);
+    session.sealInto(frame, HEADER_LENGTH, channel, payload);
+    this.#o.route(frame);
   }
 
   #attempt(p: Pending): void {
@@ -195,7 +207,6 @@ export class SessionManager {
       if (!p.init) {
         p.init = createInit(this.#o.identity, keys, this.#takeSpare());
         this.#inits.set(toHex(p.init.sid), Object.assign(p.init, { at: now }));
-        while (this.#inits.size > this.#o.maxSessions) this.#inits.delete(this.#inits.keys().next().value as string);
       }
       this.#route(MsgType.HANDSHAKE_INIT, p.to, p.init.init);
     }
@@ -208,7 +219,7 @@ export class SessionManager {
     this.#pending.delete(toHex(p.to));
     this.#queued -= p.queue.length;
     debug('giving up on %s: %s', toHex(p.to), err.code);
-    this.#o.fail(p.to, err, p.queue);
+    this.#o.fail(p.to, err, p.queue.length);
   }
 
   #onKeyRequest(from: Uint8Array): void {
@@ -237,7 +248,7 @@ export class SessionManager {
       return;
     }
     if (!this.#allowInit(toHex(from))) { this.#o.count('handshake_rate'); return; }
-    const r = respond(this.#o.identity, from, body, this.#aead);
+    const r = respond(this.#o.identity, from, body, this.#aead, this.#keys.get(toHex(from)));
     if (!r) {
       this.#o.count('bad_handshake');
       return;
@@ -245,7 +256,6 @@ export class SessionManager {
     this.learnKeys(r.remote);
     this.#add(r.session);
     this.#answered.set(toHex(from) + toHex(r.session.remoteSid), r.resp);
-    if (this.#answered.size > this.#o.maxSessions) this.#answered.delete(this.#answered.keys().next().value as string);
     this.#route(MsgType.HANDSHAKE_RESP, from, r.resp);
     // A session we were still setting up toward this node is no longer needed.
     const p = this.#pending.get(r.remote.idHex);
@@ -268,13 +278,12 @@ export class SessionManager {
     if (p.timer) clearTimeout(p.timer);
     this.#pending.delete(toHex(p.to));
     this.#queued -= p.queue.length;
-    for (const pt of p.queue) this.#sendData(p.to, session, pt);
+    for (const q of p.queue) this.#sendData(p.to, session, q.channel, q.payload);
   }
 
   #onData(frame: Uint8Array, from: Uint8Array, body: Uint8Array): void {
     if (body.length < SID_LENGTH) { this.#o.count('malformed'); return; }
-    const sidHex = toHex(body.subarray(0, SID_LENGTH));
-    const session = this.#sessions.get(sidHex);
+    const session = this.#sessions.get(key53(body));
     if (!session) {
       this.#o.count('unknown_session');
       this.#replyUnknown(from, body.subarray(0, SID_LENGTH));
@@ -283,7 +292,7 @@ export class SessionManager {
     if (!equalBytes(session.remote.id, from)) { this.#o.count('forged_sender'); return; }
     const r = session.open(envelope.to(frame), from, body);
     if (!r.ok) { this.#o.count(r.reason === 'replay' ? 'replay' : r.reason === 'decrypt' ? 'decrypt_failed' : 'malformed'); return; }
-    const hex = toHex(from);
+    const hex = session.remote.idHex;
     if (!this.#current.has(hex)) this.#current.set(hex, session);
     this.#o.deliver(session.remote.id, r.plaintext);
   }
@@ -293,9 +302,7 @@ export class SessionManager {
     let w = this.#initRate.get(hex);
     if (!w || now - w.start >= 1000) {
       w = { start: now, n: 0 };
-      this.#initRate.delete(hex);
       this.#initRate.set(hex, w);
-      if (this.#initRate.size > this.#o.maxKeys) this.#initRate.delete(this.#initRate.keys().next().value as string);
     }
     return ++w.n <= this.#o.maxHandshakesPerSecond;
   }
@@ -317,7 +324,7 @@ export class SessionManager {
 
   #add(session: Session): void {
     const hex = session.remote.idHex;
-    this.#sessions.set(toHex(session.localSid), session);
+    this.#sessions.set(key53(session.localSid), session);
     const prev = this.#current.get(hex);
     this.#current.set(hex, session);
     // Keep the previous one too (a simultaneous handshake or in-flight data), but no more.
@@ -330,7 +337,7 @@ export class SessionManager {
   }
 
   #drop(s: Session): void {
-    this.#sessions.delete(toHex(s.localSid));
+    this.#sessions.delete(key53(s.localSid));
     const hex = s.remote.idHex;
     if (this.#current.get(hex) === s) this.#current.delete(hex);
     s.destroy();
@@ -338,7 +345,7 @@ export class SessionManager {
 
   #expire(): void {
     const now = Date.now();
-    for (const [k, i] of this.#inits) if (now - i.at > this.#o.handshakeTimeoutMs * 2) this.#inits.delete(k);
+    for (const [k, i] of this.#inits.entries()) if (now - i.at > this.#o.handshakeTimeoutMs * 2) this.#inits.delete(k);
     for (const s of [...this.#sessions.values()]) if (now - s.lastUsed > this.#o.sessionIdleMs) this.#drop(s);
   }
 

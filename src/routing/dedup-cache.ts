@@ -1,24 +1,27 @@
 /**
  * Bounded memory of recently seen message ids (the original remembered every
- * id forever). For each id it keeps the hops already tried, so a message that
+ * id forever). For each id it keeps the links already tried, so a message that
  * loops back is sent on along the next-best link instead of around the loop.
- * Pure: entries expire by insertion order and by age, checked on access.
+ * Pure: entries expire by generation (BoundedMap) and by age, checked on access.
  */
-export interface SeenEntry { at: number; tried: Set<string>; delivered: boolean }
+import { BoundedMap } from './bounded-map.js';
 
-export class DedupCache {
+export interface SeenEntry<L = unknown> { at: number; tried: Set<L>; delivered: boolean }
+
+export class DedupCache<L = unknown> {
   readonly maxEntries: number;
   readonly maxAgeMs: number;
-  readonly #map = new Map<string, SeenEntry>();
+  readonly #map: BoundedMap<number | string, SeenEntry<L>>;
 
   constructor(maxEntries = 65536, maxAgeMs = 120_000) {
     this.maxEntries = maxEntries;
     this.maxAgeMs = maxAgeMs;
+    this.#map = new BoundedMap(Math.max(2, maxEntries));
   }
 
   get size(): number { return this.#map.size; }
 
-  get(key: string, now = Date.now()): SeenEntry | undefined {
+  get(key: number | string, now = Date.now()): SeenEntry<L> | undefined {
     const e = this.#map.get(key);
     if (e && now - e.at > this.maxAgeMs) {
       this.#map.delete(key);
@@ -27,14 +30,10 @@ export class DedupCache {
     return e;
   }
 
-  /** Adds an entry for `key`, evicting the oldest when full. */
-  add(key: string, now = Date.now()): SeenEntry {
-    const e: SeenEntry = { at: now, tried: new Set(), delivered: false };
+  /** Adds an entry for `key`; the oldest entries go when the bound is reached. */
+  add(key: number | string, now = Date.now()): SeenEntry<L> {
+    const e: SeenEntry<L> = { at: now, tried: new Set(), delivered: false };
     this.#map.set(key, e);
-    if (this.#map.size > this.maxEntries) {
-      const oldest = this.#map.keys().next().value as string;
-      this.#map.delete(oldest);
-    }
     return e;
   }
 

@@ -61,15 +61,15 @@ export class RoutingTable<L> {
 
   /**
    * Next hop toward `target`: the direct link if there is one, else the closest
-   * link whose id is not in `exclude` (hex ids).
+   * link not in `exclude`.
    */
-  nextHop(target: Uint8Array, exclude: ReadonlySet<string>): TableEntry<L> | undefined {
-    const direct = this.#byHex.get(toHex(target));
-    if (direct && !exclude.has(toHex(direct.id))) return direct;
+  nextHop(target: Uint8Array, exclude: ReadonlySet<L>, targetHex = toHex(target)): TableEntry<L> | undefined {
+    const direct = this.#byHex.get(targetHex);
+    if (direct && !exclude.has(direct.link)) return direct;
     // The closest untried link: strictly closer than this node when one exists
     // (greedy progress), else the best remaining one (a depth-first detour).
     for (const e of this.#bucket.closest(target, exclude.size + 1)) {
-      if (!exclude.has(toHex(e.id))) return e;
+      if (!exclude.has(e.link)) return e;
     }
     return undefined;
   }

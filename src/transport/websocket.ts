@@ -23,6 +23,7 @@ export class WebSocketConnection extends Connection {
   readonly remoteAddress: string;
   readonly #ws: WsLike;
   #closed = false;
+  #corked = false;
 
   constructor(ws: WsLike, remoteAddress: string) {
     super();
@@ -47,6 +48,14 @@ export class WebSocketConnection extends Connection {
 
   send(frame: Uint8Array): void {
     if (!this.open) return;
+    // Frames sent in one tick leave in one socket write: cork now, uncork after
+    // this turn's synchronous work (one syscall instead of one per frame).
+    const socket = (this.#ws as { _socket?: { cork(): void; uncork(): void } })._socket;
+    if (socket && !this.#corked) {
+      this.#corked = true;
+      socket.cork();
+      queueMicrotask(() => { this.#corked = false; socket.uncork(); });
+    }
     this.#ws.send(frame);
   }
 

@@ -44,8 +44,9 @@ export const OFF_MSG_ID = 4;
 export const OFF_TO = 12;
 export const OFF_FROM = 32;
 
-export function encodeEnvelope(type: MsgTypeCode, to: Uint8Array, from: Uint8Array, body: Uint8Array, ttl = DEFAULT_TTL): Uint8Array {
-  const out = new Uint8Array(HEADER_LENGTH + body.length);
+/** A frame with its header written and room for a body of `bodyLength` bytes at HEADER_LENGTH. */
+export function allocEnvelope(type: MsgTypeCode, to: Uint8Array, from: Uint8Array, bodyLength: number, ttl = DEFAULT_TTL): Uint8Array {
+  const out = new Uint8Array(HEADER_LENGTH + bodyLength);
   out[0] = FrameType.ROUTE;
   out[OFF_TYPE] = type;
   out[OFF_TTL] = ttl;
@@ -53,6 +54,11 @@ export function encodeEnvelope(type: MsgTypeCode, to: Uint8Array, from: Uint8Arr
   out.set(randomBytes(MSG_ID_LENGTH), OFF_MSG_ID);
   out.set(to, OFF_TO);
   out.set(from, OFF_FROM);
+  return out;
+}
+
+export function encodeEnvelope(type: MsgTypeCode, to: Uint8Array, from: Uint8Array, body: Uint8Array, ttl = DEFAULT_TTL): Uint8Array {
+  const out = allocEnvelope(type, to, from, body.length, ttl);
   out.set(body, HEADER_LENGTH);
   return out;
 }

@@ -2,6 +2,7 @@ import test from 'tape';
 import fc from 'fast-check';
 import { RoutingTable, compareDistance } from '../../src/routing/routing-table.js';
 import { DedupCache } from '../../src/routing/dedup-cache.js';
+import { BoundedMap } from '../../src/routing/bounded-map.js';
 import { randomBytes, toHex } from '../../src/bytes.js';
 
 const id = (first: number) => { const b = new Uint8Array(20); b[0] = first; return b; };
@@ -20,8 +21,8 @@ test('nextHop picks the link closest by XOR and skips excluded ones', (t) => {
   table.add(id(0xc0), 'b');
   table.add(id(0x10), 'c');
   t.equal(table.nextHop(id(0xc1), new Set())?.link, 'b', '0xc0 is closest to 0xc1');
-  t.equal(table.nextHop(id(0xc1), new Set([toHex(id(0xc0))]))?.link, 'a', 'then 0x80');
-  t.equal(table.nextHop(id(0xc1), new Set([toHex(id(0xc0)), toHex(id(0x80)), toHex(id(0x10))])), undefined, 'nothing left');
+  t.equal(table.nextHop(id(0xc1), new Set(['b']))?.link, 'a', 'then 0x80');
+  t.equal(table.nextHop(id(0xc1), new Set(['a', 'b', 'c'])), undefined, 'nothing left');
   t.end();
 });
 
@@ -72,11 +73,24 @@ test('bucketIndex is the common prefix length with the local id', (t) => {
 });
 
 test('the duplicate cache is bounded and forgets old ids', (t) => {
-  const cache = new DedupCache(3, 1000);
-  for (const k of ['a', 'b', 'c', 'd']) cache.add(k, 0);
-  t.equal(cache.size, 3, 'never more than maxEntries');
+  const cache = new DedupCache(4, 1000);
+  for (const k of ['a', 'b', 'c', 'd', 'e', 'f']) cache.add(k, 0);
+  t.ok(cache.size <= 4, `never more than maxEntries (${cache.size})`);
   t.equal(cache.get('a', 0), undefined, 'the oldest was evicted');
-  t.ok(cache.get('d', 0), 'the newest is kept');
-  t.equal(cache.get('d', 5000), undefined, 'expired by age');
+  t.ok(cache.get('f', 0) && cache.get('e', 0), 'the newest are kept');
+  t.equal(cache.get('f', 5000), undefined, 'expired by age');
+  t.end();
+});
+
+test('a bounded map keeps between max/2 and max of the most recent keys', (t) => {
+  fc.assert(fc.property(fc.integer({ min: 2, max: 64 }), fc.array(fc.integer({ min: 0, max: 200 }), { maxLength: 500 }), (max, keys) => {
+    const m = new BoundedMap<number, number>(max);
+    const order: number[] = [];
+    for (const k of keys) { m.set(k, k * 2); order.push(k); }
+    if (m.size > max) return false;
+    const distinctRecent = [...new Set(order.reverse())].slice(0, Math.floor(max / 2));
+    return distinctRecent.every((k) => m.get(k) === k * 2);
+  }), { numRuns: 200 });
+  t.pass('bounded, and the most recent max/2 distinct keys are always present');
   t.end();
 });

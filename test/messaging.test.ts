@@ -159,3 +159,17 @@ test('constructor misuse throws TypeError naming the parameter', (t) => {
   t.throws(() => new MessagingPeer({ serverUrl: 'ws://127.0.0.1:1', clientId: 'a', publicKey: new Uint8Array(3) }), /publicKey/, 'publicKey');
   t.end();
 });
+
+test('after disconnect, sends fail with ERR_NOT_CONNECTED instead of queueing', async (t) => {
+  const node = await startNode(t, { port: 0, ...FAST });
+  const alice = await startClient(t, node, 'alice');
+  await startClient(t, node, 'bob');
+  await alice.sendMessage('bob', 'first');
+  alice.disconnect();
+  alice.disconnect();
+  t.pass('disconnect is idempotent');
+  await alice.sendMessage('bob', 'late').then(() => t.fail('queued'), (e) => t.equal(e.code, 'ERR_NOT_CONNECTED', 'sendMessage: ERR_NOT_CONNECTED'));
+  await alice.discoverPeers().then(() => t.fail('resolved'), (e) => t.equal(e.code, 'ERR_NOT_CONNECTED', 'discoverPeers: ERR_NOT_CONNECTED'));
+  await alice.connect();
+  t.deepEqual(await alice.discoverPeers(), ['bob'], 'connect() again works');
+});

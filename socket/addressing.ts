@@ -3,7 +3,7 @@
  * addresses) or by IPv4-shaped alias (family 'IPv4', for programs that store
  * IPv4 addresses). Turns what a program passes as an address into a node id.
  */
-import { fromHex, isBytes, toBuffer, toHex } from '../src/bytes.js';
+import { equalBytes, fromHex, isBytes, toBuffer, toHex } from '../src/bytes.js';
 import { ID_LENGTH } from '../src/crypto/identity.js';
 import { aliasOf, inPrefix, ipv4ToNumber, isIPv4, type AliasPrefix } from './alias.js';
 import type { Resolver } from './resolver.js';
@@ -20,6 +20,9 @@ const HEX_ID = /^[0-9a-fA-F]{40}$/;
 /** Addresses a UDP program uses for its own machine: here, the socket's own node. */
 const LOCAL = new Set(['', 'localhost', '0.0.0.0', '::', '::1', '0:0:0:0:0:0:0:1', 'ip6-localhost']);
 
+/** Most address strings remembered as resolved; the cache starts over past this. */
+const RECENT_LIMIT = 1024;
+
 export function isLocalAddress(address: string): boolean {
   return LOCAL.has(address) || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(address);
 }
@@ -30,6 +33,10 @@ export class Addressing {
   readonly prefix: AliasPrefix;
   readonly #self: Uint8Array;
   readonly #resolver: Resolver;
+  /** Recently resolved address strings (a program sends to few addresses, many times). */
+  readonly #recent = new Map<string, Uint8Array>();
+  #lastId: Uint8Array | null = null;
+  #lastName = '';
 
   constructor(mode: AddressMode, prefix: AliasPrefix, self: Uint8Array, resolver: Resolver) {
     this.mode = mode;
@@ -42,7 +49,10 @@ export class Addressing {
 
   /** How this socket shows node `id`: hex, or its alias. */
   nameOf(id: Uint8Array): string {
-    return this.mode === 'ipv4' ? aliasOf(id, this.prefix) : toHex(id);
+    if (this.#lastId && equalBytes(this.#lastId, id)) return this.#lastName;
+    this.#lastName = this.mode === 'ipv4' ? aliasOf(id, this.prefix) : toHex(id);
+    this.#lastId = id.slice();
+    return this.#lastName;
   }
 
   get selfName(): string { return this.nameOf(this.#self); }
@@ -53,6 +63,19 @@ export class Addressing {
    * host), or in 'ipv4' mode an alias inside the prefix.
    */
   resolve(address: string | Uint8Array | null | undefined): Resolution {
+    if (typeof address === 'string') {
+      const hit = this.#recent.get(address);
+      if (hit) return { id: hit };
+    }
+    const r = this.#resolve(address);
+    if (typeof address === 'string' && 'id' in r) {
+      if (this.#recent.size >= RECENT_LIMIT) this.#recent.clear();
+      this.#recent.set(address, r.id);
+    }
+    return r;
+  }
+
+  #resolve(address: string | Uint8Array | null | undefined): Resolution {
     if (address == null) return { id: this.#self };
     if (isBytes(address)) return address.length === ID_LENGTH ? { id: toBuffer(address.slice()) } : { error: 'ENOTFOUND' };
     if (HEX_ID.test(address)) return { id: toBuffer(fromHex(address)) };

@@ -5,7 +5,7 @@
  * datagram says about itself. Destination port 0 is the alias resolver.
  */
 import debugFactory from 'debug';
-import { toHex } from '../src/bytes.js';
+import { equalBytes, toHex } from '../src/bytes.js';
 import { Channel, type PeerRelay } from '../src/node/peer-relay.js';
 import { Resolver } from './resolver.js';
 import { RESOLVER_PORT, ResolverType, decodeHeader, decodeResolver, encodeDatagram } from './wire.js';
@@ -37,6 +37,8 @@ export class Mux {
   readonly #ports = new Map<number, PortOwner>();
   readonly #stats: MuxStats = { received: 0, sent: 0, dropped: {} };
   #closed = false;
+  /** The last sender learned, so a stream of datagrams from one node costs one comparison each. */
+  #lastFrom: Uint8Array | null = null;
   readonly #onPeer = (id: Uint8Array) => this.resolver.learn(id);
   readonly #onClose = () => this.#close();
 
@@ -118,7 +120,10 @@ export class Mux {
     const owner = this.#ports.get(h.dstPort);
     if (!owner) return this.#count('dgram_unbound_port');
     this.#stats.received++;
-    this.resolver.learn(from);
+    if (!this.#lastFrom || !equalBytes(this.#lastFrom, from)) {
+      this.resolver.learn(from);
+      this.#lastFrom = from;
+    }
     owner.onDatagram(payload.subarray(4), from, h.srcPort);
   }
 

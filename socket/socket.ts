@@ -291,7 +291,8 @@ export class Socket extends EventEmitter<SocketEvents> implements PortOwner {
       this.#mux.node._count('dgram_not_from_connected_peer');
       return;
     }
-    const msg = toBuffer(data.slice()) as Buffer;
+    // The plaintext is this datagram's own fresh buffer (decrypted per message): a view, no copy.
+    const msg = toBuffer(data) as Buffer;
     this.emit('message', msg, { address: this.#addr.nameOf(from), family: this.#addr.family, port: srcPort, size: msg.length });
   }
 

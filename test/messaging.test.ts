@@ -29,8 +29,6 @@ test('many requests in flight are each answered with their own result', async (t
   const ids = ['p0', 'p1', 'p2', 'p3', 'p4'];
   const peers = await Promise.all(ids.map((id) => startClient(t, node, id)));
   const asker = await startClient(t, node, 'asker');
-  const got = asker.onMessage.bind(asker);
-  void got;
   const keys = await Promise.all([
     ...ids.map((id) => asker.requestPublicKey(id)),
     asker.discoverPeers(),

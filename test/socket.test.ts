@@ -223,3 +223,27 @@ test('createSocket with a listener and no peer makes and owns its node', async (
   await new Promise<void>((r) => s.close(() => r()));
   t.ok(s.peer.destroyed, 'close() destroys the node it made');
 });
+
+test('connecting to an alias no node answers for fails with EHOSTUNREACH', async (t) => {
+  const a = await startNode(t, FAST);
+  const s = await bound(sock(t, { type: 'udp4', peer: a }));
+  const self = s.address().address;
+  const nobody = self === '10.1.2.3' ? '10.1.2.4' : '10.1.2.3';
+  const err = await new Promise<(Error & { code?: string; syscall?: string }) | undefined>((r) => s.connect(9, nobody, r));
+  t.equal(err?.code, 'EHOSTUNREACH', 'EHOSTUNREACH through the callback');
+  t.equal(err?.syscall, 'connect', 'syscall connect');
+  t.throws(() => s.remoteAddress(), /Not connected/, 'the socket stays unconnected');
+});
+
+test('udp6 and peer-relay sockets address nodes by hex id', async (t) => {
+  const [a, b] = await linkedPair(t);
+  const s6 = await bound(sock(t, { type: 'udp6', peer: a }));
+  const sp = await bound(sock(t, { type: 'peer-relay', peer: b }));
+  t.equal(s6.address().address, toHex(a.id), 'udp6: the hex id');
+  t.equal(sp.address().family, 'peer-relay', 'family peer-relay');
+  const got = nextMessage(s6);
+  sp.send('by id', s6.address().port, s6.address().address);
+  const [msg, rinfo] = await got;
+  t.equal(msg.toString(), 'by id', 'delivered');
+  t.equal(rinfo.address, toHex(b.id), 'rinfo.address is the sender id');
+});

@@ -83,7 +83,7 @@ export class Socket extends EventEmitter<SocketEvents> implements PortOwner {
   // ------------------------------------------------------------------ binding
 
   bind(port?: number | { port?: number; address?: string; exclusive?: boolean; fd?: number } | (() => void) | null,
-    address?: string | (() => void), callback?: () => void): this {
+    address?: string | (() => void), _callback?: () => void): this {
     this.#healthCheck();
     if (this.#bindState !== 'unbound') throw E.alreadyBound();
     let p: unknown = port;

@@ -51,7 +51,7 @@ test('PeerRelay.Socket from the main entry is the dgram-shaped Socket', (t) => {
 });
 
 test('the seed\'s socket: hex id addresses, six-argument send, close() destroys a node without a port', async (t) => {
-  const Sock = PeerRelay.Socket as typeof Socket;
+  const Sock = PeerRelay.Socket;
   const a = new Sock({ port: 0, host: '127.0.0.1', ...FAST });
   t.teardown(() => new Promise<void>((r) => a.peer.destroy(() => r())));
   await new Promise<void>((r) => a.peer.once('listening', () => r()));

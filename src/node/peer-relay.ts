@@ -78,7 +78,7 @@ export interface NodeStats {
 
 export class PeerRelay extends EventEmitter<PeerRelayEvents> {
   /** The dgram-shaped socket (set by relaymesh/socket to avoid an import cycle). */
-  static Socket: unknown;
+  static Socket: typeof import('../../socket/socket.js').Socket;
 
   readonly identity: Identity;
   /** The 160-bit id, a Buffer in Node. */

@@ -32,8 +32,11 @@ async function startDhtMesh(t: Test): Promise<{ nodes: PeerRelay[]; sockets: Soc
   // Teardowns run first-registered first: the DHTs close their sockets before the nodes go.
   t.teardown(() => Promise.all(dhts.map((d) => new Promise<void>((r) => d.destroy(() => r())))).then(() => undefined));
   const nodes: PeerRelay[] = [];
-  for (let i = 0; i < N; i++) nodes.push(await startNode(t, { port: 0, bootstrap: i ? [urlOf(nodes[0])] : [], ...FAST }));
-  await waitFor(() => nodes.every((n) => n.peers.length > 0), 15_000);
+  // Node 0 is a hub with a port; the others link only to it, so every DHT message between them is
+  // relayed, and each learns the others' aliases by lookup through the mesh, not from a link.
+  nodes.push(await startNode(t, { port: 0, ...FAST }));
+  for (let i = 1; i < N; i++) nodes.push(await startNode(t, { bootstrap: [urlOf(nodes[0])], ...FAST, targetLinks: 1 }));
+  await waitFor(() => nodes[0].peers.length === N - 1 && nodes.every((n) => n.peers.length > 0), 15_000);
   const sockets = nodes.map((peer) => createSocket({ type: 'udp4', peer }));
   for (let i = 0; i < N; i++) {
     // Each DHT bootstraps off the ones started before it, by IPv4 alias and port, as over UDP.
@@ -47,10 +50,11 @@ async function startDhtMesh(t: Test): Promise<{ nodes: PeerRelay[]; sockets: Soc
   return { nodes, sockets, dhts };
 }
 
-test('bittorrent-dht runs unchanged on six mesh nodes: bootstrap, announce/lookup, BEP 44 put/get', async (t) => {
-  const { sockets, dhts } = await startDhtMesh(t);
+test('bittorrent-dht runs unchanged on six mesh nodes, relayed through a hub: bootstrap, announce/lookup, BEP 44 put/get', async (t) => {
+  const { nodes, sockets, dhts } = await startDhtMesh(t);
   const aliases = sockets.map((s) => s.address().address);
   t.ok(aliases.every((a) => /^10\.\d+\.\d+\.\d+$/.test(a)), 'every DHT listens on an IPv4 alias in 10.0.0.0/8');
+  t.ok(nodes.slice(1).every((n) => n.peers.length === 1), 'the leaves link only to the hub');
   t.ok(await waitFor(() => dhts.every((d) => d.nodes.count() >= 2), 15_000), 'every DHT knows at least two others after bootstrapping');
 
   // dhts[1] announces; dhts[4] finds it with lookup.
@@ -71,4 +75,5 @@ test('bittorrent-dht runs unchanged on six mesh nodes: bootstrap, announce/looku
   const [gerr, res] = await new Promise<[Error | null, { v: Buffer } | null]>((r) => dhts[5].get(hash, (err, got) => r([err, got])));
   t.equal(gerr, null, 'get succeeds');
   t.ok(res && Buffer.from(res.v).equals(value), 'get returns the value put on another node');
+  t.ok(nodes[0].stats().relayed > 0, 'the hub relayed datagrams between leaves');
 });

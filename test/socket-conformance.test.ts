@@ -5,6 +5,7 @@
  */
 import test, { type Test } from 'tape';
 import dgram from 'node:dgram';
+import fc from 'fast-check';
 import { createSocket } from '../socket/index.js';
 import { FAST, startNode, urlOf, waitFor } from './helpers/testnet.js';
 
@@ -259,4 +260,38 @@ test('createSocket rejects an unknown type as dgram does', (t) => {
   throwsCode(t, () => dgram.createSocket('udp5' as never), 'ERR_SOCKET_BAD_TYPE', 'TypeError', 'node:dgram');
   throwsCode(t, () => createSocket('udp5' as never), 'ERR_SOCKET_BAD_TYPE', 'TypeError', 'PeerRelay.Socket');
   t.end();
+});
+
+test('send throws the same codes as node:dgram for any mix of arguments (property)', async (t) => {
+  const node = await startNode(t, FAST);
+  const ours = createSocket({ type: 'udp4', peer: node }) as unknown as Sock;
+  const theirs = dgram.createSocket('udp4');
+  const sink = dgram.createSocket('udp4');
+  for (const s of [ours, theirs, sink]) t.teardown(() => closeQuietly(s));
+  await bound(ours); await bound(theirs); await bound(sink);
+  for (const s of [ours, theirs]) s.on('error', () => undefined);
+  const port = sink.address().port;
+  const arg = fc.constantFrom<unknown>(
+    Buffer.from('abcdef'), 'text', new Uint8Array(3), ['a', Buffer.from('b')], [1], 123, null, undefined,
+    0, 1, 2, 6, 7, -1, 70000, port, String(port), ' ', '127.0.0.1', 'localhost', () => undefined, {},
+  );
+  const codeOf = (s: Sock, args: unknown[]) => {
+    try {
+      (s.send as (...a: unknown[]) => void)(...args);
+      return 'ok';
+    } catch (err) {
+      return (err as { code?: string }).code ?? (err as Error).name;
+    }
+  };
+  const mismatches: string[] = [];
+  const outcomes = new Set<string>();
+  fc.assert(fc.property(fc.array(arg, { minLength: 1, maxLength: 6 }), (args) => {
+    const a = codeOf(theirs, args);
+    const b = codeOf(ours, args);
+    outcomes.add(a);
+    if (a !== b && mismatches.length < 5) mismatches.push(`${args.map((x) => typeof x === 'function' ? 'fn' : JSON.stringify(x)).join(', ')}: dgram ${a}, ours ${b}`);
+    return true;
+  }), { numRuns: 400 });
+  t.deepEqual(mismatches, [], '400 random argument lists: the same outcome (no throw, or the same code)');
+  t.ok(outcomes.has('ok') && outcomes.has('ERR_SOCKET_BAD_PORT') && outcomes.has('ERR_INVALID_ARG_TYPE'), `the lists reach several outcomes (${[...outcomes].join(', ')})`);
 });

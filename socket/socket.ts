@@ -217,6 +217,15 @@ export class Socket extends EventEmitter<SocketEvents> implements PortOwner {
     this.#sendList(s.list, s.port, s.address, s.callback);
   }
 
+  /** dgram's legacy sendto(): every argument required. */
+  sendto(buffer: SendMessage, offset: number, length: number, port: number, address: string, callback?: SendCallback): void {
+    for (const [v, name] of [[offset, 'offset'], [length, 'length'], [port, 'port']] as const) {
+      if (typeof v !== 'number') throw E.invalidArgType(name, 'of type number', v);
+    }
+    validateString(address, 'address');
+    this.send(buffer, offset, length, port, address, callback);
+  }
+
   #sendList(list: Uint8Array[], port: number, address: string | Uint8Array | undefined, callback: SendCallback | undefined): void {
     const total = list.reduce((n, b) => n + b.length, 0);
     if (this.#bindState !== 'bound') {

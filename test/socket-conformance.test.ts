@@ -6,7 +6,7 @@
 import test, { type Test } from 'tape';
 import dgram from 'node:dgram';
 import fc from 'fast-check';
-import { createSocket } from '../socket/index.js';
+import { createSocket, Socket } from '../socket/index.js';
 import { FAST, startNode, urlOf, waitFor } from './helpers/testnet.js';
 
 type Sock = dgram.Socket;
@@ -295,3 +295,25 @@ test('send throws the same codes as node:dgram for any mix of arguments (propert
   t.deepEqual(mismatches, [], '400 random argument lists: the same outcome (no throw, or the same code)');
   t.ok(outcomes.has('ok') && outcomes.has('ERR_SOCKET_BAD_PORT') && outcomes.has('ERR_INVALID_ARG_TYPE'), `the lists reach several outcomes (${[...outcomes].join(', ')})`);
 });
+
+test('PeerRelay.Socket has every public member of dgram.Socket', (t) => {
+  const names = (proto: object) => Object.getOwnPropertyNames(proto).filter((n) => !n.startsWith('_') && n !== 'constructor');
+  const ours = new Set(names(Socket.prototype));
+  const missing = names(dgram.Socket.prototype).filter((n) => !ours.has(n));
+  t.deepEqual(missing, [], 'no dgram method is missing');
+  t.equal(typeof (Socket.prototype as unknown as Record<symbol, unknown>)[Symbol.asyncDispose], 'function', 'Symbol.asyncDispose too');
+  t.end();
+});
+
+for (const impl of impls) {
+  test(`${impl.name}: sendto requires every argument and sends the slice`, async (t) => {
+    const [a, b] = await impl.pair(t);
+    await bound(a); await bound(b);
+    const sendto = (a as unknown as { sendto: (...x: unknown[]) => void }).sendto.bind(a);
+    throwsCode(t, () => sendto(Buffer.from('x'), 0, 1, b.address().port), 'ERR_INVALID_ARG_TYPE', 'TypeError', 'without an address');
+    throwsCode(t, () => sendto(Buffer.from('x'), '0', 1, b.address().port, '127.0.0.1'), 'ERR_INVALID_ARG_TYPE', 'TypeError', 'a string offset');
+    const got = nextMessage(b);
+    sendto(Buffer.from('__to__'), 2, 2, b.address().port, b.address().address);
+    t.equal((await got)[0].toString(), 'to', 'the slice arrives');
+  });
+}

@@ -3,7 +3,7 @@
  * /status.json and /health) and its Prometheus text rendering (/metrics,
  * exposition format 0.0.4).
  */
-import type { PeerRelay } from '../src/node/peer-relay.js';
+import type { PeerRelay, NodeStats } from '../src/node/peer-relay.js';
 
 /** Counts of whatever serves signaling clients on this node (zero when none does). */
 export interface SignalingStats { clients: number; rooms: number }
@@ -18,7 +18,7 @@ export interface LinkSnapshot {
   stats: Record<string, number>;
 }
 
-export interface NodeSnapshot {
+export interface NodeSnapshot extends Omit<NodeStats, 'links'> {
   id: string;
   url: string;
   version: string;
@@ -27,14 +27,6 @@ export interface NodeSnapshot {
   routingTableSize: number;
   links: LinkSnapshot[];
   linksByKind: Record<string, number>;
-  sessions: number;
-  queued: number;
-  sent: number;
-  delivered: number;
-  relayed: number;
-  bytesRelayed: number;
-  undeliverable: number;
-  dropped: Record<string, number>;
   signaling: SignalingStats;
   memory: { rss: number; heapUsed: number };
 }

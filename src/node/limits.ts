@@ -53,5 +53,20 @@ export const DEFAULT_LIMITS = {
 
 export type Limits = { -readonly [K in keyof typeof DEFAULT_LIMITS]: number };
 
+/**
+ * `defaults` overridden by the numeric options in `opts` that name one of
+ * them; each must be a positive number (RangeError naming `prefix.key`).
+ */
+export function resolveLimits<T extends Record<string, number>>(defaults: T, opts: Partial<Record<keyof T, unknown>>, prefix: string): { -readonly [K in keyof T]: number } {
+  const out = { ...defaults } as { -readonly [K in keyof T]: number };
+  for (const k of Object.keys(defaults) as (keyof T)[]) {
+    const v = opts[k];
+    if (v === undefined) continue;
+    if (typeof v !== 'number' || !(v > 0)) throw new RangeError(`${prefix}.${String(k)} must be a positive number`);
+    out[k] = v;
+  }
+  return out;
+}
+
 /** Bytes a frame may exceed the largest message by (envelope, session header, tag, channel). */
 export const FRAME_OVERHEAD = 1024;

@@ -18,7 +18,7 @@ import type { MemoryNetwork } from '../transport/memory.js';
 import { CloseReason, type CloseReasonCode, FrameType, HelloFlags, MESH_SUBPROTOCOL, type NodeInfo } from '../wire/frames.js';
 import { SessionManager } from './sessions.js';
 import { Listener } from './listener.js';
-import { DEFAULT_LIMITS, FRAME_OVERHEAD, type Limits } from './limits.js';
+import { DEFAULT_LIMITS, FRAME_OVERHEAD, resolveLimits, type Limits } from './limits.js';
 import { Connector } from './connector.js';
 import { Router } from './router.js';
 import { Discovery } from './discovery.js';
@@ -121,13 +121,7 @@ export class PeerRelay extends EventEmitter<PeerRelayEvents> {
       throw new TypeError('opts.bootstrap must be an array of URL strings');
     }
     this.#opts = opts;
-    const limits = { ...DEFAULT_LIMITS } as Limits;
-    for (const k of Object.keys(DEFAULT_LIMITS) as (keyof Limits)[]) {
-      const v = opts[k];
-      if (v === undefined) continue;
-      if (typeof v !== 'number' || !(v > 0)) throw new RangeError(`opts.${k} must be a positive number`);
-      limits[k] = v;
-    }
+    const limits: Limits = resolveLimits(DEFAULT_LIMITS, opts, 'opts');
     this.limits = limits;
     this.identity = opts.identity instanceof Identity ? opts.identity
       : opts.identity ? Identity.fromJSON(opts.identity as IdentityJSON | string) : Identity.generate();

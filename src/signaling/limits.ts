@@ -1,4 +1,5 @@
 /** Signaling limits: every count and buffer of the signaling server has a finite default. */
+import { resolveLimits as resolveNumericLimits } from '../node/limits.js';
 export const SIGNALING_LIMITS = {
   /** Largest client frame in bytes (a 1 MiB message is ~1.4 MB of base64 JSON). */
   maxFrameBytes: 4 * 1024 * 1024,
@@ -43,14 +44,7 @@ export const SIGNALING_LIMITS = {
 export type SignalingLimits = { -readonly [K in keyof typeof SIGNALING_LIMITS]: number };
 
 export function resolveLimits(opts: Partial<SignalingLimits> = {}): SignalingLimits {
-  const out = { ...SIGNALING_LIMITS } as SignalingLimits;
-  for (const k of Object.keys(SIGNALING_LIMITS) as (keyof SignalingLimits)[]) {
-    const v = opts[k];
-    if (v === undefined) continue;
-    if (typeof v !== 'number' || !(v > 0)) throw new RangeError(`signaling.${k} must be a positive number`);
-    out[k] = v;
-  }
-  return out;
+  return resolveNumericLimits(SIGNALING_LIMITS, opts, 'signaling');
 }
 
 /** A token bucket (rate per second, burst capacity). */

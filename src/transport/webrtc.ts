@@ -1,9 +1,11 @@
 /**
  * WebRTC transport: a Connection over one connected simple-peer data channel
- * (reliable, ordered). Data channels cap message sizes (16-256 KiB depending on
- * the browser), so frames travel as chunks of at most CHUNK_SIZE bytes, each
- * prefixed with one byte: CHUNK_MORE (more chunks follow) or CHUNK_FINAL
- * (PROTOCOL.md, "WebRTC links"). A channel that closes, errors, or whose ICE
+ * (reliable, ordered). Each data-channel message (at most MESSAGE_SIZE bytes,
+ * which crosses every browser) carries records: a 1-byte type (RECORD_FINAL,
+ * or RECORD_MORE when the frame continues in the next record), a 3-byte
+ * big-endian length, the bytes (PROTOCOL.md, "WebRTC data channel framing").
+ * Frames sent in one tick share messages: a data-channel send is a costly
+ * native call, so fewer and fuller messages go faster. A channel that closes, errors, or whose ICE
  * stays 'disconnected' for `disconnectedMs` closes the connection; a channel
  * that is open but silent is caught by the link's keepalive above.
  */
@@ -12,19 +14,38 @@ import { Connection } from './connection.js';
 
 const debug = debugFactory('relaymesh:webrtc');
 
-/** Largest chunk payload; 16 KiB crosses every browser's data channel. */
-export const CHUNK_SIZE = 16 * 1024;
-export const CHUNK_FINAL = 0;
-export const CHUNK_MORE = 1;
+/** Bytes handed to the data channel at most; beyond, chunks wait here. */
+const CHANNEL_HIGH_WATER = 1024 * 1024;
+/**
+ * Reading the channel's bufferedAmount is a synchronous call into the WebRTC
+ * implementation (a third of the CPU per message with @roamhq/wrtc), so it is
+ * read once per this many bytes sent; in between, bytes sent are added to the
+ * last reading (an upper bound).
+ */
+const CHECK_EVERY = 64 * 1024;
+/** How often a backed-up queue checks the channel again (ms). */
+const DRAIN_POLL_MS = 2;
+
+/**
+ * When gathered records are sent: after the current event-loop phase in Node
+ * (frames sent from several callbacks share messages), at the end of the task
+ * where setImmediate does not exist (browsers).
+ */
+const later: (fn: () => void) => void = typeof setImmediate === 'function' ? (fn) => { setImmediate(fn); } : queueMicrotask;
+
+/** Largest data-channel message, record headers included. */
+export const MESSAGE_SIZE = 16 * 1024;
+export const RECORD_FINAL = 0;
+export const RECORD_MORE = 1;
+export const RECORD_HEADER = 4;
 
 /** The part of a simple-peer instance this transport uses. */
 export interface PeerLike {
   readonly connected: boolean;
   readonly bufferSize: number;
-  readonly writableLength: number;
   remoteAddress?: string;
   remotePort?: number;
-  write(chunk: Uint8Array): boolean;
+  send(chunk: Uint8Array): void;
   destroy(err?: Error): void;
   on(event: string, fn: (...args: any[]) => void): unknown;
   removeListener(event: string, fn: (...args: any[]) => void): unknown;
@@ -52,10 +73,21 @@ export class WebRtcConnection extends Connection {
   /** After an oversized frame: drop chunks until its final one. */
   #discarding = false;
   #disconnectTimer: ReturnType<typeof setTimeout> | null = null;
+  /** Records not yet sent (flushed at the end of the tick or when full). */
+  readonly #out = new Uint8Array(MESSAGE_SIZE);
+  #outLength = 0;
+  #flushScheduled = false;
+  /** Messages waiting for the data channel's buffer to drain. */
+  #queue: Uint8Array[] = [];
+  #queued = 0;
+  /** The channel's bufferedAmount at the last reading plus bytes sent since. */
+  #buffered = 0;
+  #sinceCheck = 0;
+  #drainTimer: ReturnType<typeof setTimeout> | null = null;
   /** Frames dropped because the send buffer was full. */
   dropped = 0;
 
-  readonly #onData = (data: Uint8Array) => this.#onChunk(data);
+  readonly #onData = (data: Uint8Array) => this.#onMessage(data);
   readonly #onClose = () => this.#finish();
   readonly #onError = (err: Error) => {
     this.emit('error', err);
@@ -79,8 +111,9 @@ export class WebRtcConnection extends Connection {
     if (!peer.connected) queueMicrotask(() => { if (!this.#peer.connected) this.#finish(); });
   }
 
-  get open(): boolean { return !this.#closed && this.#peer.connected; }
-  get bufferedAmount(): number { return this.#peer.bufferSize + this.#peer.writableLength; }
+  /** Tracked from the peer's events: reading `peer.connected` is a native call too. */
+  get open(): boolean { return !this.#closed; }
+  get bufferedAmount(): number { return this.#buffered + this.#queued + this.#outLength; }
 
   send(frame: Uint8Array): void {
     if (!this.open) return;
@@ -89,20 +122,83 @@ export class WebRtcConnection extends Connection {
       debug('send buffer full (%d bytes): dropped a frame of %d bytes', this.bufferedAmount, frame.length);
       return;
     }
+    let off = 0;
+    for (;;) {
+      let room = MESSAGE_SIZE - this.#outLength - RECORD_HEADER;
+      if (room <= 0 || (room < frame.length - off && room < 256)) {
+        this.#flush();
+        room = MESSAGE_SIZE - RECORD_HEADER;
+      }
+      const n = Math.min(room, frame.length - off);
+      const last = off + n === frame.length;
+      const out = this.#out;
+      let at = this.#outLength;
+      out[at++] = last ? RECORD_FINAL : RECORD_MORE;
+      out[at++] = n >>> 16;
+      out[at++] = (n >>> 8) & 255;
+      out[at++] = n & 255;
+      out.set(frame.subarray(off, off + n), at);
+      this.#outLength = at + n;
+      off += n;
+      if (last) break;
+    }
+    if (!this.#flushScheduled) {
+      this.#flushScheduled = true;
+      later(() => this.#flush());
+    }
+  }
+
+  /** Sends the records gathered so far as one data-channel message. */
+  #flush(): void {
+    this.#flushScheduled = false;
+    if (this.#outLength === 0 || this.#closed) return;
+    const msg = this.#out.slice(0, this.#outLength);
+    this.#outLength = 0;
     try {
-      let off = 0;
-      do {
-        const n = Math.min(CHUNK_SIZE, frame.length - off);
-        const chunk = new Uint8Array(n + 1);
-        chunk[0] = off + n < frame.length ? CHUNK_MORE : CHUNK_FINAL;
-        chunk.set(frame.subarray(off, off + n), 1);
-        this.#peer.write(chunk);
-        off += n;
-      } while (off < frame.length);
+      if (this.#sinceCheck >= CHECK_EVERY) {
+        this.#buffered = this.#peer.bufferSize;
+        this.#sinceCheck = 0;
+      }
+      if (this.#queue.length === 0 && this.#buffered < CHANNEL_HIGH_WATER) {
+        this.#peer.send(msg);
+        this.#buffered += msg.length;
+        this.#sinceCheck += msg.length;
+      } else {
+        this.#enqueue(msg);
+      }
     } catch (err) {
       this.emit('error', err as Error);
       this.close();
     }
+  }
+
+  #enqueue(chunk: Uint8Array): void {
+    this.#queue.push(chunk);
+    this.#queued += chunk.length;
+    if (!this.#drainTimer) this.#drainTimer = setTimeout(() => this.#drain(), DRAIN_POLL_MS);
+  }
+
+  #drain(): void {
+    this.#drainTimer = null;
+    if (this.#closed) return;
+    try {
+      let i = 0;
+      let buffered = this.#peer.bufferSize;
+      while (i < this.#queue.length && buffered < CHANNEL_HIGH_WATER) {
+        const chunk = this.#queue[i++];
+        this.#queued -= chunk.length;
+        this.#peer.send(chunk);
+        buffered += chunk.length;
+      }
+      this.#buffered = buffered;
+      this.#sinceCheck = 0;
+      this.#queue = i === this.#queue.length ? [] : this.#queue.slice(i);
+    } catch (err) {
+      this.emit('error', err as Error);
+      this.close();
+      return;
+    }
+    if (this.#queue.length) this.#drainTimer = setTimeout(() => this.#drain(), DRAIN_POLL_MS);
   }
 
   close(): void {
@@ -110,14 +206,23 @@ export class WebRtcConnection extends Connection {
     this.#finish();
   }
 
-  #onChunk(data: Uint8Array): void {
+  #onMessage(data: Uint8Array): void {
     if (this.#closed) return;
-    if (data.length === 0 || data[0] > CHUNK_MORE) {
-      this.emit('invalid', data.length === 0 ? 'empty chunk' : `unknown chunk header ${data[0]}`);
-      return;
+    if (data.length === 0) { this.emit('invalid', 'empty message'); return; }
+    let pos = 0;
+    while (pos < data.length && !this.#closed) {
+      const type = data[pos];
+      const n = pos + RECORD_HEADER <= data.length ? (data[pos + 1] << 16) | (data[pos + 2] << 8) | data[pos + 3] : -1;
+      if (type > RECORD_MORE || n < 0 || pos + RECORD_HEADER + n > data.length) {
+        this.emit('invalid', type > RECORD_MORE ? `unknown record type ${type}` : 'truncated record');
+        return;
+      }
+      this.#onRecord(type === RECORD_FINAL, data.subarray(pos + RECORD_HEADER, pos + RECORD_HEADER + n));
+      pos += RECORD_HEADER + n;
     }
-    const final = data[0] === CHUNK_FINAL;
-    const part = data.subarray(1);
+  }
+
+  #onRecord(final: boolean, part: Uint8Array): void {
     if (this.#discarding) {
       if (final) this.#discarding = false;
       return;
@@ -160,10 +265,18 @@ export class WebRtcConnection extends Connection {
 
   #finish(): void {
     if (this.#closed) return;
+    // Frames of this tick (a CLOSE, say) still leave if the channel takes them.
+    if (this.#outLength && this.#queue.length === 0) {
+      try { this.#peer.send(this.#out.slice(0, this.#outLength)); } catch { /* channel gone */ }
+    }
+    this.#outLength = 0;
     this.#closed = true;
     if (this.#disconnectTimer) clearTimeout(this.#disconnectTimer);
-    this.#disconnectTimer = null;
+    if (this.#drainTimer) clearTimeout(this.#drainTimer);
+    this.#disconnectTimer = this.#drainTimer = null;
     this.#parts = [];
+    this.#queue = [];
+    this.#queued = 0;
     const peer = this.#peer;
     peer.removeListener('data', this.#onData);
     peer.removeListener('close', this.#onClose);

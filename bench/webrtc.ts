@@ -128,7 +128,10 @@ async function relaymeshSetup(n: number): Promise<number[]> {
       await b.connect(c.id);
       samples.push(now() - t0);
       if (b.linkInfo().find((l) => l.id === hex(c.id))?.kind !== 'webrtc') throw new Error('connect() did not form a WebRTC link');
-      const gone = new Promise<void>((r) => c.on('disconnect', (id) => { if (hex(id) === hex(b.id)) r(); }));
+      const gone = new Promise<void>((r) => {
+        const on = (id: Uint8Array) => { if (hex(id) === hex(b.id)) { c.off('disconnect', on); r(); } };
+        c.on('disconnect', on);
+      });
       b.disconnect(c.id);
       await gone;
     }

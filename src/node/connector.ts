@@ -92,9 +92,10 @@ export class Connector {
   }
 
   /**
-   * Asks `target` for its transports. The query is sent again every quarter of
-   * connectTimeoutMs (a sealed message can be lost with a dying link); it ends
-   * early if a link to `target` forms meanwhile.
+   * Asks `target` for its transports. The query is sent again with doubling
+   * delays (an answer can be lost on a link the asker just closed: the target
+   * routes over it until the CLOSE arrives); it ends early if a link to
+   * `target` forms meanwhile.
    */
   #query(target: Uint8Array, signal?: AbortSignal): Promise<TransportInfo> {
     return new Promise((resolve, reject) => {
@@ -102,17 +103,27 @@ export class Connector {
       const limit = this.#node.limits.connectTimeoutMs;
       const timer = setTimeout(() => finish(relayError('ERR_TIMEOUT', `connect(${toHex(target)}): no answer in ${limit} ms`)), limit);
       timer.unref?.();
-      const again = setInterval(() => {
-        if (this.#node._linkTo(target)) finish(null, { url: '', wrtc: false });
-        else send();
-      }, Math.max(limit / 4, 250));
-      again.unref?.();
+      // Resent after 250 ms, 500 ms, 1 s, ... while no answer came.
+      let wait = Math.min(250, limit / 8);
+      let again: ReturnType<typeof setTimeout>;
+      const schedule = () => {
+        again = setTimeout(() => {
+          if (!this.#queries.has(q)) return;
+          if (this.#node._linkTo(target)) { finish(null, { url: '', wrtc: false }); return; }
+          send();
+          if (!this.#queries.has(q)) return;
+          wait *= 2;
+          schedule();
+        }, wait);
+        again.unref?.();
+      };
+      schedule();
       const onAbort = () => finish(relayError('ERR_TIMEOUT', 'aborted'));
       const finish = (err: Error | null, info?: TransportInfo) => {
         if (!this.#queries.has(q)) return;
         this.#queries.delete(q);
         clearTimeout(timer);
-        clearInterval(again);
+        clearTimeout(again);
         signal?.removeEventListener('abort', onAbort);
         if (err) reject(err); else resolve(info!);
       };

@@ -29,9 +29,11 @@ const DRAIN_POLL_MS = 2;
 /**
  * When gathered records are sent: after the current event-loop phase in Node
  * (frames sent from several callbacks share messages), at the end of the task
- * where setImmediate does not exist (browsers).
+ * where setImmediate does not exist (browsers; read from globalThis so a
+ * bundler's setTimeout-based shim is not picked up).
  */
-const later: (fn: () => void) => void = typeof setImmediate === 'function' ? (fn) => { setImmediate(fn); } : queueMicrotask;
+const nativeImmediate = (globalThis as { setImmediate?: (fn: () => void) => unknown }).setImmediate;
+const later: (fn: () => void) => void = typeof nativeImmediate === 'function' ? (fn) => { nativeImmediate(fn); } : queueMicrotask;
 
 /** Largest data-channel message, record headers included. */
 export const MESSAGE_SIZE = 16 * 1024;

@@ -114,6 +114,26 @@ test('connect(id) whose ICE never connects fails with ERR_TIMEOUT instead of sta
   t.equal(linkKind(b, c), '', 'no link is left behind');
 });
 
+test('after a failed WebRTC attempt, a retry forms the link and connect(id) resolves', async (t) => {
+  const a = await startNode(t, { port: 0, ...FAST });
+  const b = await startNode(t, { wrtc: loopbackWrtc(), bootstrap: [urlOf(a)], ...FAST, targetLinks: 1 });
+  // C's first peer connection refuses the offer: that attempt fails and C says so.
+  const cw = loopbackWrtc();
+  const Base = cw.RTCPeerConnection as any;
+  let made = 0;
+  cw.RTCPeerConnection = class extends Base {
+    readonly #first = ++made === 1;
+    setRemoteDescription(d: unknown): Promise<void> {
+      return this.#first ? Promise.reject(new Error('refused by the test')) : super.setRemoteDescription(d);
+    }
+  };
+  const c = await startNode(t, { wrtc: cw, bootstrap: [urlOf(a)], ...FAST, targetLinks: 1 });
+  t.ok(await waitFor(() => b.peers.length > 0 && c.peers.length > 0), 'B and C link to A');
+  await b.connect(c.id);
+  t.equal(linkKind(b, c), 'webrtc', 'connect() resolves with a WebRTC link');
+  t.ok(made >= 2, 'after a second attempt');
+});
+
 test('connect(id) rejects at once when aborted', async (t) => {
   const a = await startNode(t, { port: 0, ...FAST });
   const b = await startNode(t, { wrtc: loopbackWrtc(), bootstrap: [urlOf(a)], ...FAST, targetLinks: 1 });

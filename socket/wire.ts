@@ -1,5 +1,5 @@
 /**
- * The DGRAM channel's payloads (docs/socket-protocol.md). Every payload starts
+ * The DGRAM channel's payloads (PROTOCOL.md §10). Every payload starts
  * with destination port u16 and source port u16 (big-endian). Port 0 is never
  * a socket's port: destination 0 carries the alias resolver's messages.
  */

@@ -429,12 +429,16 @@ export class PeerRelay extends EventEmitter<PeerRelayEvents> {
     return link;
   }
 
-  /** Of two open links to one node, both ends keep the one dialed by the lower id. */
-  #preferred(a: Link, b: Link): Link {
-    const dialerA = a.initiator ? this.identity.id : a.remote!.id;
-    const dialerB = b.initiator ? this.identity.id : b.remote!.id;
-    if (equalBytes(dialerA, dialerB)) return a;
-    return compareBytes(dialerA, dialerB) < 0 ? a : b;
+  /**
+   * Of two open links to one node (`existing`, then `opened`), both ends keep the
+   * one dialed by the lower id; if one side dialed both, the newer one (the older
+   * may be half dead: the dialer would not have dialed again otherwise).
+   */
+  #preferred(existing: Link, opened: Link): Link {
+    const dialerA = existing.initiator ? this.identity.id : existing.remote!.id;
+    const dialerB = opened.initiator ? this.identity.id : opened.remote!.id;
+    if (equalBytes(dialerA, dialerB)) return opened;
+    return compareBytes(dialerA, dialerB) < 0 ? existing : opened;
   }
 
   #onLinkOpen(link: Link): void {

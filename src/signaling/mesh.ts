@@ -2,7 +2,7 @@
  * The signaling core's mesh side: publishes this node's signed roster and
  * keeps the others' (mesh-records.ts), and carries client messages, key
  * requests and extension messages between nodes over Channel.SIGNALING
- * (docs/signaling-protocol.md). It knows local clients only through MeshHost.
+ * (PROTOCOL.md §11). It knows local clients only through MeshHost.
  */
 import debugFactory from 'debug';
 import { randomBytes, textDecoder, textEncoder, toBase64, toHex, fromBase64 } from '../bytes.js';

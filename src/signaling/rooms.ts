@@ -4,7 +4,7 @@
  * every membership operation; members may be clients of any node. Other nodes
  * find a room's home by asking the nodes they know (roster homes and direct
  * links) once, then remember it. Operations and room events travel over
- * Channel.SIGNALING as core extension messages (docs/rooms-and-dialects-protocol.md).
+ * Channel.SIGNALING as core extension messages (PROTOCOL.md §12).
  */
 import debugFactory from 'debug';
 import { randomBytes, toHex } from '../bytes.js';

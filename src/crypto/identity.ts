@@ -35,6 +35,7 @@ export class PublicIdentity {
   /** The id as hex, computed once (ids are Map keys everywhere). */
   readonly idHex: string;
   #prepared: KEMPrepared | null = null;
+  #spare: { cipherText: Uint8Array; sharedSecret: Uint8Array } | null = null;
 
   constructor(dsaPublicKey: Uint8Array, kemPublicKey: Uint8Array, id?: Uint8Array) {
     if (dsaPublicKey.length !== DSA_PUBLIC_KEY_LENGTH) throw new RangeError('dsaPublicKey must be 1952 bytes');
@@ -66,6 +67,23 @@ export class PublicIdentity {
   /** ML-KEM.Encaps (FIPS 203 §7.2) to this identity's KEM key. */
   encapsulate(): { cipherText: Uint8Array; sharedSecret: Uint8Array } {
     return this.prepared().encapsulate();
+  }
+
+  /**
+   * An encapsulation for a session handshake: the one made ahead of time by
+   * `precompute()` if there is one (then forgotten: each is used exactly once),
+   * else a fresh one.
+   */
+  takeEncapsulation(): { cipherText: Uint8Array; sharedSecret: Uint8Array } {
+    const spare = this.#spare;
+    this.#spare = null;
+    return spare ?? this.encapsulate();
+  }
+
+  /** Expands the key and makes one encapsulation ahead of time, off a handshake's critical path. */
+  precompute(): void {
+    this.prepared();
+    this.#spare ??= this.encapsulate();
   }
 
   /** The KEM public key expanded once (FIPS 203 matrix Â), so later encapsulations are cheaper. */

@@ -52,7 +52,7 @@ export interface PendingInit {
 
 export function createInit(self: Identity, remote: PublicIdentity, ephemeral = generateEphemeral()): PendingInit {
   const sid = randomBytes(SID_LENGTH);
-  const { cipherText: ct1, sharedSecret: ss1 } = remote.encapsulate();
+  const { cipherText: ct1, sharedSecret: ss1 } = remote.takeEncapsulation();
   const init = concatBytes(sid, ephemeral.publicKey, ct1, self.publicKeys());
   return { sid, remote, init, ss1, ephemeral };
 }
@@ -87,7 +87,7 @@ export function respond(self: Identity, fromId: Uint8Array, init: Uint8Array, ae
   } catch {
     return null;
   }
-  const { cipherText: ct3, sharedSecret: ss3 } = remote.encapsulate();
+  const { cipherText: ct3, sharedSecret: ss3 } = remote.takeEncapsulation();
   const sidB = randomBytes(SID_LENGTH);
   const resp = concatBytes(sidA, sidB, ct2, ct3);
   const [kAB, kBA] = deriveKeys(remote.id, self.id, init, resp, ss1, ss2, ss3);

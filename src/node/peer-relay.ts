@@ -457,7 +457,7 @@ export class PeerRelay extends EventEmitter<PeerRelayEvents> {
       return;
     }
     this.#bootstrapBackoff = 1000;
-    this.#sessions.learnKeys(remote);
+    this.#sessions.learnKeys(remote, true);
     debug('%s linked to %s over %s', this.identity.idHex.slice(0, 8), hex.slice(0, 8), link.connection.kind);
     this.#discovery.onLinkOpen(link);
     this.#sessions.kick();

@@ -92,12 +92,19 @@ export class SessionManager {
   get sessionCount(): number { return this.#sessions.size; }
   get queued(): number { return this.#queued; }
 
-  /** Remembers keys that were checked against their id (from a link handshake, say). */
-  learnKeys(remote: PublicIdentity): void {
+  /**
+   * Remembers keys that were checked against their id. With `ahead` (keys from
+   * a link, used later if at all) the peer's KEM key is expanded and one
+   * encapsulation to it made now, off the critical path of a later handshake;
+   * each precomputed encapsulation is used once.
+   */
+  learnKeys(remote: PublicIdentity, ahead = false): void {
     const known = this.#keys.get(remote.idHex);
     this.#keys.set(remote.idHex, known ?? remote);
-    // Expand the peer's KEM key now, off the critical path of a later handshake.
-    if (!known) setTimeout(() => { if (!this.#destroyed) remote.prepared(); }, 0);
+    if (ahead) {
+      const keys = known ?? remote;
+      setTimeout(() => { if (!this.#destroyed) keys.precompute(); }, 0);
+    }
   }
 
   keysOf(id: Uint8Array): PublicIdentity | undefined { return this.#keys.get(toHex(id)); }

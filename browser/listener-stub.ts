@@ -17,3 +17,6 @@ export class Listener {
   *clients(): Iterable<never> { /* none */ }
   close(): Promise<void> { return Promise.resolve(); }
 }
+
+/** A browser node never listens, so it has no URL to advertise. */
+export function advertisedUrl(_address: string, _port: number): string { return ''; }

@@ -1,5 +1,5 @@
 export { PeerRelay, Channel } from './node/peer-relay.js';
-export type { PeerRelayOptions, PeerRelayEvents, NodeStats, ChannelHandler } from './node/peer-relay.js';
+export type { PeerRelayOptions, PeerRelayEvents, NodeStats, ChannelHandler, LinkInfo } from './node/peer-relay.js';
 export { Identity, PublicIdentity, generateKemKeyPair, deriveId } from './crypto/identity.js';
 export type { IdentityJSON } from './crypto/identity.js';
 export { RelayError, ERROR_CODES } from './errors.js';

@@ -108,3 +108,9 @@ export class Listener {
     socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
   }
 }
+
+/** The ws:// URL for a listening address, or '' for a wildcard address (which is no address to dial). */
+export function advertisedUrl(address: string, port: number): string {
+  if (address === '0.0.0.0' || address === '::') return '';
+  return address.includes(':') ? `ws://[${address}]:${port}` : `ws://${address}:${port}`;
+}

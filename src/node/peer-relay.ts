@@ -8,73 +8,26 @@ import { EventEmitter } from 'events';
 import debugFactory from 'debug';
 import { compareBytes, equalBytes, fromHex, isBytes, textDecoder, textEncoder, toBuffer, toHex } from '../bytes.js';
 import { Identity, ID_LENGTH, type IdentityJSON } from '../crypto/identity.js';
-import { defaultAead, type Aead } from '../crypto/aead.js';
+import { defaultAead } from '../crypto/aead.js';
 import { RoutingTable } from '../routing/routing-table.js';
 import { DedupCache } from '../routing/dedup-cache.js';
 import { Link } from '../link/link.js';
 import type { Connection } from '../transport/connection.js';
 import { dialWebSocket, WebSocketConnection } from '../transport/websocket.js';
-import type { MemoryNetwork } from '../transport/memory.js';
 import { CloseReason, type CloseReasonCode, FrameType, HelloFlags, MESH_SUBPROTOCOL, type NodeInfo } from '../wire/frames.js';
 import { SessionManager } from './sessions.js';
-import { Listener } from './listener.js';
+import { Listener, advertisedUrl } from './listener.js';
 import { DEFAULT_LIMITS, FRAME_OVERHEAD, resolveLimits, type Limits } from './limits.js';
 import { Connector } from './connector.js';
 import { Router } from './router.js';
 import { Discovery } from './discovery.js';
 import { relayError, RelayError } from '../errors.js';
-import { attachSignaling, type SignalingCore, type SignalingOptions } from '../signaling/server.js';
+import { attachSignaling, type SignalingCore } from '../signaling/server.js';
+import { Channel, type ChannelHandler, type LinkInfo, type PeerRelayOptions, type PeerRelayEvents, type NodeStats } from './types.js';
 
 const debug = debugFactory('relaymesh:node');
-
-/** Channel byte that starts every sealed plaintext (PROTOCOL.md, "Channels"). */
-export const Channel = { JSON: 0, BYTES: 1, CONTROL: 2, DGRAM: 3, SIGNALING: 4 } as const;
-export type ChannelHandler = (payload: Uint8Array, from: Uint8Array) => void;
-
-export interface PeerRelayOptions extends Partial<Limits> {
-  /** Start a WebSocket server on this port (0 picks a free one). Omit for no server. */
-  port?: number;
-  /** Address to listen on (default 127.0.0.1; use 0.0.0.0 or :: to accept remote nodes). */
-  host?: string;
-  /** The ws:// or wss:// URL other nodes should dial to reach this one (default: derived from host and port). */
-  publicUrl?: string;
-  /** ws://, wss:// (or mem:// with `memory`) URLs of nodes already in the mesh. */
-  bootstrap?: string[];
-  /** A WebRTC implementation (`@roamhq/wrtc` in Node); browsers use their own when `true`. */
-  wrtc?: unknown;
-  /** STUN/TURN servers for WebRTC links. */
-  iceServers?: { urls: string | string[]; username?: string; credential?: string }[];
-  /** This node's identity; a fresh one is made if omitted. */
-  identity?: Identity | IdentityJSON | string;
-  /** In-memory transport for tests and simulations. */
-  memory?: MemoryNetwork;
-  /** AEAD backend (tests use this to run the noble and native paths). */
-  aead?: Aead;
-  /** Signaling server options for nodes with a port; `false` turns the server off. */
-  signaling?: SignalingOptions | false;
-}
-
-export interface PeerRelayEvents {
-  listening: [];
-  peer: [id: Uint8Array];
-  disconnect: [id: Uint8Array, err: RelayError | null];
-  message: [data: unknown, from: Uint8Array];
-  undeliverable: [err: RelayError, to: Uint8Array];
-  error: [err: Error];
-  close: [];
-}
-
-export interface NodeStats {
-  links: number;
-  sessions: number;
-  queued: number;
-  sent: number;
-  delivered: number;
-  relayed: number;
-  bytesRelayed: number;
-  undeliverable: number;
-  dropped: Record<string, number>;
-}
+export { Channel };
+export type { ChannelHandler, LinkInfo, PeerRelayOptions, PeerRelayEvents, NodeStats };
 
 export class PeerRelay extends EventEmitter<PeerRelayEvents> {
   /** The dgram-shaped socket (set by relaymesh/socket to avoid an import cycle). */
@@ -304,7 +257,7 @@ export class PeerRelay extends EventEmitter<PeerRelayEvents> {
   }
 
   /** The routing table, for status pages: id, transport, address, counters per link. */
-  linkInfo(): { id: string; kind: string; url: string; remoteAddress: string; initiator: boolean; openedAt: number; stats: Link['stats'] }[] {
+  linkInfo(): LinkInfo[] {
     return this.#table.entries().map(({ link }) => ({
       id: link.idHex, kind: link.connection.kind, url: link.remoteUrl, remoteAddress: link.connection.remoteAddress,
       initiator: link.initiator, openedAt: link.openedAt, stats: { ...link.stats },
@@ -543,9 +496,4 @@ export class PeerRelay extends EventEmitter<PeerRelayEvents> {
     if (!isBytes(id) || id.length !== ID_LENGTH) throw new TypeError(`${name} must be a 20-byte Buffer or 40 hex characters`);
     return id;
   }
-}
-
-function advertisedUrl(address: string, port: number): string {
-  if (address === '0.0.0.0' || address === '::') return '';
-  return address.includes(':') ? `ws://[${address}]:${port}` : `ws://${address}:${port}`;
 }

@@ -1,0 +1,68 @@
+/** The public types of a PeerRelay node: options, events, stats, channels. */
+import type { Identity, IdentityJSON } from '../crypto/identity.js';
+import type { Aead } from '../crypto/aead.js';
+import type { MemoryNetwork } from '../transport/memory.js';
+import type { RelayError } from '../errors.js';
+import type { SignalingOptions } from '../signaling/server.js';
+import type { Limits } from './limits.js';
+
+/** Channel byte that starts every sealed plaintext (PROTOCOL.md, "Channels"). */
+export const Channel = { JSON: 0, BYTES: 1, CONTROL: 2, DGRAM: 3, SIGNALING: 4 } as const;
+export type ChannelHandler = (payload: Uint8Array, from: Uint8Array) => void;
+
+export interface PeerRelayOptions extends Partial<Limits> {
+  /** Start a WebSocket server on this port (0 picks a free one). Omit for no server. */
+  port?: number;
+  /** Address to listen on (default 127.0.0.1; use 0.0.0.0 or :: to accept remote nodes). */
+  host?: string;
+  /** The ws:// or wss:// URL other nodes should dial to reach this one (default: derived from host and port). */
+  publicUrl?: string;
+  /** ws://, wss:// (or mem:// with `memory`) URLs of nodes already in the mesh. */
+  bootstrap?: string[];
+  /** A WebRTC implementation (`@roamhq/wrtc` in Node); browsers use their own when `true`. */
+  wrtc?: unknown;
+  /** STUN/TURN servers for WebRTC links. */
+  iceServers?: { urls: string | string[]; username?: string; credential?: string }[];
+  /** This node's identity; a fresh one is made if omitted. */
+  identity?: Identity | IdentityJSON | string;
+  /** In-memory transport for tests and simulations. */
+  memory?: MemoryNetwork;
+  /** AEAD backend (tests use this to run the noble and native paths). */
+  aead?: Aead;
+  /** Signaling server options for nodes with a port; `false` turns the server off. */
+  signaling?: SignalingOptions | false;
+}
+
+export interface PeerRelayEvents {
+  listening: [];
+  peer: [id: Uint8Array];
+  disconnect: [id: Uint8Array, err: RelayError | null];
+  message: [data: unknown, from: Uint8Array];
+  undeliverable: [err: RelayError, to: Uint8Array];
+  error: [err: Error];
+  close: [];
+}
+
+export interface NodeStats {
+  links: number;
+  sessions: number;
+  queued: number;
+  sent: number;
+  delivered: number;
+  relayed: number;
+  bytesRelayed: number;
+  undeliverable: number;
+  dropped: Record<string, number>;
+}
+
+
+/** One row of `linkInfo()`: a link as status pages show it. */
+export interface LinkInfo {
+  id: string;
+  kind: string;
+  url: string;
+  remoteAddress: string;
+  initiator: boolean;
+  openedAt: number;
+  stats: { framesIn: number; framesOut: number; bytesIn: number; bytesOut: number; relayed: number };
+}

@@ -14,7 +14,7 @@ import debugFactory from 'debug';
 import SimplePeer from 'simple-peer';
 import { compareBytes, randomBytes, toHex } from '../bytes.js';
 import { relayError, RelayError } from '../errors.js';
-import { WebRtcConnection } from '../transport/webrtc.js';
+import { WebRtcConnection, destroyPeerLater } from '../transport/webrtc.js';
 import { FRAME_OVERHEAD } from './limits.js';
 import type { Connector } from './connector.js';
 import type { PeerRelay } from './peer-relay.js';
@@ -217,7 +217,7 @@ export class WebRtcConnector {
     if (tell && !this.#destroyed) {
       try { this.#connector.sendControl(a.target, { t: 'signal', s: a.sid, x: tell }); } catch { /* node gone */ }
     }
-    if (!a.linking) a.peer.destroy();
+    if (!a.linking) destroyPeerLater(a.peer);
     // A link formed by another path (a parallel dial, the other side's offer) also counts.
     const ok = !this.#destroyed && this.#node._linkTo(a.target);
     for (const w of a.waiters) ok ? w.resolve() : w.reject(err);
@@ -291,7 +291,7 @@ export class WebRtcConnector {
       this.#arm(a, this.#node.limits.connectTimeoutMs);
     }
     // A half-made link owns its peer and closes by itself.
-    if (!linked) old.destroy();
+    if (!linked) destroyPeerLater(old);
   }
 
   #feed(a: Attempt | undefined, d: Signal): void {

@@ -286,11 +286,24 @@ export class WebRtcConnection extends Connection {
     // Keep an error listener: simple-peer may still report one while tearing down.
     peer.removeListener('error', this.#onError);
     peer.on('error', (err: Error) => debug('error after close: %s', err.message));
+    destroyPeerLater(peer);
+    this.emit('close');
+  }
+}
+
+/**
+ * Destroys a simple-peer instance on the next macrotask, never inside one of
+ * its own (native) callbacks: closing an RTCPeerConnection synchronously while
+ * @roamhq/wrtc is still dispatching its events is a known cause of segfaults in
+ * node-webrtc. The reference held by the timer also keeps it from being
+ * collected before it is closed.
+ */
+export function destroyPeerLater(peer: { destroy(): void }): void {
+  setTimeout(() => {
     try {
       peer.destroy();
     } catch {
       // already destroyed
     }
-    this.emit('close');
-  }
+  }, 0);
 }

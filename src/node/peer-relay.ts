@@ -59,6 +59,7 @@ export class PeerRelay extends EventEmitter<PeerRelayEvents> {
   #url = '';
   #address: { address: string; family: string; port: number } | null = null;
   #destroyed = false;
+  #closedEmitted = false;
   #started = false;
   #maintainTimer: ReturnType<typeof setInterval> | null = null;
   #bootstrapTimer: ReturnType<typeof setTimeout> | null = null;
@@ -219,8 +220,9 @@ export class PeerRelay extends EventEmitter<PeerRelayEvents> {
   destroy(cb?: (err?: Error | null) => void): void {
     if (cb !== undefined && typeof cb !== 'function') throw new TypeError('cb must be a function');
     if (this.#destroyed) {
-      if (cb) this.once('close', () => cb(null));
-      if (this.#closedEmitted && cb) queueMicrotask(() => cb(null));
+      // Already closed: call back soon; still closing: call back on 'close'.
+      if (cb && this.#closedEmitted) queueMicrotask(() => cb(null));
+      else if (cb) this.once('close', () => cb(null));
       return;
     }
     this.#destroyed = true;
@@ -242,7 +244,6 @@ export class PeerRelay extends EventEmitter<PeerRelayEvents> {
       }, 25);
     });
   }
-  #closedEmitted = false;
 
   /** Counters for tests, metrics and the status page. */
   stats(): NodeStats {

@@ -86,12 +86,14 @@ test('a message to an unknown node is reported undeliverable, not lost silently'
 test('a message over the hop limit is reported with ERR_HOP_LIMIT', async (t) => {
   const nodes: PeerRelay[] = [];
   for (let i = 0; i < 5; i++) {
-    nodes.push(await startNode(t, { port: 0, bootstrap: i ? [urlOf(nodes[i - 1])] : [], ...FAST, maxLinks: 2, targetLinks: 1, ttl: 2 }));
-    if (i) await waitFor(() => nodes[i].peers.length === 1);
+    nodes.push(await startNode(t, { port: 0, bootstrap: i ? [urlOf(nodes[i - 1])] : [], ...FAST, maxLinks: i === 0 || i === 4 ? 1 : 2, targetLinks: 1, ttl: 2 }));
+    if (i) await waitFor(() => nodes[i].peers.length === 1 && nodes[i - 1].peers.length === (i - 1 === 0 ? 1 : 2));
   }
-  const failed = new Promise<{ code: string }>((r) => nodes[0].once('undeliverable', (err) => r(err)));
+  t.ok(nodes.every((n, i) => n.peers.length === (i === 0 || i === 4 ? 1 : 2)), 'the nodes form a chain of 5');
+  const failed = new Promise<{ code: string; message: string }>((r) => nodes[0].once('undeliverable', (err) => r(err)));
   nodes[0].send(nodes[4].id, 'too far');
-  t.equal((await failed).code, 'ERR_HOP_LIMIT', 'the origin learns the hop limit was hit');
+  const err = await failed;
+  t.equal(err.code, 'ERR_HOP_LIMIT', `the origin learns the hop limit was hit (${err.message})`);
   t.ok(nodes.some((n) => (n.stats().dropped.hop_limit ?? 0) > 0), 'a relay counted it');
 });
 

@@ -11,7 +11,7 @@ import { BoundedMap } from '../routing/bounded-map.js';
 import type { Link } from '../link/link.js';
 import { encodeNodes, MAX_NODES_PER_FRAME, type NodeInfo } from '../wire/frames.js';
 import {
-  encodeEnvelope, envelope, MsgType, OFF_MSG_ID, OFF_TTL, UnreachableReason, decodeUnreachable, encodeUnreachable,
+  DEFAULT_TTL, encodeEnvelope, envelope, MsgType, OFF_MSG_ID, OFF_TTL, UnreachableReason, decodeUnreachable, encodeUnreachable,
 } from '../wire/envelope.js';
 import { relayError, type RelayError } from '../errors.js';
 
@@ -87,14 +87,17 @@ export class Router {
   /**
    * Greedy next hop by XOR distance, never back where the message came from
    * and never twice along the same link: a message that loops back here is
-   * sent along the next-best link (the dedup entry remembers the tried ones).
+   * sent along the next-best link (the dedup entry remembers the tried ones),
+   * and a node with no untried link returns it to its parent (backtracking).
    */
   #forward(f: Uint8Array, from: Link | null): void {
     const key = msgKey(f, OFF_MSG_ID);
     const now = Date.now();
     let seen = this.#dedup.get(key, now);
-    if (!seen) seen = this.#dedup.add(key, now);
-    else if (from) this.#host.count('loop');
+    if (!seen) {
+      seen = this.#dedup.add(key, now);
+      seen.parent = from;
+    } else if (from) this.#host.count('loop');
     if (from) {
       seen.tried.add(from);
       if (f[OFF_TTL] === 0) return this.#bounce(f, UnreachableReason.HOP_LIMIT);
@@ -105,7 +108,14 @@ export class Router {
       // No link is closer to the target than this node: greedy routing ends here.
       return this.#answerLookup(f);
     }
-    if (!hop) return this.#bounce(f, UnreachableReason.NO_ROUTE);
+    if (!hop) {
+      // A dead end: hand the message back to where it first came from, which
+      // tries its next-best link (depth-first search with backtracking; the TTL
+      // bounds the walk). Only the origin, with nowhere to go back to, bounces it.
+      const back = seen.parent;
+      if (back && !back.isClosed && back.send(f)) { this.#host.count('backtrack'); return; }
+      return this.#bounce(f, UnreachableReason.NO_ROUTE);
+    }
     seen.tried.add(hop.link);
     if (from) {
       this.counters.relayed++;
@@ -123,7 +133,9 @@ export class Router {
     if (envelope.type(f) === MsgType.UNREACHABLE) return;
     const origin = envelope.from(f);
     const body = encodeUnreachable(reason, envelope.msgId(f), envelope.to(f));
-    const reply = encodeEnvelope(MsgType.UNREACHABLE, origin, this.#host.localId, body, this.#host.ttl);
+    // The report gets at least the default hop limit: a small TTL chosen for the
+    // message must not also stop the news that it died.
+    const reply = encodeEnvelope(MsgType.UNREACHABLE, origin, this.#host.localId, body, Math.max(this.#host.ttl, DEFAULT_TTL));
     if (equalBytes(origin, this.#host.localId)) {
       this.#onUnreachable(reply);
       return;

@@ -6,7 +6,13 @@
  */
 import { BoundedMap } from './bounded-map.js';
 
-export interface SeenEntry<L = unknown> { at: number; tried: Set<L>; delivered: boolean }
+export interface SeenEntry<L = unknown> {
+  at: number;
+  tried: Set<L>;
+  delivered: boolean;
+  /** Where the message first came from: a dead end returns it there (depth-first backtracking). */
+  parent: L | null;
+}
 
 export class DedupCache<L = unknown> {
   readonly maxEntries: number;
@@ -32,7 +38,7 @@ export class DedupCache<L = unknown> {
 
   /** Adds an entry for `key`; the oldest entries go when the bound is reached. */
   add(key: number | string, now = Date.now()): SeenEntry<L> {
-    const e: SeenEntry<L> = { at: now, tried: new Set(), delivered: false };
+    const e: SeenEntry<L> = { at: now, tried: new Set(), delivered: false, parent: null };
     this.#map.set(key, e);
     return e;
   }

@@ -60,6 +60,7 @@ export function snapshot(node: PeerRelay, info: { version: string; startedAt: nu
     bytesRelayed: s.bytesRelayed,
     undeliverable: s.undeliverable,
     dropped: s.dropped,
+    detours: s.detours,
     signaling,
     memory: { rss: mem.rss, heapUsed: mem.heapUsed },
   };
@@ -94,6 +95,8 @@ export function renderPrometheus(s: NodeSnapshot): string {
   metric('relaymesh_undeliverable_total', 'counter', 'Messages reported undeliverable.', [[{}, s.undeliverable]]);
   const reasons = Object.keys(s.dropped).sort();
   metric('relaymesh_dropped_total', 'counter', 'Inputs dropped, by reason.', reasons.map((r) => [{ reason: r }, s.dropped[r]]));
+  metric('relaymesh_detours_total', 'counter', 'Messages that went on along another path (loop: came back; backtrack: handed back from a dead end).',
+    [[{ kind: 'loop' }, s.detours.loop], [{ kind: 'backtrack' }, s.detours.backtrack]]);
   metric('relaymesh_signaling_clients', 'gauge', 'Signaling clients connected.', [[{}, s.signaling.clients]]);
   metric('relaymesh_signaling_rooms', 'gauge', 'Signaling rooms open.', [[{}, s.signaling.rooms]]);
   metric('process_resident_memory_bytes', 'gauge', 'Resident memory size in bytes.', [[{}, s.memory.rss]]);

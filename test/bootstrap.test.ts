@@ -103,11 +103,12 @@ test('labels with quotes, backslashes and newlines stay one valid sample line', 
   const snap = {
     id: 'ab', url: 'ws://x"y\\z\nw', version: '1', startedAt: 0, uptimeSeconds: 1, routingTableSize: 0, links: [], linksByKind: {},
     sessions: 0, queued: 0, sent: 0, delivered: 0, relayed: 0, bytesRelayed: 0, undeliverable: 0,
-    dropped: { malformed: 3 }, signaling: { clients: 1, rooms: 2 }, memory: { rss: 1, heapUsed: 1 },
+    dropped: { malformed: 3 }, detours: { loop: 4, backtrack: 5 }, signaling: { clients: 1, rooms: 2 }, memory: { rss: 1, heapUsed: 1 },
   } satisfies NodeSnapshot;
   const text = renderPrometheus(snap);
   t.ok(text.includes('url="ws://x\\"y\\\\z\\nw"'), 'escaped');
   t.ok(text.includes('relaymesh_dropped_total{reason="malformed"} 3'), 'drops by reason');
+  t.ok(text.includes('relaymesh_detours_total{kind="backtrack"} 5'), 'detours apart from drops');
   t.ok(text.includes('relaymesh_signaling_rooms 2'), 'rooms');
   t.end();
 });

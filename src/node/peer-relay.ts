@@ -55,6 +55,7 @@ export class PeerRelay extends EventEmitter<PeerRelayEvents> {
   readonly #channels = new Map<number, ChannelHandler>();
   readonly #swapping = new Set<string>();
   readonly #dropped: Record<string, number> = {};
+  readonly #detours = { loop: 0, backtrack: 0 };
   readonly #counters = { sent: 0, delivered: 0, undeliverable: 0 };
   #url = '';
   #address: { address: string; family: string; port: number } | null = null;
@@ -254,6 +255,7 @@ export class PeerRelay extends EventEmitter<PeerRelayEvents> {
       ...this.#counters,
       ...this.#router.counters,
       dropped: { ...this.#dropped },
+      detours: { ...this.#detours },
     };
   }
 
@@ -486,6 +488,11 @@ export class PeerRelay extends EventEmitter<PeerRelayEvents> {
   // ---------------------------------------------------------------- helpers
 
   #count(reason: string): void {
+    if (reason === 'loop' || reason === 'backtrack') {
+      // Not drops: the message went on along another path.
+      this.#detours[reason]++;
+      return;
+    }
     this.#dropped[reason] = (this.#dropped[reason] ?? 0) + 1;
   }
 

@@ -52,7 +52,10 @@ export interface NodeStats {
   relayed: number;
   bytesRelayed: number;
   undeliverable: number;
+  /** Inputs dropped, by reason. */
   dropped: Record<string, number>;
+  /** Messages that went on along another path: came back here (`loop`) or were handed back from a dead end (`backtrack`). */
+  detours: { loop: number; backtrack: number };
 }
 
 

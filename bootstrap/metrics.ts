@@ -3,20 +3,13 @@
  * /status.json and /health) and its Prometheus text rendering (/metrics,
  * exposition format 0.0.4).
  */
-import type { PeerRelay, NodeStats } from '../src/node/peer-relay.js';
+import type { PeerRelay, NodeStats, LinkInfo } from '../src/node/peer-relay.js';
 
 /** Counts of whatever serves signaling clients on this node (zero when none does). */
 export interface SignalingStats { clients: number; rooms: number }
 
-export interface LinkSnapshot {
-  id: string;
-  kind: string;
-  url: string;
-  remoteAddress: string;
-  initiator: boolean;
-  openedAt: number;
-  stats: Record<string, number>;
-}
+/** A link as the status page shows it: PeerRelay#linkInfo()'s row. */
+export type LinkSnapshot = LinkInfo;
 
 export interface NodeSnapshot extends Omit<NodeStats, 'links'> {
   id: string;
@@ -33,7 +26,7 @@ export interface NodeSnapshot extends Omit<NodeStats, 'links'> {
 
 export function snapshot(node: PeerRelay, info: { version: string; startedAt: number; signaling?: () => SignalingStats }): NodeSnapshot {
   const s = node.stats();
-  const links = node.linkInfo().map((l) => ({ ...l, stats: { ...(l.stats as unknown as Record<string, number>) } }));
+  const links = node.linkInfo();
   const linksByKind: Record<string, number> = {};
   for (const l of links) linksByKind[l.kind] = (linksByKind[l.kind] ?? 0) + 1;
   let signaling: SignalingStats = { clients: 0, rooms: 0 };

@@ -7,7 +7,7 @@
 import { ml_dsa65 } from '@noble/post-quantum/ml-dsa.js';
 import { ml_kem768 } from '@noble/post-quantum/ml-kem.js';
 import type { KEMPrepared } from '@noble/post-quantum/ml-kem.js';
-import { equalBytes, fromBase64, randomBytes, toBase64, toBuffer, toHex } from '../bytes.js';
+import { equalBytes, fromBase64, fromHex, randomBytes, toBase64, toBuffer, toHex } from '../bytes.js';
 import { label, sha256 } from './hash.js';
 
 export const ID_LENGTH = 20;
@@ -100,6 +100,16 @@ export class PublicIdentity {
       return false;
     }
   }
+}
+
+/** An id given as 20 bytes or 40 hex characters, as bytes; TypeError naming `name` otherwise. */
+export function parseId(id: Uint8Array | string, name: string): Uint8Array {
+  if (typeof id === 'string') {
+    if (!/^[0-9a-fA-F]{40}$/.test(id)) throw new TypeError(`${name} must be a 20-byte Buffer or 40 hex characters`);
+    return fromHex(id);
+  }
+  if (!(id instanceof Uint8Array) || id.length !== ID_LENGTH) throw new TypeError(`${name} must be a 20-byte Buffer or 40 hex characters`);
+  return id;
 }
 
 export function deriveId(dsaPublicKey: Uint8Array, kemPublicKey: Uint8Array): Uint8Array {

@@ -6,8 +6,8 @@
  */
 import { EventEmitter } from 'events';
 import debugFactory from 'debug';
-import { compareBytes, equalBytes, fromHex, isBytes, textDecoder, textEncoder, toBuffer, toHex } from '../bytes.js';
-import { Identity, ID_LENGTH, type IdentityJSON } from '../crypto/identity.js';
+import { compareBytes, equalBytes, isBytes, textDecoder, textEncoder, toBuffer, toHex } from '../bytes.js';
+import { Identity, parseId, type IdentityJSON } from '../crypto/identity.js';
 import { defaultAead } from '../crypto/aead.js';
 import { RoutingTable } from '../routing/routing-table.js';
 import { DedupCache } from '../routing/dedup-cache.js';
@@ -156,7 +156,7 @@ export class PeerRelay extends EventEmitter<PeerRelayEvents> {
 
   /** Sends `data` (JSON-serializable, or bytes) to node `id`, relayed through the mesh if needed. */
   send(id: Uint8Array | string, data: unknown): void {
-    const to = this.#checkId(id, 'id');
+    const to = parseId(id, 'id');
     let channel: number;
     let payload: Uint8Array;
     if (isBytes(data)) {
@@ -205,7 +205,7 @@ export class PeerRelay extends EventEmitter<PeerRelayEvents> {
    * ERR_CONNECT_FAILED or ERR_TIMEOUT. Safe to ignore the promise.
    */
   connect(id: Uint8Array | string, opts: { signal?: AbortSignal } = {}): Promise<void> {
-    const target = this.#checkId(id, 'id');
+    const target = parseId(id, 'id');
     const p = this.#destroyed ? Promise.reject(relayError('ERR_DESTROYED')) : this.#connector.connect(target, opts.signal);
     p.catch((err) => debug('connect to %s failed: %s', toHex(target), err.message));
     return p;
@@ -213,7 +213,7 @@ export class PeerRelay extends EventEmitter<PeerRelayEvents> {
 
   /** Closes the direct link with `id`, if any. */
   disconnect(id: Uint8Array | string): void {
-    const target = this.#checkId(id, 'id');
+    const target = parseId(id, 'id');
     for (const link of this.#links) if (link.id && equalBytes(link.id, target)) link.close(CloseReason.NORMAL);
   }
 
@@ -494,14 +494,5 @@ export class PeerRelay extends EventEmitter<PeerRelayEvents> {
       return;
     }
     this.#dropped[reason] = (this.#dropped[reason] ?? 0) + 1;
-  }
-
-  #checkId(id: Uint8Array | string, name: string): Uint8Array {
-    if (typeof id === 'string') {
-      if (!/^[0-9a-fA-F]{40}$/.test(id)) throw new TypeError(`${name} must be a 20-byte Buffer or 40 hex characters`);
-      return fromHex(id);
-    }
-    if (!isBytes(id) || id.length !== ID_LENGTH) throw new TypeError(`${name} must be a 20-byte Buffer or 40 hex characters`);
-    return id;
   }
 }

@@ -17,3 +17,14 @@ test('cryptographic envelopes match the golden vectors', (t) => {
   for (const k of Object.keys(expected)) t.equal(actual[k], expected[k], k);
   t.end();
 });
+
+test('a stored ml-kem-aes envelope (the IM protocol\'s plain envelope) opens to its plaintext', async (t) => {
+  const { generateKeyPair, openMlKemAes } = await import('../../src/messaging/ml-kem-aes.js');
+  const v = JSON.parse(readFileSync(new URL('../../../test/vectors/ml-kem-aes.json', import.meta.url), 'utf8'));
+  const { secretKey } = generateKeyPair(Uint8Array.from(Buffer.from(v.kemSeedHex, 'hex')));
+  const opened = openMlKemAes(v.envelope, secretKey);
+  t.equal(opened && new TextDecoder().decode(opened), v.plaintext, 'opens to the stored plaintext');
+  const tampered = { ...v.envelope, serializedEncryptedData: v.envelope.serializedEncryptedData.replace(/^./, (c: string) => (c === 'A' ? 'B' : 'A')) };
+  t.equal(openMlKemAes(tampered, secretKey), null, 'a tampered copy does not open');
+  t.end();
+});

@@ -80,6 +80,15 @@ export function secureEnvelopeJson(e: SecureEnvelope): string {
 }
 
 /** The sessions of one MessagingPeer: outbound per recipient, inbound per (sender, sid). */
+/** Decodes base64 envelope fields; ERR_DECRYPT_FAILED naming the sender if any is not base64. */
+function decodeFields(from: string, ...fields: string[]): Uint8Array[] {
+  try {
+    return fields.map(decodeBase64);
+  } catch {
+    throw relayError('ERR_DECRYPT_FAILED', 'bad base64 in envelope', { from });
+  }
+}
+
 export class SecureSessions {
   readonly #self: string;
   readonly #dsaSecretKey: Uint8Array;
@@ -139,8 +148,7 @@ export class SecureSessions {
 
   #openWith(s: Inbound, from: string, e: SecureEnvelope): Uint8Array {
     if (!s.window.check(e.seq)) throw relayError('ERR_REPLAY', `replayed message ${e.seq} from ${from}`, { from });
-    let sealed: Uint8Array;
-    try { sealed = decodeBase64(e.serializedEncryptedData); } catch { throw relayError('ERR_DECRYPT_FAILED', 'bad base64 in envelope', { from }); }
+    const [sealed] = decodeFields(from, e.serializedEncryptedData);
     const pt = this.#aead.open(s.key, nonceOf(e.seq), sealed, withSeq(s.aad, e.seq));
     if (!pt) throw relayError('ERR_DECRYPT_FAILED', `message from ${from} failed authentication`, { from });
     s.window.accept(e.seq);
@@ -157,14 +165,7 @@ export class SecureSessions {
     if (!e || typeof e !== 'object' || typeof e.sid !== 'string' || !Number.isSafeInteger(e.seq) || e.seq < 0 || typeof e.serializedEncryptedData !== 'string') {
       throw relayError('ERR_DECRYPT_FAILED', 'malformed relaymesh-im-v1 envelope', { from });
     }
-    let sid: Uint8Array;
-    let sealed: Uint8Array;
-    try {
-      sid = decodeBase64(e.sid);
-      sealed = decodeBase64(e.serializedEncryptedData);
-    } catch {
-      throw relayError('ERR_DECRYPT_FAILED', 'bad base64 in envelope', { from });
-    }
+    const [sid] = decodeFields(from, e.sid);
     if (sid.length !== SID_LENGTH) throw relayError('ERR_DECRYPT_FAILED', 'bad session id', { from });
     const slot = `${from}\n${e.sid}`;
     let s = this.#in.get(slot);
@@ -175,14 +176,7 @@ export class SecureSessions {
       const now = Date.now();
       if (Math.abs(now - (e.ts as number)) > INIT_MAX_AGE_MS) throw relayError('ERR_REPLAY', `stale session start from ${from}`, { from });
       if (this.#seen.has(e.sid)) throw relayError('ERR_REPLAY', `replayed session start from ${from}`, { from });
-      let kemCt: Uint8Array;
-      let sig: Uint8Array;
-      try {
-        kemCt = decodeBase64(e.serializedCipherText);
-        sig = decodeBase64(e.serializedSignature);
-      } catch {
-        throw relayError('ERR_DECRYPT_FAILED', 'bad base64 in envelope', { from });
-      }
+      const [kemCt, sig] = decodeFields(from, e.serializedCipherText, e.serializedSignature);
       if (kemCt.length !== KEM_CIPHERTEXT_LENGTH) throw relayError('ERR_DECRYPT_FAILED', 'bad KEM ciphertext', { from });
       const signingKey = await signingKeyOf(from);
       let ok = false;

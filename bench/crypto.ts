@@ -15,7 +15,7 @@ import { nativeAead, nobleAead, type Aead } from '../src/crypto/aead.js';
 import { hkdfSha256 } from '../src/crypto/hash.js';
 import { Identity } from '../src/crypto/identity.js';
 import { createInit, respond, complete, generateEphemeral } from '../src/crypto/session.js';
-import { equalBytes, textEncoder } from '../src/bytes.js';
+import { equalBytes, textEncoder } from '../src/util/bytes.js';
 import { timeOp } from './lib/stats.js';
 import { fmt, machineLine, pct, printTable, ratio } from './lib/table.js';
 

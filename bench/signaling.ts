@@ -11,7 +11,7 @@ import { pathToFileURL } from 'node:url';
 import { WebSocketServer, WebSocket, type RawData } from 'ws';
 import { ml_dsa65 } from '@noble/post-quantum/ml-dsa.js';
 import { PeerRelay, MessagingPeer, generateKeyPair } from '../src/index.js';
-import { toBase64 } from '../src/bytes.js';
+import { toBase64 } from '../src/util/bytes.js';
 import { fmt, machineLine, printTable, ratio } from './lib/table.js';
 
 const env = (k: string, d: number) => (process.env[k] ? Number(process.env[k]) : d);

@@ -5,7 +5,7 @@
  * ./.relaymesh/identity.json. Logs are JSON lines on stdout.
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { DEFAULT_LIMITS, type Limits } from '../src/node/limits.js';
+import { DEFAULT_LIMITS, type Limits } from '../src/util/limits.js';
 import { createLogger, LOG_LEVELS, type LogLevel } from './logger.js';
 import { DEFAULT_DATA_DIR, DEFAULT_HOST, DEFAULT_PORT, startBootstrapNode, VERSION } from './run-node.js';
 

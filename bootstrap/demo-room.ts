@@ -10,8 +10,8 @@
  * Bad input is dropped and counted, never thrown.
  */
 import debugFactory from 'debug';
-import type { PeerRelay } from '../src/node/peer-relay.js';
-import { toHex } from '../src/bytes.js';
+import type { PeerRelay } from '../src/peer-relay.js';
+import { toHex } from '../src/util/bytes.js';
 
 const debug = debugFactory('relaymesh:demo');
 

@@ -3,7 +3,7 @@
  * /status.json and /health) and its Prometheus text rendering (/metrics,
  * exposition format 0.0.4).
  */
-import type { PeerRelay, NodeStats, LinkInfo } from '../src/node/peer-relay.js';
+import type { PeerRelay, NodeStats, LinkInfo } from '../src/peer-relay.js';
 
 /** Counts of whatever serves signaling clients on this node (zero when none does). */
 export interface SignalingStats { clients: number; rooms: number }

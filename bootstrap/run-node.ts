@@ -5,10 +5,10 @@
  * page, demo) and a graceful close.
  */
 import { readFileSync } from 'node:fs';
-import { PeerRelay, type PeerRelayOptions } from '../src/node/peer-relay.js';
+import { PeerRelay, type PeerRelayOptions } from '../src/peer-relay.js';
 import type { Identity } from '../src/crypto/identity.js';
-import type { Limits } from '../src/node/limits.js';
-import { toHex } from '../src/bytes.js';
+import type { Limits } from '../src/util/limits.js';
+import { toHex } from '../src/util/bytes.js';
 import { loadOrCreateIdentity } from './identity-file.js';
 import { createLogger, type Logger } from './logger.js';
 import { snapshot, type NodeSnapshot } from './metrics.js';

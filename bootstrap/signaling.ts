@@ -5,7 +5,7 @@
  * WebSocket gets a close frame (1001 "going away") before the port closes, so
  * clients reconnect elsewhere at once instead of waiting for a timeout.
  */
-import type { PeerRelay } from '../src/node/peer-relay.js';
+import type { PeerRelay } from '../src/peer-relay.js';
 import { MESH_SUBPROTOCOL } from '../src/wire/frames.js';
 import type { SignalingStats } from './metrics.js';
 

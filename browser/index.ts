@@ -4,4 +4,4 @@
  * and payloads are Uint8Arrays there, not Buffers.
  */
 export * from '../src/index.js';
-export { toHex, fromHex, toBase64, fromBase64, equalBytes, concatBytes } from '../src/bytes.js';
+export { toHex, fromHex, toBase64, fromBase64, equalBytes, concatBytes } from '../src/util/bytes.js';

@@ -1,5 +1,5 @@
 /**
- * Browser stand-in for src/node/listener.ts: a browser cannot accept
+ * Browser stand-in for src/transport/listener.ts: a browser cannot accept
  * connections, so a node there has no port. The bundle aliases listener.ts to
  * this file so node:http and ws's server never reach it.
  */

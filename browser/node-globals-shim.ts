@@ -2,7 +2,7 @@
  * Node globals that bundled code reads, injected by the bundle build in place
  * of the free identifiers (esbuild `inject`), never as real globals:
  * - `process` (nextTick, env, browser): readable-stream, under simple-peer.
- * - `setImmediate`/`clearImmediate`: src/node/sessions.ts and
+ * - `setImmediate`/`clearImmediate`: src/session/session-manager.ts and
  *   src/transport/memory.ts call them; in a browser they are a zero-delay
  *   macrotask, which is what those callers want.
  * No Buffer is injected.

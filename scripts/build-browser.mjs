@@ -6,9 +6,9 @@
 // leaks into the bundle; esbuild fails the build if one is still imported:
 //   src/crypto/native.ts     -> src/crypto/native-browser.ts (noble does all crypto)
 //   src/transport/ws-impl.ts -> src/transport/ws-impl-browser.ts (the browser's WebSocket)
-//   src/node/listener.ts     -> browser/listener-stub.ts (no port in a browser)
+//   src/transport/listener.ts     -> browser/listener-stub.ts (no port in a browser)
 // simple-peer's dependencies import `buffer` (the npm package, simple-peer's
-// own dependency) and read `process.nextTick`; src/node/sessions.ts calls
+// own dependency) and read `process.nextTick`; src/session/session-manager.ts calls
 // setImmediate: browser/node-globals-shim.ts is injected for those free
 // identifiers (process, setImmediate, clearImmediate); no Buffer is injected.
 // Usage: node scripts/build-browser.mjs [--no-minify] [--quiet]
@@ -26,7 +26,7 @@ const quiet = process.argv.includes('--quiet');
 const ALIASES = new Map([
   [join(root, 'src/crypto/native.ts'), join(root, 'src/crypto/native-browser.ts')],
   [join(root, 'src/transport/ws-impl.ts'), join(root, 'src/transport/ws-impl-browser.ts')],
-  [join(root, 'src/node/listener.ts'), join(root, 'browser/listener-stub.ts')],
+  [join(root, 'src/transport/listener.ts'), join(root, 'browser/listener-stub.ts')],
 ]);
 /** Swaps Node-only source files for their browser stand-ins. */
 const browserAliases = {

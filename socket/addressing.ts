@@ -3,7 +3,7 @@
  * addresses) or by IPv4-shaped alias (family 'IPv4', for programs that store
  * IPv4 addresses). Turns what a program passes as an address into a node id.
  */
-import { equalBytes, fromHex, isBytes, toBuffer, toHex } from '../src/bytes.js';
+import { equalBytes, fromHex, isBytes, toBuffer, toHex } from '../src/util/bytes.js';
 import { ID_LENGTH } from '../src/crypto/identity.js';
 import { aliasOf, inPrefix, ipv4ToNumber, isIPv4, type AliasPrefix } from './alias.js';
 import type { Resolver } from './resolver.js';

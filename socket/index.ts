@@ -4,7 +4,7 @@
  *   const socket = createSocket({ type: 'udp4', peer: node });
  * Also sets PeerRelay.Socket (the seed's `new PeerRelay.Socket([opts])`).
  */
-import { PeerRelay } from '../src/node/peer-relay.js';
+import { PeerRelay } from '../src/peer-relay.js';
 import { Socket, type RemoteInfo } from './socket.js';
 import type { SocketOptions, SocketType } from './options.js';
 

@@ -5,8 +5,8 @@
  * datagram says about itself. Destination port 0 is the alias resolver.
  */
 import debugFactory from 'debug';
-import { equalBytes, toHex } from '../src/bytes.js';
-import { Channel, type PeerRelay } from '../src/node/peer-relay.js';
+import { equalBytes, toHex } from '../src/util/bytes.js';
+import { Channel, type PeerRelay } from '../src/peer-relay.js';
 import { Resolver } from './resolver.js';
 import { RESOLVER_PORT, ResolverType, decodeHeader, decodeResolver, encodeDatagram } from './wire.js';
 

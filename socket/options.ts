@@ -3,7 +3,7 @@
  * socket lives (its own PeerRelay, or an existing one) and how it names nodes.
  * Caller misuse throws here, before anything is created.
  */
-import { PeerRelay, type PeerRelayOptions } from '../src/node/peer-relay.js';
+import { PeerRelay, type PeerRelayOptions } from '../src/peer-relay.js';
 import { DEFAULT_ALIAS_PREFIX, parsePrefix, type AliasPrefix } from './alias.js';
 import type { AddressMode } from './addressing.js';
 import * as E from './errors.js';

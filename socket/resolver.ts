@@ -10,7 +10,7 @@
  * collisions are counted and logged, never silently swapped.
  */
 import debugFactory from 'debug';
-import { equalBytes, randomBytes, toHex } from '../src/bytes.js';
+import { equalBytes, randomBytes, toHex } from '../src/util/bytes.js';
 import { compareDistance } from '../src/routing/routing-table.js';
 import { aliasNumber, aliasTarget, idMatchesAlias, type AliasPrefix } from './alias.js';
 import { MAX_NODES, encodeFind, encodeNodes, type FindMessage, type NodesMessage } from './wire.js';

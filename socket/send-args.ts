@@ -3,7 +3,7 @@
  * overload (offset/length, arrays, strings, connected sockets) means what it
  * means over UDP, and misuse throws the same codes.
  */
-import { isBytes, textEncoder } from '../src/bytes.js';
+import { isBytes, textEncoder } from '../src/util/bytes.js';
 import * as E from './errors.js';
 
 export type SendCallback = (err: Error | null, bytes?: number) => void;

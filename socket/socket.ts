@@ -7,9 +7,9 @@
  */
 import { EventEmitter } from 'events';
 import debugFactory from 'debug';
-import { equalBytes, toBuffer } from '../src/bytes.js';
-import { PeerRelay } from '../src/node/peer-relay.js';
-import type { RelayError } from '../src/errors.js';
+import { equalBytes, toBuffer } from '../src/util/bytes.js';
+import { PeerRelay } from '../src/peer-relay.js';
+import type { RelayError } from '../src/util/errors.js';
 import { Addressing, type AddressMode } from './addressing.js';
 import { Mux, type PortOwner } from './mux.js';
 import { MAX_DATAGRAM } from './wire.js';

@@ -12,7 +12,7 @@ import { dialWebSocket } from '../src/transport/websocket.js';
 import { FAST, nextMessage, startNode, urlOf, waitFor } from './helpers/testnet.js';
 import { CloseReason, FrameType, MESH_SUBPROTOCOL, decodeClose, encodeHello, PROTOCOL_VERSION } from '../src/wire/frames.js';
 import { encodeEnvelope, MsgType } from '../src/wire/envelope.js';
-import { randomBytes } from '../src/bytes.js';
+import { randomBytes } from '../src/util/bytes.js';
 import type { PeerRelay } from '../src/index.js';
 
 /** An authenticated link from a hand-driven peer, to send raw frames after the handshake. */

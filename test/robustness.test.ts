@@ -1,7 +1,7 @@
 import test from 'tape';
 import { PeerRelay, MemoryNetwork } from '../src/index.js';
 import { FAST, allPairsReach, nextMessage, settle, sleep, startMesh, startNode, urlOf, waitFor } from './helpers/testnet.js';
-import { randomBytes } from '../src/bytes.js';
+import { randomBytes } from '../src/util/bytes.js';
 
 test('the rest of the mesh still reaches each other after a third of the nodes is destroyed', async (t) => {
   const nodes = await startMesh(t, 15);

@@ -10,7 +10,7 @@ import { PeerRelay, MemoryNetwork, Identity } from '../src/index.js';
 import { FAST, nextMessage, startNode, urlOf, waitFor, sleep } from './helpers/testnet.js';
 import { envelope, MsgType, OFF_FROM, OFF_MSG_ID, OFF_TO } from '../src/wire/envelope.js';
 import { encodeHello, encodeProof, decodeClose, FrameType, CloseReason, PROTOCOL_VERSION, MESH_SUBPROTOCOL } from '../src/wire/frames.js';
-import { randomBytes } from '../src/bytes.js';
+import { randomBytes } from '../src/util/bytes.js';
 
 type Intercept = NonNullable<MemoryNetwork['intercept']>;
 

@@ -5,7 +5,7 @@ import { startClient, inbox, rawSocket } from './helpers/messaging.js';
 import { MessagingPeer as StockPeer } from './helpers/demos-im/messaging-peer.js';
 import { stockKemPublicKey } from './helpers/demos-im/unified-crypto-shim.js';
 import { generateKeyPair } from '../src/index.js';
-import { toBase64 } from '../src/bytes.js';
+import { toBase64 } from '../src/util/bytes.js';
 
 function stock(t: test.Test, url: string, clientId: string): any {
   const peer = new (StockPeer as any)({ serverUrl: url, clientId, publicKey: stockKemPublicKey });

@@ -8,7 +8,7 @@ import { aliasNumber, aliasOf, aliasTarget, idMatchesAlias, inPrefix, ipv4ToNumb
 import { Resolver, type ResolverHost } from '../socket/resolver.js';
 import { decodeResolver, encodeFind, encodeNodes, MAX_NODES } from '../socket/wire.js';
 import { compareDistance } from '../src/routing/routing-table.js';
-import { equalBytes, randomBytes, toHex } from '../src/bytes.js';
+import { equalBytes, randomBytes, toHex } from '../src/util/bytes.js';
 
 const P8 = parsePrefix('10.0.0.0/8');
 

@@ -2,7 +2,7 @@
 import { sha256 as nobleSha256 } from '@noble/hashes/sha2.js';
 import { hmac as nobleHmac } from '@noble/hashes/hmac.js';
 import { hkdf as nobleHkdf } from '@noble/hashes/hkdf.js';
-import { textEncoder } from '../bytes.js';
+import { textEncoder } from '../util/bytes.js';
 
 export function sha256(...parts: Uint8Array[]): Uint8Array {
   const h = nobleSha256.create();

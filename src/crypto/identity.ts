@@ -7,7 +7,7 @@
 import { ml_dsa65 } from '@noble/post-quantum/ml-dsa.js';
 import { ml_kem768 } from '@noble/post-quantum/ml-kem.js';
 import type { KEMPrepared } from '@noble/post-quantum/ml-kem.js';
-import { equalBytes, fromBase64, fromHex, randomBytes, toBase64, toBuffer, toHex } from '../bytes.js';
+import { equalBytes, fromBase64, fromHex, randomBytes, toBase64, toBuffer, toHex } from '../util/bytes.js';
 import { label, sha256 } from './hash.js';
 
 export const ID_LENGTH = 20;

@@ -4,7 +4,7 @@
  *   mac = HMAC-SHA-256(ss, "relaymesh/link-proof/v1" | th | proverId)
  * where ss is the ML-KEM shared secret the prover decapsulated.
  */
-import { compareBytes } from '../bytes.js';
+import { compareBytes } from '../util/bytes.js';
 import { hmacSha256, label, sha256 } from './hash.js';
 
 export function linkTranscript(ownId: Uint8Array, ownHello: Uint8Array, remoteId: Uint8Array, remoteHello: Uint8Array): Uint8Array {

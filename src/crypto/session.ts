@@ -15,7 +15,7 @@
  *   Keys ratchet every EPOCH_MESSAGES messages: k[e+1] = HKDF(k[e], "", rekey label, 32).
  */
 import { ml_kem768, type KEMPrepared } from '@noble/post-quantum/ml-kem.js';
-import { concatBytes, equalBytes, randomBytes } from '../bytes.js';
+import { concatBytes, equalBytes, randomBytes } from '../util/bytes.js';
 import { defaultAead, type Aead, TAG_LENGTH } from './aead.js';
 import { hkdfSha256, label, sha256, LABELS } from './hash.js';
 import {

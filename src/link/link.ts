@@ -11,7 +11,7 @@
  */
 import { EventEmitter } from 'events';
 import debugFactory from 'debug';
-import { equalBytes, randomBytes, toHex } from '../bytes.js';
+import { equalBytes, randomBytes, toHex } from '../util/bytes.js';
 import { Identity, PublicIdentity } from '../crypto/identity.js';
 import { linkProofMac, linkTranscript } from '../crypto/link-proof.js';
 import type { Connection } from '../transport/connection.js';
@@ -19,7 +19,7 @@ import {
   CloseReason, type CloseReasonCode, FrameType, PROTOCOL_VERSION, decodeChallenge, decodeClose, decodeHello,
   decodeProof, decodePing, encodeChallenge, encodeClose, encodeHello, encodePing, encodeProof, NONCE_LENGTH, type Hello,
 } from '../wire/frames.js';
-import { relayError, type RelayError } from '../errors.js';
+import { relayError, type RelayError } from '../util/errors.js';
 
 const debug = debugFactory('relaymesh:link');
 

@@ -1,10 +1,10 @@
 /**
  * Standard base64 with padding for the IM protocol's `serialized*` fields:
  * Node's Buffer codec when present (~50x faster than btoa/atob on large
- * messages), else the portable helpers of src/bytes.ts. Decoding throws on a
+ * messages), else the portable helpers of src/util/bytes.ts. Decoding throws on a
  * wrong length or characters outside the alphabet.
  */
-import { fromBase64, toBase64 } from '../bytes.js';
+import { fromBase64, toBase64 } from '../util/bytes.js';
 
 interface BufferLike { from(a: ArrayBufferLike | string, o?: number | string, l?: number): Uint8Array & { toString(enc: string): string } }
 const NodeBuffer = (globalThis as { Buffer?: BufferLike }).Buffer;

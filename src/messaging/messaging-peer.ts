@@ -9,10 +9,10 @@
  */
 import debugFactory from 'debug';
 import { ml_dsa65 } from '@noble/post-quantum/ml-dsa.js';
-import { equalBytes, randomBytes, textDecoder } from '../bytes.js';
+import { equalBytes, randomBytes, textDecoder } from '../util/bytes.js';
 import { decodeBase64, encodeBase64 } from './base64.js';
 import { KEM_PUBLIC_KEY_LENGTH } from '../crypto/identity.js';
-import { relayError, type RelayError } from '../errors.js';
+import { relayError, type RelayError } from '../util/errors.js';
 import { WebSocketImpl } from '../transport/ws-impl.js';
 import { openMlKemAes, sealMlKemAes, ML_KEM_AES } from './ml-kem-aes.js';
 import { PendingRequests, type Frame } from './requests.js';

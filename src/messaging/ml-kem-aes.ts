@@ -8,7 +8,7 @@
  * It is confidential only: nothing in it says who sent it, and it can be replayed.
  */
 import { ml_kem768 } from '@noble/post-quantum/ml-kem.js';
-import { concatBytes, randomBytes } from '../bytes.js';
+import { concatBytes, randomBytes } from '../util/bytes.js';
 import { decodeBase64, encodeBase64 } from './base64.js';
 import { defaultAead, NONCE_LENGTH, TAG_LENGTH, type Aead } from '../crypto/aead.js';
 import { KEM_CIPHERTEXT_LENGTH, KEM_PUBLIC_KEY_LENGTH } from '../crypto/identity.js';

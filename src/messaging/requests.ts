@@ -4,7 +4,7 @@
  * not echo ids, an answer goes to the oldest request waiting for its type whose
  * filter accepts it. Unrelated frames never disturb a pending request.
  */
-import { relayError, type ErrorCode, type RelayError } from '../errors.js';
+import { relayError, type ErrorCode, type RelayError } from '../util/errors.js';
 
 export interface Frame { type: string; payload?: any; id?: string | number }
 

@@ -16,13 +16,13 @@
  */
 import { ml_dsa65 } from '@noble/post-quantum/ml-dsa.js';
 import { ml_kem768 } from '@noble/post-quantum/ml-kem.js';
-import { concatBytes, randomBytes, textEncoder } from '../bytes.js';
+import { concatBytes, randomBytes, textEncoder } from '../util/bytes.js';
 import { decodeBase64, encodeBase64 } from './base64.js';
 import { defaultAead, type Aead } from '../crypto/aead.js';
 import { hkdfSha256, sha256 } from '../crypto/hash.js';
 import { KEM_CIPHERTEXT_LENGTH } from '../crypto/identity.js';
 import { ReplayWindow } from '../crypto/replay-window.js';
-import { relayError } from '../errors.js';
+import { relayError } from '../util/errors.js';
 
 export const RELAYMESH_IM = 'relaymesh-im-v1';
 const LABEL = textEncoder.encode('relaymesh/im-session/v1');

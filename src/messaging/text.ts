@@ -2,7 +2,7 @@
  * UTF-8 encoding of message bodies: Node's Buffer codec when present (~40%
  * faster than TextEncoder on large messages), else TextEncoder.
  */
-import { textEncoder } from '../bytes.js';
+import { textEncoder } from '../util/bytes.js';
 
 const NodeBuffer = (globalThis as { Buffer?: { from(s: string, enc: 'utf8'): Uint8Array } }).Buffer;
 

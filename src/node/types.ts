@@ -2,9 +2,9 @@
 import type { Identity, IdentityJSON } from '../crypto/identity.js';
 import type { Aead } from '../crypto/aead.js';
 import type { MemoryNetwork } from '../transport/memory.js';
-import type { RelayError } from '../errors.js';
+import type { RelayError } from '../util/errors.js';
 import type { SignalingOptions } from '../signaling/server.js';
-import type { Limits } from './limits.js';
+import type { Limits } from '../util/limits.js';
 
 /** Channel byte that starts every sealed plaintext (PROTOCOL.md, "Channels"). */
 export const Channel = { JSON: 0, BYTES: 1, CONTROL: 2, DGRAM: 3, SIGNALING: 4 } as const;

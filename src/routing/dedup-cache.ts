@@ -4,7 +4,7 @@
  * loops back is sent on along the next-best link instead of around the loop.
  * Pure: entries expire by generation (BoundedMap) and by age, checked on access.
  */
-import { BoundedMap } from './bounded-map.js';
+import { BoundedMap } from '../util/bounded-map.js';
 
 export interface SeenEntry<L = unknown> {
   at: number;

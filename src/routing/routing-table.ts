@@ -5,7 +5,7 @@
  * the link instead of keeping it open and unused.
  */
 import KBucket from 'k-bucket';
-import { toHex } from '../bytes.js';
+import { toHex } from '../util/bytes.js';
 
 export interface TableEntry<L> { id: Uint8Array; link: L; vectorClock?: number; [k: string]: unknown }
 

@@ -9,12 +9,12 @@
  */
 import { EventEmitter } from 'events';
 import debugFactory from 'debug';
-import { randomBytes, toHex } from '../bytes.js';
-import { relayError } from '../errors.js';
+import { randomBytes, toHex } from '../util/bytes.js';
+import { relayError } from '../util/errors.js';
 import { KEM_PUBLIC_KEY_LENGTH } from '../crypto/identity.js';
 import { sha256 } from '../crypto/hash.js';
 import { ml_dsa65 } from '@noble/post-quantum/ml-dsa.js';
-import type { PeerRelay } from '../node/peer-relay.js';
+import type { PeerRelay } from '../peer-relay.js';
 import { MAX_CLIENT_ID_LENGTH } from './mesh-records.js';
 import { resolveLimits, type SignalingLimits } from './limits.js';
 import { SignalingMesh, type MeshExtension } from './mesh.js';

@@ -8,8 +8,8 @@
  */
 import debugFactory from 'debug';
 import type { WebSocket } from 'ws';
-import { randomBytes } from '../bytes.js';
-import type { RelayError } from '../errors.js';
+import { randomBytes } from '../util/bytes.js';
+import type { RelayError } from '../util/errors.js';
 import type { ClientEvent, SignalingCore } from './core.js';
 import { JsonSocket } from './json-socket.js';
 import { roomsOf, type RoomEvent, type RoomSink, type Rooms } from './rooms.js';

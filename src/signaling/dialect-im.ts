@@ -8,9 +8,9 @@
  */
 import debugFactory from 'debug';
 import type { WebSocket } from 'ws';
-import { fromBase64, toBase64 } from '../bytes.js';
+import { fromBase64, toBase64 } from '../util/bytes.js';
 import { KEM_PUBLIC_KEY_LENGTH } from '../crypto/identity.js';
-import type { RelayError } from '../errors.js';
+import type { RelayError } from '../util/errors.js';
 import { TokenBucket } from './limits.js';
 import { fastStringify } from './fast-json.js';
 import { type ClientEvent, type ClientSink, type RegistrationProof, type SignalingCore } from './core.js';

@@ -9,8 +9,8 @@
 import { EventEmitter } from 'events';
 import debugFactory from 'debug';
 import type { WebSocket } from 'ws';
-import { toBase64 } from '../bytes.js';
-import { relayError, type RelayError } from '../errors.js';
+import { toBase64 } from '../util/bytes.js';
+import { relayError, type RelayError } from '../util/errors.js';
 import type { ClientEvent, SignalingCore } from './core.js';
 import { decodeKeyArray, decodeProof } from './dialect-im.js';
 import { JsonSocket } from './json-socket.js';

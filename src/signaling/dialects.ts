@@ -3,7 +3,7 @@
  * subprotocol `protoo`, Peer2Peer Connector by URL path (/connector or /p2p,
  * no subprotocol). Both use the node's one signaling core.
  */
-import type { Listener } from '../node/listener.js';
+import type { Listener } from '../transport/listener.js';
 import type { SignalingCore } from './core.js';
 import { ConnectorSession, isConnectorPath } from './dialect-connector.js';
 import { protooServerOf } from './protoo-server.js';

@@ -1,5 +1,5 @@
 /** Signaling limits: every count and buffer of the signaling server has a finite default. */
-import { resolveLimits as resolveNumericLimits } from '../node/limits.js';
+import { resolveLimits as resolveNumericLimits } from '../util/limits.js';
 export const SIGNALING_LIMITS = {
   /** Largest client frame in bytes (a 1 MiB message is ~1.4 MB of base64 JSON). */
   maxFrameBytes: 4 * 1024 * 1024,

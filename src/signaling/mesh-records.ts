@@ -5,7 +5,7 @@
  * floods it to the mesh; the others keep the newest unexpired roster of each
  * home. Pure bookkeeping: no I/O and no timers (the core decides when).
  */
-import { equalBytes, fromBase64, textEncoder, toBase64 } from '../bytes.js';
+import { equalBytes, fromBase64, textEncoder, toBase64 } from '../util/bytes.js';
 import { PublicIdentity, type Identity } from '../crypto/identity.js';
 
 export const ROSTER_LABEL = 'relaymesh/signaling-roster/v1';

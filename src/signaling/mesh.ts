@@ -5,10 +5,10 @@
  * (PROTOCOL.md §11). It knows local clients only through MeshHost.
  */
 import debugFactory from 'debug';
-import { randomBytes, textDecoder, textEncoder, toBase64, toHex, fromBase64 } from '../bytes.js';
-import { relayError } from '../errors.js';
+import { randomBytes, textDecoder, textEncoder, toBase64, toHex, fromBase64 } from '../util/bytes.js';
+import { relayError } from '../util/errors.js';
 import { KEM_PUBLIC_KEY_LENGTH } from '../crypto/identity.js';
-import type { PeerRelay } from '../node/peer-relay.js';
+import type { PeerRelay } from '../peer-relay.js';
 import { RosterStore, signRoster, type RosterRecord } from './mesh-records.js';
 import type { SignalingLimits } from './limits.js';
 import { fastStringify } from './fast-json.js';

@@ -7,7 +7,7 @@
  */
 import { EventEmitter } from 'events';
 import type http from 'node:http';
-import type { UpgradeRoute } from '../node/listener.js';
+import type { UpgradeRoute } from '../transport/listener.js';
 import { MAX_CLIENT_ID_LENGTH } from './mesh-records.js';
 import type { SignalingCore } from './core.js';
 import { PROTOO_SUBPROTOCOL, ProtooPeer } from './dialect-protoo.js';

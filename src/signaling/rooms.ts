@@ -7,8 +7,8 @@
  * Channel.SIGNALING as core extension messages (PROTOCOL.md §12).
  */
 import debugFactory from 'debug';
-import { randomBytes, toHex } from '../bytes.js';
-import { relayError, type ErrorCode, type RelayError } from '../errors.js';
+import { randomBytes, toHex } from '../util/bytes.js';
+import { relayError, type ErrorCode, type RelayError } from '../util/errors.js';
 import type { ClientSink, SignalingCore } from './core.js';
 
 const debug = debugFactory('relaymesh:signaling:rooms');

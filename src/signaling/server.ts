@@ -3,7 +3,7 @@
  * for no subprotocol (what the published MessagingPeer sends) get the IM
  * dialect, on the same port as mesh links. Issue 7's dialects add routes here.
  */
-import type { PeerRelay } from '../node/peer-relay.js';
+import type { PeerRelay } from '../peer-relay.js';
 import { SignalingCore, type SignalingOptions } from './core.js';
 import { ImSession } from './dialect-im.js';
 import { attachDialects } from './dialects.js';

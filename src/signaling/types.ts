@@ -3,7 +3,7 @@
  * dialect: client events and sinks, registrations, options, events, and the
  * error a dialect shows a client as an error frame.
  */
-import { relayError, type ErrorCode, type RelayError } from '../errors.js';
+import { relayError, type ErrorCode, type RelayError } from '../util/errors.js';
 import type { SignalingLimits } from './limits.js';
 
 /** What the core asks a dialect to deliver to one client. */

@@ -13,7 +13,7 @@
  *   32  20  from
  *   52  ..  body
  */
-import { randomBytes } from '../bytes.js';
+import { randomBytes } from '../util/bytes.js';
 import { ID_LENGTH } from '../crypto/identity.js';
 import { FrameType } from './frames.js';
 

@@ -4,7 +4,7 @@
  * anything malformed; they never throw.
  */
 import { KEM_CIPHERTEXT_LENGTH, PUBLIC_KEYS_LENGTH, ID_LENGTH } from '../crypto/identity.js';
-import { textDecoder, textEncoder } from '../bytes.js';
+import { textDecoder, textEncoder } from '../util/bytes.js';
 
 export const PROTOCOL_VERSION = 1;
 /** The WebSocket subprotocol that selects a mesh link on a node's port. */

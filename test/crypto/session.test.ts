@@ -2,7 +2,7 @@ import test from 'tape';
 import { Identity } from '../../src/crypto/identity.js';
 import { createInit, respond, complete, Session, RESP_LENGTH } from '../../src/crypto/session.js';
 import { nobleAead, nativeAead, type Aead } from '../../src/crypto/aead.js';
-import { randomBytes } from '../../src/bytes.js';
+import { randomBytes } from '../../src/util/bytes.js';
 
 const backends: Aead[] = [nobleAead, ...(nativeAead ? [nativeAead] : [])];
 

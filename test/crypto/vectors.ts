@@ -4,7 +4,7 @@ import { Identity, PublicIdentity } from '../../src/crypto/identity.js';
 import { linkProofMac, linkTranscript } from '../../src/crypto/link-proof.js';
 import { deriveKeys, ratchet, Session } from '../../src/crypto/session.js';
 import { nobleAead } from '../../src/crypto/aead.js';
-import { toHex, textEncoder } from '../../src/bytes.js';
+import { toHex, textEncoder } from '../../src/util/bytes.js';
 import { sha256 } from '../../src/crypto/hash.js';
 
 const fill = (n: number, v: number) => new Uint8Array(n).fill(v);

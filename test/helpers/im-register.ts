@@ -1,7 +1,7 @@
 /** An IM `register` frame with a valid ML-DSA proof, for raw IM sockets in dialect tests. */
 import { ml_dsa65 } from '@noble/post-quantum/ml-dsa.js';
 import { generateKeyPair } from '../../src/index.js';
-import { toBase64 } from '../../src/bytes.js';
+import { toBase64 } from '../../src/util/bytes.js';
 
 export function imRegisterFrame(clientId: string): unknown {
   const kem = generateKeyPair().publicKey;

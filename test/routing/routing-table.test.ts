@@ -2,8 +2,8 @@ import test from 'tape';
 import fc from 'fast-check';
 import { RoutingTable, compareDistance } from '../../src/routing/routing-table.js';
 import { DedupCache } from '../../src/routing/dedup-cache.js';
-import { BoundedMap } from '../../src/routing/bounded-map.js';
-import { randomBytes, toHex } from '../../src/bytes.js';
+import { BoundedMap } from '../../src/util/bounded-map.js';
+import { randomBytes, toHex } from '../../src/util/bytes.js';
 
 const id = (first: number) => { const b = new Uint8Array(20); b[0] = first; return b; };
 

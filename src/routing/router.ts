@@ -4,16 +4,16 @@
  * recursive LOOKUP. Frames addressed to this node go to the host.
  */
 import debugFactory from 'debug';
-import { equalBytes, key53 as msgKey, toHex } from '../bytes.js';
-import { RoutingTable, compareDistance } from '../routing/routing-table.js';
-import { DedupCache } from '../routing/dedup-cache.js';
-import { BoundedMap } from '../routing/bounded-map.js';
+import { equalBytes, key53 as msgKey, toHex } from '../util/bytes.js';
+import { RoutingTable, compareDistance } from './routing-table.js';
+import { DedupCache } from './dedup-cache.js';
+import { BoundedMap } from '../util/bounded-map.js';
 import type { Link } from '../link/link.js';
 import { encodeNodes, MAX_NODES_PER_FRAME, type NodeInfo } from '../wire/frames.js';
 import {
   DEFAULT_TTL, encodeEnvelope, envelope, MsgType, OFF_MSG_ID, OFF_TTL, UnreachableReason, decodeUnreachable, encodeUnreachable,
 } from '../wire/envelope.js';
-import { relayError, type RelayError } from '../errors.js';
+import { relayError, type RelayError } from '../util/errors.js';
 
 const debug = debugFactory('relaymesh:router');
 /** DATA message ids remembered to map an UNREACHABLE back to its message. */

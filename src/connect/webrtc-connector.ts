@@ -12,12 +12,12 @@
  */
 import debugFactory from 'debug';
 import SimplePeer from 'simple-peer';
-import { compareBytes, randomBytes, toHex } from '../bytes.js';
-import { relayError, RelayError } from '../errors.js';
+import { compareBytes, randomBytes, toHex } from '../util/bytes.js';
+import { relayError, RelayError } from '../util/errors.js';
 import { WebRtcConnection, destroyPeerLater } from '../transport/webrtc.js';
-import { FRAME_OVERHEAD } from './limits.js';
+import { FRAME_OVERHEAD } from '../util/limits.js';
 import type { Connector } from './connector.js';
-import type { PeerRelay } from './peer-relay.js';
+import type { PeerRelay } from '../peer-relay.js';
 
 const debug = debugFactory('relaymesh:webrtc');
 

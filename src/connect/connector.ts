@@ -4,9 +4,9 @@
  * to the URL it advertises, or WebRTC when both ends have it.
  */
 import debugFactory from 'debug';
-import { randomBytes, textDecoder, textEncoder, toHex } from '../bytes.js';
-import { relayError, type RelayError } from '../errors.js';
-import type { PeerRelay } from './peer-relay.js';
+import { randomBytes, textDecoder, textEncoder, toHex } from '../util/bytes.js';
+import { relayError, type RelayError } from '../util/errors.js';
+import type { PeerRelay } from '../peer-relay.js';
 import { WebRtcConnector, type WebRtcConnectOptions } from './webrtc-connector.js';
 
 const debug = debugFactory('relaymesh:connect');

@@ -5,15 +5,15 @@
  * and never touches links itself.
  */
 import debugFactory from 'debug';
-import { toHex, equalBytes, key53 } from '../bytes.js';
+import { toHex, equalBytes, key53 } from '../util/bytes.js';
 import { Identity, PublicIdentity } from '../crypto/identity.js';
 import {
   Session, PendingInit, createInit, respond, complete, generateEphemeral, type EphemeralKeyPair, SID_LENGTH, DATA_OVERHEAD,
 } from '../crypto/session.js';
-import { BoundedMap } from '../routing/bounded-map.js';
+import { BoundedMap } from '../util/bounded-map.js';
 import { defaultAead, type Aead } from '../crypto/aead.js';
 import { allocEnvelope, encodeEnvelope, envelope, HEADER_LENGTH, MsgType, type MsgTypeCode } from '../wire/envelope.js';
-import { relayError, type RelayError } from '../errors.js';
+import { relayError, type RelayError } from '../util/errors.js';
 
 const debug = debugFactory('relaymesh:e2e');
 

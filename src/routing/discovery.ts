@@ -4,14 +4,14 @@
  * in every bucket some known node falls in), and refreshes sparse buckets with
  * recursive lookups.
  */
-import { equalBytes, randomBytes, toHex } from '../bytes.js';
+import { equalBytes, randomBytes, toHex } from '../util/bytes.js';
 import { ID_LENGTH } from '../crypto/identity.js';
-import { RoutingTable, compareDistance } from '../routing/routing-table.js';
+import { RoutingTable, compareDistance } from './routing-table.js';
 import type { Link } from '../link/link.js';
 import {
   HelloFlags, decodeFindNode, decodeNodes, encodeFindNode, encodeNodes, MAX_NODES_PER_FRAME, type NodeInfo,
 } from '../wire/frames.js';
-import type { Limits } from './limits.js';
+import type { Limits } from '../util/limits.js';
 
 interface Contact extends NodeInfo { failures: number; lastTried: number }
 

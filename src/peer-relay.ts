@@ -6,24 +6,24 @@
  */
 import { EventEmitter } from 'events';
 import debugFactory from 'debug';
-import { compareBytes, equalBytes, isBytes, textDecoder, textEncoder, toBuffer, toHex } from '../bytes.js';
-import { Identity, parseId, type IdentityJSON } from '../crypto/identity.js';
-import { defaultAead } from '../crypto/aead.js';
-import { RoutingTable } from '../routing/routing-table.js';
-import { DedupCache } from '../routing/dedup-cache.js';
-import { Link } from '../link/link.js';
-import type { Connection } from '../transport/connection.js';
-import { dialWebSocket, WebSocketConnection } from '../transport/websocket.js';
-import { CloseReason, type CloseReasonCode, FrameType, HelloFlags, MESH_SUBPROTOCOL, type NodeInfo } from '../wire/frames.js';
-import { SessionManager } from './sessions.js';
-import { Listener, advertisedUrl } from './listener.js';
-import { DEFAULT_LIMITS, FRAME_OVERHEAD, resolveLimits, type Limits } from './limits.js';
-import { Connector } from './connector.js';
-import { Router } from './router.js';
-import { Discovery } from './discovery.js';
-import { relayError, RelayError } from '../errors.js';
-import { attachSignaling, type SignalingCore } from '../signaling/server.js';
-import { Channel, type ChannelHandler, type LinkInfo, type PeerRelayOptions, type PeerRelayEvents, type NodeStats } from './types.js';
+import { compareBytes, equalBytes, isBytes, textDecoder, textEncoder, toBuffer, toHex } from './util/bytes.js';
+import { Identity, parseId, type IdentityJSON } from './crypto/identity.js';
+import { defaultAead } from './crypto/aead.js';
+import { RoutingTable } from './routing/routing-table.js';
+import { DedupCache } from './routing/dedup-cache.js';
+import { Link } from './link/link.js';
+import type { Connection } from './transport/connection.js';
+import { dialWebSocket, WebSocketConnection } from './transport/websocket.js';
+import { CloseReason, type CloseReasonCode, FrameType, HelloFlags, MESH_SUBPROTOCOL, type NodeInfo } from './wire/frames.js';
+import { SessionManager } from './session/session-manager.js';
+import { Listener, advertisedUrl } from './transport/listener.js';
+import { DEFAULT_LIMITS, FRAME_OVERHEAD, resolveLimits, type Limits } from './util/limits.js';
+import { Connector } from './connect/connector.js';
+import { Router } from './routing/router.js';
+import { Discovery } from './routing/discovery.js';
+import { relayError, RelayError } from './util/errors.js';
+import { attachSignaling, type SignalingCore } from './signaling/server.js';
+import { Channel, type ChannelHandler, type LinkInfo, type PeerRelayOptions, type PeerRelayEvents, type NodeStats } from './node/types.js';
 
 const debug = debugFactory('relaymesh:node');
 export { Channel };
@@ -31,7 +31,7 @@ export type { ChannelHandler, LinkInfo, PeerRelayOptions, PeerRelayEvents, NodeS
 
 export class PeerRelay extends EventEmitter<PeerRelayEvents> {
   /** The dgram-shaped socket (set by relaymesh/socket to avoid an import cycle). */
-  static Socket: typeof import('../../socket/socket.js').Socket;
+  static Socket: typeof import('../socket/socket.js').Socket;
 
   readonly identity: Identity;
   /** The 160-bit id, a Buffer in Node. */

@@ -86,8 +86,8 @@ export function renderPrometheus(s: NodeSnapshot): string {
   metric('relaymesh_messages_relayed_total', 'counter', 'Messages forwarded for other nodes.', [[{}, s.relayed]]);
   metric('relaymesh_bytes_relayed_total', 'counter', 'Bytes of frames forwarded for other nodes.', [[{}, s.bytesRelayed]]);
   metric('relaymesh_undeliverable_total', 'counter', 'Messages reported undeliverable.', [[{}, s.undeliverable]]);
-  const reasons = Object.keys(s.dropped).sort();
-  metric('relaymesh_dropped_total', 'counter', 'Inputs dropped, by reason.', reasons.map((r) => [{ reason: r }, s.dropped[r]]));
+  const reasons = (Object.keys(s.dropped) as (keyof typeof s.dropped)[]).sort();
+  metric('relaymesh_dropped_total', 'counter', 'Inputs dropped, by reason.', reasons.map((r) => [{ reason: r }, s.dropped[r] ?? 0]));
   metric('relaymesh_detours_total', 'counter', 'Messages that went on along another path (loop: came back; backtrack: handed back from a dead end).',
     [[{ kind: 'loop' }, s.detours.loop], [{ kind: 'backtrack' }, s.detours.backtrack]]);
   metric('relaymesh_signaling_clients', 'gauge', 'Signaling clients connected.', [[{}, s.signaling.clients]]);

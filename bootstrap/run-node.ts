@@ -95,8 +95,7 @@ export async function startBootstrapNode(opts: BootstrapNodeOptions = {}): Promi
   let demo: DemoRoom | null = null;
   const snap = () => snapshot(node, { version: VERSION, startedAt, signaling: () => signalingStats(node) });
 
-  // node.listener exists a microtask after construction, before the port opens.
-  await Promise.resolve();
+  // A node made with a port has its listener at once; the port opens a microtask later.
   const listener = node.listener;
   if (!listener) throw new Error('the node has no listener');
   listener.addRequestHandler(createHttpRoutes({ snapshot: snap, demo: opts.demo !== false, bundlePath: opts.bundlePath }));

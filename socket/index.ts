@@ -2,13 +2,14 @@
  * relaymesh/socket: a drop-in for node:dgram over the mesh.
  *   import { createSocket } from 'relaymesh/socket';
  *   const socket = createSocket({ type: 'udp4', peer: node });
- * Also sets PeerRelay.Socket (the seed's `new PeerRelay.Socket([opts])`).
+ * `Socket` here is PeerRelay.Socket (the seed's `new PeerRelay.Socket([opts])`).
  */
-import { PeerRelay } from '../src/peer-relay.js';
-import { Socket, type RemoteInfo } from './socket.js';
+import { Socket } from '../src/peer-relay.js';
+import type { RemoteInfo } from './socket.js';
 import type { SocketOptions, SocketType } from './options.js';
 
-export { Socket } from './socket.js';
+/** The dgram socket: the same class as PeerRelay.Socket (its own node, if it makes one, is a PeerRelay). */
+export { Socket };
 export type { RemoteInfo, AddressInfo, SocketEvents, SendMessage } from './socket.js';
 export type { SendCallback } from './send-args.js';
 export type { SocketOptions, SocketType } from './options.js';
@@ -20,5 +21,3 @@ export { MAX_DATAGRAM } from './wire.js';
 export function createSocket(typeOrOptions: SocketType | SocketOptions, listener?: (msg: Buffer, rinfo: RemoteInfo) => void): Socket {
   return new Socket(typeOrOptions, listener);
 }
-
-PeerRelay.Socket = Socket;

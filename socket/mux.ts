@@ -1,12 +1,14 @@
 /**
- * One per PeerRelay: owns the DGRAM channel handler and demultiplexes
+ * One per MeshNode: owns the DGRAM channel handler and demultiplexes
  * datagrams to the sockets bound on that node by destination port. The
  * sender's address is the channel's authenticated `from`, never anything the
  * datagram says about itself. Destination port 0 is the alias resolver.
  */
 import debugFactory from 'debug';
 import { equalBytes, toHex } from '../src/util/bytes.js';
-import { Channel, type PeerRelay } from '../src/peer-relay.js';
+import { Channel } from '../src/node/types.js';
+import type { MeshNode } from '../src/node/mesh-node.js';
+import type { DropReason } from '../src/util/drop-reasons.js';
 import { Resolver } from './resolver.js';
 import { RESOLVER_PORT, ResolverType, decodeHeader, decodeResolver, encodeDatagram } from './wire.js';
 
@@ -26,13 +28,13 @@ export interface PortOwner {
 export interface MuxStats {
   received: number;
   sent: number;
-  dropped: Record<string, number>;
+  dropped: Partial<Record<DropReason, number>>;
 }
 
-const muxes = new WeakMap<PeerRelay, Mux>();
+const muxes = new WeakMap<MeshNode, Mux>();
 
 export class Mux {
-  readonly node: PeerRelay;
+  readonly node: MeshNode;
   readonly resolver: Resolver;
   readonly #ports = new Map<number, PortOwner>();
   readonly #stats: MuxStats = { received: 0, sent: 0, dropped: {} };
@@ -43,7 +45,7 @@ export class Mux {
   readonly #onClose = () => this.#close();
 
   /** The node's multiplexer, made (and its channel registered) on first use. */
-  static for(node: PeerRelay): Mux {
+  static for(node: MeshNode): Mux {
     let mux = muxes.get(node);
     if (!mux) {
       mux = new Mux(node);
@@ -52,7 +54,7 @@ export class Mux {
     return mux;
   }
 
-  private constructor(node: PeerRelay) {
+  private constructor(node: MeshNode) {
     this.node = node;
     this.resolver = new Resolver({
       id: node.id,
@@ -134,9 +136,9 @@ export class Mux {
     else this.resolver.onNodes(msg.m, from);
   }
 
-  #count(reason: string): void {
+  #count(reason: DropReason): void {
     this.#stats.dropped[reason] = (this.#stats.dropped[reason] ?? 0) + 1;
-    this.node._count(reason);
+    this.node.countDrop(reason);
     debug('dropped: %s', reason);
   }
 

@@ -3,18 +3,21 @@
  * socket lives (its own PeerRelay, or an existing one) and how it names nodes.
  * Caller misuse throws here, before anything is created.
  */
-import { PeerRelay, type PeerRelayOptions } from '../src/peer-relay.js';
+import { isMeshNode, type MeshNode } from '../src/node/mesh-node.js';
+import type { NodeOptions } from '../src/node/types.js';
 import { DEFAULT_ALIAS_PREFIX, parsePrefix, type AliasPrefix } from './alias.js';
 import type { AddressMode } from './addressing.js';
 import * as E from './errors.js';
 
 export type SocketType = 'udp4' | 'udp6' | 'peer-relay';
 
-export interface SocketOptions extends PeerRelayOptions {
+export interface SocketOptions extends NodeOptions {
+  /** Passed to the socket's own PeerRelay (its signaling server options, or false). */
+  signaling?: unknown;
   /** 'udp4' (address mode 'ipv4' by default), 'udp6' or 'peer-relay' (address mode 'id'). */
   type?: SocketType;
   /** Host the socket on this existing node (several sockets may share one, one per port); close() leaves it running. */
-  peer?: PeerRelay;
+  peer?: MeshNode;
   /** 'id': addresses are 40-hex node ids (the seed's); 'ipv4': IPv4-shaped aliases. */
   addressMode?: AddressMode;
   /** The alias network, "a.b.c.d/n" with n <= 24 (default 10.0.0.0/8); the same on every node. */
@@ -33,13 +36,13 @@ export interface SocketOptions extends PeerRelayOptions {
 
 export interface ParsedOptions {
   type: SocketType;
-  peer?: PeerRelay;
+  peer?: MeshNode;
   addressMode: AddressMode;
   prefix: AliasPrefix;
   recvBufferSize?: number;
   sendBufferSize?: number;
   signal?: AbortSignal;
-  nodeOptions: PeerRelayOptions;
+  nodeOptions: Record<string, unknown>;
 }
 
 const TYPES = new Set(['udp4', 'udp6', 'peer-relay']);
@@ -50,7 +53,7 @@ export function parseSocketOptions(input: SocketOptions | SocketType | undefined
   if (typeof opts !== 'object') throw new TypeError('opts must be an object or a socket type');
   if (opts.type !== undefined && !TYPES.has(opts.type)) throw E.badType();
   const type = opts.type ?? 'peer-relay';
-  if (opts.peer !== undefined && !(opts.peer instanceof PeerRelay)) throw new TypeError('opts.peer must be a PeerRelay');
+  if (opts.peer !== undefined && !isMeshNode(opts.peer)) throw new TypeError('opts.peer must be a PeerRelay');
   if (opts.addressMode !== undefined && opts.addressMode !== 'id' && opts.addressMode !== 'ipv4') {
     throw new TypeError(`opts.addressMode must be 'id' or 'ipv4', got ${String(opts.addressMode)}`);
   }
@@ -71,6 +74,6 @@ export function parseSocketOptions(input: SocketOptions | SocketType | undefined
     recvBufferSize: opts.recvBufferSize,
     sendBufferSize: opts.sendBufferSize,
     signal: opts.signal,
-    nodeOptions: nodeOptions as PeerRelayOptions,
+    nodeOptions,
   };
 }

@@ -9,6 +9,7 @@
  * candidates to ask. The first id learned for an alias keeps it (pinned):
  * collisions are counted and logged, never silently swapped.
  */
+import type { DropReason } from '../src/util/drop-reasons.js';
 import debugFactory from 'debug';
 import { equalBytes, randomBytes, toHex } from '../src/util/bytes.js';
 import { compareDistance } from '../src/routing/routing-table.js';
@@ -40,7 +41,7 @@ export interface ResolverHost {
   peers(): Uint8Array[];
   /** Sends a resolver message (header included) to a node; false if it could not be queued. */
   send(to: Uint8Array, bytes: Uint8Array): boolean;
-  count(reason: string): void;
+  count(reason: DropReason): void;
 }
 
 interface Index { prefix: AliasPrefix; byAlias: Map<number, Uint8Array> }

@@ -8,7 +8,7 @@
 import { EventEmitter } from 'events';
 import debugFactory from 'debug';
 import { equalBytes, toBuffer } from '../src/util/bytes.js';
-import { PeerRelay } from '../src/peer-relay.js';
+import type { MeshNode } from '../src/node/mesh-node.js';
 import type { RelayError } from '../src/util/errors.js';
 import { Addressing, type AddressMode } from './addressing.js';
 import { Mux, type PortOwner } from './mux.js';
@@ -39,8 +39,8 @@ const DEFAULT_BUFFER_SIZE = 212992;
 const MAX_BIND_QUEUE = 1024;
 
 export class Socket extends EventEmitter<SocketEvents> implements PortOwner {
-  /** The underlying PeerRelay. */
-  readonly peer: PeerRelay;
+  /** The underlying node (a PeerRelay). */
+  readonly peer: MeshNode;
   readonly type: SocketType;
   readonly #mux: Mux;
   readonly #addr: Addressing;
@@ -57,12 +57,20 @@ export class Socket extends EventEmitter<SocketEvents> implements PortOwner {
   #sendBufferSize: number;
   readonly #onNodeError = (err: Error) => this.emit('error', err);
 
+  /**
+   * Makes the node of a socket given no `peer`. The facade's PeerRelay.Socket
+   * makes a PeerRelay; this base class has no node of its own to make.
+   */
+  protected static createPeer(_opts: Record<string, unknown>): MeshNode {
+    throw new TypeError('opts.peer is required (or use PeerRelay.Socket, which makes its own node)');
+  }
+
   constructor(opts: SocketOptions | SocketType = {}, listener?: (msg: Buffer, rinfo: RemoteInfo) => void) {
     super();
     const o = parseSocketOptions(opts);
     this.type = o.type;
     this.#owned = !o.peer;
-    this.peer = o.peer ?? new PeerRelay(o.nodeOptions);
+    this.peer = o.peer ?? (new.target as typeof Socket).createPeer(o.nodeOptions);
     if (this.peer.destroyed) throw new TypeError('opts.peer is destroyed');
     this.#mux = Mux.for(this.peer);
     this.#addr = new Addressing(o.addressMode, o.prefix, this.peer.id, this.#mux.resolver);
@@ -251,7 +259,7 @@ export class Socket extends EventEmitter<SocketEvents> implements PortOwner {
       if (this.#closed) return;
       if (id) return this.#doSend(id, list, total, port, address, callback);
       // Like UDP to an address where no host answers: lost, not an error.
-      this.#mux.node._count('dgram_unresolved');
+      this.#mux.node.countDrop('dgram_unresolved');
       debug('no node answers for %s; datagram dropped', address);
       if (callback) queueMicrotask(() => callback(null, total));
     });
@@ -297,7 +305,7 @@ export class Socket extends EventEmitter<SocketEvents> implements PortOwner {
     if (this.#closed) return;
     const r = this.#remote;
     if (this.#connectState === 'connected' && r && (r.port !== srcPort || !equalBytes(r.id, from))) {
-      this.#mux.node._count('dgram_not_from_connected_peer');
+      this.#mux.node.countDrop('dgram_not_from_connected_peer');
       return;
     }
     // The plaintext is this datagram's own fresh buffer (decrypted per message): a view, no copy.

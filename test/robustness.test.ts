@@ -57,7 +57,7 @@ test('simultaneous connects from both sides keep exactly one link', async (t) =>
   let peerA = 0, peerB = 0, disc = 0;
   a.on('peer', () => peerA++); b.on('peer', () => peerB++);
   a.on('disconnect', () => disc++); b.on('disconnect', () => disc++);
-  await Promise.allSettled([a._dialUrl(urlOf(b)), b._dialUrl(urlOf(a)), a._dialUrl(urlOf(b))]);
+  await Promise.allSettled([a.links.dial(urlOf(b)), b.links.dial(urlOf(a)), a.links.dial(urlOf(b))]);
   await sleep(300);
   t.equal(a.peers.length, 1, 'A has one link to B');
   t.equal(b.peers.length, 1, 'B has one link to A');
@@ -107,7 +107,7 @@ test('messages sent before the first link are queued and sent when it opens', as
   t.equal(b.stats().queued, 5, 'five messages wait');
   await sleep(200);
   t.equal(got.length, 0, 'nothing arrives without a link');
-  b._dialUrl(urlOf(a)).catch(() => {});
+  b.links.dial(urlOf(a)).catch(() => {});
   t.ok(await waitFor(() => got.length === 5), 'all five arrive once linked');
   t.deepEqual(got, [0, 1, 2, 3, 4].map((i) => ({ i })), 'in order');
 });

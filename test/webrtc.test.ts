@@ -146,7 +146,7 @@ test('connect(id) rejects at once when aborted', async (t) => {
     await p;
     t.fail('connect() resolved');
   } catch (err) {
-    t.equal((err as { code?: string }).code, 'ERR_TIMEOUT', 'rejects with ERR_TIMEOUT (aborted)');
+    t.equal((err as { code?: string }).code, 'ERR_ABORTED', 'rejects with ERR_ABORTED');
   }
 });
 

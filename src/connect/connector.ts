@@ -6,11 +6,15 @@
 import debugFactory from 'debug';
 import { randomBytes, textDecoder, textEncoder, toHex } from '../util/bytes.js';
 import { relayError, type RelayError } from '../util/errors.js';
-import type { PeerRelay } from '../peer-relay.js';
+import { PendingRequests } from '../util/pending.js';
+import type { MeshNode } from '../node/mesh-node.js';
+import { Channel } from '../node/types.js';
 import { WebRtcConnector, type WebRtcConnectOptions } from './webrtc-connector.js';
 
 const debug = debugFactory('relaymesh:connect');
-const CONTROL = 2;
+const CONTROL = Channel.CONTROL;
+/** connect() queries waiting for an answer at once. */
+const MAX_QUERIES = 1024;
 
 export interface TransportInfo { url: string; wrtc: boolean }
 
@@ -20,8 +24,8 @@ type ControlMessage =
   | { t: string; [k: string]: unknown };
 
 export class Connector {
-  readonly #node: PeerRelay;
-  readonly #queries = new Map<string, { resolve: (i: TransportInfo) => void; reject: (e: Error) => void; timer: ReturnType<typeof setTimeout> }>();
+  readonly #node: MeshNode;
+  readonly #queries: PendingRequests<string, TransportInfo>;
   readonly #connecting = new Map<string, Promise<void>>();
   /** Extra CONTROL handlers by message type (WebRTC signaling registers here). */
   readonly handlers = new Map<string, (msg: any, from: Uint8Array) => void>();
@@ -29,8 +33,12 @@ export class Connector {
   webrtc: ((target: Uint8Array, opts: WebRtcConnectOptions) => Promise<void>) | null = null;
   readonly #webrtc: WebRtcConnector | null = null;
 
-  constructor(node: PeerRelay) {
+  constructor(node: MeshNode) {
     this.#node = node;
+    this.#queries = new PendingRequests({
+      max: MAX_QUERIES, timeoutMs: node.limits.connectTimeoutMs, what: 'connect() query',
+      timeoutError: (_q, ms) => relayError('ERR_TIMEOUT', `connect(): no answer in ${ms} ms`),
+    });
     node.registerChannel(CONTROL, (payload, from) => this.#onControl(payload, from));
     if (node.wrtc) {
       const w = new WebRtcConnector(node, this);
@@ -48,7 +56,7 @@ export class Connector {
 
   connect(target: Uint8Array, signal?: AbortSignal): Promise<void> {
     const hex = toHex(target);
-    if (this.#node._linkTo(target)) return Promise.resolve();
+    if (this.#node.links.has(target)) return Promise.resolve();
     const existing = this.#connecting.get(hex);
     if (existing) return existing;
     const p = this.#connect(target, signal);
@@ -60,17 +68,17 @@ export class Connector {
 
   async #connect(target: Uint8Array, signal?: AbortSignal): Promise<void> {
     const deadline = Date.now() + this.#node.limits.connectTimeoutMs;
-    const contact = this.#node._contact(target);
+    const contact = this.#node.links.contact(target);
     if (contact?.url) {
       try {
-        await this.#node._dialUrl(contact.url, target);
+        await this.#node.links.dial(contact.url, target);
         return;
       } catch (err) {
         debug('dial of advertised %s failed: %s', contact.url, (err as Error).message);
       }
     }
     const info = await this.#query(target, signal);
-    if (this.#node._linkTo(target)) return;
+    if (this.#node.links.has(target)) return;
     if (this.#node.wrtc && info.wrtc && this.webrtc) {
       try {
         // The query and the WebRTC attempts share one time budget.
@@ -82,7 +90,7 @@ export class Connector {
     }
     if (info.url) {
       try {
-        await this.#node._dialUrl(info.url, target);
+        await this.#node.links.dial(info.url, target);
         return;
       } catch (err) {
         throw relayError('ERR_CONNECT_FAILED', `could not dial ${info.url}: ${(err as Error).message}`, { to: toHex(target) });
@@ -97,47 +105,37 @@ export class Connector {
    * routes over it until the CLOSE arrives); it ends early if a link to
    * `target` forms meanwhile.
    */
-  #query(target: Uint8Array, signal?: AbortSignal): Promise<TransportInfo> {
-    return new Promise((resolve, reject) => {
-      const q = toHex(randomBytes(8));
-      const limit = this.#node.limits.connectTimeoutMs;
-      const timer = setTimeout(() => finish(relayError('ERR_TIMEOUT', `connect(${toHex(target)}): no answer in ${limit} ms`)), limit);
-      timer.unref?.();
-      // Resent after 250 ms, 500 ms, 1 s, ... while no answer came.
-      let wait = Math.min(250, limit / 8);
-      let again: ReturnType<typeof setTimeout>;
-      const schedule = () => {
-        again = setTimeout(() => {
-          if (!this.#queries.has(q)) return;
-          if (this.#node._linkTo(target)) { finish(null, { url: '', wrtc: false }); return; }
-          send();
-          if (!this.#queries.has(q)) return;
-          wait *= 2;
-          schedule();
-        }, wait);
-        again.unref?.();
-      };
-      schedule();
-      const onAbort = () => finish(relayError('ERR_TIMEOUT', 'aborted'));
-      const finish = (err: Error | null, info?: TransportInfo) => {
+  async #query(target: Uint8Array, signal?: AbortSignal): Promise<TransportInfo> {
+    const q = toHex(randomBytes(8));
+    const limit = this.#node.limits.connectTimeoutMs;
+    const answer = this.#queries.add(q, { signal });
+    const send = () => {
+      try {
+        this.sendControl(target, { t: 'query', q });
+      } catch (err) {
+        this.#queries.reject(q, err as Error);
+      }
+    };
+    // Resent after 250 ms, 500 ms, 1 s, ... while no answer came.
+    let wait = Math.min(250, limit / 8);
+    let again: ReturnType<typeof setTimeout> | null = null;
+    const schedule = () => {
+      again = setTimeout(() => {
         if (!this.#queries.has(q)) return;
-        this.#queries.delete(q);
-        clearTimeout(timer);
-        clearTimeout(again);
-        signal?.removeEventListener('abort', onAbort);
-        if (err) reject(err); else resolve(info!);
-      };
-      const send = () => {
-        try {
-          this.sendControl(target, { t: 'query', q });
-        } catch (err) {
-          finish(err as Error);
-        }
-      };
-      signal?.addEventListener('abort', onAbort, { once: true });
-      this.#queries.set(q, { resolve: (i) => finish(null, i), reject: (e) => finish(e), timer });
-      send();
-    });
+        if (this.#node.links.has(target)) { this.#queries.resolve(q, { url: '', wrtc: false }); return; }
+        send();
+        wait *= 2;
+        schedule();
+      }, wait);
+      again.unref?.();
+    };
+    send();
+    schedule();
+    try {
+      return await answer;
+    } finally {
+      if (again) clearTimeout(again);
+    }
   }
 
   #onControl(payload: Uint8Array, from: Uint8Array): void {
@@ -145,31 +143,26 @@ export class Connector {
     try {
       msg = JSON.parse(textDecoder.decode(payload));
     } catch {
-      this.#node._count('bad_control');
+      this.#node.countDrop('bad_control');
       return;
     }
-    if (!msg || typeof msg !== 'object' || typeof msg.t !== 'string') { this.#node._count('bad_control'); return; }
+    if (!msg || typeof msg !== 'object' || typeof msg.t !== 'string') { this.#node.countDrop('bad_control'); return; }
     if (msg.t === 'query' && typeof msg.q === 'string') {
       this.sendControl(from, { t: 'info', q: msg.q, url: this.#node.url, wrtc: Boolean(this.#node.wrtc) });
       return;
     }
     if (msg.t === 'info' && typeof msg.q === 'string') {
-      const pending = this.#queries.get(msg.q);
-      if (!pending) { this.#node._count('unsolicited_control'); return; }
-      pending.resolve({ url: typeof msg.url === 'string' ? msg.url : '', wrtc: msg.wrtc === true });
+      const info = { url: typeof msg.url === 'string' ? msg.url : '', wrtc: msg.wrtc === true };
+      if (!this.#queries.resolve(msg.q, info)) this.#node.countDrop('unsolicited_control');
       return;
     }
     const handler = this.handlers.get(msg.t);
     if (handler) handler(msg, from);
-    else this.#node._count('unknown_control');
+    else this.#node.countDrop('unknown_control');
   }
 
   destroy(): void {
     this.#webrtc?.destroy();
-    for (const q of this.#queries.values()) {
-      clearTimeout(q.timer);
-      q.reject(relayError('ERR_DESTROYED'));
-    }
-    this.#queries.clear();
+    this.#queries.rejectAll(relayError('ERR_DESTROYED'));
   }
 }

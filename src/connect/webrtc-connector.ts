@@ -16,8 +16,7 @@ import { compareBytes, randomBytes, toHex } from '../util/bytes.js';
 import { relayError, RelayError } from '../util/errors.js';
 import { WebRtcConnection, destroyPeerLater } from '../transport/webrtc.js';
 import { FRAME_OVERHEAD } from '../util/limits.js';
-import type { Connector } from './connector.js';
-import type { PeerRelay } from '../peer-relay.js';
+import type { MeshNode } from '../node/mesh-node.js';
 
 const debug = debugFactory('relaymesh:webrtc');
 
@@ -54,16 +53,23 @@ interface Attempt {
 
 export interface WebRtcConnectOptions { signal?: AbortSignal; deadline?: number }
 
+/** What WebRTC signaling needs of the CONTROL channel (Connector provides it). */
+export interface ControlChannel {
+  /** Handlers by control message type; WebRTC registers 'signal'. */
+  readonly handlers: Map<string, (msg: any, from: Uint8Array) => void>;
+  sendControl(to: Uint8Array, msg: { t: string; [k: string]: unknown }): void;
+}
+
 export class WebRtcConnector {
-  readonly #node: PeerRelay;
-  readonly #connector: Connector;
+  readonly #node: MeshNode;
+  readonly #connector: ControlChannel;
   /** In-progress attempts by remote id (hex): one per remote. */
   readonly #attempts = new Map<string, Attempt>();
   readonly #early = new Map<string, { from: string; at: number; signals: Signal[] }>();
   #incoming = 0;
   #destroyed = false;
 
-  constructor(node: PeerRelay, connector: Connector) {
+  constructor(node: MeshNode, connector: ControlChannel) {
     this.#node = node;
     this.#connector = connector;
     connector.handlers.set('signal', (msg, from) => this.#onSignal(msg, from));
@@ -82,7 +88,7 @@ export class WebRtcConnector {
     let last: Error | null = null;
     for (let i = 0; i < MAX_TRIES; i++) {
       if (this.#destroyed) throw relayError('ERR_DESTROYED');
-      if (this.#node._linkTo(target)) return;
+      if (this.#node.links.has(target)) return;
       const left = deadline - Date.now();
       if (left <= 0 || opts.signal?.aborted) break;
       try {
@@ -90,14 +96,14 @@ export class WebRtcConnector {
         return;
       } catch (err) {
         last = err as Error;
-        if (this.#node._linkTo(target)) return;
+        if (this.#node.links.has(target)) return;
         if (FINAL_CODES.has((err as RelayError).code) || opts.signal?.aborted) throw err;
         debug('attempt %d to %s failed: %s', i + 1, toHex(target).slice(0, 8), last.message);
         const wait = Math.min(RETRY_DELAY_MS * 4 ** i, deadline - Date.now());
         if (i + 1 < MAX_TRIES && wait > 0) await delay(wait, opts.signal);
       }
     }
-    if (opts.signal?.aborted) throw relayError('ERR_TIMEOUT', 'aborted');
+    if (opts.signal?.aborted) throw relayError('ERR_ABORTED', 'connect() aborted');
     if (last && (last as RelayError).code !== 'ERR_TIMEOUT' && Date.now() < deadline) {
       throw relayError('ERR_CONNECT_FAILED', `no WebRTC link to ${toHex(target)}: ${last.message}`, { to: toHex(target), cause: last });
     }
@@ -126,7 +132,7 @@ export class WebRtcConnector {
       const onAbort = () => {
         const i = attempt.waiters.indexOf(waiter);
         if (i >= 0) attempt.waiters.splice(i, 1);
-        reject(relayError('ERR_TIMEOUT', 'aborted'));
+        reject(relayError('ERR_ABORTED', 'connect() aborted'));
       };
       const waiter: Waiter = {
         resolve: () => { signal?.removeEventListener('abort', onAbort); resolve(); },
@@ -198,12 +204,10 @@ export class WebRtcConnector {
     debug('data channel %s to %s open; link handshake', a.sid, a.hex.slice(0, 8));
     const sid = a.sid;
     const current = () => this.#attempts.get(a.hex) === a && a.sid === sid;
-    const link = this.#node._adopt(conn, a.initiator, a.target);
-    if (link.isClosed) { this.#fail(a, relayError('ERR_DESTROYED'), ''); return; }
-    link.once('open', () => { if (current()) this.#succeed(a); });
-    link.once('close', (_reason, err) => {
-      if (current()) this.#fail(a, err ?? relayError('ERR_CONNECT_FAILED', 'link closed during its handshake'), '');
-    });
+    this.#node.links.adopt(conn, a.initiator, a.target).then(
+      () => { if (current()) this.#succeed(a); },
+      (err: Error) => { if (current()) this.#fail(a, err, ''); },
+    );
   }
 
   #succeed(a: Attempt): void {
@@ -219,7 +223,7 @@ export class WebRtcConnector {
     }
     if (!a.linking) destroyPeerLater(a.peer);
     // A link formed by another path (a parallel dial, the other side's offer) also counts.
-    const ok = !this.#destroyed && this.#node._linkTo(a.target);
+    const ok = !this.#destroyed && this.#node.links.has(a.target);
     for (const w of a.waiters) ok ? w.resolve() : w.reject(err);
   }
 
@@ -235,7 +239,7 @@ export class WebRtcConnector {
 
   #onSignal(msg: { s?: unknown; d?: unknown; x?: unknown }, from: Uint8Array): void {
     if (this.#destroyed) return;
-    if (typeof msg.s !== 'string' || !SID.test(msg.s)) { this.#node._count('bad_signal'); return; }
+    if (typeof msg.s !== 'string' || !SID.test(msg.s)) { this.#node.countDrop('bad_signal'); return; }
     const sid = msg.s;
     const hex = toHex(from);
     const a = this.#attempts.get(hex);
@@ -249,13 +253,13 @@ export class WebRtcConnector {
       return;
     }
     const d = checkSignal(msg.d);
-    if (!d) { this.#node._count('bad_signal'); debug('dropped a malformed signal from %s', hex.slice(0, 8)); return; }
+    if (!d) { this.#node.countDrop('bad_signal'); debug('dropped a malformed signal from %s', hex.slice(0, 8)); return; }
     if (a && a.sid === sid) { this.#feed(a, d); return; }
     if (d.type !== 'offer') { this.#stash(sid, hex, d); return; }
     // A new offer from `from`.
     if (a) {
       if (a.initiator && !a.linking && compareBytes(this.#node.id, from) < 0) {
-        this.#node._count('glare_ignored');
+        this.#node.countDrop('glare_ignored');
         debug('glare with %s: keeping own offer', hex.slice(0, 8));
         return;
       }
@@ -264,7 +268,7 @@ export class WebRtcConnector {
       this.#feed(a, d);
     } else {
       if (this.#incoming >= MAX_INCOMING) {
-        this.#node._count('webrtc_busy');
+        this.#node.countDrop('webrtc_busy');
         try { this.#connector.sendControl(from, { t: 'signal', s: sid, x: 'busy' }); } catch { /* node gone */ }
         return;
       }
@@ -299,7 +303,7 @@ export class WebRtcConnector {
     try {
       a.peer.signal(d as SimplePeer.SignalData);
     } catch (err) {
-      this.#node._count('bad_signal');
+      this.#node.countDrop('bad_signal');
       debug('signal rejected: %s', (err as Error).message);
     }
   }
@@ -313,7 +317,7 @@ export class WebRtcConnector {
       e = { from, at: now, signals: [] };
       this.#early.set(sid, e);
     }
-    if (e.from !== from || e.signals.length >= MAX_EARLY_PER_SID) { this.#node._count('stale_signal'); return; }
+    if (e.from !== from || e.signals.length >= MAX_EARLY_PER_SID) { this.#node.countDrop('stale_signal'); return; }
     e.signals.push(d);
   }
 }

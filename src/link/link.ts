@@ -20,6 +20,7 @@ import {
   decodeProof, decodePing, encodeChallenge, encodeClose, encodeHello, encodePing, encodeProof, NONCE_LENGTH, type Hello,
 } from '../wire/frames.js';
 import { relayError, type RelayError } from '../util/errors.js';
+import type { CountDrop } from '../util/drop-reasons.js';
 
 const debug = debugFactory('relaymesh:link');
 
@@ -38,7 +39,7 @@ export interface LinkOptions {
   /** Bytes the transport may hold unsent before `send` drops frames. */
   maxBuffered: number;
   /** Counts protocol violations by reason (shared with the node). */
-  count: (reason: string) => void;
+  countDrop: CountDrop;
 }
 
 export interface LinkEvents {
@@ -77,7 +78,7 @@ export class Link extends EventEmitter<LinkEvents> {
       publicKeys: o.identity.publicKeys(), url: o.url,
     });
     connection.on('message', (f) => this.#onFrame(f));
-    connection.on('invalid', (reason) => { o.count('invalid_frame'); debug('dropped input: %s', reason); });
+    connection.on('invalid', (reason) => { o.countDrop('invalid_frame'); debug('dropped input: %s', reason); });
     connection.on('close', () => this.#closed(null, null));
     connection.on('error', (err) => debug('transport error: %s', err.message));
     this.#handshakeTimer = setTimeout(() => {
@@ -99,7 +100,7 @@ export class Link extends EventEmitter<LinkEvents> {
     if (this.#state !== 'open') return false;
     if (this.connection.bufferedAmount > this.#o.maxBuffered) {
       // Backpressure: the remote (or the network) is not keeping up; drop rather than buffer without bound.
-      this.#o.count('congested');
+      this.#o.countDrop('congested');
       return false;
     }
     this.#send(frame);
@@ -126,20 +127,20 @@ export class Link extends EventEmitter<LinkEvents> {
     this.#lastIn = Date.now();
     this.stats.framesIn++;
     this.stats.bytesIn += f.length;
-    if (f.length === 0) { this.#o.count('malformed'); return; }
+    if (f.length === 0) { this.#o.countDrop('malformed'); return; }
     try {
       if (this.#state === 'open') {
         switch (f[0]) {
           case FrameType.PING: {
             const token = decodePing(f);
             if (token) this.#send(encodePing(FrameType.PONG, token));
-            else this.#o.count('malformed');
+            else this.#o.countDrop('malformed');
             return;
           }
           case FrameType.PONG: return;
           case FrameType.CLOSE: return this.#onClose(f);
           case FrameType.HELLO: case FrameType.CHALLENGE: case FrameType.PROOF:
-            this.#o.count('unexpected_handshake');
+            this.#o.countDrop('unexpected_handshake');
             return;
           default:
             this.emit('frame', f);
@@ -152,12 +153,12 @@ export class Link extends EventEmitter<LinkEvents> {
         case FrameType.PROOF: return this.#onProof(f);
         case FrameType.CLOSE: return this.#onClose(f);
         default:
-          this.#o.count('before_handshake');
+          this.#o.countDrop('before_handshake');
           return;
       }
     } catch (err) {
       // A listener threw (or a decoder bug): never let remote input crash the process.
-      this.#o.count('handler_error');
+      this.#o.countDrop('handler_error');
       debug('error handling frame: %s', (err as Error).stack);
     }
   }
@@ -167,19 +168,19 @@ export class Link extends EventEmitter<LinkEvents> {
     const h = decodeHello(f);
     if (!h) return this.#fail('malformed HELLO');
     if (h.version !== PROTOCOL_VERSION) {
-      this.#o.count('bad_version');
+      this.#o.countDrop('bad_version');
       return this.close(CloseReason.BAD_VERSION, relayError('ERR_BAD_VERSION', `remote speaks version ${h.version}, this node ${PROTOCOL_VERSION}`));
     }
     const remote = PublicIdentity.fromKeys(h.publicKeys, h.id);
     if (!remote) {
-      this.#o.count('auth_failed');
+      this.#o.countDrop('auth_failed');
       return this.close(CloseReason.AUTH_FAILED, relayError('ERR_BAD_KEYS', 'HELLO keys do not hash to the claimed id'));
     }
     if (equalBytes(remote.id, this.#o.identity.id)) {
       return this.close(CloseReason.SELF, relayError('ERR_CONNECT_FAILED', 'connected to itself'));
     }
     if (this.#o.expectedId && !equalBytes(remote.id, this.#o.expectedId)) {
-      this.#o.count('auth_failed');
+      this.#o.countDrop('auth_failed');
       return this.close(CloseReason.AUTH_FAILED, relayError('ERR_AUTH_FAILED', `expected ${toHex(this.#o.expectedId)}, got ${remote.idHex}`));
     }
     this.remote = remote;
@@ -219,7 +220,7 @@ export class Link extends EventEmitter<LinkEvents> {
     this.#ssOut.fill(0);
     this.#ssOut = null;
     if (!equalBytes(mac, expected)) {
-      this.#o.count('auth_failed');
+      this.#o.countDrop('auth_failed');
       return this.close(CloseReason.AUTH_FAILED, relayError('ERR_AUTH_FAILED', `${this.remote.idHex} could not prove its id`));
     }
     this.#remoteProven = true;
@@ -259,7 +260,7 @@ export class Link extends EventEmitter<LinkEvents> {
   }
 
   #fail(what: string): void {
-    this.#o.count('malformed');
+    this.#o.countDrop('malformed');
     this.close(CloseReason.PROTOCOL_ERROR, relayError('ERR_MALFORMED_FRAME', what));
   }
 

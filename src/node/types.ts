@@ -1,16 +1,19 @@
-/** The public types of a PeerRelay node: options, events, stats, channels. */
+/** The public types of a mesh node: options, events, stats, channels. */
 import type { Identity, IdentityJSON } from '../crypto/identity.js';
 import type { Aead } from '../crypto/aead.js';
 import type { MemoryNetwork } from '../transport/memory.js';
 import type { RelayError } from '../util/errors.js';
-import type { SignalingOptions } from '../signaling/server.js';
 import type { Limits } from '../util/limits.js';
+import type { DropReason } from '../util/drop-reasons.js';
 
 /** Channel byte that starts every sealed plaintext (PROTOCOL.md, "Channels"). */
 export const Channel = { JSON: 0, BYTES: 1, CONTROL: 2, DGRAM: 3, SIGNALING: 4 } as const;
 export type ChannelHandler = (payload: Uint8Array, from: Uint8Array) => void;
 
-export interface PeerRelayOptions extends Partial<Limits> {
+export interface IceServer { urls: string | string[]; username?: string; credential?: string }
+
+/** Options of the mesh core (RelayNode); PeerRelayOptions adds the applications'. */
+export interface NodeOptions extends Partial<Limits> {
   /** Start a WebSocket server on this port (0 picks a free one). Omit for no server. */
   port?: number;
   /** Address to listen on (default 127.0.0.1; use 0.0.0.0 or :: to accept remote nodes). */
@@ -22,22 +25,20 @@ export interface PeerRelayOptions extends Partial<Limits> {
   /** A WebRTC implementation (`@roamhq/wrtc` in Node); browsers use their own when `true`. */
   wrtc?: unknown;
   /** STUN/TURN servers for WebRTC links. */
-  iceServers?: { urls: string | string[]; username?: string; credential?: string }[];
+  iceServers?: IceServer[];
   /** This node's identity; a fresh one is made if omitted. */
   identity?: Identity | IdentityJSON | string;
   /** In-memory transport for tests and simulations. */
   memory?: MemoryNetwork;
   /** AEAD backend (tests use this to run the noble and native paths). */
   aead?: Aead;
-  /** Signaling server options for nodes with a port; `false` turns the server off. */
-  signaling?: SignalingOptions | false;
 }
 
-export interface PeerRelayEvents {
+/** Events of the mesh core; PeerRelayEvents adds 'message'. */
+export interface NodeEvents {
   listening: [];
   peer: [id: Uint8Array];
   disconnect: [id: Uint8Array, err: RelayError | null];
-  message: [data: unknown, from: Uint8Array];
   undeliverable: [err: RelayError, to: Uint8Array];
   error: [err: Error];
   close: [];
@@ -52,8 +53,8 @@ export interface NodeStats {
   relayed: number;
   bytesRelayed: number;
   undeliverable: number;
-  /** Inputs dropped, by reason. */
-  dropped: Record<string, number>;
+  /** Inputs dropped, by reason (src/util/drop-reasons.ts). */
+  dropped: Partial<Record<DropReason, number>>;
   /** Messages that went on along another path: came back here (`loop`) or were handed back from a dead end (`backtrack`). */
   detours: { loop: number; backtrack: number };
 }

@@ -12,12 +12,13 @@ import {
   HelloFlags, decodeFindNode, decodeNodes, encodeFindNode, encodeNodes, MAX_NODES_PER_FRAME, type NodeInfo,
 } from '../wire/frames.js';
 import type { Limits } from '../util/limits.js';
+import type { CountDrop } from '../util/drop-reasons.js';
 
 interface Contact extends NodeInfo { failures: number; lastTried: number }
 
 export interface DiscoveryHost {
   readonly localId: Uint8Array;
-  readonly limits: Limits;
+  readonly limits: Readonly<Limits>;
   readonly active: boolean;
   /** Outgoing dials in progress. */
   dialing(): number;
@@ -28,7 +29,7 @@ export interface DiscoveryHost {
   connect(id: Uint8Array): Promise<void>;
   lookup(target: Uint8Array): void;
   rebootstrap(): void;
-  count(reason: string): void;
+  countDrop: CountDrop;
 }
 
 export class Discovery {
@@ -56,7 +57,7 @@ export class Discovery {
   /** Answers FIND_NODE with this node's open links closest to the target. */
   onFindNode(link: Link, f: Uint8Array): void {
     const target = decodeFindNode(f);
-    if (!target) return this.#host.count('malformed');
+    if (!target) return this.#host.countDrop('malformed');
     const nodes = this.#table.closest(target, MAX_NODES_PER_FRAME + 1)
       .filter((e) => e.link !== link)
       .slice(0, MAX_NODES_PER_FRAME)
@@ -67,7 +68,7 @@ export class Discovery {
   /** Learns contacts from a NODES frame (a neighbour's answer or a lookup result). */
   onNodes(f: Uint8Array): void {
     const nodes = decodeNodes(f);
-    if (!nodes) return this.#host.count('malformed');
+    if (!nodes) return this.#host.countDrop('malformed');
     for (const n of nodes) {
       const hex = toHex(n.id);
       if (equalBytes(n.id, this.#host.localId) || this.#table.getHex(hex)) continue;

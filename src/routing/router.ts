@@ -7,18 +7,18 @@ import debugFactory from 'debug';
 import { equalBytes, key53 as msgKey, toHex } from '../util/bytes.js';
 import { RoutingTable, compareDistance } from './routing-table.js';
 import { DedupCache } from './dedup-cache.js';
-import { BoundedMap } from '../util/bounded-map.js';
 import type { Link } from '../link/link.js';
 import { encodeNodes, MAX_NODES_PER_FRAME, type NodeInfo } from '../wire/frames.js';
 import {
   DEFAULT_TTL, encodeEnvelope, envelope, MsgType, OFF_MSG_ID, OFF_TTL, UnreachableReason, decodeUnreachable, encodeUnreachable,
 } from '../wire/envelope.js';
 import { relayError, type RelayError } from '../util/errors.js';
+import type { CountDrop, Detour } from '../util/drop-reasons.js';
 
 const debug = debugFactory('relaymesh:router');
-/** DATA message ids remembered to map an UNREACHABLE back to its message. */
-const SENT_DATA_ENTRIES = 8192;
 
+/** What became of a frame this node sent: handed to a link, no link at all, or the next hop's buffer is full. */
+export type RouteResult = 'sent' | 'no_links' | 'congested';
 
 export interface RouterHost {
   readonly localId: Uint8Array;
@@ -26,15 +26,15 @@ export interface RouterHost {
   readonly maxFrameSize: number;
   /** How this node describes itself in a LOOKUP_RESULT. */
   self(): NodeInfo;
-  count(reason: string): void;
+  countDrop: CountDrop;
+  /** A message went on along another path. */
+  countDetour(kind: Detour): void;
   /** An end-to-end frame (KEY_*, HANDSHAKE_*, DATA, SESSION_UNKNOWN) addressed to this node. */
   deliver(frame: Uint8Array): void;
   /** Nodes learned from a LOOKUP_RESULT (a NODES frame). */
   learn(nodesFrame: Uint8Array): void;
-  /** One of this node's DATA messages could not be delivered. */
-  undeliverable(err: RelayError, to: Uint8Array): void;
-  /** One of this node's handshake messages could not be delivered. */
-  handshakeUnreachable(to: Uint8Array, err: RelayError): void;
+  /** The message this node sent with id `msgKey` (key53 of its id) did not reach `to`. */
+  unreachable(msgKey: number, to: Uint8Array, err: RelayError): void;
 }
 
 export class Router {
@@ -42,7 +42,6 @@ export class Router {
   readonly #host: RouterHost;
   readonly #table: RoutingTable<Link>;
   readonly #dedup: DedupCache<Link>;
-  readonly #sentData = new BoundedMap<number, Uint8Array>(SENT_DATA_ENTRIES);
 
   constructor(host: RouterHost, table: RoutingTable<Link>, dedup: DedupCache<Link>) {
     this.#host = host;
@@ -50,12 +49,10 @@ export class Router {
     this.#dedup = dedup;
   }
 
-  /** Sends a routed frame that originates here; false if the node has no link. */
-  route(frame: Uint8Array): boolean {
-    if (this.#table.size === 0) return false;
-    if (envelope.type(frame) === MsgType.DATA) this.#sentData.set(msgKey(frame, OFF_MSG_ID), envelope.to(frame).slice());
-    this.#forward(frame, null);
-    return true;
+  /** Sends a routed frame that originates here. */
+  route(frame: Uint8Array): RouteResult {
+    if (this.#table.size === 0) return 'no_links';
+    return this.#forward(frame, null);
   }
 
   /** Starts a recursive lookup for `target` (PROTOCOL.md §4.3). */
@@ -66,12 +63,12 @@ export class Router {
   /** A ROUTE frame arrived on `link`. */
   onRouted(link: Link, f: Uint8Array): void {
     const host = this.#host;
-    if (!envelope.valid(f)) return host.count('malformed');
-    if (f.length > host.maxFrameSize) return host.count('too_large');
+    if (!envelope.valid(f)) return host.countDrop('malformed');
+    if (f.length > host.maxFrameSize) return host.countDrop('too_large');
     if (equalBytes(envelope.to(f), host.localId)) {
       const key = msgKey(f, OFF_MSG_ID);
       const seen = this.#dedup.get(key);
-      if (seen?.delivered) return host.count('duplicate');
+      if (seen?.delivered) return host.countDrop('duplicate');
       (seen ?? this.#dedup.add(key)).delivered = true;
       switch (envelope.type(f)) {
         case MsgType.UNREACHABLE: return this.#onUnreachable(f);
@@ -90,46 +87,45 @@ export class Router {
    * sent along the next-best link (the dedup entry remembers the tried ones),
    * and a node with no untried link returns it to its parent (backtracking).
    */
-  #forward(f: Uint8Array, from: Link | null): void {
+  #forward(f: Uint8Array, from: Link | null): RouteResult {
     const key = msgKey(f, OFF_MSG_ID);
     const now = Date.now();
     let seen = this.#dedup.get(key, now);
     if (!seen) {
       seen = this.#dedup.add(key, now);
       seen.parent = from;
-    } else if (from) this.#host.count('loop');
+    } else if (from) this.#host.countDetour('loop');
     if (from) {
       seen.tried.add(from);
-      if (f[OFF_TTL] === 0) return this.#bounce(f, UnreachableReason.HOP_LIMIT);
+      if (f[OFF_TTL] === 0) { this.#bounce(f, UnreachableReason.HOP_LIMIT); return 'sent'; }
       f[OFF_TTL]--;
     }
     const hop = this.#table.nextHop(envelope.to(f), seen.tried);
     if (envelope.type(f) === MsgType.LOOKUP && (!hop || compareDistance(envelope.to(f), this.#host.localId, hop.id) <= 0)) {
       // No link is closer to the target than this node: greedy routing ends here.
-      return this.#answerLookup(f);
+      this.#answerLookup(f);
+      return 'sent';
     }
     if (!hop) {
       // A dead end: hand the message back to where it first came from, which
       // tries its next-best link (depth-first search with backtracking; the TTL
       // bounds the walk). Only the origin, with nowhere to go back to, bounces it.
       const back = seen.parent;
-      if (back && !back.isClosed && back.send(f)) { this.#host.count('backtrack'); return; }
-      return this.#bounce(f, UnreachableReason.NO_ROUTE);
+      if (back && !back.isClosed && back.send(f)) { this.#host.countDetour('backtrack'); return 'sent'; }
+      this.#bounce(f, UnreachableReason.NO_ROUTE);
+      return 'sent';
     }
     seen.tried.add(hop.link);
     if (from) {
       this.counters.relayed++;
       this.counters.bytesRelayed += f.length;
     }
-    if (!hop.link.send(f) && !from && envelope.type(f) === MsgType.DATA) {
-      this.#sentData.delete(key);
-      this.#host.undeliverable(relayError('ERR_QUEUE_FULL', `the link to ${toHex(hop.id)} is congested`, { to: toHex(envelope.to(f)) }), envelope.to(f));
-    }
+    return hop.link.send(f) ? 'sent' : 'congested';
   }
 
   /** Tells the origin its message could not be delivered (never for an UNREACHABLE itself). */
   #bounce(f: Uint8Array, reason: number): void {
-    this.#host.count(reason === UnreachableReason.HOP_LIMIT ? 'hop_limit' : 'no_route');
+    this.#host.countDrop(reason === UnreachableReason.HOP_LIMIT ? 'hop_limit' : 'no_route');
     if (envelope.type(f) === MsgType.UNREACHABLE) return;
     const origin = envelope.from(f);
     const body = encodeUnreachable(reason, envelope.msgId(f), envelope.to(f));
@@ -145,14 +141,12 @@ export class Router {
 
   #onUnreachable(f: Uint8Array): void {
     const u = decodeUnreachable(envelope.body(f));
-    if (!u) return this.#host.count('malformed');
+    if (!u) return this.#host.countDrop('malformed');
     const err = u.reason === UnreachableReason.HOP_LIMIT
       ? relayError('ERR_HOP_LIMIT', `message to ${toHex(u.to)} exceeded ${this.#host.ttl} hops`, { to: toHex(u.to) })
       : relayError('ERR_NO_ROUTE', `no route to ${toHex(u.to)}`, { to: toHex(u.to) });
-    const key = msgKey(u.msgId, 0);
     debug('unreachable %s: %s', toHex(u.to), err.code);
-    if (this.#sentData.delete(key)) this.#host.undeliverable(err, u.to);
-    else this.#host.handshakeUnreachable(u.to, err);
+    this.#host.unreachable(msgKey(u.msgId, 0), u.to, err);
   }
 
   /** Answers a LOOKUP that ends here with this node and its links closest to the target. */

@@ -12,20 +12,25 @@ import {
 } from '../crypto/session.js';
 import { BoundedMap } from '../util/bounded-map.js';
 import { defaultAead, type Aead } from '../crypto/aead.js';
-import { allocEnvelope, encodeEnvelope, envelope, HEADER_LENGTH, MsgType, type MsgTypeCode } from '../wire/envelope.js';
+import { allocEnvelope, encodeEnvelope, envelope, HEADER_LENGTH, MsgType, OFF_MSG_ID, type MsgTypeCode } from '../wire/envelope.js';
 import { relayError, type RelayError } from '../util/errors.js';
+import type { CountDrop } from '../util/drop-reasons.js';
+import type { RouteResult } from '../routing/router.js';
+
+/** DATA message ids remembered to map an UNREACHABLE back to its message. */
+const SENT_DATA_ENTRIES = 8192;
 
 const debug = debugFactory('relaymesh:e2e');
 
 export interface SessionManagerOptions {
   identity: Identity;
   aead?: Aead;
-  /** Sends a routed frame; returns false if there is no link at all to send it on. */
-  route: (frame: Uint8Array) => boolean;
+  /** Sends a routed frame that originates here. */
+  route: (frame: Uint8Array) => RouteResult;
   deliver: (from: Uint8Array, plaintext: Uint8Array) => void;
   /** `count` messages to `to` could not be sent. */
   fail: (to: Uint8Array, err: RelayError, count: number) => void;
-  count: (reason: string) => void;
+  countDrop: CountDrop;
   hasLinks: () => boolean;
   ttl: number;
   handshakeTimeoutMs: number;
@@ -76,6 +81,8 @@ export class SessionManager {
   #unknownReplies = { windowStart: 0, count: 0 };
   /** Handshakes answered per sender in the current one-second window (bounded map). */
   readonly #initRate: BoundedMap<string, { start: number; n: number }>;
+  /** Ids (key53) of DATA messages sent, to tell an UNREACHABLE for data from one for a handshake. */
+  readonly #sentData = new BoundedMap<number, true>(SENT_DATA_ENTRIES);
 
   constructor(o: SessionManagerOptions) {
     this.#o = o;
@@ -153,12 +160,13 @@ export class SessionManager {
       case MsgType.HANDSHAKE_RESP: return this.#onResp(from, body);
       case MsgType.SESSION_UNKNOWN: return this.#onSessionUnknown(from, body);
       default:
-        this.#o.count('unknown_type');
+        this.#o.countDrop('unknown_type');
     }
   }
 
-  /** A routed frame of ours came back undeliverable. */
-  unreachable(to: Uint8Array, err: RelayError): void {
+  /** The routed message `msgKey` of ours came back undeliverable: data is reported, a handshake retried. */
+  unreachable(msgKey: number, to: Uint8Array, err: RelayError): void {
+    if (this.#sentData.delete(msgKey)) { this.#o.fail(to, err, 1); return; }
     const p = this.#pending.get(toHex(to));
     if (p) p.lastError = err;
   }
@@ -179,7 +187,7 @@ export class SessionManager {
     this.#current.clear();
   }
 
-  #route(type: MsgTypeCode, to: Uint8Array, body: Uint8Array): boolean {
+  #route(type: MsgTypeCode, to: Uint8Array, body: Uint8Array): RouteResult {
     return this.#o.route(encodeEnvelope(type, to, this.#o.identity.id, body, this.#o.ttl));
   }
 
@@ -187,7 +195,14 @@ export class SessionManager {
   #sendData(to: Uint8Array, session: Session, channel: number, payload: Uint8Array): void {
     const frame = allocEnvelope(MsgType.DATA, to, this.#o.identity.id, DATA_OVERHEAD + 1 + payload.length, this.#o.ttl);
     session.sealInto(frame, HEADER_LENGTH, channel, payload);
-    this.#o.route(frame);
+    const key = key53(frame, OFF_MSG_ID);
+    this.#sentData.set(key, true);
+    const result = this.#o.route(frame);
+    if (result === 'sent') return;
+    this.#sentData.delete(key);
+    this.#o.fail(to, result === 'congested'
+      ? relayError('ERR_QUEUE_FULL', `the link toward ${toHex(to)} is congested`, { to: toHex(to) })
+      : relayError('ERR_NO_ROUTE', 'the node has no links', { to: toHex(to) }), 1);
   }
 
   #attempt(p: Pending): void {
@@ -237,7 +252,7 @@ export class SessionManager {
     const remote = PublicIdentity.fromKeys(body, from);
     if (!remote) {
       // A relay (or the sender) substituted keys: they do not hash to the id.
-      this.#o.count('bad_keys');
+      this.#o.countDrop('bad_keys');
       const p = this.#pending.get(toHex(from));
       if (p) p.lastError = relayError('ERR_BAD_KEYS', `keys received for ${toHex(from)} do not match its id`);
       return;
@@ -254,10 +269,10 @@ export class SessionManager {
       this.#route(MsgType.HANDSHAKE_RESP, from, answered);
       return;
     }
-    if (!this.#allowInit(toHex(from))) { this.#o.count('handshake_rate'); return; }
+    if (!this.#allowInit(toHex(from))) { this.#o.countDrop('handshake_rate'); return; }
     const r = respond(this.#o.identity, from, body, this.#aead, this.#keys.get(toHex(from)));
     if (!r) {
-      this.#o.count('bad_handshake');
+      this.#o.countDrop('bad_handshake');
       return;
     }
     this.learnKeys(r.remote);
@@ -272,9 +287,9 @@ export class SessionManager {
   #onResp(from: Uint8Array, body: Uint8Array): void {
     const sidHex = toHex(body.subarray(0, SID_LENGTH));
     const init = this.#inits.get(sidHex);
-    if (!init || !equalBytes(init.remote.id, from)) { this.#o.count('unsolicited_handshake'); return; }
+    if (!init || !equalBytes(init.remote.id, from)) { this.#o.countDrop('unsolicited_handshake'); return; }
     const session = complete(this.#o.identity, init, body, this.#aead);
-    if (!session) { this.#o.count('bad_handshake'); return; }
+    if (!session) { this.#o.countDrop('bad_handshake'); return; }
     this.#inits.delete(sidHex);
     this.#add(session);
     const p = this.#pending.get(toHex(from));
@@ -289,16 +304,16 @@ export class SessionManager {
   }
 
   #onData(frame: Uint8Array, from: Uint8Array, body: Uint8Array): void {
-    if (body.length < SID_LENGTH) { this.#o.count('malformed'); return; }
+    if (body.length < SID_LENGTH) { this.#o.countDrop('malformed'); return; }
     const session = this.#sessions.get(key53(body));
     if (!session) {
-      this.#o.count('unknown_session');
+      this.#o.countDrop('unknown_session');
       this.#replyUnknown(from, body.subarray(0, SID_LENGTH));
       return;
     }
-    if (!equalBytes(session.remote.id, from)) { this.#o.count('forged_sender'); return; }
+    if (!equalBytes(session.remote.id, from)) { this.#o.countDrop('forged_sender'); return; }
     const r = session.open(envelope.to(frame), from, body);
-    if (!r.ok) { this.#o.count(r.reason === 'replay' ? 'replay' : r.reason === 'decrypt' ? 'decrypt_failed' : 'malformed'); return; }
+    if (!r.ok) { this.#o.countDrop(r.reason === 'replay' ? 'replay' : r.reason === 'decrypt' ? 'decrypt_failed' : 'malformed'); return; }
     const hex = session.remote.idHex;
     if (!this.#current.has(hex)) this.#current.set(hex, session);
     this.#o.deliver(session.remote.id, r.plaintext);

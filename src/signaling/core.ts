@@ -14,7 +14,7 @@ import { relayError } from '../util/errors.js';
 import { KEM_PUBLIC_KEY_LENGTH } from '../crypto/identity.js';
 import { sha256 } from '../crypto/hash.js';
 import { ml_dsa65 } from '@noble/post-quantum/ml-dsa.js';
-import type { PeerRelay } from '../peer-relay.js';
+import type { MeshNode } from '../node/mesh-node.js';
 import { MAX_CLIENT_ID_LENGTH } from './mesh-records.js';
 import { resolveLimits, type SignalingLimits } from './limits.js';
 import { SignalingMesh, type MeshExtension } from './mesh.js';
@@ -31,7 +31,7 @@ interface Local { info: ClientInfo; sink: ClientSink; questions: Map<string, Que
 interface Question { resolve: (v: unknown) => void; reject: (e: Error) => void; timer: ReturnType<typeof setTimeout> | null; awaited: boolean }
 
 export class SignalingCore extends EventEmitter<SignalingEvents> {
-  readonly node: PeerRelay;
+  readonly node: MeshNode;
   readonly limits: SignalingLimits;
   readonly allowUnverified: boolean;
   authorize: Authorizer | null;
@@ -45,7 +45,7 @@ export class SignalingCore extends EventEmitter<SignalingEvents> {
   readonly #mesh: SignalingMesh;
   #closed = false;
 
-  constructor(node: PeerRelay, opts: SignalingOptions = {}) {
+  constructor(node: MeshNode, opts: SignalingOptions = {}) {
     super();
     this.node = node;
     this.limits = resolveLimits(opts);

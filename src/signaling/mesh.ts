@@ -8,7 +8,7 @@ import debugFactory from 'debug';
 import { randomBytes, textDecoder, textEncoder, toBase64, toHex, fromBase64 } from '../util/bytes.js';
 import { relayError } from '../util/errors.js';
 import { KEM_PUBLIC_KEY_LENGTH } from '../crypto/identity.js';
-import type { PeerRelay } from '../peer-relay.js';
+import type { MeshNode } from '../node/mesh-node.js';
 import { RosterStore, signRoster, type RosterRecord } from './mesh-records.js';
 import type { SignalingLimits } from './limits.js';
 import { fastStringify } from './fast-json.js';
@@ -43,7 +43,7 @@ export interface MeshHost {
 interface Pending { resolve: (k: KeyInfo) => void; reject: (e: Error) => void; timer: ReturnType<typeof setTimeout>; home: string }
 
 export class SignalingMesh {
-  readonly #node: PeerRelay;
+  readonly #node: MeshNode;
   readonly #limits: SignalingLimits;
   readonly #host: MeshHost;
   readonly #store: RosterStore;
@@ -58,7 +58,7 @@ export class SignalingMesh {
   readonly #refreshTimer: ReturnType<typeof setInterval>;
   #closed = false;
 
-  constructor(node: PeerRelay, limits: SignalingLimits, host: MeshHost) {
+  constructor(node: MeshNode, limits: SignalingLimits, host: MeshHost) {
     this.#node = node;
     this.#limits = limits;
     this.#host = host;

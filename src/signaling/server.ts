@@ -3,7 +3,7 @@
  * for no subprotocol (what the published MessagingPeer sends) get the IM
  * dialect, on the same port as mesh links. Issue 7's dialects add routes here.
  */
-import type { PeerRelay } from '../peer-relay.js';
+import type { MeshNode } from '../node/mesh-node.js';
 import { SignalingCore, type SignalingOptions } from './core.js';
 import { ImSession } from './dialect-im.js';
 import { attachDialects } from './dialects.js';
@@ -11,13 +11,16 @@ import { attachDialects } from './dialects.js';
 /** Upgrade route priority of the IM dialect: after mesh links (0) and any named subprotocol. */
 export const IM_ROUTE_PRIORITY = 100;
 
+const cores = new WeakMap<MeshNode, SignalingCore>();
+
 /**
  * Makes `node` a signaling server. Needs `node.listener` (a node started with
- * a port); PeerRelay calls this at start-up unless `opts.signaling === false`.
+ * a port); PeerRelay calls this when it is made unless `opts.signaling === false`.
  * Idempotent: a node that already serves signaling returns its core.
  */
-export function attachSignaling(node: PeerRelay, opts: SignalingOptions = {}): SignalingCore {
-  if (node.signaling) return node.signaling;
+export function attachSignaling(node: MeshNode, opts: SignalingOptions = {}): SignalingCore {
+  const known = cores.get(node);
+  if (known) return known;
   const listener = node.listener;
   if (!listener) throw new TypeError('node must have a listener (start it with a port)');
   const core = new SignalingCore(node, opts);
@@ -31,6 +34,7 @@ export function attachSignaling(node: PeerRelay, opts: SignalingOptions = {}): S
     },
   });
   attachDialects(listener, core);
+  cores.set(node, core);
   return core;
 }
 

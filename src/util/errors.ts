@@ -8,6 +8,7 @@ export const ERROR_CODES = {
   ERR_NO_ROUTE: 'no link leads closer to the destination',
   ERR_HOP_LIMIT: 'the message exceeded its hop limit',
   ERR_TIMEOUT: 'the operation did not complete in time',
+  ERR_ABORTED: 'the operation was aborted by its AbortSignal',
   ERR_HANDSHAKE_TIMEOUT: 'no end-to-end session could be set up in time',
   ERR_QUEUE_FULL: 'a bounded queue is full; the message was not accepted',
   ERR_FRAME_TOO_LARGE: 'a frame or message exceeds the size limit',

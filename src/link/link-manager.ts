@@ -1,0 +1,238 @@
+/**
+ * The link manager: every link of one node. It dials URLs (one dial per URL
+ * at a time), adopts connections other transports made, keeps one link per
+ * remote node when both ends dial each other (PROTOCOL.md §3.4), and
+ * bootstraps with exponential backoff while the node has no link at all.
+ *
+ * Which links are open is kept in a `LinkRegistry` it is given (the routing
+ * table implements it), so the routing layer above sees the same set.
+ */
+import debugFactory from 'debug';
+import { compareBytes, equalBytes } from '../util/bytes.js';
+import { relayError, type RelayError } from '../util/errors.js';
+import { FRAME_OVERHEAD, type Limits } from '../util/limits.js';
+import type { CountDrop } from '../util/drop-reasons.js';
+import type { Identity } from '../crypto/identity.js';
+import type { Connection } from '../transport/connection.js';
+import type { MemoryNetwork } from '../transport/memory.js';
+import { dialWebSocket } from '../transport/websocket.js';
+import { CloseReason, type CloseReasonCode } from '../wire/frames.js';
+import { Link } from './link.js';
+
+const debug = debugFactory('relaymesh:links');
+/** First re-bootstrap delay; doubles up to limits.maxBackoffMs. */
+const FIRST_BACKOFF_MS = 1000;
+
+/** The open links by remote id: the routing table, seen from below. */
+export interface LinkRegistry {
+  readonly size: number;
+  getHex(hex: string): Link | undefined;
+  /** False when there is no room (the link is then refused). */
+  add(id: Uint8Array, link: Link): boolean;
+  remove(id: Uint8Array): void;
+}
+
+export interface LinkManagerHost {
+  readonly identity: Identity;
+  readonly limits: Readonly<Limits>;
+  readonly memory: MemoryNetwork | undefined;
+  /** Bootstrap URLs (this node's own URL is skipped). */
+  readonly bootstrap: readonly string[];
+  /** What this node says about itself in its HELLO. */
+  flags(): number;
+  url(): string;
+  countDrop: CountDrop;
+  /** A link is open and registered; `isNewPeer` is false when it quietly replaced a duplicate. */
+  onOpen(link: Link, isNewPeer: boolean): void;
+  /** A frame arrived on an open link. */
+  onFrame(link: Link, frame: Uint8Array): void;
+  /** The last link to `id` closed. */
+  onDisconnect(id: Uint8Array, err: RelayError | null): void;
+  /** A registered link closed and others remain. */
+  onLinkLost(): void;
+  /** A re-bootstrap ran (the node had no link). */
+  onRebootstrap(): void;
+}
+
+export class LinkManager {
+  readonly #host: LinkManagerHost;
+  readonly #registry: LinkRegistry;
+  readonly #links = new Set<Link>();
+  readonly #dialing = new Map<string, Promise<void>>();
+  /** Ids whose link is being replaced by a duplicate still in its handshake. */
+  readonly #swapping = new Set<string>();
+  #bootstrapTimer: ReturnType<typeof setTimeout> | null = null;
+  #backoff = FIRST_BACKOFF_MS;
+  #destroyed = false;
+
+  constructor(host: LinkManagerHost, registry: LinkRegistry) {
+    this.#host = host;
+    this.#registry = registry;
+  }
+
+  /** Outgoing dials in progress. */
+  get dialing(): number { return this.#dialing.size; }
+  isDialing(url: string): boolean { return this.#dialing.has(url); }
+
+  /** Every link, open or in its handshake. */
+  all(): IterableIterator<Link> { return this.#links.values(); }
+
+  /** Dials `url`; resolves once the link is open (expecting `expectedId` if given). */
+  dial(url: string, expectedId?: Uint8Array): Promise<void> {
+    if (this.#destroyed) return Promise.reject(relayError('ERR_DESTROYED'));
+    const existing = this.#dialing.get(url);
+    if (existing) return existing;
+    const p = this.#dial(url, expectedId);
+    this.#dialing.set(url, p);
+    const done = () => this.#dialing.delete(url);
+    p.then(done, done);
+    return p;
+  }
+
+  async #dial(url: string, expectedId?: Uint8Array): Promise<void> {
+    const { memory, limits } = this.#host;
+    let conn: Connection;
+    if (url.startsWith('mem://')) {
+      if (!memory) throw relayError('ERR_CONNECT_FAILED', 'mem:// URL without a memory network');
+      conn = await memory.dial(url, this.#host.url() || undefined);
+    } else {
+      conn = await dialWebSocket(url, { maxPayload: limits.maxMessageSize + FRAME_OVERHEAD, timeoutMs: limits.handshakeTimeoutMs });
+    }
+    if (this.#destroyed) { conn.close(); throw relayError('ERR_DESTROYED'); }
+    return opened(this.adopt(conn, true, expectedId), `link to ${url} closed during handshake`);
+  }
+
+  /** Runs the link handshake over `conn`; returns the link at once. */
+  adopt(conn: Connection, initiator: boolean, expectedId?: Uint8Array): Link {
+    const { identity, limits } = this.#host;
+    const link = new Link(conn, {
+      identity, initiator, flags: this.#host.flags(), url: this.#host.url(), expectedId,
+      handshakeTimeoutMs: limits.handshakeTimeoutMs,
+      pingIntervalMs: limits.pingIntervalMs,
+      deadAfterMs: limits.linkTimeoutMs,
+      maxBuffered: limits.maxLinkBuffer,
+      countDrop: this.#host.countDrop,
+    });
+    if (this.#destroyed) { link.close(CloseReason.SHUTDOWN); return link; }
+    this.#links.add(link);
+    link.on('open', () => this.#onOpen(link));
+    link.on('frame', (f) => this.#host.onFrame(link, f));
+    link.on('close', (reason, err) => this.#onClose(link, reason, err));
+    return link;
+  }
+
+  /** Closes every link to `id`. */
+  disconnect(id: Uint8Array): void {
+    for (const link of this.#links) if (link.id && equalBytes(link.id, id)) link.close(CloseReason.NORMAL);
+  }
+
+  /** Dials the bootstrap URLs while the node has no link, backing off exponentially. */
+  bootstrap(): void {
+    if (this.#destroyed) return;
+    this.#bootstrapTimer = null;
+    const own = this.#host.url();
+    const urls = this.#host.bootstrap.filter((u) => u !== own);
+    if (urls.length === 0 || this.#registry.size > 0) return;
+    Promise.all(urls.map((u) => this.dial(u).catch(() => undefined))).then(() => {
+      if (this.#destroyed || this.#registry.size > 0 || this.#bootstrapTimer) return;
+      const delay = this.#backoff;
+      this.#backoff = Math.min(this.#backoff * 2, this.#host.limits.maxBackoffMs);
+      debug('no link after bootstrapping; again in %d ms', delay);
+      this.#bootstrapTimer = setTimeout(() => this.bootstrap(), delay);
+      this.#bootstrapTimer.unref?.();
+    });
+  }
+
+  /** The node lost its last link (or discovery found it alone): bootstrap again soon. */
+  scheduleRebootstrap(): void {
+    if (this.#destroyed || this.#bootstrapTimer) return;
+    const delay = Math.min(this.#backoff, this.#host.limits.maxBackoffMs, 500);
+    this.#bootstrapTimer = setTimeout(() => {
+      this.#bootstrapTimer = null;
+      if (this.#registry.size > 0) return;
+      this.#backoff = Math.min(this.#backoff * 2, this.#host.limits.maxBackoffMs);
+      this.bootstrap();
+      this.#host.onRebootstrap();
+    }, delay);
+    this.#bootstrapTimer.unref?.();
+  }
+
+  /** Sends CLOSE on every link; `closeTransports` then ends what is left. */
+  destroy(): void {
+    if (this.#destroyed) return;
+    this.#destroyed = true;
+    if (this.#bootstrapTimer) clearTimeout(this.#bootstrapTimer);
+    for (const link of [...this.#links]) link.close(CloseReason.SHUTDOWN);
+  }
+
+  closeTransports(): void {
+    for (const link of this.#links) link.connection.close();
+  }
+
+  /**
+   * Of two open links to one node (`existing`, then `opened`), both ends keep the
+   * one dialed by the lower id; if one side dialed both, the newer one (the older
+   * may be half dead: the dialer would not have dialed again otherwise).
+   */
+  #preferred(existing: Link, opened: Link): Link {
+    const local = this.#host.identity.id;
+    const dialerA = existing.initiator ? local : existing.remote!.id;
+    const dialerB = opened.initiator ? local : opened.remote!.id;
+    if (equalBytes(dialerA, dialerB)) return opened;
+    return compareBytes(dialerA, dialerB) < 0 ? existing : opened;
+  }
+
+  #onOpen(link: Link): void {
+    const remote = link.remote!;
+    const hex = remote.idHex;
+    const existing = this.#registry.getHex(hex);
+    if (existing && existing !== link) {
+      const keep = this.#preferred(existing, link);
+      const drop = keep === existing ? link : existing;
+      if (keep === link) this.#registry.add(remote.id, link);
+      drop.close(CloseReason.DUPLICATE, relayError('ERR_DUPLICATE_LINK'));
+      return;
+    }
+    if (!this.#registry.add(remote.id, link)) {
+      link.close(CloseReason.TOO_MANY_LINKS, relayError('ERR_TOO_MANY_LINKS', `table full (${this.#host.limits.maxLinks} links)`));
+      return;
+    }
+    this.#backoff = FIRST_BACKOFF_MS;
+    debug('%s linked to %s over %s', this.#host.identity.idHex.slice(0, 8), hex.slice(0, 8), link.connection.kind);
+    // A quiet swap of duplicate links is no new peer.
+    this.#host.onOpen(link, !this.#swapping.delete(hex));
+  }
+
+  #onClose(link: Link, reason: CloseReasonCode | null, err: RelayError | null): void {
+    this.#links.delete(link);
+    const remote = link.remote;
+    if (!remote) return;
+    const hex = remote.idHex;
+    if (this.#registry.getHex(hex) === link) {
+      this.#registry.remove(remote.id);
+      const replacement = [...this.#links].find((l) => l !== link && !l.isClosed && l.remote && l.idHex === hex);
+      if (replacement && (reason === CloseReason.DUPLICATE || replacement.isOpen)) {
+        // The other end kept the other link: swap quietly, no disconnect and no second 'peer'.
+        if (replacement.isOpen) this.#registry.add(remote.id, replacement);
+        else this.#swapping.add(hex);
+      } else {
+        this.#host.onDisconnect(remote.id, err);
+      }
+      if (this.#registry.size === 0) this.scheduleRebootstrap();
+      else this.#host.onLinkLost();
+    } else if (this.#swapping.has(hex) && ![...this.#links].some((l) => l.idHex === hex)) {
+      this.#swapping.delete(hex);
+      this.#host.onDisconnect(remote.id, err);
+    }
+  }
+}
+
+/** Resolves when `link` opens, rejects with its close error. */
+export function opened(link: Link, what: string): Promise<void> {
+  if (link.isOpen) return Promise.resolve();
+  if (link.isClosed) return Promise.reject(relayError('ERR_DESTROYED', what));
+  return new Promise<void>((resolve, reject) => {
+    link.once('open', () => resolve());
+    link.once('close', (_r, err) => reject(err ?? relayError('ERR_CONNECT_FAILED', what)));
+  });
+}

@@ -1,0 +1,330 @@
+/**
+ * RelayNode: the mesh core of one node, composed here and nowhere else. It
+ * builds the parts and wires them through their host interfaces:
+ *
+ *   Listener (transport) ─┐
+ *   LinkManager (link) ───┼─ RoutingTable ─ Router, Discovery (routing)
+ *                         └─ SessionManager (session) ─ channels (this file)
+ *
+ * It implements MeshNode, the one interface the applications above use.
+ * PeerRelay (../peer-relay.ts) extends it with send()/'message', connect()
+ * and the signaling server.
+ */
+import { EventEmitter } from 'events';
+import { equalBytes, toBuffer } from '../util/bytes.js';
+import { relayError, type RelayError } from '../util/errors.js';
+import { DEFAULT_LIMITS, FRAME_OVERHEAD, resolveLimits, type Limits } from '../util/limits.js';
+import type { Detour, DropReason } from '../util/drop-reasons.js';
+import { Identity, type IdentityJSON } from '../crypto/identity.js';
+import { defaultAead } from '../crypto/aead.js';
+import { Listener, advertisedUrl } from '../transport/listener.js';
+import { WebSocketConnection } from '../transport/websocket.js';
+import type { Connection } from '../transport/connection.js';
+import { FrameType, HelloFlags, MESH_SUBPROTOCOL } from '../wire/frames.js';
+import { LinkManager, opened } from '../link/link-manager.js';
+import type { Link } from '../link/link.js';
+import { RoutingTable } from '../routing/routing-table.js';
+import { DedupCache } from '../routing/dedup-cache.js';
+import { Router } from '../routing/router.js';
+import { Discovery } from '../routing/discovery.js';
+import { SessionManager } from '../session/session-manager.js';
+import type { AutoConnector, LinkControl, MeshNode } from './mesh-node.js';
+import type { ChannelHandler, IceServer, LinkInfo, NodeEvents, NodeOptions, NodeStats } from './types.js';
+
+export class RelayNode extends EventEmitter<NodeEvents> implements MeshNode {
+  readonly identity: Identity;
+  /** The 160-bit id, a Buffer in Node. */
+  readonly id: Uint8Array;
+  readonly limits: Readonly<Limits>;
+  readonly wrtc: unknown;
+  readonly iceServers: IceServer[] | undefined;
+  /** The HTTP/WebSocket listener when started with a port (made at once; it listens on start). */
+  readonly listener: Listener | null;
+  readonly links: LinkControl;
+
+  readonly #opts: NodeOptions;
+  readonly #table: RoutingTable<Link>;
+  readonly #linkManager: LinkManager;
+  readonly #router: Router;
+  readonly #discovery: Discovery;
+  readonly #sessions: SessionManager;
+  readonly #channels = new Map<number, ChannelHandler>();
+  readonly #dropped: Partial<Record<DropReason, number>> = {};
+  readonly #detours: Record<Detour, number> = { loop: 0, backtrack: 0 };
+  readonly #counters = { sent: 0, delivered: 0, undeliverable: 0 };
+  #autoConnector: AutoConnector | null = null;
+  #url = '';
+  #address: { address: string; family: string; port: number } | null = null;
+  #destroyed = false;
+  #closedEmitted = false;
+  #started = false;
+  #maintainTimer: ReturnType<typeof setInterval> | null = null;
+
+  constructor(opts: NodeOptions = {}) {
+    super();
+    if (opts === null || typeof opts !== 'object') throw new TypeError('opts must be an object');
+    if (opts.port !== undefined && (!Number.isInteger(opts.port) || opts.port < 0 || opts.port > 65535)) {
+      throw new RangeError(`opts.port must be an integer from 0 to 65535, got ${opts.port}`);
+    }
+    if (opts.bootstrap !== undefined && (!Array.isArray(opts.bootstrap) || opts.bootstrap.some((u) => typeof u !== 'string'))) {
+      throw new TypeError('opts.bootstrap must be an array of URL strings');
+    }
+    this.#opts = opts;
+    const limits: Limits = resolveLimits(DEFAULT_LIMITS, opts, 'opts');
+    this.limits = limits;
+    this.identity = opts.identity instanceof Identity ? opts.identity
+      : opts.identity ? Identity.fromJSON(opts.identity as IdentityJSON | string) : Identity.generate();
+    this.id = this.identity.idBuffer();
+    this.wrtc = opts.wrtc ?? null;
+    this.iceServers = opts.iceServers;
+    const countDrop = (reason: DropReason): void => { this.#dropped[reason] = (this.#dropped[reason] ?? 0) + 1; };
+    this.countDrop = countDrop;
+    this.#table = new RoutingTable<Link>(this.identity.id, limits.maxLinks);
+    const node = this;
+    this.#linkManager = new LinkManager({
+      identity: this.identity,
+      limits,
+      memory: opts.memory,
+      bootstrap: opts.bootstrap ?? [],
+      flags: () => this.#flags(),
+      url: () => this.#url,
+      countDrop,
+      onOpen: (link, isNewPeer) => this.#onLinkOpen(link, isNewPeer),
+      onFrame: (link, f) => this.#onLinkFrame(link, f),
+      onDisconnect: (id, err) => this.emit('disconnect', toBuffer(id.slice()), err),
+      onLinkLost: () => this.#discovery.maintainSoon(),
+      onRebootstrap: () => this.#discovery.maintain(),
+    }, this.#table);
+    this.#router = new Router({
+      localId: this.identity.id,
+      ttl: limits.ttl,
+      maxFrameSize: limits.maxMessageSize + FRAME_OVERHEAD,
+      self: () => ({ id: this.identity.id, flags: this.#flags(), url: this.#url }),
+      countDrop,
+      countDetour: (kind) => { this.#detours[kind]++; },
+      deliver: (f) => this.#sessions.handle(f),
+      learn: (f) => this.#discovery.onNodes(f),
+      unreachable: (msgKey, to, err) => this.#sessions.unreachable(msgKey, to, err),
+    }, this.#table, new DedupCache(limits.dedupEntries, limits.dedupAgeMs));
+    this.#discovery = new Discovery({
+      localId: this.identity.id,
+      limits,
+      get active() { return node.#started && !node.#destroyed; },
+      dialing: () => this.#linkManager.dialing,
+      isDialing: (url) => this.#linkManager.isDialing(url),
+      dial: (url, id) => this.#linkManager.dial(url, id),
+      canAutoConnect: () => Boolean(this.wrtc) && this.#autoConnector !== null && this.#autoConnector.canAuto(),
+      connect: (id) => this.#autoConnector ? this.#autoConnector.connect(id) : Promise.reject(relayError('ERR_CONNECT_FAILED')),
+      lookup: (target) => this.#router.lookup(target),
+      rebootstrap: () => this.#linkManager.scheduleRebootstrap(),
+      countDrop,
+    }, this.#table);
+    this.#sessions = new SessionManager({
+      identity: this.identity,
+      aead: opts.aead ?? defaultAead,
+      route: (frame) => (this.#destroyed ? 'no_links' : this.#router.route(frame)),
+      deliver: (from, pt) => this.#deliver(from, pt),
+      fail: (to, err, count) => { for (let i = 0; i < count; i++) this.#undeliverable(err, to); },
+      countDrop,
+      hasLinks: () => this.#table.size > 0,
+      ttl: limits.ttl,
+      handshakeTimeoutMs: limits.sessionTimeoutMs,
+      maxQueuePerPeer: limits.maxQueuePerPeer,
+      maxQueueTotal: limits.maxQueueTotal,
+      queueTimeoutMs: limits.queueTimeoutMs,
+      maxSessions: limits.maxSessions,
+      maxKeys: limits.maxKeys,
+      sessionIdleMs: limits.sessionIdleMs,
+      maxHandshakesPerSecond: limits.maxHandshakesPerSecond,
+    });
+    this.links = {
+      has: (id) => this.#table.get(id) !== undefined,
+      dial: (url, expectedId) => this.#linkManager.dial(url, expectedId),
+      adopt: (conn: Connection, initiator: boolean, expectedId?: Uint8Array) =>
+        opened(this.#linkManager.adopt(conn, initiator, expectedId), 'link closed during its handshake'),
+      contact: (id) => this.#discovery.contact(id),
+    };
+    this.listener = opts.port !== undefined ? this.#makeListener() : null;
+    // Like net.Server: nothing happens before the caller's synchronous code has attached listeners.
+    queueMicrotask(() => this.#start());
+  }
+
+  /** Counts an input dropped by reason (stats().dropped). */
+  readonly countDrop: (reason: DropReason) => void;
+
+  get destroyed(): boolean { return this.#destroyed; }
+  /** The ws:// URL this node advertises, or '' when it has none. */
+  get url(): string { return this.#url; }
+  /** Ids of directly linked nodes. */
+  get peers(): Uint8Array[] { return this.#table.entries().map((e) => toBuffer(e.id.slice())); }
+
+  /** Like net.Server#address(): null until listening, and for nodes without a port. */
+  address(): { address: string; family: string; port: number } | null { return this.#address; }
+
+  /** Lets discovery form links without a URL (WebRTC through the mesh). */
+  useAutoConnector(c: AutoConnector): void { this.#autoConnector = c; }
+
+  /** Seals `payload` end to end and routes it to node `id` on `channel`. */
+  sendOnChannel(id: Uint8Array, channel: number, payload: Uint8Array): void {
+    if (this.#destroyed) throw relayError('ERR_DESTROYED', 'send after destroy');
+    if (payload.length > this.limits.maxMessageSize) {
+      throw relayError('ERR_FRAME_TOO_LARGE', `message of ${payload.length} bytes exceeds maxMessageSize ${this.limits.maxMessageSize}`);
+    }
+    this.#counters.sent++;
+    if (equalBytes(id, this.identity.id)) {
+      const pt = new Uint8Array(1 + payload.length);
+      pt[0] = channel;
+      pt.set(payload, 1);
+      queueMicrotask(() => { if (!this.#destroyed) this.#deliver(this.identity.id, pt); });
+      return;
+    }
+    this.#sessions.send(id, channel, payload);
+  }
+
+  /** Receives a channel's plaintexts (one handler per channel). */
+  registerChannel(channel: number, handler: ChannelHandler): void {
+    if (!Number.isInteger(channel) || channel < 0 || channel > 255) throw new RangeError('channel must be 0..255');
+    if (this.#channels.has(channel)) throw new Error(`channel ${channel} already has a handler`);
+    this.#channels.set(channel, handler);
+  }
+
+  unregisterChannel(channel: number): void { this.#channels.delete(channel); }
+
+  /** Closes the direct link with `id`, if any. */
+  disconnectLink(id: Uint8Array): void { this.#linkManager.disconnect(id); }
+
+  /** Frees everything; `cb` runs when all sockets and timers are closed. Idempotent. */
+  destroy(cb?: (err?: Error | null) => void): void {
+    if (cb !== undefined && typeof cb !== 'function') throw new TypeError('cb must be a function');
+    if (this.#destroyed) {
+      // Already closed: call back soon; still closing: call back on 'close'.
+      if (cb && this.#closedEmitted) queueMicrotask(() => cb(null));
+      else if (cb) this.once('close', () => cb(null));
+      return;
+    }
+    this.#destroyed = true;
+    if (this.#maintainTimer) clearInterval(this.#maintainTimer);
+    this.onDestroy();
+    this.#sessions.destroy();
+    this.#linkManager.destroy();
+    if (this.#opts.memory && this.#url.startsWith('mem://')) this.#opts.memory.unlisten(this.#url.slice(6));
+    const closing = this.listener ? this.listener.close() : Promise.resolve();
+    closing.then(() => {
+      // Give CLOSE frames a moment to leave before declaring everything freed.
+      setTimeout(() => {
+        this.#linkManager.closeTransports();
+        this.#closedEmitted = true;
+        this.emit('close');
+        cb?.(null);
+      }, 25);
+    });
+  }
+
+  /** Stops what a subclass added, first thing in destroy(). */
+  protected onDestroy(): void { /* nothing in the core */ }
+
+  /** Counters for tests, metrics and the status page. */
+  stats(): NodeStats {
+    return {
+      links: this.#table.size,
+      sessions: this.#sessions.sessionCount,
+      queued: this.#sessions.queued,
+      ...this.#counters,
+      ...this.#router.counters,
+      dropped: { ...this.#dropped },
+      detours: { ...this.#detours },
+    };
+  }
+
+  /** The routing table, for status pages: id, transport, address, counters per link. */
+  linkInfo(): LinkInfo[] {
+    return this.#table.entries().map(({ link }) => ({
+      id: link.idHex, kind: link.connection.kind, url: link.remoteUrl, remoteAddress: link.connection.remoteAddress,
+      initiator: link.initiator, openedAt: link.openedAt, stats: { ...link.stats },
+    }));
+  }
+
+  // ------------------------------------------------------------------ start-up
+
+  #makeListener(): Listener {
+    const listener = new Listener();
+    listener.addRoute({
+      name: 'mesh', priority: 0, protocol: MESH_SUBPROTOCOL,
+      maxPayload: this.limits.maxMessageSize + FRAME_OVERHEAD,
+      match: (_req, protocols) => protocols.has(MESH_SUBPROTOCOL),
+      handle: (ws, req) => {
+        const addr = `${req.socket.remoteAddress}:${req.socket.remotePort}`;
+        this.#linkManager.adopt(new WebSocketConnection(ws as never, addr), false);
+      },
+    });
+    return listener;
+  }
+
+  async #start(): Promise<void> {
+    if (this.#destroyed || this.#started) return;
+    this.#started = true;
+    const o = this.#opts;
+    try {
+      if (o.memory) {
+        this.#url = o.memory.listen(this.identity.idHex, (conn) => { this.#linkManager.adopt(conn, false); });
+      }
+      if (this.listener) {
+        const host = o.host ?? '127.0.0.1';
+        const info = await this.listener.listen(o.port!, host);
+        if (this.#destroyed) return;
+        this.#address = { address: info.address, family: info.family, port: info.port };
+        this.#url = o.publicUrl ?? advertisedUrl(info.address, info.port);
+      } else if (o.publicUrl) {
+        this.#url = o.publicUrl;
+      }
+    } catch (err) {
+      const e = relayError('ERR_LISTEN_FAILED', `could not listen on ${o.host ?? '127.0.0.1'}:${o.port}: ${(err as Error).message}`, { cause: err });
+      this.emit('error', e);
+      return;
+    }
+    if (this.listener) this.emit('listening');
+    this.#maintainTimer = setInterval(() => this.#discovery.refresh(), this.limits.refreshIntervalMs);
+    this.#maintainTimer.unref?.();
+    this.#linkManager.bootstrap();
+  }
+
+  // ---------------------------------------------------------------- links
+
+  #flags(): number { return (this.wrtc ? HelloFlags.WEBRTC : 0) | (this.#url ? HelloFlags.WEBSOCKET : 0); }
+
+  #onLinkOpen(link: Link, isNewPeer: boolean): void {
+    this.#sessions.learnKeys(link.remote!, true);
+    this.#discovery.onLinkOpen(link);
+    this.#sessions.kick();
+    if (isNewPeer) this.emit('peer', toBuffer(link.remote!.id.slice()));
+  }
+
+  #onLinkFrame(link: Link, f: Uint8Array): void {
+    switch (f[0]) {
+      case FrameType.ROUTE: return this.#router.onRouted(link, f);
+      case FrameType.FIND_NODE: return this.#discovery.onFindNode(link, f);
+      case FrameType.NODES: return this.#discovery.onNodes(f);
+      default: this.countDrop('unknown_type');
+    }
+  }
+
+  #undeliverable(err: RelayError, to: Uint8Array): void {
+    this.#counters.undeliverable++;
+    if (!this.#destroyed) this.emit('undeliverable', err, toBuffer(to.slice()));
+  }
+
+  #deliver(from: Uint8Array, pt: Uint8Array): void {
+    if (pt.length === 0) return this.countDrop('malformed');
+    const handler = this.#channels.get(pt[0]);
+    if (!handler) return this.countDrop('unknown_channel');
+    this.#counters.delivered++;
+    try {
+      handler(pt.subarray(1), from);
+    } catch (err) {
+      // A throwing application listener must not take down routing for everyone else.
+      queueMicrotask(() => { throw err; });
+    }
+  }
+
+}
+

@@ -1,0 +1,60 @@
+/**
+ * Why a node dropped an input: every reason any layer counts, in one place.
+ * `stats().dropped` and `/metrics` key their counters by these names, and the
+ * README lists them all (test/util/drop-reasons.test.ts keeps the two in step).
+ * Detours (a message that went on along another path) are not drops: see
+ * `Detour`.
+ */
+export const DROP_REASONS = {
+  // link layer
+  malformed: 'a frame or message that does not parse',
+  unknown_type: 'a frame or message type this version does not know',
+  invalid_frame: 'the transport refused a frame (too large, wrong framing)',
+  before_handshake: 'a routed frame on a link whose identity proof is not done',
+  unexpected_handshake: 'a handshake frame on an open link',
+  bad_version: 'a HELLO with another protocol version',
+  auth_failed: 'a link whose identity proof failed',
+  handler_error: 'a frame whose handler threw',
+  congested: 'a frame for a link whose transport buffer is full',
+  // routing
+  too_large: 'a routed frame larger than maxMessageSize allows',
+  duplicate: 'a message already delivered here',
+  hop_limit: 'a message whose hop limit ran out here',
+  no_route: 'a message with no link left to try',
+  // end-to-end sessions
+  bad_keys: 'public keys that do not hash to their id',
+  bad_handshake: 'a session handshake message that does not verify',
+  unsolicited_handshake: 'a handshake answer this node did not ask for',
+  unknown_session: 'sealed data for a session this node does not hold',
+  forged_sender: 'sealed data whose sender is not the session\'s peer',
+  replay: 'sealed data already received (replay window)',
+  decrypt_failed: 'sealed data that does not authenticate',
+  handshake_rate: 'handshakes beyond maxHandshakesPerSecond from one sender',
+  // channels (node and applications)
+  unknown_channel: 'a sealed message for a channel nobody registered',
+  bad_json: 'a JSON message that does not parse',
+  bad_control: 'a malformed connect() control message',
+  unknown_control: 'a control message of a type nobody handles',
+  unsolicited_control: 'a control answer to no pending query',
+  bad_signal: 'a malformed WebRTC signal',
+  stale_signal: 'a WebRTC signal for an attempt that has ended',
+  glare_ignored: 'a WebRTC offer that lost a simultaneous-offer tie',
+  webrtc_busy: 'a WebRTC offer beyond the incoming-attempt limit',
+  // PeerRelay.Socket
+  dgram_malformed: 'a datagram or resolver message that does not parse',
+  dgram_unbound_port: 'a datagram for a port no socket is bound to',
+  dgram_unresolved: 'a datagram whose destination alias did not resolve',
+  dgram_not_from_connected_peer: 'a datagram from another peer than the connected one',
+  dgram_unexpected_answer: 'a resolver answer to no pending lookup',
+  dgram_lookup_refused: 'a resolver answer that fails its checks',
+  dgram_find_rate: 'resolver lookups beyond the rate limit',
+  dgram_alias_collision: 'two nodes claiming one alias',
+} as const;
+
+export type DropReason = keyof typeof DROP_REASONS;
+
+/** A message that went on along another path: came back here, or was handed back from a dead end. */
+export type Detour = 'loop' | 'backtrack';
+
+/** Counts drops by reason (the node's `stats().dropped`). */
+export type CountDrop = (reason: DropReason) => void;

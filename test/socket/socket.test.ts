@@ -4,10 +4,10 @@
  * bad input and bounded queues.
  */
 import test, { type Test } from 'tape';
-import { PeerRelay, Channel } from '../src/index.js';
-import { createSocket, Socket, aliasOf, parsePrefix, DEFAULT_ALIAS_PREFIX } from '../socket/index.js';
-import { randomBytes, toHex } from '../src/util/bytes.js';
-import { FAST, startNode, urlOf, waitFor } from './helpers/testnet.js';
+import { PeerRelay, Channel } from '../../src/index.js';
+import { createSocket, Socket, aliasOf, parsePrefix, DEFAULT_ALIAS_PREFIX } from '../../socket/index.js';
+import { randomBytes, toHex } from '../../src/util/bytes.js';
+import { FAST, startNode, urlOf, waitFor } from '../helpers/testnet.js';
 
 type Rinfo = { address: string; family: string; port: number; size: number };
 

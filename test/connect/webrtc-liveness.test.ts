@@ -1,7 +1,7 @@
 import test from 'tape';
-import type { PeerRelay } from '../src/index.js';
-import { startNode, urlOf, waitFor, nextMessage, FAST } from './helpers/testnet.js';
-import { loopbackWrtc, type LoopbackWrtc } from './helpers/webrtc-loopback.js';
+import type { PeerRelay } from '../../src/index.js';
+import { startNode, urlOf, waitFor, nextMessage, FAST } from '../helpers/testnet.js';
+import { loopbackWrtc, type LoopbackWrtc } from '../helpers/webrtc-loopback.js';
 
 const hex = (id: Uint8Array) => Buffer.from(id).toString('hex');
 const linkKind = (node: PeerRelay, other: PeerRelay) => node.linkInfo().find((l) => l.id === hex(other.id))?.kind ?? '';

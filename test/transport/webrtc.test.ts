@@ -1,8 +1,8 @@
 import test from 'tape';
 import SimplePeer from 'simple-peer';
-import { WebRtcConnection, MESSAGE_SIZE } from '../src/transport/webrtc.js';
-import { loopbackWrtc } from './helpers/webrtc-loopback.js';
-import { waitFor } from './helpers/testnet.js';
+import { WebRtcConnection, MESSAGE_SIZE } from '../../src/transport/webrtc.js';
+import { loopbackWrtc } from '../helpers/webrtc-loopback.js';
+import { waitFor } from '../helpers/testnet.js';
 
 /** Two connected simple-peers on loopback. */
 async function pair(t: test.Test): Promise<[SimplePeer.Instance, SimplePeer.Instance]> {

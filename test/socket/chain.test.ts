@@ -4,9 +4,9 @@
  * chain's dead ends by backtracking.
  */
 import test from 'tape';
-import type { PeerRelay } from '../src/index.js';
-import { createSocket } from '../socket/index.js';
-import { FAST, startNode, urlOf, waitFor } from './helpers/testnet.js';
+import type { PeerRelay } from '../../src/index.js';
+import { createSocket } from '../../socket/index.js';
+import { FAST, startNode, urlOf, waitFor } from '../helpers/testnet.js';
 
 test('a datagram to an alias crosses a chain of six nodes', async (t) => {
   const nodes: PeerRelay[] = [];

@@ -1,7 +1,7 @@
 import test from 'tape';
-import type { PeerRelay } from '../src/index.js';
-import { startNode, urlOf, waitFor, allPairsReach, FAST } from './helpers/testnet.js';
-import { loopbackWrtc } from './helpers/webrtc-loopback.js';
+import type { PeerRelay } from '../../src/index.js';
+import { startNode, urlOf, waitFor, allPairsReach, FAST } from '../helpers/testnet.js';
+import { loopbackWrtc } from '../helpers/webrtc-loopback.js';
 
 test('a mixed mesh of 4 WebSocket nodes and 6 WebRTC-only nodes: everyone reaches everyone', async (t) => {
   const servers: PeerRelay[] = [];

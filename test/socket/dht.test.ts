@@ -5,9 +5,9 @@
  */
 import test, { type Test } from 'tape';
 import crypto from 'node:crypto';
-import { createSocket, type Socket } from '../socket/index.js';
-import type { PeerRelay } from '../src/index.js';
-import { FAST, startNode, urlOf, waitFor } from './helpers/testnet.js';
+import { createSocket, type Socket } from '../../socket/index.js';
+import type { PeerRelay } from '../../src/index.js';
+import { FAST, startNode, urlOf, waitFor } from '../helpers/testnet.js';
 
 // No type declarations ship with bittorrent-dht; the interface below is the part this test uses.
 const { default: DHT } = await import('bittorrent-dht' as string) as { default: new (opts: object) => Dht };

@@ -1,7 +1,7 @@
 import test from 'tape';
-import type { PeerRelay } from '../src/index.js';
-import { startNode, urlOf, waitFor, nextMessage, FAST } from './helpers/testnet.js';
-import { loopbackWrtc } from './helpers/webrtc-loopback.js';
+import type { PeerRelay } from '../../src/index.js';
+import { startNode, urlOf, waitFor, nextMessage, FAST } from '../helpers/testnet.js';
+import { loopbackWrtc } from '../helpers/webrtc-loopback.js';
 
 const hex = (id: Uint8Array) => Buffer.from(id).toString('hex');
 

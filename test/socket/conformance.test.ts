@@ -6,8 +6,8 @@
 import test, { type Test } from 'tape';
 import dgram from 'node:dgram';
 import fc from 'fast-check';
-import { createSocket, Socket } from '../socket/index.js';
-import { FAST, startNode, urlOf, waitFor } from './helpers/testnet.js';
+import { createSocket, Socket } from '../../socket/index.js';
+import { FAST, startNode, urlOf, waitFor } from '../helpers/testnet.js';
 
 type Sock = dgram.Socket;
 interface Impl {

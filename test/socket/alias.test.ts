@@ -4,11 +4,11 @@
  */
 import test from 'tape';
 import fc from 'fast-check';
-import { aliasNumber, aliasOf, aliasTarget, idMatchesAlias, inPrefix, ipv4ToNumber, parsePrefix } from '../socket/alias.js';
-import { Resolver, type ResolverHost } from '../socket/resolver.js';
-import { decodeResolver, encodeFind, encodeNodes, MAX_NODES } from '../socket/wire.js';
-import { compareDistance } from '../src/routing/routing-table.js';
-import { equalBytes, randomBytes, toHex } from '../src/util/bytes.js';
+import { aliasNumber, aliasOf, aliasTarget, idMatchesAlias, inPrefix, ipv4ToNumber, parsePrefix } from '../../socket/alias.js';
+import { Resolver, type ResolverHost } from '../../socket/resolver.js';
+import { decodeResolver, encodeFind, encodeNodes, MAX_NODES } from '../../socket/wire.js';
+import { compareDistance } from '../../src/routing/routing-table.js';
+import { equalBytes, randomBytes, toHex } from '../../src/util/bytes.js';
 
 const P8 = parsePrefix('10.0.0.0/8');
 

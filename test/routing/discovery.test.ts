@@ -1,0 +1,305 @@
+import test from 'tape';
+import fc from 'fast-check';
+import { Discovery, randomIdInBucket, type DiscoveryHost } from '../../src/routing/discovery.js';
+import { RoutingTable } from '../../src/routing/routing-table.js';
+import type { Link } from '../../src/link/link.js';
+import { DEFAULT_LIMITS, type Limits } from '../../src/util/limits.js';
+import { toHex } from '../../src/util/bytes.js';
+import type { DropReason } from '../../src/util/drop-reasons.js';
+import {
+  FrameType, HelloFlags, decodeFindNode, decodeNodes, encodeFindNode, encodeNodes, type NodeInfo,
+} from '../../src/wire/frames.js';
+
+/** A 20-byte id whose first byte is `first`: its k-bucket under the local id 0x00.. is the bit length of the prefix. */
+const id = (first: number, second = 0) => { const b = new Uint8Array(20); b[0] = first; b[1] = second; return b; };
+const LOCAL = id(0x00);
+
+/** The part of a Link discovery uses. */
+class FakeLink {
+  readonly sent: Uint8Array[] = [];
+  constructor(readonly remoteId: Uint8Array, readonly remoteUrl = '', readonly remoteFlags = 0) {}
+  get idHex(): string { return toHex(this.remoteId); }
+  get remote() { return { id: this.remoteId }; }
+  send(f: Uint8Array): boolean { this.sent.push(f.slice()); return true; }
+}
+const asLink = (l: FakeLink) => l as unknown as Link;
+
+interface Dial { url: string; id: Uint8Array; settle(ok: boolean): void }
+
+function makeDiscovery(o: { limits?: Partial<Limits>; links?: FakeLink[]; autoConnect?: boolean; dialing?: number } = {}) {
+  const table = new RoutingTable<Link>(LOCAL, 64);
+  for (const l of o.links ?? []) table.add(l.remoteId, asLink(l));
+  const dials: Dial[] = [];
+  const connects: Uint8Array[] = [];
+  const lookups: Uint8Array[] = [];
+  const drops: DropReason[] = [];
+  let rebootstraps = 0;
+  const state = { active: true, dialing: o.dialing ?? 0 };
+  const host: DiscoveryHost = {
+    localId: LOCAL,
+    limits: { ...DEFAULT_LIMITS, ...o.limits },
+    get active() { return state.active; },
+    dialing: () => state.dialing,
+    isDialing: () => false,
+    dial: (url, expectedId) => new Promise<void>((resolve, reject) => {
+      dials.push({ url, id: expectedId, settle: (ok) => (ok ? resolve() : reject(new Error('dial failed'))) });
+    }),
+    canAutoConnect: () => o.autoConnect ?? false,
+    connect: (target) => { connects.push(target); return Promise.resolve(); },
+    lookup: (target) => { lookups.push(target); },
+    rebootstrap: () => { rebootstraps++; },
+    countDrop: (r) => { drops.push(r); },
+  };
+  const discovery = new Discovery(host, table);
+  return { discovery, table, dials, connects, lookups, drops, state, rebootstraps: () => rebootstraps };
+}
+
+const node = (first: number, url = `ws://n${first.toString(16)}`, flags = HelloFlags.WEBSOCKET): NodeInfo => ({ id: id(first), flags, url });
+
+/** Replaces Date.now with a clock the test moves (discovery's backoff reads it); restored on teardown. */
+function fakeClock(t: test.Test): { advance(ms: number): void } {
+  const real = Date.now;
+  let now = real();
+  Date.now = () => now;
+  t.teardown(() => { Date.now = real; });
+  return { advance: (ms) => { now += ms; } };
+}
+
+/** Lets the promise callbacks of settled dials run. */
+const flush = () => new Promise<void>((r) => setImmediate(r));
+
+test('contacts are learned from NODES, except this node and nodes already linked; a bad frame is counted', (t) => {
+  const linked = new FakeLink(id(0x80), 'ws://linked');
+  const { discovery, drops, state } = makeDiscovery({ links: [linked] });
+  state.active = false; // nothing dials in this test
+  discovery.onNodes(encodeNodes([node(0x40), { id: LOCAL, flags: 2, url: 'ws://me' }, node(0x80)]));
+  t.equal(discovery.contact(id(0x40))?.url, 'ws://n40', 'a new node is remembered with its url');
+  t.equal(discovery.contact(LOCAL), undefined, 'not this node');
+  t.equal(discovery.contact(id(0x80)), undefined, 'not a linked node');
+  discovery.onNodes(encodeNodes([{ id: id(0x40), flags: HelloFlags.WEBRTC, url: '' }]));
+  t.equal(discovery.contact(id(0x40))?.url, 'ws://n40', 'a later entry without a url keeps the known url');
+  t.equal(discovery.contact(id(0x40))?.flags, HelloFlags.WEBSOCKET | HelloFlags.WEBRTC, 'and adds its flags');
+  discovery.onNodes(new Uint8Array([FrameType.NODES, 1, 0]));
+  t.deepEqual(drops, ['malformed']);
+  t.end();
+});
+
+test('contacts are bounded by maxContacts; the most recently heard of stay', (t) => {
+  const { discovery, state } = makeDiscovery({ limits: { maxContacts: 4 } });
+  state.active = false;
+  const firsts = Array.from({ length: 12 }, (_, i) => 0x20 + i);
+  for (const first of firsts) discovery.onNodes(encodeNodes([node(first)]));
+  const held = firsts.filter((first) => discovery.contact(id(first)));
+  t.ok(held.length <= 4, `at most 4 held (${held.length})`);
+  t.ok(held.includes(firsts[firsts.length - 1]), 'the latest is held');
+  t.notOk(held.includes(firsts[0]), 'the first is gone');
+  t.end();
+});
+
+test('FIND_NODE is answered with the closest links, never the asker', (t) => {
+  const asker = new FakeLink(id(0x41), 'ws://asker');
+  const links = [asker, new FakeLink(id(0x40), 'ws://a', 2), new FakeLink(id(0x80), 'ws://b', 2), new FakeLink(id(0x43), '', 1)];
+  const { discovery, drops } = makeDiscovery({ links });
+  discovery.onFindNode(asLink(asker), encodeFindNode(id(0x41)));
+  const nodes = decodeNodes(asker.sent[0])!;
+  t.deepEqual(nodes.map((n) => n.id[0]), [0x40, 0x43, 0x80], 'nearest the target first, without the asker');
+  t.deepEqual(nodes.map((n) => n.url), ['ws://a', '', 'ws://b']);
+  discovery.onFindNode(asLink(asker), new Uint8Array([FrameType.FIND_NODE, 1, 2]));
+  t.deepEqual(drops, ['malformed'], 'a truncated FIND_NODE is counted');
+  t.equal(asker.sent.length, 1, 'and not answered');
+  t.end();
+});
+
+test('a new link is remembered as a contact and asked for nodes near this one', (t) => {
+  const others = [new FakeLink(id(0x40)), new FakeLink(id(0x20))];
+  const { discovery, state } = makeDiscovery({ links: others });
+  state.active = false;
+  const link = new FakeLink(id(0x80), 'ws://new', HelloFlags.WEBSOCKET);
+  discovery.onLinkOpen(asLink(link));
+  t.equal(discovery.contact(id(0x80))?.url, 'ws://new');
+  t.equal(link.sent.length, 1);
+  t.deepEqual(decodeFindNode(link.sent[0]), LOCAL, 'FIND_NODE for the local id');
+  t.end();
+});
+
+test('maintain() dials the emptiest buckets first', (t) => {
+  // Two links in bucket 0 (0x80.., 0xc0..); contacts in bucket 0 (0x90, near none) and in empty buckets 2 and 4.
+  const links = [new FakeLink(id(0x80)), new FakeLink(id(0xc0))];
+  const { discovery, dials, state } = makeDiscovery({ links, limits: { maxDialing: 2, targetLinks: 8 } });
+  state.active = false;
+  discovery.onNodes(encodeNodes([node(0x90), node(0x20), node(0x08)]));
+  state.active = true;
+  discovery.maintain();
+  t.deepEqual(dials.map((d) => d.url).sort(), ['ws://n20', 'ws://n8'], 'the two contacts in empty buckets, not the one in a full bucket');
+  t.deepEqual(toHex(dials.find((d) => d.url === 'ws://n20')!.id), toHex(id(0x20)), 'each dial expects the contact\'s id');
+  t.end();
+});
+
+test('an empty far bucket is dialed before a nearer contact in an occupied bucket', (t) => {
+  const links = [new FakeLink(id(0x10)), new FakeLink(id(0x18))]; // bucket 3
+  const { discovery, dials, state } = makeDiscovery({ links, limits: { maxDialing: 1 } });
+  state.active = false;
+  discovery.onNodes(encodeNodes([node(0x11), node(0x80)]));
+  state.active = true;
+  discovery.maintain();
+  t.deepEqual(dials.map((d) => d.url), ['ws://n80'], 'bucket 0, empty, goes first');
+  t.end();
+});
+
+test('maintain() never has more than maxDialing dials in progress', (t) => {
+  const contacts = [0x80, 0x40, 0x20, 0x10, 0x08, 0x04].map((b) => node(b));
+  const fresh = makeDiscovery({ limits: { maxDialing: 3, targetLinks: 8 } });
+  fresh.state.active = false;
+  fresh.discovery.onNodes(encodeNodes(contacts));
+  fresh.state.active = true;
+  fresh.discovery.maintain();
+  t.equal(fresh.dials.length, 3, 'three of six contacts dialed');
+
+  const busy = makeDiscovery({ limits: { maxDialing: 3, targetLinks: 8 }, dialing: 2 });
+  busy.state.active = false;
+  busy.discovery.onNodes(encodeNodes(contacts));
+  busy.state.active = true;
+  busy.discovery.maintain();
+  t.equal(busy.dials.length, 1, 'with two dials under way, one more');
+
+  const full = makeDiscovery({ limits: { maxDialing: 3, targetLinks: 8 }, dialing: 3 });
+  full.state.active = false;
+  full.discovery.onNodes(encodeNodes(contacts));
+  full.state.active = true;
+  full.discovery.maintain();
+  t.equal(full.dials.length, 0, 'with maxDialing under way, none');
+  t.end();
+});
+
+test('maintain() stops at targetLinks when every contact falls in an occupied bucket', (t) => {
+  const links = [new FakeLink(id(0x80)), new FakeLink(id(0xc0))];
+  const { discovery, dials, state } = makeDiscovery({ links, limits: { targetLinks: 2, maxDialing: 4 } });
+  state.active = false;
+  discovery.onNodes(encodeNodes([node(0x90), node(0xa0)]));
+  state.active = true;
+  discovery.maintain();
+  t.equal(dials.length, 0, 'the table has its target and no empty bucket to fill');
+  const below = makeDiscovery({ links, limits: { targetLinks: 3, maxDialing: 4 } });
+  below.state.active = false;
+  below.discovery.onNodes(encodeNodes([node(0x90), node(0xa0)]));
+  below.state.active = true;
+  below.discovery.maintain();
+  t.equal(below.dials.length, 1, 'one short of the target: one dial');
+  t.end();
+});
+
+test('an inactive node does not dial', (t) => {
+  const { discovery, dials, state } = makeDiscovery();
+  state.active = false;
+  discovery.onNodes(encodeNodes([node(0x40)]));
+  discovery.maintain();
+  t.equal(dials.length, 0);
+  t.end();
+});
+
+test('a contact without a url is reached by connect() when this node can form WebRTC links', (t) => {
+  const rtcOnly = { id: id(0x40), flags: HelloFlags.WEBRTC, url: '' };
+  const without = makeDiscovery({ autoConnect: false });
+  without.state.active = false;
+  without.discovery.onNodes(encodeNodes([rtcOnly]));
+  without.state.active = true;
+  without.discovery.maintain();
+  t.equal(without.dials.length + without.connects.length, 0, 'no way to reach it');
+  const withRtc = makeDiscovery({ autoConnect: true });
+  withRtc.state.active = false;
+  withRtc.discovery.onNodes(encodeNodes([rtcOnly]));
+  withRtc.state.active = true;
+  withRtc.discovery.maintain();
+  t.equal(withRtc.connects.length, 1);
+  t.equal(toHex(withRtc.connects[0]), toHex(id(0x40)));
+  t.end();
+});
+
+test('a failed dial backs off exponentially and the contact is dropped after 4 failures', async (t) => {
+  const clock = fakeClock(t);
+  const { discovery, dials, state } = makeDiscovery({ limits: { maxDialing: 1 } });
+  state.active = false;
+  discovery.onNodes(encodeNodes([node(0x40)]));
+  state.active = true;
+  for (let failure = 1; failure <= 4; failure++) {
+    discovery.maintain();
+    t.equal(dials.length, failure, `attempt ${failure} is made`);
+    dials[failure - 1].settle(false);
+    await flush();
+    if (failure === 4) break;
+    discovery.maintain();
+    t.equal(dials.length, failure, `not again at once after ${failure} failure(s)`);
+    clock.advance(5000 * 2 ** failure - 1);
+    discovery.maintain();
+    t.equal(dials.length, failure, 'nor just before the backoff ends');
+    clock.advance(2);
+  }
+  t.equal(discovery.contact(id(0x40)), undefined, 'dropped after the fourth failure');
+  clock.advance(10 * 60_000);
+  discovery.maintain();
+  t.equal(dials.length, 4, 'and never dialed again');
+  t.end();
+});
+
+test('a successful dial resets the failure count', async (t) => {
+  const clock = fakeClock(t);
+  const { discovery, dials, state } = makeDiscovery({ limits: { maxDialing: 1 } });
+  state.active = false;
+  discovery.onNodes(encodeNodes([node(0x40)]));
+  state.active = true;
+  discovery.maintain();
+  dials[0].settle(false);
+  await flush();
+  clock.advance(10_001);
+  discovery.maintain();
+  dials[1].settle(true);
+  await flush();
+  clock.advance(5001); // the first backoff again, not the second
+  discovery.maintain();
+  t.equal(dials.length, 3, 'dialed again after the shortest backoff');
+  t.end();
+});
+
+test('refresh() looks up a random id in every sparse bucket down to the deepest occupied one', (t) => {
+  // Bucket 0 holds two links, bucket 2 one; buckets 1, 2 and 3 (one past the deepest) are sparse.
+  const near = new FakeLink(id(0x20));
+  const links = [new FakeLink(id(0x80)), new FakeLink(id(0xc0)), near];
+  const { discovery, table, lookups } = makeDiscovery({ links });
+  discovery.refresh();
+  t.deepEqual(lookups.map((x) => table.bucketIndex(x)), [1, 2, 3], 'one lookup per sparse bucket, none for the full one');
+  t.ok(near.sent.some((f) => f[0] === FrameType.FIND_NODE), 'the closest links are asked for nodes too');
+  t.end();
+});
+
+test('refresh() with no link bootstraps again; an inactive node does nothing', (t) => {
+  const alone = makeDiscovery();
+  alone.discovery.refresh();
+  t.equal(alone.rebootstraps(), 1);
+  t.equal(alone.lookups.length, 0);
+  const off = makeDiscovery({ links: [new FakeLink(id(0x80))] });
+  off.state.active = false;
+  off.discovery.refresh();
+  t.equal(off.lookups.length + off.rebootstraps(), 0);
+  t.end();
+});
+
+test('refresh() makes at most 16 lookups', (t) => {
+  // One link deep in bucket 100: buckets 0..100 are all sparse.
+  const deep = new Uint8Array(20);
+  deep[12] = 0x08; // 12 * 8 + 4 leading zero bits: bucket 100
+  const { discovery, table, lookups } = makeDiscovery({ links: [new FakeLink(deep)] });
+  t.equal(table.bucketIndex(deep), 100);
+  discovery.refresh();
+  t.equal(lookups.length, 16);
+  t.deepEqual(lookups.map((x) => table.bucketIndex(x)), [...Array(16).keys()], 'the farthest buckets first');
+  t.end();
+});
+
+test('randomIdInBucket gives an id in exactly the asked bucket (property)', (t) => {
+  fc.assert(fc.property(fc.uint8Array({ minLength: 20, maxLength: 20 }), fc.integer({ min: 0, max: 159 }), (local, prefix) => {
+    const table = new RoutingTable<never>(local, 1);
+    return table.bucketIndex(randomIdInBucket(local, prefix)) === prefix;
+  }));
+  t.pass('bucketIndex(randomIdInBucket(local, i)) === i');
+  t.end();
+});

@@ -5,6 +5,7 @@
  */
 import { equalBytes, fromHex, isBytes, toBuffer, toHex } from '../src/util/bytes.js';
 import { ID_LENGTH } from '../src/crypto/identity.js';
+import { BoundedMap } from '../src/util/bounded-map.js';
 import { aliasOf, inPrefix, ipv4ToNumber, isIPv4, type AliasPrefix } from './alias.js';
 import type { Resolver } from './resolver.js';
 
@@ -20,7 +21,7 @@ const HEX_ID = /^[0-9a-fA-F]{40}$/;
 /** Addresses a UDP program uses for its own machine: here, the socket's own node. */
 const LOCAL = new Set(['', 'localhost', '0.0.0.0', '::', '::1', '0:0:0:0:0:0:0:1', 'ip6-localhost']);
 
-/** Most address strings remembered as resolved; the cache starts over past this. */
+/** Most address strings remembered as resolved (the most recently resolved are kept). */
 const RECENT_LIMIT = 1024;
 
 export function isLocalAddress(address: string): boolean {
@@ -34,7 +35,7 @@ export class Addressing {
   readonly #self: Uint8Array;
   readonly #resolver: Resolver;
   /** Recently resolved address strings (a program sends to few addresses, many times). */
-  readonly #recent = new Map<string, Uint8Array>();
+  readonly #recent = new BoundedMap<string, Uint8Array>(RECENT_LIMIT);
   #lastId: Uint8Array | null = null;
   #lastName = '';
 
@@ -68,10 +69,7 @@ export class Addressing {
       if (hit) return { id: hit };
     }
     const r = this.#resolve(address);
-    if (typeof address === 'string' && 'id' in r) {
-      if (this.#recent.size >= RECENT_LIMIT) this.#recent.clear();
-      this.#recent.set(address, r.id);
-    }
+    if (typeof address === 'string' && 'id' in r) this.#recent.set(address, r.id);
     return r;
   }
 

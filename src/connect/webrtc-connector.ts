@@ -17,6 +17,7 @@ import { relayError, RelayError } from '../util/errors.js';
 import { WebRtcConnection, destroyPeerLater } from '../transport/webrtc.js';
 import { FRAME_OVERHEAD } from '../util/limits.js';
 import type { MeshNode } from '../node/mesh-node.js';
+import { EarlySignals, SID, checkSignal, type Signal } from './webrtc-signals.js';
 
 const debug = debugFactory('relaymesh:webrtc');
 
@@ -25,17 +26,8 @@ export const MAX_INCOMING = 16;
 /** Attempts per connect() call (each bounded by half of connectTimeoutMs). */
 export const MAX_TRIES = 3;
 const RETRY_DELAY_MS = 250;
-/** Signals for an attempt not yet known (they overtook its offer): sids kept, signals per sid. */
-const MAX_EARLY_SIDS = 32;
-const MAX_EARLY_PER_SID = 16;
-const EARLY_AGE_MS = 10_000;
-const MAX_SDP = 64 * 1024;
-const MAX_CANDIDATE = 1024;
-const SID = /^[0-9a-f]{16}$/;
 /** Errors after which trying again cannot help. */
 const FINAL_CODES = new Set(['ERR_DESTROYED', 'ERR_AUTH_FAILED', 'ERR_BAD_KEYS', 'ERR_TOO_MANY_LINKS']);
-
-type Signal = { type: 'offer' | 'answer'; sdp: string } | { type?: 'candidate'; candidate: { candidate: string; sdpMid?: string | null; sdpMLineIndex?: number | null } };
 
 interface Waiter { resolve: () => void; reject: (err: Error) => void }
 
@@ -65,7 +57,7 @@ export class WebRtcConnector {
   readonly #connector: ControlChannel;
   /** In-progress attempts by remote id (hex): one per remote. */
   readonly #attempts = new Map<string, Attempt>();
-  readonly #early = new Map<string, { from: string; at: number; signals: Signal[] }>();
+  readonly #early = new EarlySignals();
   #incoming = 0;
   #destroyed = false;
 
@@ -249,13 +241,16 @@ export class WebRtcConnector {
         const code = why === 'timeout' ? 'ERR_TIMEOUT' : why === 'busy' ? 'ERR_REJECTED' : 'ERR_CONNECT_FAILED';
         this.#fail(a, relayError(code, `${hex} ended the WebRTC attempt: ${why}`), '');
       }
-      this.#early.delete(sid);
+      this.#early.forget(sid);
       return;
     }
     const d = checkSignal(msg.d);
     if (!d) { this.#node.countDrop('bad_signal'); debug('dropped a malformed signal from %s', hex.slice(0, 8)); return; }
     if (a && a.sid === sid) { this.#feed(a, d); return; }
-    if (d.type !== 'offer') { this.#stash(sid, hex, d); return; }
+    if (d.type !== 'offer') {
+      if (!this.#early.stash(sid, hex, d)) this.#node.countDrop('stale_signal');
+      return;
+    }
     // A new offer from `from`.
     if (a) {
       if (a.initiator && !a.linking && compareBytes(this.#node.id, from) < 0) {
@@ -276,9 +271,7 @@ export class WebRtcConnector {
       if (!created) return;
       this.#feed(created, d);
     }
-    const early = this.#early.get(sid);
-    this.#early.delete(sid);
-    if (early && early.from === hex) for (const s of early.signals) this.#feed(this.#attempts.get(hex)!, s);
+    for (const early of this.#early.take(sid, hex)) this.#feed(this.#attempts.get(hex), early);
   }
 
   #replace(a: Attempt, sid: string): void {
@@ -307,36 +300,6 @@ export class WebRtcConnector {
       debug('signal rejected: %s', (err as Error).message);
     }
   }
-
-  #stash(sid: string, from: string, d: Signal): void {
-    const now = Date.now();
-    for (const [k, v] of this.#early) if (now - v.at > EARLY_AGE_MS) this.#early.delete(k); else break;
-    let e = this.#early.get(sid);
-    if (!e) {
-      if (this.#early.size >= MAX_EARLY_SIDS) this.#early.delete(this.#early.keys().next().value as string);
-      e = { from, at: now, signals: [] };
-      this.#early.set(sid, e);
-    }
-    if (e.from !== from || e.signals.length >= MAX_EARLY_PER_SID) { this.#node.countDrop('stale_signal'); return; }
-    e.signals.push(d);
-  }
-}
-
-/** Accepts only the signals simple-peer makes for a data channel, with bounded sizes. */
-function checkSignal(d: unknown): Signal | null {
-  if (!d || typeof d !== 'object') return null;
-  const s = d as Record<string, unknown>;
-  if (s.type === 'offer' || s.type === 'answer') {
-    return typeof s.sdp === 'string' && s.sdp.length <= MAX_SDP ? { type: s.type, sdp: s.sdp } : null;
-  }
-  if ((s.type === undefined || s.type === 'candidate') && s.candidate && typeof s.candidate === 'object') {
-    const c = s.candidate as Record<string, unknown>;
-    if (typeof c.candidate !== 'string' || c.candidate.length > MAX_CANDIDATE) return null;
-    const sdpMid = typeof c.sdpMid === 'string' && c.sdpMid.length <= 64 ? c.sdpMid : null;
-    const sdpMLineIndex = Number.isInteger(c.sdpMLineIndex) ? c.sdpMLineIndex as number : null;
-    return { type: 'candidate', candidate: { candidate: c.candidate, sdpMid, sdpMLineIndex } };
-  }
-  return null;
 }
 
 function delay(ms: number, signal?: AbortSignal): Promise<void> {

@@ -6,6 +6,7 @@
  */
 import { equalBytes, randomBytes, toHex } from '../util/bytes.js';
 import { ID_LENGTH } from '../crypto/identity.js';
+import { BoundedMap } from '../util/bounded-map.js';
 import { RoutingTable, compareDistance } from './routing-table.js';
 import type { Link } from '../link/link.js';
 import {
@@ -35,11 +36,13 @@ export interface DiscoveryHost {
 export class Discovery {
   readonly #host: DiscoveryHost;
   readonly #table: RoutingTable<Link>;
-  readonly #contacts = new Map<string, Contact>();
+  /** Known nodes, the most recently heard of kept (limits.maxContacts). */
+  readonly #contacts: BoundedMap<string, Contact>;
 
   constructor(host: DiscoveryHost, table: RoutingTable<Link>) {
     this.#host = host;
     this.#table = table;
+    this.#contacts = new BoundedMap(Math.max(2, host.limits.maxContacts));
   }
 
   contact(id: Uint8Array): NodeInfo | undefined { return this.#contacts.get(toHex(id)); }
@@ -48,7 +51,6 @@ export class Discovery {
   onLinkOpen(link: Link): void {
     if (link.remoteUrl || link.remoteFlags) {
       this.#contacts.set(link.idHex, { id: link.remote!.id, flags: link.remoteFlags, url: link.remoteUrl, failures: 0, lastTried: 0 });
-      this.#trim();
     }
     link.send(encodeFindNode(this.#host.localId));
     if (this.#table.size === 1) setTimeout(() => this.refresh(), 100).unref?.();
@@ -75,7 +77,6 @@ export class Discovery {
       const known = this.#contacts.get(hex);
       if (known) { known.url ||= n.url; known.flags |= n.flags; } else this.#contacts.set(hex, { ...n, failures: 0, lastTried: 0 });
     }
-    this.#trim();
     this.maintainSoon();
   }
 
@@ -142,10 +143,6 @@ export class Discovery {
     const perBucket: number[] = [];
     for (const e of this.#table.entries()) { const i = this.#table.bucketIndex(e.id); perBucket[i] = (perBucket[i] ?? 0) + 1; }
     return perBucket;
-  }
-
-  #trim(): void {
-    while (this.#contacts.size > this.#host.limits.maxContacts) this.#contacts.delete(this.#contacts.keys().next().value as string);
   }
 }
 

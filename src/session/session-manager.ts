@@ -353,6 +353,10 @@ export class SessionManager {
     for (const s of this.#sessions.values()) {
       if (s !== session && s !== prev && equalBytes(s.remote.id, session.remote.id)) this.#drop(s);
     }
+    // Not a BoundedMap: evicting means destroying a session, and dropping a whole
+    // generation would end up to maxSessions/2 live sessions at once, each to be
+    // set up again (three ML-KEM operations). One eviction per new session costs
+    // far less than the handshake that made it.
     while (this.#sessions.size > this.#o.maxSessions) {
       this.#drop(this.#sessions.values().next().value as Session);
     }

@@ -7,6 +7,7 @@ import debugFactory from 'debug';
 import { randomBytes, textDecoder, textEncoder, toHex } from '../util/bytes.js';
 import { relayError, type RelayError } from '../util/errors.js';
 import { PendingRequests } from '../util/pending.js';
+import { InFlight } from '../util/in-flight.js';
 import type { MeshNode } from '../node/mesh-node.js';
 import { Channel } from '../node/types.js';
 import { WebRtcConnector, type WebRtcConnectOptions } from './webrtc-connector.js';
@@ -26,7 +27,7 @@ type ControlMessage =
 export class Connector {
   readonly #node: MeshNode;
   readonly #queries: PendingRequests<string, TransportInfo>;
-  readonly #connecting = new Map<string, Promise<void>>();
+  readonly #connecting = new InFlight<string, void>();
   /** Extra CONTROL handlers by message type (WebRTC signaling registers here). */
   readonly handlers = new Map<string, (msg: any, from: Uint8Array) => void>();
   /** Forms WebRTC links (signaling through the mesh); set when the node has `wrtc`. */
@@ -55,15 +56,8 @@ export class Connector {
   }
 
   connect(target: Uint8Array, signal?: AbortSignal): Promise<void> {
-    const hex = toHex(target);
     if (this.#node.links.has(target)) return Promise.resolve();
-    const existing = this.#connecting.get(hex);
-    if (existing) return existing;
-    const p = this.#connect(target, signal);
-    this.#connecting.set(hex, p);
-    const done = () => this.#connecting.delete(hex);
-    p.then(done, done);
-    return p;
+    return this.#connecting.run(toHex(target), () => this.#connect(target, signal));
   }
 
   async #connect(target: Uint8Array, signal?: AbortSignal): Promise<void> {

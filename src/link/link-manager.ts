@@ -12,6 +12,7 @@ import { compareBytes, equalBytes } from '../util/bytes.js';
 import { relayError, type RelayError } from '../util/errors.js';
 import { FRAME_OVERHEAD, type Limits } from '../util/limits.js';
 import type { CountDrop } from '../util/drop-reasons.js';
+import { InFlight } from '../util/in-flight.js';
 import type { Identity } from '../crypto/identity.js';
 import type { Connection } from '../transport/connection.js';
 import type { MemoryNetwork } from '../transport/memory.js';
@@ -58,7 +59,7 @@ export class LinkManager {
   readonly #host: LinkManagerHost;
   readonly #registry: LinkRegistry;
   readonly #links = new Set<Link>();
-  readonly #dialing = new Map<string, Promise<void>>();
+  readonly #dialing = new InFlight<string, void>();
   /** Ids whose link is being replaced by a duplicate still in its handshake. */
   readonly #swapping = new Set<string>();
   #bootstrapTimer: ReturnType<typeof setTimeout> | null = null;
@@ -80,13 +81,7 @@ export class LinkManager {
   /** Dials `url`; resolves once the link is open (expecting `expectedId` if given). */
   dial(url: string, expectedId?: Uint8Array): Promise<void> {
     if (this.#destroyed) return Promise.reject(relayError('ERR_DESTROYED'));
-    const existing = this.#dialing.get(url);
-    if (existing) return existing;
-    const p = this.#dial(url, expectedId);
-    this.#dialing.set(url, p);
-    const done = () => this.#dialing.delete(url);
-    p.then(done, done);
-    return p;
+    return this.#dialing.run(url, () => this.#dial(url, expectedId));
   }
 
   async #dial(url: string, expectedId?: Uint8Array): Promise<void> {

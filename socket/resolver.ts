@@ -10,8 +10,12 @@
  * collisions are counted and logged, never silently swapped.
  */
 import type { DropReason } from '../src/util/drop-reasons.js';
+import { relayError } from '../src/util/errors.js';
 import debugFactory from 'debug';
 import { equalBytes, randomBytes, toHex } from '../src/util/bytes.js';
+import { BoundedMap } from '../src/util/bounded-map.js';
+import { InFlight } from '../src/util/in-flight.js';
+import { PendingRequests } from '../src/util/pending.js';
 import { compareDistance } from '../src/routing/routing-table.js';
 import { aliasNumber, aliasTarget, idMatchesAlias, type AliasPrefix } from './alias.js';
 import { MAX_NODES, encodeFind, encodeNodes, type FindMessage, type NodesMessage } from './wire.js';
@@ -45,17 +49,18 @@ export interface ResolverHost {
 }
 
 interface Index { prefix: AliasPrefix; byAlias: Map<number, Uint8Array> }
-interface Pending { to: Uint8Array; timer: ReturnType<typeof setTimeout>; done: (ids: Uint8Array[] | null) => void }
 
 const ALPHA = 3;
 
 export class Resolver {
   readonly #host: ResolverHost;
   readonly #limits: ResolverLimits;
-  readonly #known = new Map<string, Uint8Array>();
+  /** Authenticated ids other than this node's own, the most recently heard from kept. */
+  readonly #known: BoundedMap<string, Uint8Array>;
   readonly #indexes = new Map<string, Index>();
-  readonly #pending = new Map<number, Pending>();
-  readonly #lookups = new Map<string, Promise<Uint8Array | null>>();
+  /** FIND questions by the node asked and the request id, so only that node's answer matches. */
+  readonly #pending: PendingRequests<string, Uint8Array[]>;
+  readonly #lookups = new InFlight<string, Uint8Array | null>();
   #answerWindow = 0;
   #answers = 0;
   #destroyed = false;
@@ -63,7 +68,11 @@ export class Resolver {
   constructor(host: ResolverHost, limits: Partial<ResolverLimits> = {}) {
     this.#host = host;
     this.#limits = { ...DEFAULT_RESOLVER_LIMITS, ...limits };
-    this.learn(host.id);
+    this.#known = new BoundedMap(Math.max(2, this.#limits.maxKnownIds), (_hex, id) => this.#unpin(id));
+    this.#pending = new PendingRequests({
+      max: this.#limits.maxLookups * ALPHA, timeoutMs: this.#limits.queryTimeoutMs, what: 'alias FIND',
+      keepAlive: true, // like a UDP program waiting for an answer: a lookup keeps the process alive
+    });
   }
 
   /** Makes aliases under `prefix` resolvable (idempotent). */
@@ -77,24 +86,16 @@ export class Resolver {
 
   /** Records an authenticated id (a linked node, the sender of a sealed datagram). */
   learn(id: Uint8Array): void {
+    if (equalBytes(id, this.#host.id)) return; // always known, never evicted
     const hex = toHex(id);
-    if (this.#known.has(hex)) {
-      this.#known.delete(hex);
-      this.#known.set(hex, id);
+    const known = this.#known.get(hex);
+    if (known) {
+      this.#known.set(hex, known); // recently heard from: kept longer
       return;
     }
     const copy = id.slice();
     this.#known.set(hex, copy);
     for (const index of this.#indexes.values()) this.#pin(index, copy);
-    while (this.#known.size > this.#limits.maxKnownIds) {
-      const [oldHex, old] = this.#known.entries().next().value as [string, Uint8Array];
-      this.#known.delete(oldHex);
-      if (equalBytes(old, this.#host.id)) { this.#known.set(oldHex, old); continue; }
-      for (const index of this.#indexes.values()) {
-        const a = aliasNumber(old, index.prefix);
-        if (index.byAlias.get(a) === old) index.byAlias.delete(a);
-      }
-    }
   }
 
   /** The cached id for an alias, or undefined. */
@@ -108,15 +109,11 @@ export class Resolver {
     const hit = this.cached(alias, prefix);
     if (hit) return Promise.resolve(hit);
     const key = `${prefix.text}|${alias >>> 0}`;
-    const running = this.#lookups.get(key);
-    if (running) return running;
-    if (this.#destroyed || this.#lookups.size >= this.#limits.maxLookups) {
+    if (!this.#lookups.has(key) && (this.#destroyed || this.#lookups.size >= this.#limits.maxLookups)) {
       this.#host.count('dgram_lookup_refused');
       return Promise.resolve(null);
     }
-    const p = this.#lookup(alias >>> 0, prefix).finally(() => this.#lookups.delete(key));
-    this.#lookups.set(key, p);
-    return p;
+    return this.#lookups.run(key, () => this.#lookup(alias >>> 0, prefix));
   }
 
   /** Handles a FIND from an authenticated sender: answers with the closest ids known. */
@@ -132,18 +129,15 @@ export class Resolver {
 
   /** Handles a NODES answer: only answers to our own questions, from the node asked. */
   onNodes(m: NodesMessage, from: Uint8Array): void {
-    const p = this.#pending.get(m.reqId);
-    if (!p || !equalBytes(p.to, from)) return this.#host.count('dgram_unexpected_answer');
-    this.#pending.delete(m.reqId);
-    clearTimeout(p.timer);
+    const key = questionKey(from, m.reqId);
+    if (!this.#pending.has(key)) return this.#host.count('dgram_unexpected_answer');
     this.learn(from);
-    p.done(m.ids);
+    this.#pending.resolve(key, m.ids);
   }
 
   destroy(): void {
     this.#destroyed = true;
-    for (const p of this.#pending.values()) { clearTimeout(p.timer); p.done(null); }
-    this.#pending.clear();
+    this.#pending.rejectAll(relayError('ERR_DESTROYED'));
   }
 
   #pin(index: Index, id: Uint8Array): void {
@@ -156,25 +150,32 @@ export class Resolver {
     }
   }
 
+  /** An evicted id no longer owns its aliases. */
+  #unpin(id: Uint8Array): void {
+    for (const index of this.#indexes.values()) {
+      const a = aliasNumber(id, index.prefix);
+      if (index.byAlias.get(a) === id) index.byAlias.delete(a);
+    }
+  }
+
   #closest(target: Uint8Array, n: number, exclude?: Uint8Array): Uint8Array[] {
-    const pool = new Map<string, Uint8Array>(this.#known);
-    for (const id of this.#host.peers()) pool.set(toHex(id), id);
-    const ids = [...pool.values()].filter((id) => !exclude || !equalBytes(id, exclude));
+    const self = this.#host.id;
+    const pool = [self, ...this.#known.values()];
+    for (const id of this.#host.peers()) if (!equalBytes(id, self) && !this.#known.has(toHex(id))) pool.push(id);
+    const ids = exclude ? pool.filter((id) => !equalBytes(id, exclude)) : pool;
     return ids.sort((a, b) => compareDistance(target, a, b)).slice(0, n);
   }
 
+  /** Asks `to` for the ids it knows closest to `target`; null when it does not answer in time. */
   #ask(to: Uint8Array, target: Uint8Array, bits: number): Promise<Uint8Array[] | null> {
-    return new Promise((resolve) => {
-      let reqId = 0;
-      do reqId = new DataView(randomBytes(4).buffer).getUint32(0); while (reqId === 0 || this.#pending.has(reqId));
-      const timer = setTimeout(() => { this.#pending.delete(reqId); resolve(null); }, this.#limits.queryTimeoutMs);
-      this.#pending.set(reqId, { to, timer, done: resolve });
-      if (!this.#host.send(to, encodeFind({ reqId, bits, target }))) {
-        clearTimeout(timer);
-        this.#pending.delete(reqId);
-        resolve(null);
-      }
-    });
+    let reqId = 0;
+    do reqId = new DataView(randomBytes(4).buffer).getUint32(0); while (reqId === 0 || this.#pending.has(questionKey(to, reqId)));
+    const key = questionKey(to, reqId);
+    const answer = this.#pending.add(key).catch(() => null);
+    if (this.#pending.has(key) && !this.#host.send(to, encodeFind({ reqId, bits, target }))) {
+      this.#pending.reject(key, relayError('ERR_QUEUE_FULL', 'FIND not sent'));
+    }
+    return answer;
   }
 
   async #lookup(alias: number, prefix: AliasPrefix): Promise<Uint8Array | null> {
@@ -213,6 +214,8 @@ export class Resolver {
     return hit ?? null;
   }
 }
+
+function questionKey(to: Uint8Array, reqId: number): string { return `${toHex(to)}:${reqId}`; }
 
 /** The union of two id lists, closest to `target` first, at most 2 x MAX_NODES. */
 function mergeClosest(target: Uint8Array, a: Uint8Array[], b: Uint8Array[]): Uint8Array[] {

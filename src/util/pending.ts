@@ -21,6 +21,8 @@ export interface PendingOptions {
   what?: string;
   /** Makes the error for a request that timed out (default: ERR_TIMEOUT). */
   timeoutError?: (key: unknown, ms: number) => Error;
+  /** The timers keep the process alive while a request waits (default: they do not). */
+  keepAlive?: boolean;
 }
 
 export interface AddOptions {
@@ -69,7 +71,7 @@ export class PendingRequests<K, T> {
         this.#settle(key, entry);
         reject(this.#o.timeoutError ? this.#o.timeoutError(key, ms) : relayError('ERR_TIMEOUT', `${what}: no answer in ${ms} ms`));
       }, ms);
-      entry.timer.unref?.();
+      if (!this.#o.keepAlive) entry.timer.unref?.();
       if (opts.signal) {
         entry.onAbort = () => { this.#settle(key, entry); reject(relayError('ERR_ABORTED', `${what} aborted`)); };
         opts.signal.addEventListener('abort', entry.onAbort, { once: true });

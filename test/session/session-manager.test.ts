@@ -1,0 +1,309 @@
+import test from 'tape';
+import { SessionManager, type SessionManagerOptions } from '../../src/session/session-manager.js';
+import type { RouteResult } from '../../src/routing/router.js';
+import { Identity } from '../../src/crypto/identity.js';
+import { equalBytes, key53, toHex } from '../../src/util/bytes.js';
+import type { RelayError } from '../../src/util/errors.js';
+import type { DropReason } from '../../src/util/drop-reasons.js';
+import { HEADER_LENGTH, MsgType, OFF_FROM, OFF_MSG_ID, encodeEnvelope, envelope } from '../../src/wire/envelope.js';
+
+// Three identities for the whole file: key generation is the slow part.
+const ALICE = Identity.generate();
+const BOB = Identity.generate();
+const CAROL = Identity.generate();
+
+interface Failure { to: string; code: string; count: number }
+
+/**
+ * One end: a SessionManager whose `route` records every frame and, while
+ * `wire` is on, hands it to the manager it is addressed to on the next
+ * macrotask (a routed network, minus the routing).
+ */
+class End {
+  readonly sent: Uint8Array[] = [];
+  readonly delivered: { from: string; plaintext: Uint8Array }[] = [];
+  readonly failures: Failure[] = [];
+  readonly drops: DropReason[] = [];
+  result: RouteResult = 'sent';
+  wire = true;
+  readonly manager: SessionManager;
+  #waiters: (() => void)[] = [];
+
+  constructor(readonly identity: Identity, readonly peers: Map<string, End>, o: Partial<SessionManagerOptions> = {}) {
+    peers.set(identity.idHex, this);
+    this.manager = new SessionManager({
+      identity,
+      route: (f) => this.#route(f),
+      deliver: (from, plaintext) => { this.delivered.push({ from: toHex(from), plaintext: plaintext.slice() }); this.#wake(); },
+      fail: (to, err, count) => { this.failures.push({ to: toHex(to), code: err.code, count }); this.#wake(); },
+      countDrop: (r) => { this.drops.push(r); this.#wake(); },
+      hasLinks: () => true,
+      ttl: 32,
+      handshakeTimeoutMs: 10_000,
+      maxQueuePerPeer: 4,
+      maxQueueTotal: 8,
+      queueTimeoutMs: 60_000,
+      maxSessions: 16,
+      maxKeys: 16,
+      sessionIdleMs: 600_000,
+      maxHandshakesPerSecond: 20,
+      ...o,
+    });
+  }
+
+  #route(f: Uint8Array): RouteResult {
+    this.sent.push(f.slice());
+    if (this.result !== 'sent') return this.result;
+    const to = this.peers.get(toHex(envelope.to(f)));
+    if (this.wire && to) {
+      const copy = f.slice();
+      setImmediate(() => { if (to.wire) to.manager.handle(copy); });
+    }
+    return 'sent';
+  }
+
+  #wake(): void { for (const w of this.#waiters.splice(0)) w(); }
+
+  /** Resolves once `cond` holds (checked whenever this end delivers, fails or drops). */
+  until(cond: () => boolean): Promise<void> {
+    if (cond()) return Promise.resolve();
+    return new Promise((resolve) => {
+      const check = () => (cond() ? resolve() : this.#waiters.push(check));
+      this.#waiters.push(check);
+    });
+  }
+
+  sentOf(type: number): Uint8Array[] { return this.sent.filter((f) => envelope.type(f) === type); }
+}
+
+const text = (s: string) => new TextEncoder().encode(s);
+const read = (p: Uint8Array) => ({ channel: p[0], text: new TextDecoder().decode(p.subarray(1)) });
+
+function pair(t: test.Test, o: Partial<SessionManagerOptions> = {}) {
+  const peers = new Map<string, End>();
+  const a = new End(ALICE, peers, o);
+  const b = new End(BOB, peers, o);
+  t.teardown(() => { a.manager.destroy(); b.manager.destroy(); });
+  return { a, b, peers };
+}
+
+/** Two ends with a session from a to b. */
+async function linked(t: test.Test, o: Partial<SessionManagerOptions> = {}) {
+  const ends = pair(t, o);
+  ends.a.manager.send(BOB.id, 1, text('hello'));
+  await ends.b.until(() => ends.b.delivered.length === 1);
+  return ends;
+}
+
+test('a first send fetches keys, runs the handshake and delivers the sealed message', async (t) => {
+  const { a, b } = pair(t);
+  a.manager.send(BOB.id, 7, text('hi bob'));
+  t.equal(a.manager.queued, 1, 'queued until a session exists');
+  t.equal(envelope.type(a.sent[0]), MsgType.KEY_REQUEST, 'the keys are asked for first');
+  await b.until(() => b.delivered.length === 1);
+  t.equal(b.delivered[0].from, ALICE.idHex, 'delivered as from Alice');
+  t.deepEqual(read(b.delivered[0].plaintext), { channel: 7, text: 'hi bob' }, 'channel and payload');
+  t.ok(b.sentOf(MsgType.KEY_RESPONSE).length >= 1, 'Bob answered with his keys');
+  t.ok(a.sentOf(MsgType.HANDSHAKE_INIT).length >= 1, 'Alice sent an INIT');
+  t.ok(b.sentOf(MsgType.HANDSHAKE_RESP).length >= 1, 'Bob answered it');
+  t.equal(a.sentOf(MsgType.DATA).length, 1, 'one DATA');
+  const data = a.sentOf(MsgType.DATA)[0];
+  t.equal(new TextDecoder().decode(envelope.body(data)).includes('hi bob'), false, 'the payload is not in clear on the wire');
+  t.ok(a.manager.hasSession(BOB.id) && b.manager.hasSession(ALICE.id), 'both ends hold the session');
+  t.equal(a.manager.queued, 0);
+  t.ok(a.manager.keysOf(BOB.id), 'Alice keeps Bob\'s keys');
+  t.deepEqual(a.failures, [], 'nothing failed');
+  t.end();
+});
+
+test('with a session, a send goes out at once, and the responder can answer on it', async (t) => {
+  const { a, b } = await linked(t);
+  const before = a.sent.length;
+  a.manager.send(BOB.id, 2, text('second'));
+  t.equal(a.sent.length, before + 1, 'routed synchronously');
+  t.equal(envelope.type(a.sent[a.sent.length - 1]), MsgType.DATA);
+  b.manager.send(ALICE.id, 3, text('reply'));
+  await a.until(() => a.delivered.length === 1);
+  t.deepEqual(read(a.delivered[0].plaintext), { channel: 3, text: 'reply' });
+  await b.until(() => b.delivered.length === 2);
+  t.deepEqual(read(b.delivered[1].plaintext), { channel: 2, text: 'second' });
+  t.end();
+});
+
+test('messages queued before the session are delivered in order once it exists', async (t) => {
+  const { a, b } = pair(t);
+  for (const m of ['one', 'two', 'three']) a.manager.send(BOB.id, 1, text(m));
+  t.equal(a.manager.queued, 3);
+  await b.until(() => b.delivered.length === 3);
+  t.deepEqual(b.delivered.map((d) => read(d.plaintext).text), ['one', 'two', 'three']);
+  t.equal(a.manager.queued, 0);
+  t.end();
+});
+
+test('a queued payload is copied: the caller may reuse its buffer', async (t) => {
+  const { a, b } = pair(t);
+  const buf = text('original');
+  a.manager.send(BOB.id, 1, buf);
+  buf.fill(0x21);
+  await b.until(() => b.delivered.length === 1);
+  t.equal(read(b.delivered[0].plaintext).text, 'original');
+  t.end();
+});
+
+test('queues are bounded per destination and in total (ERR_QUEUE_FULL); destroy reports what waited', (t) => {
+  const peers = new Map<string, End>();
+  const a = new End(ALICE, peers, { maxQueuePerPeer: 2, maxQueueTotal: 3 });
+  a.wire = false; // no answer ever comes
+  a.manager.send(BOB.id, 1, text('1'));
+  a.manager.send(BOB.id, 1, text('2'));
+  try { a.manager.send(BOB.id, 1, text('3')); t.fail('a third message for Bob is refused'); } catch (e) {
+    t.equal((e as RelayError).code, 'ERR_QUEUE_FULL', 'the per-destination bound');
+  }
+  a.manager.send(CAROL.id, 1, text('c1'));
+  try { a.manager.send(CAROL.id, 1, text('c2')); t.fail('a fourth message in total is refused'); } catch (e) {
+    t.equal((e as RelayError).code, 'ERR_QUEUE_FULL', 'the total bound');
+  }
+  t.equal(a.manager.queued, 3, 'refused messages are not queued');
+  a.manager.destroy();
+  t.deepEqual(a.failures.sort((x, y) => y.count - x.count), [
+    { to: BOB.idHex, code: 'ERR_DESTROYED', count: 2 },
+    { to: CAROL.idHex, code: 'ERR_DESTROYED', count: 1 },
+  ], 'destroy fails every queued message once, per destination');
+  t.equal(a.manager.queued, 0);
+  try { a.manager.send(BOB.id, 1, text('late')); t.fail('send after destroy throws'); } catch (e) {
+    t.equal((e as RelayError).code, 'ERR_DESTROYED', 'send after destroy fails with ERR_DESTROYED');
+  }
+  t.end();
+});
+
+test('a replayed DATA frame is dropped and counted as a replay', async (t) => {
+  const { a, b } = await linked(t);
+  const data = a.sentOf(MsgType.DATA)[0];
+  b.manager.handle(data.slice());
+  t.deepEqual(b.drops.filter((r) => r === 'replay'), ['replay']);
+  t.equal(b.delivered.length, 1, 'not delivered again');
+  t.end();
+});
+
+test('DATA on a session whose peer is not the sender is dropped as forged', async (t) => {
+  const { a, b } = await linked(t);
+  a.manager.send(BOB.id, 1, text('second'));
+  const forged = a.sent[a.sent.length - 1].slice();
+  forged.set(CAROL.id, OFF_FROM);
+  b.manager.handle(forged);
+  t.ok(b.drops.includes('forged_sender'), 'counted as forged_sender');
+  t.equal(b.delivered.length, 1, 'not delivered');
+  t.end();
+});
+
+test('tampered, unknown-session, short and unknown-type frames are dropped with their reason', async (t) => {
+  const { a, b } = await linked(t);
+  a.manager.send(BOB.id, 1, text('second'));
+  const tampered = a.sent[a.sent.length - 1].slice();
+  tampered[tampered.length - 1] ^= 1;
+  b.manager.handle(tampered);
+  t.ok(b.drops.includes('decrypt_failed'), 'a flipped tag bit: decrypt_failed');
+  const before = b.sent.length;
+  b.manager.handle(encodeEnvelope(MsgType.DATA, BOB.id, CAROL.id, new Uint8Array(64).fill(9)));
+  t.ok(b.drops.includes('unknown_session'), 'a session id Bob never made: unknown_session');
+  t.equal(envelope.type(b.sent[before]), MsgType.SESSION_UNKNOWN, 'answered with SESSION_UNKNOWN');
+  t.ok(equalBytes(envelope.to(b.sent[before]), CAROL.id), 'to the sender');
+  b.manager.handle(encodeEnvelope(MsgType.DATA, BOB.id, ALICE.id, new Uint8Array(3)));
+  t.ok(b.drops.includes('malformed'), 'a body shorter than a session id: malformed');
+  b.manager.handle(encodeEnvelope(MsgType.LOOKUP, BOB.id, ALICE.id, new Uint8Array(0)));
+  t.ok(b.drops.includes('unknown_type'), 'a type sessions do not handle: unknown_type');
+  t.equal(b.delivered.length, 1, 'none of them delivered');
+  t.end();
+});
+
+test('keys that do not hash to the claimed id are refused as bad_keys', (t) => {
+  const { a } = pair(t);
+  a.wire = false;
+  a.manager.send(BOB.id, 1, text('x'));
+  a.manager.handle(encodeEnvelope(MsgType.KEY_RESPONSE, ALICE.id, BOB.id, CAROL.publicKeys()));
+  t.deepEqual(a.drops, ['bad_keys']);
+  t.equal(a.manager.keysOf(BOB.id), undefined, 'the keys are not kept');
+  t.equal(a.sentOf(MsgType.HANDSHAKE_INIT).length, 0, 'no handshake with them');
+  t.end();
+});
+
+test('a handshake answer nobody asked for is dropped as unsolicited', async (t) => {
+  const { a, b } = await linked(t);
+  const resp = b.sentOf(MsgType.HANDSHAKE_RESP)[0];
+  const before = a.drops.length;
+  a.manager.handle(resp.slice()); // its INIT is answered already
+  t.deepEqual(a.drops.slice(before), ['unsolicited_handshake']);
+  t.end();
+});
+
+test('an UNREACHABLE for a DATA message reports it failed once', async (t) => {
+  const { a } = await linked(t);
+  const data = a.sentOf(MsgType.DATA)[0];
+  const err = { code: 'ERR_NO_ROUTE' } as RelayError;
+  a.manager.unreachable(key53(data, OFF_MSG_ID), BOB.id, err);
+  t.deepEqual(a.failures, [{ to: BOB.idHex, code: 'ERR_NO_ROUTE', count: 1 }]);
+  a.manager.unreachable(key53(data, OFF_MSG_ID), BOB.id, err);
+  t.equal(a.failures.length, 1, 'a second report for the same message is ignored');
+  t.end();
+});
+
+test('an UNREACHABLE for a handshake message fails nothing at once; the handshake gives up with its error', async (t) => {
+  const { a } = pair(t, { handshakeTimeoutMs: 300 });
+  a.wire = false; // Bob never answers
+  a.manager.send(BOB.id, 1, text('x'));
+  a.manager.send(BOB.id, 1, text('y'));
+  const request = a.sentOf(MsgType.KEY_REQUEST)[0];
+  const err = { code: 'ERR_HOP_LIMIT' } as RelayError;
+  a.manager.unreachable(key53(request, OFF_MSG_ID), BOB.id, err);
+  t.deepEqual(a.failures, [], 'no failure reported for a handshake message');
+  t.equal(a.manager.queued, 2, 'the messages still wait');
+  await a.until(() => a.failures.length > 0);
+  t.deepEqual(a.failures, [{ to: BOB.idHex, code: 'ERR_HOP_LIMIT', count: 2 }], 'at the deadline, both fail once with the reported error');
+  t.equal(a.manager.queued, 0);
+  t.end();
+});
+
+test('with no answer and no report, the handshake fails with ERR_HANDSHAKE_TIMEOUT', async (t) => {
+  const { a } = pair(t, { handshakeTimeoutMs: 300 });
+  a.wire = false;
+  a.manager.send(BOB.id, 1, text('x'));
+  await a.until(() => a.failures.length > 0);
+  t.deepEqual(a.failures, [{ to: BOB.idHex, code: 'ERR_HANDSHAKE_TIMEOUT', count: 1 }]);
+  t.ok(a.sentOf(MsgType.KEY_REQUEST).length >= 1, 'the keys were asked for');
+  t.end();
+});
+
+test("a 'congested' route reports the message as ERR_QUEUE_FULL, 'no_links' as ERR_NO_ROUTE", async (t) => {
+  const { a } = await linked(t);
+  a.result = 'congested';
+  a.manager.send(BOB.id, 1, text('x'));
+  t.deepEqual(a.failures, [{ to: BOB.idHex, code: 'ERR_QUEUE_FULL', count: 1 }]);
+  a.result = 'no_links';
+  a.manager.send(BOB.id, 1, text('y'));
+  t.deepEqual(a.failures[1], { to: BOB.idHex, code: 'ERR_NO_ROUTE', count: 1 });
+  const refused = a.sent[a.sent.length - 1];
+  a.manager.unreachable(key53(refused, OFF_MSG_ID), BOB.id, { code: 'ERR_NO_ROUTE' } as RelayError);
+  t.equal(a.failures.length, 2, 'a message reported at send time is not reported again');
+  t.end();
+});
+
+test('a handshake paused while the node has no links starts when kick() says a link opened', async (t) => {
+  let links = false;
+  const { a, b } = pair(t, { hasLinks: () => links });
+  a.manager.send(BOB.id, 1, text('later'));
+  t.equal(a.sent.length, 0, 'nothing is routed without links');
+  links = true;
+  a.manager.kick();
+  t.equal(envelope.type(a.sent[0]), MsgType.KEY_REQUEST, 'the key request goes on kick()');
+  await b.until(() => b.delivered.length === 1);
+  t.equal(read(b.delivered[0].plaintext).text, 'later');
+  t.end();
+});
+
+test('a DATA frame carries the DATA overhead on top of channel and payload', async (t) => {
+  const { a } = await linked(t);
+  const body = envelope.body(a.sentOf(MsgType.DATA)[0]);
+  t.equal(a.sentOf(MsgType.DATA)[0].length - HEADER_LENGTH, body.length);
+  t.equal(body.length, 8 + 8 + 16 + 1 + 'hello'.length, 'sid, counter, tag, channel byte, payload');
+  t.end();
+});

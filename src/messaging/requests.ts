@@ -3,63 +3,58 @@
  * a top-level `id` that a relaymesh server echoes; against a server that does
  * not echo ids, an answer goes to the oldest request waiting for its type whose
  * filter accepts it. Unrelated frames never disturb a pending request.
+ * Timeouts and the bound are the one pending-request helper's (util/pending.ts);
+ * this class adds what IM answers are matched by (type, filter, written or not).
  */
-import { relayError, type ErrorCode, type RelayError } from '../util/errors.js';
+import { relayError, type RelayError } from '../util/errors.js';
+import { PendingRequests } from '../util/pending.js';
+import { wireError } from '../signaling/wire-errors.js';
 
 export interface Frame { type: string; payload?: any; id?: string | number }
 
-interface Pending {
-  id: string;
+interface Meta {
   expected: string;
   filter?: (m: Frame) => boolean;
-  resolve: (payload: any) => void;
-  reject: (err: RelayError) => void;
-  timer: ReturnType<typeof setTimeout>;
   /** Written to a socket (not queued for the next connection). */
   sent: boolean;
 }
-
-const CODE_OF: Record<string, ErrorCode> = {
-  CLIENT_ID_TAKEN: 'ERR_CLIENT_ID_TAKEN', PEER_NOT_FOUND: 'ERR_PEER_NOT_FOUND', INVALID_PUBLIC_KEY: 'ERR_BAD_KEYS',
-  INVALID_PROOF: 'ERR_INVALID_PROOF', INVALID_MESSAGE: 'ERR_MALFORMED_FRAME', REGISTRATION_REQUIRED: 'ERR_NOT_CONNECTED',
-  RATE_LIMITED: 'ERR_RATE_LIMITED', LIMIT_REACHED: 'ERR_QUEUE_FULL', TIMEOUT: 'ERR_TIMEOUT',
-};
 
 /** The RelayError for a server `error` frame; info.errorType keeps the server's type. */
 export function serverError(payload: any): RelayError {
   const errorType = typeof payload?.errorType === 'string' ? payload.errorType : 'UNKNOWN';
   const details = typeof payload?.details === 'string' ? payload.details : 'server error';
-  return relayError(CODE_OF[errorType] ?? 'ERR_REJECTED', details, { errorType });
+  return wireError(errorType, details);
 }
 
-export class PendingRequests {
-  readonly #pending = new Map<string, Pending>();
-  readonly #max: number;
+export class ServerRequests {
+  readonly #pending: PendingRequests<string, any>;
+  /** What each waiting request accepts, in the order the requests were made. */
+  readonly #meta = new Map<string, Meta>();
   #next = 1;
   /** Set once the server has echoed an id: id-less errors are then unsolicited. */
   echoesIds = false;
 
-  constructor(max: number) { this.#max = max; }
+  constructor(max: number) {
+    this.#pending = new PendingRequests({
+      max, timeoutMs: 10_000, what: 'request',
+      timeoutError: (id, ms) => {
+        const expected = this.#meta.get(id as string)?.expected;
+        return relayError('ERR_TIMEOUT', `no ${expected} answer in ${ms} ms`, { expected });
+      },
+      fullError: (n) => relayError('ERR_QUEUE_FULL', `${n} requests already pending`),
+    });
+  }
 
   get size(): number { return this.#pending.size; }
 
-  /** Registers a request; returns its id and the promise of its answer's payload. */
+  /** Registers a request; returns its id ('' if refused) and the promise of its answer's payload. */
   add(expected: string, timeoutMs: number, filter?: (m: Frame) => boolean): { id: string; promise: Promise<any> } {
-    if (this.#pending.size >= this.#max) {
-      return { id: '', promise: Promise.reject(relayError('ERR_QUEUE_FULL', `${this.#max} requests already pending`)) };
-    }
     const id = `r${this.#next++}`;
-    const promise = new Promise<any>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.#pending.delete(id);
-        reject(relayError('ERR_TIMEOUT', `no ${expected} answer in ${timeoutMs} ms`, { expected }));
-      }, timeoutMs);
-      this.#pending.set(id, {
-        id, expected, filter, timer, sent: false,
-        resolve: (p) => { clearTimeout(timer); this.#pending.delete(id); resolve(p); },
-        reject: (e) => { clearTimeout(timer); this.#pending.delete(id); reject(e); },
-      });
-    });
+    const promise = this.#pending.add(id, { timeoutMs });
+    if (!this.#pending.has(id)) return { id: '', promise };
+    this.#meta.set(id, { expected, filter, sent: false });
+    const forget = () => { this.#meta.delete(id); };
+    promise.then(forget, forget);
     return { id, promise };
   }
 
@@ -67,44 +62,56 @@ export class PendingRequests {
   offer(frame: Frame): boolean {
     if (frame.id !== undefined) {
       this.echoesIds = true;
-      const p = this.#pending.get(String(frame.id));
+      const id = String(frame.id);
+      const p = this.#live(id);
       if (!p) return false;
-      if (frame.type === 'error') { p.reject(serverError(frame.payload)); return true; }
-      if (frame.type === p.expected && this.#accepts(p, frame)) { p.resolve(frame.payload); return true; }
+      if (frame.type === 'error') return this.#settle(id, serverError(frame.payload));
+      if (frame.type === p.expected && accepts(p, frame)) return this.#settle(id, null, frame.payload);
       return false;
     }
     if (frame.type === 'error') {
       if (this.echoesIds) return false;
-      const oldest = this.#pending.values().next().value as Pending | undefined;
-      if (!oldest) return false;
-      oldest.reject(serverError(frame.payload));
-      return true;
+      for (const id of this.#meta.keys()) if (this.#live(id)) return this.#settle(id, serverError(frame.payload));
+      return false;
     }
-    for (const p of this.#pending.values()) {
-      if (p.expected === frame.type && this.#accepts(p, frame)) { p.resolve(frame.payload); return true; }
+    for (const [id, p] of this.#meta) {
+      if (this.#live(id) && p.expected === frame.type && accepts(p, frame)) return this.#settle(id, null, frame.payload);
     }
     return false;
   }
 
-  cancel(id: string, err: RelayError): void { this.#pending.get(id)?.reject(err); }
+  cancel(id: string, err: RelayError): void { this.#settle(id, err); }
 
-  markSent(id: string): void { const p = this.#pending.get(id); if (p) p.sent = true; }
+  markSent(id: string): void { const p = this.#live(id); if (p) p.sent = true; }
 
   /** The socket closed: requests written to it will never be answered. */
   rejectSent(err: RelayError): void {
-    for (const p of [...this.#pending.values()]) if (p.sent) p.reject(err);
+    for (const [id, p] of [...this.#meta]) if (p.sent) this.#settle(id, err);
   }
 
   rejectAll(err: RelayError): void {
-    for (const p of [...this.#pending.values()]) p.reject(err);
+    this.#pending.rejectAll(err);
+    this.#meta.clear();
   }
 
-  #accepts(p: Pending, frame: Frame): boolean {
-    if (!p.filter) return true;
-    try {
-      return p.filter(frame) === true;
-    } catch {
-      return false;
-    }
+  /** The request's matching data while it still waits (its timeout may have ended it a moment ago). */
+  #live(id: string): Meta | undefined {
+    return this.#pending.has(id) ? this.#meta.get(id) : undefined;
+  }
+
+  #settle(id: string, err: RelayError | null, payload?: unknown): true {
+    this.#meta.delete(id);
+    if (err) this.#pending.reject(id, err);
+    else this.#pending.resolve(id, payload);
+    return true;
+  }
+}
+
+function accepts(p: Meta, frame: Frame): boolean {
+  if (!p.filter) return true;
+  try {
+    return p.filter(frame) === true;
+  } catch {
+    return false;
   }
 }

@@ -23,6 +23,7 @@ import { hkdfSha256, sha256 } from '../crypto/hash.js';
 import { KEM_CIPHERTEXT_LENGTH } from '../crypto/identity.js';
 import { ReplayWindow } from '../crypto/replay-window.js';
 import { relayError } from '../util/errors.js';
+import { BoundedMap } from '../util/bounded-map.js';
 
 export const RELAYMESH_IM = 'relaymesh-im-v1';
 const LABEL = textEncoder.encode('relaymesh/im-session/v1');
@@ -97,7 +98,12 @@ export class SecureSessions {
   readonly #aead: Aead;
   readonly #limits: SecureLimits;
   readonly #out = new Map<string, Outbound>();
-  readonly #in = new Map<string, Inbound>();
+  readonly #in: BoundedMap<string, Inbound>;
+  /**
+   * Session ids seen, with when they may be forgotten. Not a BoundedMap: it is
+   * replay protection, so expired ids go first and a live one is forgotten only
+   * one at a time past maxSeenSids (a BoundedMap would drop half at once).
+   */
   readonly #seen = new Map<string, number>();
 
   constructor(self: string, keys: { dsaSecretKey: Uint8Array; kemPublicKey: Uint8Array; kemSecretKey: Uint8Array }, limits: SecureLimits, aead: Aead = defaultAead) {
@@ -106,6 +112,7 @@ export class SecureSessions {
     this.#kemPublicKey = keys.kemPublicKey;
     this.#kemSecretKey = keys.kemSecretKey;
     this.#limits = limits;
+    this.#in = new BoundedMap(Math.max(2, limits.maxInbound));
     this.#aead = aead;
   }
 
@@ -200,7 +207,6 @@ export class SecureSessions {
   }
 
   #trim(now: number): void {
-    while (this.#in.size > this.#limits.maxInbound) this.#in.delete(this.#in.keys().next().value as string);
     if (this.#seen.size > this.#limits.maxSeenSids) {
       for (const [sid, until] of this.#seen) if (until < now) this.#seen.delete(sid);
       while (this.#seen.size > this.#limits.maxSeenSids) this.#seen.delete(this.#seen.keys().next().value as string);

@@ -11,12 +11,15 @@ import { EventEmitter } from 'events';
 import debugFactory from 'debug';
 import { randomBytes, toHex } from '../util/bytes.js';
 import { relayError } from '../util/errors.js';
+import { BoundedMap } from '../util/bounded-map.js';
+import { PendingRequests } from '../util/pending.js';
+import type { SignalingDropReason } from '../util/drop-reasons.js';
 import { KEM_PUBLIC_KEY_LENGTH } from '../crypto/identity.js';
 import { sha256 } from '../crypto/hash.js';
 import { ml_dsa65 } from '@noble/post-quantum/ml-dsa.js';
 import type { MeshNode } from '../node/mesh-node.js';
 import { MAX_CLIENT_ID_LENGTH } from './mesh-records.js';
-import { resolveLimits, type SignalingLimits } from './limits.js';
+import { resolveLimits, resolveRoomLimits, type RoomLimits, type SignalingLimits } from './limits.js';
 import { SignalingMesh, type MeshExtension } from './mesh.js';
 import {
   signalingError, type Authorizer, type ClientInfo, type ClientSink, type KeyInfo, type RegistrationProof,
@@ -27,12 +30,23 @@ export * from './types.js';
 
 const debug = debugFactory('relaymesh:signaling');
 
-interface Local { info: ClientInfo; sink: ClientSink; questions: Map<string, Question> }
-interface Question { resolve: (v: unknown) => void; reject: (e: Error) => void; timer: ReturnType<typeof setTimeout> | null; awaited: boolean }
+/** A local client; `unawaited` holds the ids of its open questions nobody awaits (their answers are emitted). */
+interface Local { info: ClientInfo; sink: ClientSink; questions: PendingRequests<string, unknown>; unawaited: Set<string> }
+
+export interface SignalingStats {
+  clients: number;
+  remoteClients: number;
+  homes: number;
+  /** Rooms homed on this node (rooms.ts). */
+  rooms: number;
+  dropped: Partial<Record<SignalingDropReason, number>>;
+}
 
 export class SignalingCore extends EventEmitter<SignalingEvents> {
   readonly node: MeshNode;
   readonly limits: SignalingLimits;
+  /** Limits of the rooms on this core (option `rooms`). */
+  readonly roomLimits: RoomLimits;
   readonly allowUnverified: boolean;
   authorize: Authorizer | null;
   readonly #clients = new Map<string, Local>();
@@ -40,15 +54,18 @@ export class SignalingCore extends EventEmitter<SignalingEvents> {
   /** Sinks whose connection closed: a registration still in the auth hook must not complete. */
   readonly #closedSinks = new WeakSet<ClientSink>();
   readonly #handlers = new Map<string, RequestHandler>();
-  readonly #reserved = new Map<string, { key: string; until: number }>();
+  readonly #reserved: BoundedMap<string, { key: string; until: number }>;
   readonly #meshTypes = new Map<string, MeshExtension>();
   readonly #mesh: SignalingMesh;
+  #roomCount: () => number = () => 0;
   #closed = false;
 
   constructor(node: MeshNode, opts: SignalingOptions = {}) {
     super();
     this.node = node;
     this.limits = resolveLimits(opts);
+    this.roomLimits = resolveRoomLimits(opts.rooms);
+    this.#reserved = new BoundedMap(Math.max(2, this.limits.maxReservations));
     this.allowUnverified = opts.allowUnverified === true;
     this.authorize = opts.authorize ?? null;
     this.#mesh = new SignalingMesh(node, this.limits, {
@@ -73,9 +90,11 @@ export class SignalingCore extends EventEmitter<SignalingEvents> {
   /** Currently registered local clients. */
   clients(): ClientInfo[] { return [...this.#clients.values()].map((l) => l.info); }
 
-  /** Counts of dropped remote inputs, by reason. */
-  stats(): { clients: number; remoteClients: number; homes: number; dropped: Record<string, number> } {
-    return { clients: this.#clients.size, remoteClients: this.#mesh.remoteClients, homes: this.#mesh.homes, dropped: { ...this.#mesh.dropped } };
+  /** Client, home and room counts, and dropped remote inputs by reason. */
+  stats(): SignalingStats {
+    let rooms = 0;
+    try { rooms = this.#roomCount(); } catch { /* a count never breaks stats */ }
+    return { clients: this.#clients.size, remoteClients: this.#mesh.remoteClients, homes: this.#mesh.homes, rooms, dropped: { ...this.#mesh.dropped } };
   }
 
   /** Serves a custom frame type (dialects route unknown types here). */
@@ -107,29 +126,25 @@ export class SignalingCore extends EventEmitter<SignalingEvents> {
     return true;
   }
 
+  /** Rejects ERR_TIMEOUT (no answer in time), ERR_ABORTED (signal), LIMIT_REACHED (too many open questions). */
   #ask(local: Local, question: unknown, timeoutMs: number, awaited: boolean, signal?: AbortSignal): Promise<unknown> {
-    if (local.questions.size >= this.limits.maxQuestionsPerClient) {
-      return Promise.reject(signalingError('LIMIT_REACHED', `${local.info.clientId} has ${local.questions.size} open questions`));
-    }
-    if (signal?.aborted) return Promise.reject(relayError('ERR_TIMEOUT', 'aborted'));
     const questionId = toHex(randomBytes(8));
-    return new Promise((resolve, reject) => {
-      const done = () => {
-        if (q.timer) clearTimeout(q.timer);
-        signal?.removeEventListener('abort', onAbort);
-        local.questions.delete(questionId);
-      };
-      const onAbort = () => { done(); reject(relayError('ERR_TIMEOUT', 'aborted')); };
-      const q: Question = {
-        awaited,
-        resolve: (v) => { done(); resolve(v); },
-        reject: (e) => { done(); reject(e); },
-        timer: setTimeout(() => q.reject(relayError('ERR_TIMEOUT', `no answer from ${local.info.clientId} in ${timeoutMs} ms`)), timeoutMs),
-      };
-      q.timer!.unref?.();
-      signal?.addEventListener('abort', onAbort, { once: true });
-      local.questions.set(questionId, q);
-      local.sink.send({ kind: 'question', questionId, question });
+    const answer = local.questions.add(questionId, { timeoutMs, signal });
+    if (!local.questions.has(questionId)) return answer;
+    if (!awaited) {
+      local.unawaited.add(questionId);
+      const forget = () => { local.unawaited.delete(questionId); };
+      answer.then(forget, forget);
+    }
+    local.sink.send({ kind: 'question', questionId, question });
+    return answer;
+  }
+
+  #questions(clientId: string): PendingRequests<string, unknown> {
+    return new PendingRequests({
+      max: this.limits.maxQuestionsPerClient, timeoutMs: this.limits.questionTimeoutMs, what: `question to ${clientId}`,
+      timeoutError: (_id, ms) => relayError('ERR_TIMEOUT', `no answer from ${clientId} in ${ms} ms`),
+      fullError: (max) => signalingError('LIMIT_REACHED', `${clientId} has ${max} open questions`),
     });
   }
 
@@ -170,7 +185,10 @@ export class SignalingCore extends EventEmitter<SignalingEvents> {
     }
     const previous = this.#bySink.get(sink);
     if (previous && previous.info.clientId !== clientId) this.#release(sink);
-    const local: Local = { info, sink, questions: previous?.info.clientId === clientId ? previous.questions : new Map() };
+    const same = previous?.info.clientId === clientId;
+    const local: Local = {
+      info, sink, questions: same ? previous.questions : this.#questions(clientId), unawaited: same ? previous.unawaited : new Set(),
+    };
     this.#clients.set(clientId, local);
     this.#bySink.set(sink, local);
     this.#reserved.delete(clientId);
@@ -204,11 +222,8 @@ export class SignalingCore extends EventEmitter<SignalingEvents> {
     this.#bySink.delete(sink);
     const { clientId, signingKey } = local.info;
     if (this.#clients.get(clientId) === local) this.#clients.delete(clientId);
-    for (const q of local.questions.values()) q.reject(signalingError('PEER_NOT_FOUND', `${clientId} left`));
-    if (signingKey) {
-      this.#reserved.set(clientId, { key: keyTag(signingKey), until: Date.now() + this.limits.idReserveMs });
-      while (this.#reserved.size > this.limits.maxReservations) this.#reserved.delete(this.#reserved.keys().next().value as string);
-    }
+    local.questions.rejectAll(signalingError('PEER_NOT_FOUND', `${clientId} left`));
+    if (signingKey) this.#reserved.set(clientId, { key: keyTag(signingKey), until: Date.now() + this.limits.idReserveMs });
     this.#notifyDeparted([clientId]);
     this.#mesh.changed();
     this.emit('departure', local.info);
@@ -249,10 +264,9 @@ export class SignalingCore extends EventEmitter<SignalingEvents> {
   /** A client's answer to a question; false if no such question is open. */
   answer(sink: ClientSink, questionId: unknown, response: unknown): boolean {
     const local = this.#bySink.get(sink);
-    const q = typeof questionId === 'string' ? local?.questions.get(questionId) : undefined;
-    if (!local || !q) return false;
-    if (!q.awaited) this.emit('response', local.info.clientId, questionId as string, response);
-    q.resolve(response);
+    if (!local || typeof questionId !== 'string' || !local.questions.has(questionId)) return false;
+    if (local.unawaited.delete(questionId)) this.emit('response', local.info.clientId, questionId, response);
+    local.questions.resolve(questionId, response);
     return true;
   }
 
@@ -282,6 +296,9 @@ export class SignalingCore extends EventEmitter<SignalingEvents> {
 
   /** Receives extension messages of type `t` (remote input: the handler must not throw). */
   onMeshType(t: string, fn: MeshExtension): void { this.#meshTypes.set(t, fn); }
+
+  /** Where stats() reads the count of rooms homed here (rooms.ts reports it). */
+  reportRooms(count: () => number): void { this.#roomCount = count; }
 
   #notifyDeparted(ids: string[]): void {
     this.emit('gone', ids);

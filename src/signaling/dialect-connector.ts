@@ -13,6 +13,7 @@ import type { RelayError } from '../util/errors.js';
 import type { ClientEvent, SignalingCore } from './core.js';
 import { JsonSocket } from './json-socket.js';
 import { roomsOf, type RoomEvent, type RoomSink, type Rooms } from './rooms.js';
+import { connectorErrorEvent, errorTypeOf } from './wire-errors.js';
 
 const debug = debugFactory('relaymesh:signaling:connector');
 
@@ -22,12 +23,6 @@ export const CONNECTOR_PATHS = ['/connector', '/p2p'];
 const RELAYED = new Set(['Offer', 'Answer', 'Candidate', 'Message']);
 const ID_ALPHABET = '23456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz';
 
-/** Core error types to Connector error events. */
-const ERROR_EVENT: Record<string, string> = {
-  PEER_NOT_FOUND: 'Not_Found', ROOM_NOT_FOUND: 'Not_Found', NOT_MEMBER: 'Not_Found', INVALID_MESSAGE: 'Missing_Fields',
-  ROOM_EXISTS: 'Duplicate_Room', NOT_CREATOR: 'Unauthorised', ALREADY_MEMBER: 'Already_Exists', REJECTED: 'Unauthorised',
-  RATE_LIMITED: 'Rate_Limited', LIMIT_REACHED: 'Limit_Reached', TIMEOUT: 'Timeout',
-};
 
 /** A server-assigned client id: 22 characters of a 57-letter alphabet (~128 bits). */
 export function connectorId(): string {
@@ -87,7 +82,7 @@ export class ConnectorSession implements RoomSink {
         } else this.#sock.send({ event: 'Message', data: m, from: event.fromId, ...stamp() });
         return;
       }
-      case 'error': return this.#error(ERROR_EVENT[event.errorType] ?? 'Not_Found', event.details);
+      case 'error': return this.#error(connectorErrorEvent(event.errorType, 'Not_Found'), event.details);
       case 'peer_disconnected': return; // not a Connector event
       case 'question': return; // Connector clients cannot be asked; the question times out
     }
@@ -120,7 +115,7 @@ export class ConnectorSession implements RoomSink {
         this.#core.relay(this, to, message);
       } catch (err) {
         const e = err as RelayError;
-        if (e.info?.errorType === 'PEER_NOT_FOUND') return this.#error('Not_Found', `Client with given ${to.slice(0, 128)} not found`);
+        if (errorTypeOf(e) === 'PEER_NOT_FOUND') return this.#error('Not_Found', `Client with given ${to.slice(0, 128)} not found`);
         this.#fail(e);
       }
       return;
@@ -161,9 +156,9 @@ export class ConnectorSession implements RoomSink {
   #error(event: string, message: string): void { this.#server('error', event, { message }); }
 
   #fail(err: RelayError): void {
-    const errorType = typeof err?.info?.errorType === 'string' ? err.info.errorType : '';
+    const errorType = errorTypeOf(err);
     if (!errorType) debug('internal error: %s', err?.message);
-    this.#error(ERROR_EVENT[errorType] ?? 'Internal_Error', err?.message ?? 'internal error');
+    this.#error(connectorErrorEvent(errorType, 'Internal_Error'), err?.message ?? 'internal error');
   }
 }
 

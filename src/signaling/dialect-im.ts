@@ -4,19 +4,27 @@
  * The stock client has no request ids and takes "the next frame" as the
  * answer, so every request is answered, in order, before any unsolicited frame
  * that arises after it (an ordered output queue of answer slots). relaymesh's
- * own client adds a top-level `id`, echoed in the answer.
+ * own client adds a top-level `id`, echoed in the answer. The socket side
+ * (rate limit, JSON parsing, slow-client close) is JsonSocket's.
  */
 import debugFactory from 'debug';
 import type { WebSocket } from 'ws';
 import { fromBase64, toBase64 } from '../util/bytes.js';
 import { KEM_PUBLIC_KEY_LENGTH } from '../crypto/identity.js';
 import type { RelayError } from '../util/errors.js';
-import { TokenBucket } from './limits.js';
 import { fastStringify } from './fast-json.js';
 import { type ClientEvent, type ClientSink, type RegistrationProof, type SignalingCore } from './core.js';
+import { JsonSocket, type BadFrame } from './json-socket.js';
+import { errorTypeOf } from './wire-errors.js';
 
 const debug = debugFactory('relaymesh:signaling:im');
-const OPEN = 1;
+/** What an IM client is told about a frame JsonSocket refused. */
+const BAD_FRAME: Record<BadFrame, [errorType: string, details: string]> = {
+  rate: ['RATE_LIMITED', ''],
+  binary: ['INVALID_MESSAGE', 'frames must be JSON text'],
+  json: ['INVALID_MESSAGE', 'frame is not JSON'],
+  shape: ['INVALID_MESSAGE', 'frame must be an object with a string type'],
+};
 
 type RequestId = string | number | undefined;
 interface Slot { frame: string | null; ready: boolean; timer: ReturnType<typeof setTimeout> | null }
@@ -32,20 +40,21 @@ export class ImSession implements ClientSink {
   readonly dialect = 'im';
   readonly remoteAddress: string;
   readonly #core: SignalingCore;
-  readonly #ws: WebSocket;
+  readonly #sock: JsonSocket;
   readonly #queue: Slot[] = [];
-  readonly #bucket: TokenBucket;
   #registrations = 0;
-  #closed = false;
 
   constructor(core: SignalingCore, ws: WebSocket, remoteAddress: string) {
     this.#core = core;
-    this.#ws = ws;
     this.remoteAddress = remoteAddress;
-    this.#bucket = new TokenBucket(core.limits.ratePerSecond, core.limits.rateBurst);
-    ws.on('message', (data, isBinary) => this.#onFrame(data as Buffer, isBinary));
-    ws.on('close', () => this.#onClose());
-    ws.on('error', (err) => debug('socket error from %s: %s', remoteAddress, err.message));
+    this.#sock = new JsonSocket(ws, remoteAddress, core.limits, {
+      frame: (m) => this.#onFrame(m),
+      bad: (why) => {
+        const [errorType, details] = BAD_FRAME[why];
+        this.#answerNow(errorFrame(errorType, details || `more than ${core.limits.ratePerSecond} frames/s`));
+      },
+      closed: () => this.#onClose(),
+    }, 0);
   }
 
   // ------------------------------------------------------------ ClientSink
@@ -62,34 +71,19 @@ export class ImSession implements ClientSink {
     }
   }
 
-  close(code = 1000, reason = ''): void {
-    if (this.#closed) return;
-    this.#closed = true;
-    try { this.#ws.close(code, reason); } catch { this.#ws.terminate(); }
-    this.#core.unregister(this);
-  }
+  close(code = 1000, reason = ''): void { this.#sock.close(code, reason); }
 
   // ------------------------------------------------------------ input
 
   #onClose(): void {
-    this.#closed = true;
     for (const slot of this.#queue) if (slot.timer) clearTimeout(slot.timer);
     this.#queue.length = 0;
     this.#core.unregister(this);
   }
 
-  #onFrame(data: Buffer, isBinary: boolean): void {
-    if (this.#closed) return;
-    if (!this.#bucket.take()) return this.#answerNow(errorFrame('RATE_LIMITED', `more than ${this.#core.limits.ratePerSecond} frames/s`));
-    if (isBinary) return this.#answerNow(errorFrame('INVALID_MESSAGE', 'frames must be JSON text'));
-    let msg: { type?: unknown; payload?: unknown; id?: unknown };
-    try {
-      msg = JSON.parse(data.toString('utf8'));
-    } catch {
-      return this.#answerNow(errorFrame('INVALID_MESSAGE', 'frame is not JSON'));
-    }
-    if (!msg || typeof msg !== 'object' || typeof msg.type !== 'string') {
-      return this.#answerNow(errorFrame('INVALID_MESSAGE', 'frame must be an object with a string type'));
+  #onFrame(msg: { type?: unknown; payload?: unknown; id?: unknown }): void {
+    if (typeof msg.type !== 'string') {
+      return this.#answerNow(errorFrame(...BAD_FRAME.shape));
     }
     const id = typeof msg.id === 'string' && msg.id.length <= 64 ? msg.id : typeof msg.id === 'number' ? msg.id : undefined;
     const payload = (msg.payload && typeof msg.payload === 'object' ? msg.payload : {}) as Record<string, unknown>;
@@ -208,13 +202,13 @@ export class ImSession implements ClientSink {
   #answerNow(frame: Record<string, unknown>): void { this.#push(frame); }
 
   #push(frame: Record<string, unknown>): void {
-    if (this.#closed) return;
+    if (this.#sock.closed) return;
     if (this.#queue.length === 0) return this.#write(JSON.stringify(frame));
     this.#fill(this.#reserve(undefined, false), frame);
   }
 
   #pushText(frame: string): void {
-    if (this.#closed) return;
+    if (this.#sock.closed) return;
     if (this.#queue.length === 0) return this.#write(frame);
     const slot = this.#reserve(undefined, false);
     slot.frame = frame;
@@ -229,15 +223,7 @@ export class ImSession implements ClientSink {
     }
   }
 
-  #write(frame: string): void {
-    if (this.#closed || this.#ws.readyState !== OPEN) return;
-    if (this.#ws.bufferedAmount > this.#core.limits.maxBufferedBytes) {
-      debug('closing %s: %d bytes unread', this.remoteAddress, this.#ws.bufferedAmount);
-      this.close(1013, 'too slow');
-      return;
-    }
-    this.#ws.send(frame);
-  }
+  #write(frame: string): void { this.#sock.sendText(frame); }
 }
 
 function withId(frame: Record<string, unknown>, id: RequestId): Record<string, unknown> {
@@ -246,7 +232,7 @@ function withId(frame: Record<string, unknown>, id: RequestId): Record<string, u
 }
 
 function failure(err: RelayError, id: RequestId): Record<string, unknown> {
-  const errorType = typeof err?.info?.errorType === 'string' ? err.info.errorType : 'INTERNAL_ERROR';
+  const errorType = errorTypeOf(err) || 'INTERNAL_ERROR';
   return errorFrame(errorType, err?.message ?? 'internal error', id);
 }
 

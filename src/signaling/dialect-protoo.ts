@@ -11,6 +11,9 @@ import debugFactory from 'debug';
 import type { WebSocket } from 'ws';
 import { toBase64 } from '../util/bytes.js';
 import { relayError, type RelayError } from '../util/errors.js';
+import { PendingRequests } from '../util/pending.js';
+import { DIALECT_LIMITS } from './limits.js';
+import { errorTypeOf, protooErrorCode } from './wire-errors.js';
 import type { ClientEvent, SignalingCore } from './core.js';
 import { decodeKeyArray, decodeProof } from './dialect-im.js';
 import { JsonSocket } from './json-socket.js';
@@ -21,21 +24,12 @@ const debug = debugFactory('relaymesh:signaling:protoo');
 export const PROTOO_SUBPROTOCOL = 'protoo';
 /** Close code telling protoo-client not to reconnect. */
 export const CLOSE_FOR_GOOD = 4000;
+/** Per-peer protoo limits (defaults in src/util/limits.ts, group `dialects`). */
 export const PROTOO_LIMITS = {
-  /** Server-initiated requests awaiting a response, per peer. */
-  maxPendingRequests: 64,
-  /** Client requests being served at once, per peer. */
-  maxServing: 256,
-  /** Default wait for a response to a server-initiated request (ms). */
-  requestTimeoutMs: 20_000,
-};
-
-/** Error types to protoo errorCode numbers (HTTP-like). */
-const ERROR_CODE: Record<string, number> = {
-  INVALID_MESSAGE: 400, INVALID_PUBLIC_KEY: 400, INVALID_PROOF: 401, REGISTRATION_REQUIRED: 401, REJECTED: 403,
-  NOT_CREATOR: 403, PEER_NOT_FOUND: 404, ROOM_NOT_FOUND: 404, NOT_MEMBER: 404, UNKNOWN_METHOD: 405, TIMEOUT: 408,
-  CLIENT_ID_TAKEN: 409, ROOM_EXISTS: 409, ALREADY_MEMBER: 409, RATE_LIMITED: 429, LIMIT_REACHED: 429,
-};
+  maxPendingRequests: DIALECT_LIMITS.maxPendingRequests,
+  maxServing: DIALECT_LIMITS.maxServing,
+  requestTimeoutMs: DIALECT_LIMITS.requestTimeoutMs,
+} as const;
 
 export interface ProtooRequest { request: true; id: number; method: string; data: Record<string, unknown> }
 export interface ProtooNotification { notification: true; method: string; data: Record<string, unknown> }
@@ -48,7 +42,6 @@ export interface ProtooPeerEvents {
   close: [];
 }
 
-interface Sent { resolve: (d: unknown) => void; reject: (e: Error) => void; timer: ReturnType<typeof setTimeout> }
 type Handler = (data: Record<string, unknown>) => unknown;
 
 export class ProtooPeer extends EventEmitter<ProtooPeerEvents> implements RoomSink {
@@ -60,7 +53,11 @@ export class ProtooPeer extends EventEmitter<ProtooPeerEvents> implements RoomSi
   readonly #core: SignalingCore;
   readonly #rooms: Rooms;
   readonly #sock: JsonSocket;
-  readonly #sent = new Map<number, Sent>();
+  /** Server-initiated requests by protoo id. */
+  readonly #sent = new PendingRequests<number, unknown>({
+    max: PROTOO_LIMITS.maxPendingRequests, timeoutMs: PROTOO_LIMITS.requestTimeoutMs, what: 'protoo request',
+    fullError: () => relayError('ERR_QUEUE_FULL', 'too many requests in flight'),
+  });
   readonly #methods: Record<string, Handler>;
   readonly #ready: Promise<void>;
   #nextId = 1;
@@ -84,7 +81,7 @@ export class ProtooPeer extends EventEmitter<ProtooPeerEvents> implements RoomSi
       () => { this.#registered = true; if (this.closed) core.unregister(this); },
       (err: RelayError) => {
         debug('%s stays unregistered: %s', peerId, err.message);
-        if (err.info?.errorType === 'CLIENT_ID_TAKEN' && core.sinkOf(peerId)) this.close(`${peerId} is connected already`);
+        if (errorTypeOf(err) === 'CLIENT_ID_TAKEN' && core.sinkOf(peerId)) this.close(`${peerId} is connected already`);
       },
     );
   }
@@ -97,15 +94,14 @@ export class ProtooPeer extends EventEmitter<ProtooPeerEvents> implements RoomSi
     const timeoutMs = opts.timeoutMs ?? PROTOO_LIMITS.requestTimeoutMs;
     if (!(timeoutMs > 0)) throw new RangeError('opts.timeoutMs must be a positive number');
     if (this.closed) return Promise.reject(relayError('ERR_DESTROYED', 'peer closed'));
-    if (this.#sent.size >= PROTOO_LIMITS.maxPendingRequests) return Promise.reject(relayError('ERR_QUEUE_FULL', 'too many requests in flight'));
     const id = this.#nextId++;
     if (this.#nextId > 0x7fffffff) this.#nextId = 1;
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => { this.#sent.delete(id); reject(relayError('ERR_TIMEOUT', `no response to ${method} in ${timeoutMs} ms`)); }, timeoutMs);
-      timer.unref?.();
-      this.#sent.set(id, { resolve, reject, timer });
-      this.#sock.send({ request: true, id, method, data: data ?? {} });
+    // The method names the timeout error, so this one site makes its own.
+    const answer = this.#sent.add(id, { timeoutMs }).catch((err: RelayError) => {
+      throw err.code === 'ERR_TIMEOUT' ? relayError('ERR_TIMEOUT', `no response to ${method} in ${timeoutMs} ms`) : err;
     });
+    if (this.#sent.has(id)) this.#sock.send({ request: true, id, method, data: data ?? {} });
+    return answer;
   }
 
   /** Sends a protoo notification. */
@@ -143,8 +139,7 @@ export class ProtooPeer extends EventEmitter<ProtooPeerEvents> implements RoomSi
   // ------------------------------------------------------------ input
 
   #onClose(): void {
-    for (const s of this.#sent.values()) { clearTimeout(s.timer); s.reject(relayError('ERR_DESTROYED', 'peer closed')); }
-    this.#sent.clear();
+    this.#sent.rejectAll(relayError('ERR_DESTROYED', 'peer closed'));
     this.#core.unregister(this);
     this.emit('close');
   }
@@ -195,20 +190,17 @@ export class ProtooPeer extends EventEmitter<ProtooPeerEvents> implements RoomSi
       return;
     }
     Promise.resolve().then(() => builtin(req.data)).then(accept, (err: RelayError) => {
-      const errorType = typeof err?.info?.errorType === 'string' ? err.info.errorType : '';
+      const errorType = errorTypeOf(err);
       if (!errorType) debug('%s failed: %s', req.method, err?.message);
-      reject(ERROR_CODE[errorType] ?? 500, errorType ? `${errorType}: ${err.message}` : 'internal error');
+      reject(protooErrorCode(errorType), errorType ? `${errorType}: ${err.message}` : 'internal error');
     });
   }
 
   #onResponse(m: Record<string, unknown>): void {
-    const s = typeof m.id === 'number' ? this.#sent.get(m.id) : undefined;
-    if (!s) return debug('response to unknown request %s from %s', String(m.id), this.id);
-    this.#sent.delete(m.id as number);
-    clearTimeout(s.timer);
-    if (m.ok === true) return s.resolve(m.data ?? {});
-    const err = relayError('ERR_REJECTED', String(m.errorReason ?? 'rejected'), { errorCode: m.errorCode });
-    s.reject(err);
+    const id = typeof m.id === 'number' ? m.id : NaN;
+    if (!this.#sent.has(id)) return debug('response to unknown request %s from %s', String(m.id), this.id);
+    if (m.ok === true) return void this.#sent.resolve(id, m.data ?? {});
+    this.#sent.reject(id, relayError('ERR_REJECTED', String(m.errorReason ?? 'rejected'), { errorCode: m.errorCode }));
   }
 
   #builtins(): Record<string, Handler> {

@@ -1,24 +1,26 @@
 /**
- * One client WebSocket carrying one JSON object per text frame, as the
- * Connector and protoo dialects need it: per-connection rate limit, keepalive
- * pings, a single writer with a bound on unread bytes, and bad input turned
- * into a callback instead of an exception.
+ * One client WebSocket carrying one JSON object per text frame, as every
+ * dialect (IM, Connector, protoo) needs it: per-connection rate limit,
+ * keepalive pings, a single writer with a bound on unread bytes, and bad input
+ * turned into a callback instead of an exception.
  */
 import debugFactory from 'debug';
 import type { WebSocket } from 'ws';
-import { TokenBucket } from './limits.js';
-import type { SignalingLimits } from './limits.js';
+import { DIALECT_LIMITS, TokenBucket, type SignalingLimits } from './limits.js';
 
 const debug = debugFactory('relaymesh:signaling:socket');
 const OPEN = 1;
 
-export const KEEPALIVE_MS = 30_000;
+/** Keepalive ping period (ms; src/util/limits.ts, group `dialects`). */
+export const KEEPALIVE_MS = DIALECT_LIMITS.keepaliveMs;
+
+export type BadFrame = 'binary' | 'json' | 'shape' | 'rate';
 
 export interface JsonSocketHandlers {
   /** A JSON object arrived. */
   frame(msg: Record<string, unknown>): void;
   /** A frame was refused (binary, not JSON, not an object, over the rate). */
-  bad(reason: 'binary' | 'json' | 'shape' | 'rate'): void;
+  bad(reason: BadFrame): void;
   closed(code: number): void;
 }
 
@@ -28,11 +30,12 @@ export class JsonSocket {
   readonly #limits: SignalingLimits;
   readonly #bucket: TokenBucket;
   readonly #h: JsonSocketHandlers;
-  readonly #ping: ReturnType<typeof setInterval>;
+  readonly #ping: ReturnType<typeof setInterval> | null = null;
   #alive = true;
   #closed = false;
 
-  constructor(ws: WebSocket, remoteAddress: string, limits: SignalingLimits, h: JsonSocketHandlers, keepaliveMs = KEEPALIVE_MS) {
+  /** `keepaliveMs` 0: no pings (the IM dialect, whose clients never had them). */
+  constructor(ws: WebSocket, remoteAddress: string, limits: SignalingLimits, h: JsonSocketHandlers, keepaliveMs: number = KEEPALIVE_MS) {
     this.#ws = ws;
     this.remoteAddress = remoteAddress;
     this.#limits = limits;
@@ -42,25 +45,32 @@ export class JsonSocket {
     ws.on('pong', () => { this.#alive = true; });
     ws.on('close', (code) => this.#onClose(code));
     ws.on('error', (err) => debug('socket error from %s: %s', remoteAddress, err.message));
-    this.#ping = setInterval(() => {
-      if (!this.#alive) { debug('%s missed a keepalive', remoteAddress); ws.terminate(); return; }
-      this.#alive = false;
-      try { ws.ping(); } catch { /* closing */ }
-    }, keepaliveMs);
-    this.#ping.unref?.();
+    if (keepaliveMs > 0) {
+      this.#ping = setInterval(() => {
+        if (!this.#alive) { debug('%s missed a keepalive', remoteAddress); ws.terminate(); return; }
+        this.#alive = false;
+        try { ws.ping(); } catch { /* closing */ }
+      }, keepaliveMs);
+      this.#ping.unref?.();
+    }
   }
 
   get closed(): boolean { return this.#closed; }
 
   /** Writes one frame; closes the socket (1013) if the client does not read. */
   send(frame: unknown): boolean {
+    return this.sendText(JSON.stringify(frame));
+  }
+
+  /** Writes one frame that is JSON text already. */
+  sendText(text: string): boolean {
     if (this.#closed || this.#ws.readyState !== OPEN) return false;
     if (this.#ws.bufferedAmount > this.#limits.maxBufferedBytes) {
       debug('closing %s: %d bytes unread', this.remoteAddress, this.#ws.bufferedAmount);
       this.close(1013, 'too slow');
       return false;
     }
-    this.#ws.send(JSON.stringify(frame));
+    this.#ws.send(text);
     return true;
   }
 
@@ -73,7 +83,7 @@ export class JsonSocket {
   #onClose(code: number): void {
     if (this.#closed) return;
     this.#closed = true;
-    clearInterval(this.#ping);
+    if (this.#ping) clearInterval(this.#ping);
     this.#h.closed(code);
   }
 

@@ -7,6 +7,9 @@
 import debugFactory from 'debug';
 import { randomBytes, textDecoder, textEncoder, toBase64, toHex, fromBase64 } from '../util/bytes.js';
 import { relayError } from '../util/errors.js';
+import { BoundedMap } from '../util/bounded-map.js';
+import { PendingRequests } from '../util/pending.js';
+import type { SignalingDropReason } from '../util/drop-reasons.js';
 import { KEM_PUBLIC_KEY_LENGTH } from '../crypto/identity.js';
 import type { MeshNode } from '../node/mesh-node.js';
 import { RosterStore, signRoster, type RosterRecord } from './mesh-records.js';
@@ -40,18 +43,17 @@ export interface MeshHost {
   extension(t: string): MeshExtension | undefined;
 }
 
-interface Pending { resolve: (k: KeyInfo) => void; reject: (e: Error) => void; timer: ReturnType<typeof setTimeout>; home: string }
-
 export class SignalingMesh {
   readonly #node: MeshNode;
   readonly #limits: SignalingLimits;
   readonly #host: MeshHost;
   readonly #store: RosterStore;
-  readonly #pending = new Map<string, Pending>();
-  readonly #rosterSentTo = new Map<string, number>();
+  /** Key requests by `<home>/<rid>`: only the asked home's answer matches. */
+  readonly #pending: PendingRequests<string, KeyInfo>;
+  readonly #rosterSentTo: BoundedMap<string, number>;
   /** Client messages per home node waiting for the end of this tick, sent as one mesh message. */
   readonly #batches = new Map<string, { items: string[]; chars: number }>();
-  readonly dropped: Record<string, number> = {};
+  readonly dropped: Partial<Record<SignalingDropReason, number>> = {};
   #own: RosterRecord | null = null;
   #dirty = false;
   #publishTimer: ReturnType<typeof setTimeout> | null = null;
@@ -62,6 +64,12 @@ export class SignalingMesh {
     this.#node = node;
     this.#limits = limits;
     this.#host = host;
+    this.#rosterSentTo = new BoundedMap(Math.max(2, limits.maxHomes));
+    this.#pending = new PendingRequests({
+      max: limits.maxRemoteRequests, timeoutMs: limits.remoteTimeoutMs, what: 'key request',
+      timeoutError: (key) => signalingError('PEER_NOT_FOUND', `home node of ${targetOf(String(key))} did not answer`),
+      fullError: () => signalingError('LIMIT_REACHED', 'too many remote requests'),
+    });
     this.#store = new RosterStore(node.identity.idHex, {
       maxHomes: limits.maxHomes, maxIdsPerRoster: limits.maxClients, maxRemoteIds: limits.maxRemoteIds, maxTtlMs: limits.rosterTtlMs * 2,
     });
@@ -87,20 +95,17 @@ export class SignalingMesh {
 
   /** Asks `home` for the keys of its client `targetId`. */
   requestKey(home: string, targetId: string): Promise<KeyInfo> {
-    if (this.#pending.size >= this.#limits.maxRemoteRequests) return Promise.reject(signalingError('LIMIT_REACHED', 'too many remote requests'));
     const rid = toHex(randomBytes(8));
-    return new Promise((resolve, reject) => {
-      // Asked again (same rid) at a third of the time limit, in case the mesh lost the first one.
-      const retry = setTimeout(() => { if (this.#pending.has(rid)) this.send(home, { t: 'keyreq', rid, to: targetId }); }, this.#limits.remoteTimeoutMs / 3);
-      retry.unref?.();
-      const timer = setTimeout(() => {
-        this.#pending.delete(rid);
-        reject(signalingError('PEER_NOT_FOUND', `home node of ${targetId} did not answer`));
-      }, this.#limits.remoteTimeoutMs);
-      timer.unref?.();
-      this.#pending.set(rid, { resolve: (k) => { clearTimeout(retry); resolve(k); }, reject: (e) => { clearTimeout(retry); reject(e); }, timer, home });
-      this.send(home, { t: 'keyreq', rid, to: targetId });
-    });
+    const key = `${home}/${rid}/${targetId}`;
+    const answer = this.#pending.add(key);
+    if (!this.#pending.has(key)) return answer;
+    // Asked again (same rid) at a third of the time limit, in case the mesh lost the first one.
+    const retry = setTimeout(() => { if (this.#pending.has(key)) this.send(home, { t: 'keyreq', rid, to: targetId }); }, this.#limits.remoteTimeoutMs / 3);
+    retry.unref?.();
+    const stop = () => clearTimeout(retry);
+    answer.then(stop, stop);
+    this.send(home, { t: 'keyreq', rid, to: targetId });
+    return answer;
   }
 
   /** Sends a mesh message (a core one, or an extension's) to node `hex`. Never throws. */
@@ -126,11 +131,10 @@ export class SignalingMesh {
     this.#closed = true;
     clearInterval(this.#refreshTimer);
     if (this.#publishTimer) clearTimeout(this.#publishTimer);
-    for (const p of this.#pending.values()) { clearTimeout(p.timer); p.reject(relayError('ERR_DESTROYED')); }
-    this.#pending.clear();
+    this.#pending.rejectAll(relayError('ERR_DESTROYED'));
   }
 
-  #count(reason: string): void {
+  #count(reason: SignalingDropReason): void {
     this.dropped[reason] = (this.dropped[reason] ?? 0) + 1;
     debug('dropped: %s', reason);
   }
@@ -176,7 +180,6 @@ export class SignalingMesh {
     const own = this.#own!;
     if ((this.#rosterSentTo.get(dest) ?? -1) >= own.seq) return;
     this.#rosterSentTo.set(dest, own.seq);
-    while (this.#rosterSentTo.size > this.#limits.maxHomes) this.#rosterSentTo.delete(this.#rosterSentTo.keys().next().value as string);
     this.send(dest, { t: 'roster', r: own });
   }
 
@@ -282,7 +285,7 @@ export class SignalingMesh {
   #onRoster(r: unknown, fromHex: string): void {
     const res = this.#store.accept(r, Date.now());
     if (res.status !== 'stored') {
-      if (res.status !== 'stale') this.#count(`roster_${res.status}`);
+      if (res.status !== 'stale') this.#count(res.status === 'full' ? 'roster_full' : 'roster_invalid');
       return;
     }
     const rec = r as RosterRecord;
@@ -294,22 +297,23 @@ export class SignalingMesh {
   }
 
   #onKeyResponse(msg: Extract<MeshMessage, { t: 'keyres' }>, fromHex: string): void {
-    const p = typeof msg.rid === 'string' ? this.#pending.get(msg.rid) : undefined;
-    if (!p || p.home !== fromHex) return this.#count('unexpected_keyres'); // also the answer to a repeated request
-    this.#pending.delete(msg.rid);
-    clearTimeout(p.timer);
+    const key = typeof msg.rid === 'string' && typeof msg.id === 'string' ? `${fromHex}/${msg.rid}/${msg.id}` : '';
+    if (!this.#pending.has(key)) return this.#count('unexpected_keyres'); // also the answer to a repeated request
     try {
       if (typeof msg.pk !== 'string') throw new Error('not found');
       const publicKey = fromBase64(msg.pk);
       const signingKey = typeof msg.sk === 'string' ? fromBase64(msg.sk) : null;
       if (publicKey.length !== KEM_PUBLIC_KEY_LENGTH) throw new Error('bad key');
       const caps = Array.isArray(msg.caps) ? msg.caps.filter((c): c is string => typeof c === 'string').slice(0, 16) : [];
-      p.resolve({ peerId: msg.id, publicKey, signingKey, capabilities: caps });
+      this.#pending.resolve(key, { peerId: msg.id, publicKey, signingKey, capabilities: caps });
     } catch {
-      p.reject(signalingError('PEER_NOT_FOUND', `no client ${String(msg.id)}`));
+      this.#pending.reject(key, signalingError('PEER_NOT_FOUND', `no client ${String(msg.id)}`));
     }
   }
 }
+
+/** The client id of a key request's key `<home>/<rid>/<clientId>` (home and rid are hex). */
+function targetOf(key: string): string { return key.slice(key.indexOf('/', key.indexOf('/') + 1) + 1); }
 
 function fromHexId(hex: string): Uint8Array {
   const out = new Uint8Array(20);

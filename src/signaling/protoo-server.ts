@@ -9,13 +9,14 @@ import { EventEmitter } from 'events';
 import type http from 'node:http';
 import type { UpgradeRoute } from '../transport/listener.js';
 import { MAX_CLIENT_ID_LENGTH } from './mesh-records.js';
+import { DIALECT_LIMITS } from './limits.js';
 import type { SignalingCore } from './core.js';
 import { PROTOO_SUBPROTOCOL, ProtooPeer } from './dialect-protoo.js';
 
 /** Upgrade route priority: after mesh links (0), before the IM dialect (100). */
 export const PROTOO_ROUTE_PRIORITY = 50;
-/** Longest an application may take to accept or reject a connection (ms). */
-export const ADMISSION_TIMEOUT_MS = 10_000;
+/** Longest an application may take to accept or reject a connection (ms; src/util/limits.ts, group `dialects`). */
+export const ADMISSION_TIMEOUT_MS = DIALECT_LIMITS.admissionTimeoutMs;
 
 export interface ConnectionInfo {
   request: http.IncomingMessage;

@@ -8,31 +8,18 @@
  */
 import debugFactory from 'debug';
 import { randomBytes, toHex } from '../util/bytes.js';
-import { relayError, type ErrorCode, type RelayError } from '../util/errors.js';
+import type { RelayError } from '../util/errors.js';
+import { BoundedMap } from '../util/bounded-map.js';
+import { PendingRequests } from '../util/pending.js';
 import type { ClientSink, SignalingCore } from './core.js';
+import { resolveRoomLimits, ROOM_LIMITS, type RoomLimits } from './limits.js';
+import { errorTypeOf, wireError } from './wire-errors.js';
 
 const debug = debugFactory('relaymesh:signaling:rooms');
 
-export const ROOM_LIMITS = {
-  /** Rooms homed on one node. */
-  maxRooms: 10_000,
-  /** Members of one room. */
-  maxMembers: 1000,
-  /** Rooms one client may be a member of. */
-  maxRoomsPerClient: 64,
-  /** Characters in a room id / room name. */
-  maxRoomIdLength: 128,
-  maxNameLength: 256,
-  /** Wait for a remote home's answer (ms). */
-  opTimeoutMs: 10_000,
-  /** Wait for answers when looking a room up across the mesh (ms). */
-  findTimeoutMs: 3000,
-  /** Remote operations and look-ups in flight. */
-  maxPending: 4096,
-  /** Remembered room -> home entries. */
-  maxCachedHomes: 10_000,
-};
-export type RoomLimits = typeof ROOM_LIMITS;
+/** Defaults in src/util/limits.ts; set them with the signaling option `rooms: {...}`. */
+export { ROOM_LIMITS };
+export type { RoomLimits };
 
 export interface RoomView { room: string; name: string; creator: string; clients: string[] }
 
@@ -49,17 +36,10 @@ export interface RoomSink extends ClientSink { roomEvent(ev: RoomEvent): void }
 type Op = 'create' | 'join' | 'leave' | 'end' | 'message';
 const OPS = new Set<string>(['create', 'join', 'leave', 'end', 'message']);
 interface Room { name: string; creator: string; members: Set<string> }
-interface Pending { resolve: (v: unknown) => void; reject: (e: Error) => void; timer: ReturnType<typeof setTimeout>; home?: string; asked?: number }
 
-const CODES: Record<string, ErrorCode> = {
-  ROOM_NOT_FOUND: 'ERR_ROOM_NOT_FOUND', NOT_MEMBER: 'ERR_ROOM_NOT_FOUND', ROOM_EXISTS: 'ERR_ROOM_EXISTS',
-  ALREADY_MEMBER: 'ERR_ROOM_EXISTS', NOT_CREATOR: 'ERR_REJECTED', INVALID_MESSAGE: 'ERR_MALFORMED_FRAME',
-  LIMIT_REACHED: 'ERR_QUEUE_FULL', TIMEOUT: 'ERR_TIMEOUT', REGISTRATION_REQUIRED: 'ERR_NOT_CONNECTED',
-};
-
-/** A room refusal; `info.errorType` is one of the keys of CODES. */
+/** A room refusal; `info.errorType` is a wire error type (wire-errors.ts: ROOM_NOT_FOUND, NOT_MEMBER, ...). */
 export function roomError(errorType: string, details: string): RelayError {
-  return relayError(CODES[errorType] ?? 'ERR_REJECTED', details, { errorType });
+  return wireError(errorType, details);
 }
 
 const byCore = new WeakMap<SignalingCore, Rooms>();
@@ -78,13 +58,25 @@ export class Rooms {
   readonly #homed = new Map<string, Room>();
   /** Local client -> its rooms -> their home. */
   readonly #joined = new Map<string, Map<string, string>>();
-  readonly #where = new Map<string, string>();
-  readonly #pending = new Map<string, Pending>();
+  readonly #where: BoundedMap<string, string>;
+  /**
+   * Remote operations (key `<home>/<rid>`: only the home's answer matches) and
+   * look-ups (key `<rid>`, with the count of nodes still to answer in #asking).
+   */
+  readonly #pending: PendingRequests<string, unknown>;
+  readonly #asking = new Map<string, number>();
 
   constructor(core: SignalingCore, limits: Partial<RoomLimits> = {}) {
     this.core = core;
-    this.limits = { ...ROOM_LIMITS, ...limits };
+    this.limits = resolveRoomLimits({ ...core.roomLimits, ...limits });
     this.#self = core.node.identity.idHex;
+    this.#where = new BoundedMap(Math.max(2, this.limits.maxCachedHomes));
+    this.#pending = new PendingRequests({
+      max: this.limits.maxPending, timeoutMs: this.limits.opTimeoutMs, what: 'room operation',
+      timeoutError: () => roomError('TIMEOUT', 'the room\'s home node did not answer'),
+      fullError: () => roomError('LIMIT_REACHED', 'too many room operations in flight'),
+    });
+    core.reportRooms(() => this.#homed.size);
     core.onMeshType('room-op', (m, from) => this.#onOp(m, from));
     core.onMeshType('room-res', (m, from) => this.#onResult(m, from));
     core.onMeshType('room-ev', (m, from) => this.#onEvent(m, from));
@@ -135,7 +127,7 @@ export class Rooms {
         return await this.#remote(home, op, client, id, extra);
       } catch (err) {
         // A remembered home that no longer holds the room: look it up once more.
-        if ((err as RelayError).info?.errorType !== 'ROOM_NOT_FOUND' || attempt > 0) throw err;
+        if (errorTypeOf(err) !== 'ROOM_NOT_FOUND' || attempt > 0) throw err;
         this.#where.delete(id);
         this.#joined.get(client)?.delete(id);
       }
@@ -144,41 +136,37 @@ export class Rooms {
   }
 
   #remote(home: string, op: Op, client: string, room: string, extra: Record<string, unknown>): Promise<unknown> {
-    return this.#await((rid) => this.core.sendMesh(home, { t: 'room-op', rid, op, room, client, ...extra }), this.limits.opTimeoutMs, { home });
+    const rid = toHex(randomBytes(8));
+    const answer = this.#pending.add(`${home}/${rid}`);
+    if (this.#pending.has(`${home}/${rid}`)) this.core.sendMesh(home, { t: 'room-op', rid, op, room, client, ...extra });
+    return answer;
   }
 
-  /** Asks every node we know whether it homes `room`; resolves to the home or null. */
-  #find(room: string): Promise<string | null> {
+  /** Asks every node we know whether it homes `room`; resolves to the home or null (also when none answers in time). */
+  async #find(room: string): Promise<string | null> {
     const nodes = new Set([...this.core.knownHomes(), ...this.core.node.peers.map((p) => toHex(p))]);
     nodes.delete(this.#self);
-    if (nodes.size === 0) return Promise.resolve(null);
-    return this.#await((rid) => { for (const n of nodes) this.core.sendMesh(n, { t: 'room-find', rid, room }); }, this.limits.findTimeoutMs, { asked: nodes.size }, null)
-      .then((home) => {
-        if (typeof home === 'string') this.#remember(room, home);
-        return home as string | null;
-      });
-  }
-
-  #await(send: (rid: string) => void, ms: number, p: Partial<Pending>, onTimeout?: unknown): Promise<unknown> {
-    if (this.#pending.size >= this.limits.maxPending) return Promise.reject(roomError('LIMIT_REACHED', 'too many room operations in flight'));
+    if (nodes.size === 0) return null;
     const rid = toHex(randomBytes(8));
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.#pending.delete(rid);
-        if (onTimeout !== undefined) resolve(onTimeout);
-        else reject(roomError('TIMEOUT', 'the room\'s home node did not answer'));
-      }, ms);
-      timer.unref?.();
-      this.#pending.set(rid, { resolve, reject, timer, ...p });
-      send(rid);
-    });
+    const answer = this.#pending.add(rid, { timeoutMs: this.limits.findTimeoutMs });
+    if (this.#pending.has(rid)) {
+      this.#asking.set(rid, nodes.size);
+      for (const n of nodes) this.core.sendMesh(n, { t: 'room-find', rid, room });
+    }
+    let home: unknown;
+    try {
+      home = await answer;
+    } catch (err) {
+      if (errorTypeOf(err) !== 'TIMEOUT') throw err;
+      home = null;
+    } finally {
+      this.#asking.delete(rid);
+    }
+    if (typeof home === 'string') this.#remember(room, home);
+    return typeof home === 'string' ? home : null;
   }
 
-  #remember(room: string, home: string): void {
-    this.#where.delete(room);
-    this.#where.set(room, home);
-    if (this.#where.size > this.limits.maxCachedHomes) this.#where.delete(this.#where.keys().next().value as string);
-  }
+  #remember(room: string, home: string): void { this.#where.set(room, home); }
 
   // ------------------------------------------------------------ home side
 
@@ -299,24 +287,21 @@ export class Rooms {
     try {
       res = { ok: true, v: this.#apply(op as Op, client, room, { name: m.name, data: m.data }) };
     } catch (err) {
-      const e = err as RelayError;
-      res = { ok: false, errorType: e.info?.errorType ?? 'INTERNAL_ERROR', details: e.message };
+        res = { ok: false, errorType: errorTypeOf(err) || 'INTERNAL_ERROR', details: (err as Error).message };
     }
     if (typeof rid === 'string') this.core.sendMesh(from, { t: 'room-res', rid, room, client, op, ...res });
   }
 
   #onResult(m: Record<string, unknown>, from: string): void {
-    const p = typeof m.rid === 'string' ? this.#pending.get(m.rid) : undefined;
-    if (!p || p.home !== from) return debug('unexpected room-res from %s', from.slice(0, 8));
-    this.#pending.delete(m.rid as string);
-    clearTimeout(p.timer);
-    if (m.ok !== true) return p.reject(roomError(String(m.errorType), String(m.details ?? 'refused')));
+    const key = typeof m.rid === 'string' ? `${from}/${m.rid}` : '';
+    if (!this.#pending.has(key)) return debug('unexpected room-res from %s', from.slice(0, 8));
+    if (m.ok !== true) return void this.#pending.reject(key, roomError(String(m.errorType), String(m.details ?? 'refused')));
     const room = String(m.room);
     const client = String(m.client);
     this.#remember(room, from);
     if (m.op === 'create' || m.op === 'join') this.#track(client, room, from, true);
     if (m.op === 'leave' || m.op === 'end') this.#track(client, room, from, false);
-    p.resolve(m.v);
+    this.#pending.resolve(key, m.v);
   }
 
   #onEvent(m: Record<string, unknown>, from: string): void {
@@ -329,18 +314,12 @@ export class Rooms {
   }
 
   #onFound(m: Record<string, unknown>, from: string): void {
-    const p = typeof m.rid === 'string' ? this.#pending.get(m.rid) : undefined;
-    if (!p || p.asked === undefined) return;
-    if (m.have === true) {
-      this.#pending.delete(m.rid as string);
-      clearTimeout(p.timer);
-      return p.resolve(from);
-    }
-    if (--p.asked <= 0) {
-      this.#pending.delete(m.rid as string);
-      clearTimeout(p.timer);
-      p.resolve(null);
-    }
+    const rid = typeof m.rid === 'string' ? m.rid : '';
+    const left = this.#asking.get(rid);
+    if (left === undefined) return;
+    if (m.have === true) return void this.#pending.resolve(rid, from);
+    if (left <= 1) this.#pending.resolve(rid, null);
+    else this.#asking.set(rid, left - 1);
   }
 }
 

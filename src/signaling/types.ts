@@ -3,8 +3,9 @@
  * dialect: client events and sinks, registrations, options, events, and the
  * error a dialect shows a client as an error frame.
  */
-import { relayError, type ErrorCode, type RelayError } from '../util/errors.js';
-import type { SignalingLimits } from './limits.js';
+import type { RelayError } from '../util/errors.js';
+import type { RoomLimits, SignalingLimits } from './limits.js';
+import { wireError } from './wire-errors.js';
 
 /** What the core asks a dialect to deliver to one client. */
 export type ClientEvent =
@@ -54,6 +55,8 @@ export interface SignalingOptions extends Partial<SignalingLimits> {
   /** Accept registrations without the ML-DSA proof (the client's older form). Default false. */
   allowUnverified?: boolean;
   authorize?: Authorizer;
+  /** Room limits (README "Limits", group `rooms`), e.g. `{ maxRooms: 100 }`. */
+  rooms?: Partial<RoomLimits>;
 }
 
 export interface SignalingEvents {
@@ -65,13 +68,7 @@ export interface SignalingEvents {
   gone: [ids: string[]];
 }
 
-const ERROR_CODE: Record<string, ErrorCode> = {
-  INVALID_MESSAGE: 'ERR_MALFORMED_FRAME', CLIENT_ID_TAKEN: 'ERR_CLIENT_ID_TAKEN', PEER_NOT_FOUND: 'ERR_PEER_NOT_FOUND',
-  INVALID_PUBLIC_KEY: 'ERR_BAD_KEYS', REGISTRATION_REQUIRED: 'ERR_NOT_CONNECTED', INVALID_PROOF: 'ERR_INVALID_PROOF',
-  RATE_LIMITED: 'ERR_RATE_LIMITED', REJECTED: 'ERR_REJECTED', LIMIT_REACHED: 'ERR_QUEUE_FULL', TIMEOUT: 'ERR_TIMEOUT',
-};
-
-/** A refusal the dialect shows the client as an error frame of type `errorType`. */
+/** A refusal the dialect shows the client as an error frame of type `errorType` (codes: wire-errors.ts). */
 export function signalingError(errorType: string, details: string): RelayError {
-  return relayError(ERROR_CODE[errorType] ?? 'ERR_REJECTED', details, { errorType });
+  return wireError(errorType, details);
 }

@@ -58,3 +58,24 @@ export type Detour = 'loop' | 'backtrack';
 
 /** Counts drops by reason (the node's `stats().dropped`). */
 export type CountDrop = (reason: DropReason) => void;
+
+/**
+ * Why the signaling mesh side (src/signaling/mesh.ts) dropped a message from
+ * another node: `node.signaling.stats().dropped` keys its counters by these
+ * names, and the README's signaling section lists them all
+ * (test/signaling/drop-reasons.test.ts keeps the two in step).
+ */
+export const SIGNALING_DROP_REASONS = {
+  bad_json: 'a mesh signaling message that is not UTF-8 JSON',
+  bad_message: 'a mesh signaling message with missing or mistyped fields',
+  bad_batch: 'a batch of client messages whose lengths do not add up',
+  unknown_type: 'a mesh signaling message of a type neither the core nor an extension (rooms) handles',
+  unlisted_sender: 'a client message from a node whose roster does not list the sender',
+  unexpected_keyres: 'a key answer to no pending request (or not from the home asked, or a repeat)',
+  extension_failed: 'an extension message (rooms) whose handler threw',
+  send_failed: 'a mesh signaling message that could not be sent',
+  roster_invalid: 'a roster that does not verify (shape, key-to-id binding, signature, expiry)',
+  roster_full: 'a roster beyond maxHomes or maxRemoteIds',
+} as const;
+
+export type SignalingDropReason = keyof typeof SIGNALING_DROP_REASONS;

@@ -1,7 +1,11 @@
 /**
- * Every buffer, queue, cache and count has a finite default, listed here and
- * in the README's limits table (a test keeps the two in step).
+ * Every buffer, queue, cache and count has a finite default, listed here, in
+ * groups (node, signaling, rooms, dialects, messaging, webrtc, resolver), and
+ * in the README's one limits table (test/docs.test.ts keeps the two in step).
+ * The layers that use a group import it from here; nothing else holds a default.
  */
+
+/** Node limits (PeerRelay options). */
 export const DEFAULT_LIMITS = {
   /** Largest `send` payload in bytes (after JSON encoding). */
   maxMessageSize: 4 * 1024 * 1024,
@@ -52,6 +56,152 @@ export const DEFAULT_LIMITS = {
 } as const;
 
 export type Limits = { -readonly [K in keyof typeof DEFAULT_LIMITS]: number };
+
+/** Signaling server limits (`signaling: {...}` option): every count and buffer of the signaling core. */
+export const SIGNALING_LIMITS = {
+  /** Largest client frame in bytes (a 1 MiB message is ~1.4 MB of base64 JSON). */
+  maxFrameBytes: 4 * 1024 * 1024,
+  /** Clients registered on one node. */
+  maxClients: 10_000,
+  /** `register` requests one connection may make. */
+  maxRegistrationsPerConnection: 16,
+  /** Sustained frames per second per connection (token bucket rate). */
+  ratePerSecond: 1000,
+  /** Token bucket size: frames a connection may send in a burst. */
+  rateBurst: 2000,
+  /** Frames waiting in one connection's ordered output queue. */
+  maxQueuedFrames: 4096,
+  /** Bytes buffered in one client's socket before it is closed as too slow. */
+  maxBufferedBytes: 32 * 1024 * 1024,
+  /** Questions awaiting an answer from one client. */
+  maxQuestionsPerClient: 64,
+  /** Default time a client has to answer a question (ms). */
+  questionTimeoutMs: 30_000,
+  /** Longest wait for an answer (custom handler, auth hook, home node) before the client gets a TIMEOUT error (ms). */
+  handlerTimeoutMs: 15_000,
+  /** Time a remote home node has to answer a key request (ms; asked again after a third of it). Below the client's 10 s default. */
+  remoteTimeoutMs: 8000,
+  /** Remote key requests in flight, all clients. */
+  maxRemoteRequests: 4096,
+  /** Ids `discover` returns (local first, then mesh-wide). */
+  maxDiscover: 1000,
+  /** Lifetime of a published roster (ms); refreshed at a third of it. */
+  rosterTtlMs: 60_000,
+  /** Delay that coalesces roster changes into one signature (ms). */
+  rosterDelayMs: 100,
+  /** Homes (other nodes' rosters) remembered. */
+  maxHomes: 1024,
+  /** Client ids known mesh-wide. */
+  maxRemoteIds: 100_000,
+  /** After its owner leaves, an id stays bound to the owner's signing key this long (ms). */
+  idReserveMs: 10 * 60_000,
+  /** Reserved ids remembered. */
+  maxReservations: 10_000,
+} as const;
+
+export type SignalingLimits = { -readonly [K in keyof typeof SIGNALING_LIMITS]: number };
+
+/** Signaling room limits (`signaling: { rooms: {...} }` option). */
+export const ROOM_LIMITS = {
+  /** Rooms homed on one node. */
+  maxRooms: 10_000,
+  /** Members of one room. */
+  maxMembers: 1000,
+  /** Rooms one client may be a member of. */
+  maxRoomsPerClient: 64,
+  /** Characters in a room id. */
+  maxRoomIdLength: 128,
+  /** Characters in a room name. */
+  maxNameLength: 256,
+  /** Wait for a remote home's answer (ms). */
+  opTimeoutMs: 10_000,
+  /** Wait for answers when looking a room up across the mesh (ms). */
+  findTimeoutMs: 3000,
+  /** Remote operations and look-ups in flight. */
+  maxPending: 4096,
+  /** Remembered room -> home entries. */
+  maxCachedHomes: 10_000,
+} as const;
+
+export type RoomLimits = { -readonly [K in keyof typeof ROOM_LIMITS]: number };
+
+/** The Connector and protoo dialects and the protoo server (fixed). */
+export const DIALECT_LIMITS = {
+  /** Keepalive ping period of Connector and protoo connections (ms); a missed pong closes the socket. */
+  keepaliveMs: 30_000,
+  /** Server-initiated protoo requests awaiting a response, per peer. */
+  maxPendingRequests: 64,
+  /** Client protoo requests being served at once, per peer. */
+  maxServing: 256,
+  /** Default wait for a response to a server-initiated protoo request (ms). */
+  requestTimeoutMs: 20_000,
+  /** Longest an application may take to accept or reject a protoo connection (ms). */
+  admissionTimeoutMs: 10_000,
+} as const;
+
+/** MessagingPeer, the IM client (`maxQueued`, `maxPending` are config options; the rest are fixed). */
+export const MESSAGING_LIMITS = {
+  /** Frames kept while reconnecting. */
+  maxQueued: 1000,
+  /** Requests in flight. */
+  maxPending: 1024,
+  /** Peers whose keys are pinned at once. */
+  maxPins: 10_000,
+  /** Peers whose fetched keys are cached. */
+  maxKeys: 4096,
+  /** relaymesh-im-v1 inbound sessions held. */
+  maxInbound: 1024,
+  /** relaymesh-im-v1 session ids remembered against replays. */
+  maxSeenSids: 65_536,
+} as const;
+
+/** WebRTC links and connect(id) (fixed). */
+export const WEBRTC_LIMITS = {
+  /** Offers answered at once; more are refused with `busy`. */
+  maxIncoming: 16,
+  /** Attempts per connect() call (each bounded by half of connectTimeoutMs). */
+  maxTries: 3,
+  /** Pause between two attempts (ms). */
+  retryDelayMs: 250,
+  /** Attempts whose signals overtook their offer, kept. */
+  maxEarlySids: 32,
+  /** Early signals kept per attempt. */
+  maxEarlyPerSid: 16,
+  /** How long early signals are kept (ms). */
+  earlyAgeMs: 10_000,
+  /** Largest SDP accepted (bytes). */
+  maxSdp: 64 * 1024,
+  /** Largest ICE candidate accepted (bytes). */
+  maxCandidate: 1024,
+} as const;
+
+/** PeerRelay.Socket's alias resolver (`resolver` limits of the socket). */
+export const RESOLVER_LIMITS = {
+  /** Ids remembered (LRU), the pool for alias lookups and answers. */
+  maxKnownIds: 4096,
+  /** Alias lookups in progress at once; more fail at once. */
+  maxLookups: 64,
+  /** FIND questions one lookup may ask. */
+  maxQueries: 32,
+  /** How long one FIND may go unanswered (ms). */
+  queryTimeoutMs: 2000,
+  /** FIND questions answered per second (the rest are dropped and counted). */
+  maxAnswersPerSecond: 500,
+} as const;
+
+/**
+ * Every group of defaults, as the README's limits table lists them (its
+ * "group" column); test/docs.test.ts checks every entry against that table.
+ */
+export const LIMIT_GROUPS = {
+  node: DEFAULT_LIMITS,
+  signaling: SIGNALING_LIMITS,
+  rooms: ROOM_LIMITS,
+  dialects: DIALECT_LIMITS,
+  messaging: MESSAGING_LIMITS,
+  webrtc: WEBRTC_LIMITS,
+  resolver: RESOLVER_LIMITS,
+} as const;
 
 /**
  * `defaults` overridden by the numeric options in `opts` that name one of

@@ -2,7 +2,8 @@
  * Pending requests matched to their answers by key: the one helper for every
  * "send a question, wait for the answer" in relaymesh. Each request has a
  * timeout (ERR_TIMEOUT), an optional AbortSignal (ERR_ABORTED), and the set is
- * bounded (ERR_QUEUE_FULL once `max` wait). Nothing leaks: a settled request
+ * bounded (ERR_QUEUE_FULL once `max` wait); a site whose wire protocol has
+ * its own refusals passes `timeoutError` / `fullError`. Nothing leaks: a settled request
  * clears its timer and its abort listener.
  *
  *   const pending = new PendingRequests<string, Answer>({ max: 1024, timeoutMs: 5000, what: 'lookup' });
@@ -23,6 +24,8 @@ export interface PendingOptions {
   timeoutError?: (key: unknown, ms: number) => Error;
   /** The timers keep the process alive while a request waits (default: they do not). */
   keepAlive?: boolean;
+  /** Makes the error for a request refused because `max` wait (default: ERR_QUEUE_FULL). */
+  fullError?: (max: number) => Error;
 }
 
 export interface AddOptions {
@@ -62,7 +65,7 @@ export class PendingRequests<K, T> {
     const what = this.#o.what ?? 'request';
     if (opts.signal?.aborted) return Promise.reject(relayError('ERR_ABORTED', `${what} aborted`));
     if (this.#entries.size >= this.#o.max) {
-      return Promise.reject(relayError('ERR_QUEUE_FULL', `more than ${this.#o.max} ${what}s pending`));
+      return Promise.reject(this.#o.fullError ? this.#o.fullError(this.#o.max) : relayError('ERR_QUEUE_FULL', `more than ${this.#o.max} ${what}s pending`));
     }
     return new Promise<T>((resolve, reject) => {
       const ms = opts.timeoutMs ?? this.#o.timeoutMs;

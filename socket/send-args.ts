@@ -24,6 +24,25 @@ function viewBytes(v: ArrayBufferView): Uint8Array {
   return new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
 }
 
+/** bind()'s options object. */
+export interface BindOptions { port?: number; address?: string; exclusive?: boolean; fd?: number }
+
+/** bind([port][, address][, callback]) or bind(options[, callback]): the port (0: any) and address ('': any). */
+export function normalizeBind(port: unknown, address: unknown): { port: number; address: string } {
+  let p = port;
+  let a: unknown;
+  if (p !== null && typeof p === 'object') {
+    a = (p as BindOptions).address || '';
+    p = (p as BindOptions).port;
+  } else {
+    a = typeof address === 'function' ? '' : address;
+  }
+  if (typeof p === 'function') p = 0;
+  const bindPort = p === undefined || p === null ? 0 : validatePort(p, 'options.port', true);
+  if (a != null && typeof a !== 'string') throw E.invalidArgType('address', 'of type string', a);
+  return { port: bindPort, address: (a as string | undefined) || '' };
+}
+
 /** Node's validatePort(): numbers or numeric strings, 0..65535 (1.. unless allowZero). */
 export function validatePort(port: unknown, name: string, allowZero: boolean): number {
   if ((typeof port !== 'number' && typeof port !== 'string') ||

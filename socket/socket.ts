@@ -9,11 +9,10 @@ import { EventEmitter } from 'events';
 import debugFactory from 'debug';
 import { equalBytes, toBuffer } from '../src/util/bytes.js';
 import type { MeshNode } from '../src/node/mesh-node.js';
-import type { RelayError } from '../src/util/errors.js';
 import { Addressing, type AddressMode } from './addressing.js';
 import { Mux, type PortOwner } from './mux.js';
-import { MAX_DATAGRAM } from './wire.js';
-import { normalizeSend, validatePort, validateString, type SendCallback } from './send-args.js';
+import { Sender } from './sender.js';
+import { normalizeBind, normalizeSend, validatePort, validateString, type BindOptions, type SendCallback } from './send-args.js';
 import * as E from './errors.js';
 import { parseSocketOptions, type SocketOptions, type SocketType } from './options.js';
 
@@ -44,6 +43,7 @@ export class Socket extends EventEmitter<SocketEvents> implements PortOwner {
   readonly type: SocketType;
   readonly #mux: Mux;
   readonly #addr: Addressing;
+  readonly #sender: Sender;
   readonly #owned: boolean;
   #bindState: BindState = 'unbound';
   #connectState: 'disconnected' | 'connecting' | 'connected' = 'disconnected';
@@ -51,10 +51,7 @@ export class Socket extends EventEmitter<SocketEvents> implements PortOwner {
   #port = 0;
   #closed = false;
   #queue: (() => void)[] | undefined;
-  #queuedCount = 0;
-  #queuedBytes = 0;
   #recvBufferSize: number;
-  #sendBufferSize: number;
   readonly #onNodeError = (err: Error) => this.emit('error', err);
 
   /**
@@ -75,7 +72,15 @@ export class Socket extends EventEmitter<SocketEvents> implements PortOwner {
     this.#mux = Mux.for(this.peer);
     this.#addr = new Addressing(o.addressMode, o.prefix, this.peer.id, this.#mux.resolver);
     this.#recvBufferSize = o.recvBufferSize || DEFAULT_BUFFER_SIZE;
-    this.#sendBufferSize = o.sendBufferSize || DEFAULT_BUFFER_SIZE;
+    const socket = this;
+    this.#sender = new Sender({
+      get bound() { return socket.#bindState === 'bound'; },
+      get closed() { return socket.#closed; },
+      get remote() { return socket.#connectState === 'connected' ? socket.#remote : null; },
+      get port() { return socket.#port; },
+      enqueue: (fn) => this.#enqueue(fn),
+      emitError: (err) => this.emit('error', err),
+    }, this.#mux, this.#addr, this.peer.limits.maxMessageSize, o.sendBufferSize || DEFAULT_BUFFER_SIZE);
     if (this.#owned) this.peer.on('error', this.#onNodeError);
     if (typeof listener === 'function') this.on('message', listener);
     if (o.signal) {
@@ -90,21 +95,10 @@ export class Socket extends EventEmitter<SocketEvents> implements PortOwner {
 
   // ------------------------------------------------------------------ binding
 
-  bind(port?: number | { port?: number; address?: string; exclusive?: boolean; fd?: number } | (() => void) | null,
-    address?: string | (() => void), _callback?: () => void): this {
+  bind(port?: number | BindOptions | (() => void) | null, address?: string | (() => void), _callback?: () => void): this {
     this.#healthCheck();
     if (this.#bindState !== 'unbound') throw E.alreadyBound();
-    let p: unknown = port;
-    let a: unknown;
-    if (p !== null && typeof p === 'object') {
-      a = (p as { address?: string }).address || '';
-      p = (p as { port?: number }).port;
-    } else {
-      a = typeof address === 'function' ? '' : address;
-    }
-    if (typeof p === 'function') p = 0;
-    const bindPort = p === undefined || p === null ? 0 : validatePort(p, 'options.port', true);
-    if (a != null && typeof a !== 'string') throw E.invalidArgType('address', 'of type string', a);
+    const { port: bindPort, address: bindAddress } = normalizeBind(port, address);
     this.#bindState = 'binding';
     const cb = arguments.length ? arguments[arguments.length - 1] : undefined;
     if (typeof cb === 'function') {
@@ -113,7 +107,7 @@ export class Socket extends EventEmitter<SocketEvents> implements PortOwner {
       this.once('listening', onListening);
       this.once('error', onError);
     }
-    queueMicrotask(() => this.#doBind(bindPort, (a as string | undefined) || ''));
+    queueMicrotask(() => this.#doBind(bindPort, bindAddress));
     return this;
   }
 
@@ -222,7 +216,7 @@ export class Socket extends EventEmitter<SocketEvents> implements PortOwner {
     const s = normalizeSend(args, connected);
     this.#healthCheck();
     if (this.#bindState === 'unbound') this.bind({ port: 0, exclusive: true });
-    this.#sendList(s.list, s.port, s.address, s.callback);
+    this.#sender.send(s.list, s.port, s.address, s.callback);
   }
 
   /** dgram's legacy sendto(): every argument required. */
@@ -232,70 +226,6 @@ export class Socket extends EventEmitter<SocketEvents> implements PortOwner {
     }
     validateString(address, 'address');
     this.send(buffer, offset, length, port, address, callback);
-  }
-
-  #sendList(list: Uint8Array[], port: number, address: string | Uint8Array | undefined, callback: SendCallback | undefined): void {
-    const total = list.reduce((n, b) => n + b.length, 0);
-    if (this.#bindState !== 'bound') {
-      if (!this.#hold(total) || !this.#enqueue(() => { this.#release(total); this.#sendList(list, port, address, callback); })) {
-        this.#release(total);
-        this.#sendFailed(callback, 'ENOBUFS', address, port);
-      }
-      return;
-    }
-    if (this.#connectState === 'connected' && this.#remote) return this.#doSend(this.#remote.id, list, total, this.#remote.port, undefined, callback);
-    const r = this.#addr.resolve(address);
-    if ('id' in r) return this.#doSend(r.id, list, total, port, address, callback);
-    if ('error' in r) {
-      if (r.error === 'ENOTFOUND') {
-        const ex = E.notFound(String(address));
-        queueMicrotask(() => (callback ? callback(ex) : this.emit('error', ex)));
-      } else this.#sendFailed(callback, r.error, address, port);
-      return;
-    }
-    if (!this.#hold(total)) return this.#sendFailed(callback, 'ENOBUFS', address, port);
-    r.pending.then((id) => {
-      this.#release(total);
-      if (this.#closed) return;
-      if (id) return this.#doSend(id, list, total, port, address, callback);
-      // Like UDP to an address where no host answers: lost, not an error.
-      this.#mux.node.countDrop('dgram_unresolved');
-      debug('no node answers for %s; datagram dropped', address);
-      if (callback) queueMicrotask(() => callback(null, total));
-    });
-  }
-
-  #doSend(to: Uint8Array, list: Uint8Array[], total: number, port: number, address: string | Uint8Array | undefined, callback?: SendCallback): void {
-    if (this.#closed) return;
-    if (total > MAX_DATAGRAM || total + 4 > this.peer.limits.maxMessageSize) return this.#sendFailed(callback, 'EMSGSIZE', address, port);
-    try {
-      this.#mux.send(to, port, this.#port, list, total);
-    } catch (err) {
-      const code = (err as RelayError).code;
-      debug('send failed: %s', (err as Error).message);
-      return this.#sendFailed(callback, code === 'ERR_QUEUE_FULL' ? 'ENOBUFS' : code === 'ERR_FRAME_TOO_LARGE' ? 'EMSGSIZE' : 'EBADF', address, port);
-    }
-    if (callback) queueMicrotask(() => callback(null, total));
-  }
-
-  /** dgram reports send failures through the callback only, never 'error'. */
-  #sendFailed(callback: SendCallback | undefined, code: string, address: string | Uint8Array | undefined, port: number): void {
-    if (!callback) return;
-    const shown = typeof address === 'string' ? address : address ? this.#addr.nameOf(address) : undefined;
-    const ex = E.systemError(code, 'send', shown, port);
-    queueMicrotask(() => callback(ex));
-  }
-
-  #hold(bytes: number): boolean {
-    if (this.#queuedBytes + bytes > this.#sendBufferSize && this.#queuedCount > 0) return false;
-    this.#queuedBytes += bytes;
-    this.#queuedCount++;
-    return true;
-  }
-
-  #release(bytes: number): void {
-    this.#queuedBytes -= bytes;
-    this.#queuedCount--;
   }
 
   // ---------------------------------------------------------------- receiving
@@ -351,13 +281,13 @@ export class Socket extends EventEmitter<SocketEvents> implements PortOwner {
   unref(): this { return this; }
 
   setRecvBufferSize(size: number): void { this.#recvBufferSize = this.#bufferSize(size, 'uv_recv_buffer_size'); }
-  setSendBufferSize(size: number): void { this.#sendBufferSize = this.#bufferSize(size, 'uv_send_buffer_size'); }
+  setSendBufferSize(size: number): void { this.#sender.bufferSize = this.#bufferSize(size, 'uv_send_buffer_size'); }
   getRecvBufferSize(): number { this.#bufferSize(0, 'uv_recv_buffer_size'); return this.#recvBufferSize; }
-  getSendBufferSize(): number { this.#bufferSize(0, 'uv_send_buffer_size'); return this.#sendBufferSize; }
+  getSendBufferSize(): number { this.#bufferSize(0, 'uv_send_buffer_size'); return this.#sender.bufferSize; }
   /** Bytes of datagrams waiting for bind or alias resolution. */
-  getSendQueueSize(): number { this.#healthCheck(); return this.#queuedBytes; }
+  getSendQueueSize(): number { this.#healthCheck(); return this.#sender.queuedBytes; }
   /** Datagrams waiting for bind or alias resolution. */
-  getSendQueueCount(): number { this.#healthCheck(); return this.#queuedCount; }
+  getSendQueueCount(): number { this.#healthCheck(); return this.#sender.queuedCount; }
 
   setBroadcast(_flag: boolean): void { this.#boundCheck('setBroadcast'); }
   setTTL(ttl: number): number { return this.#ttl(ttl, 'setTTL', 1); }

@@ -56,7 +56,8 @@ export class DemoRoom {
       if (typeof msg.name !== 'string' || msg.name.length === 0 || msg.name.length > DEMO_MAX_NAME) { this.#drop('bad name'); return; }
       const isNew = !this.#members.has(from);
       if (isNew && this.#members.size >= this.#maxMembers) {
-        // Full: the longest-present member makes room (a demo, not a service).
+        // Full: the longest-present member makes room (a demo, not a service). Not a BoundedMap:
+        // the evicted member must be told to the others, one at a time.
         const oldest = this.#members.keys().next().value as string;
         this.#remove(oldest);
       }

@@ -14,7 +14,7 @@ export const GOING_AWAY = 1001;
 export const GOODBYE_TIMEOUT_MS = 2000;
 
 export function signalingStats(node: PeerRelay): SignalingStats {
-  const s = node.signaling?.stats() as ({ clients: number; rooms?: number } | undefined);
+  const s = node.signaling?.stats();
   return { clients: s?.clients ?? 0, rooms: s?.rooms ?? 0 };
 }
 

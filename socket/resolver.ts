@@ -16,6 +16,7 @@ import { equalBytes, randomBytes, toHex } from '../src/util/bytes.js';
 import { BoundedMap } from '../src/util/bounded-map.js';
 import { InFlight } from '../src/util/in-flight.js';
 import { PendingRequests } from '../src/util/pending.js';
+import { RESOLVER_LIMITS } from '../src/util/limits.js';
 import { compareDistance } from '../src/routing/routing-table.js';
 import { aliasNumber, aliasTarget, idMatchesAlias, type AliasPrefix } from './alias.js';
 import { MAX_NODES, encodeFind, encodeNodes, type FindMessage, type NodesMessage } from './wire.js';
@@ -35,9 +36,7 @@ export interface ResolverLimits {
   maxAnswersPerSecond: number;
 }
 
-export const DEFAULT_RESOLVER_LIMITS: ResolverLimits = {
-  maxKnownIds: 4096, maxLookups: 64, maxQueries: 32, queryTimeoutMs: 2000, maxAnswersPerSecond: 500,
-};
+export const DEFAULT_RESOLVER_LIMITS: ResolverLimits = { ...RESOLVER_LIMITS }; // src/util/limits.ts, group `resolver`
 
 export interface ResolverHost {
   readonly id: Uint8Array;

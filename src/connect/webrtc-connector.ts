@@ -15,17 +15,17 @@ import SimplePeer from 'simple-peer';
 import { compareBytes, randomBytes, toHex } from '../util/bytes.js';
 import { relayError, RelayError } from '../util/errors.js';
 import { WebRtcConnection, destroyPeerLater } from '../transport/webrtc.js';
-import { FRAME_OVERHEAD } from '../util/limits.js';
+import { FRAME_OVERHEAD, WEBRTC_LIMITS } from '../util/limits.js';
 import type { MeshNode } from '../node/mesh-node.js';
 import { EarlySignals, SID, checkSignal, type Signal } from './webrtc-signals.js';
 
 const debug = debugFactory('relaymesh:webrtc');
 
 /** Offers answered at once; more are refused with `x: 'busy'`. */
-export const MAX_INCOMING = 16;
+export const MAX_INCOMING = WEBRTC_LIMITS.maxIncoming;
 /** Attempts per connect() call (each bounded by half of connectTimeoutMs). */
-export const MAX_TRIES = 3;
-const RETRY_DELAY_MS = 250;
+export const MAX_TRIES = WEBRTC_LIMITS.maxTries;
+const RETRY_DELAY_MS = WEBRTC_LIMITS.retryDelayMs;
 /** Errors after which trying again cannot help. */
 const FINAL_CODES = new Set(['ERR_DESTROYED', 'ERR_AUTH_FAILED', 'ERR_BAD_KEYS', 'ERR_TOO_MANY_LINKS']);
 

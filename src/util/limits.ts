@@ -163,16 +163,6 @@ export const WEBRTC_LIMITS = {
   maxTries: 3,
   /** Pause between two attempts (ms). */
   retryDelayMs: 250,
-  /** Attempts whose signals overtook their offer, kept. */
-  maxEarlySids: 32,
-  /** Early signals kept per attempt. */
-  maxEarlyPerSid: 16,
-  /** How long early signals are kept (ms). */
-  earlyAgeMs: 10_000,
-  /** Largest SDP accepted (bytes). */
-  maxSdp: 64 * 1024,
-  /** Largest ICE candidate accepted (bytes). */
-  maxCandidate: 1024,
 } as const;
 
 /** PeerRelay.Socket's alias resolver (`resolver` limits of the socket). */

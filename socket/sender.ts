@@ -58,7 +58,8 @@ export class Sender {
     const host = this.#host;
     const total = list.reduce((n, b) => n + b.length, 0);
     if (!host.bound) {
-      if (!this.#hold(total) || !host.enqueue(() => { this.#release(total); this.send(list, port, address, callback); })) {
+      if (!this.#hold(total)) return this.#failed(callback, 'ENOBUFS', address, port);
+      if (!host.enqueue(() => { this.#release(total); this.send(list, port, address, callback); })) {
         this.#release(total);
         this.#failed(callback, 'ENOBUFS', address, port);
       }

@@ -152,3 +152,22 @@ test('options are checked when the helper is made', (t) => {
   t.throws(() => new PendingRequests({ max: 1, timeoutMs: 0 }), RangeError);
   t.end();
 });
+
+test('fullError makes the error of a request refused by the bound', async (t) => {
+  const pending = new PendingRequests<number, string>({ max: 1, timeoutMs: 60_000, fullError: (max) => Object.assign(new Error(`only ${max}`), { code: 'ERR_RATE_LIMITED' }) });
+  pending.add(1).catch(() => undefined);
+  const err = await pending.add(2).then(() => null, (e) => e);
+  t.equal(code(err), 'ERR_RATE_LIMITED');
+  t.equal((err as Error).message, 'only 1');
+  pending.rejectAll(new Error('end'));
+  t.end();
+});
+
+test('with keepAlive a waiting request holds the process open until it settles', async (t) => {
+  // No other timer or handle is alive here: without keepAlive the process would
+  // exit before the timeout and tape would report this test unfinished.
+  const pending = new PendingRequests<string, number>({ max: 1, timeoutMs: 20, keepAlive: true });
+  const err = await pending.add('a').then(() => null, (e) => e);
+  t.equal(code(err), 'ERR_TIMEOUT');
+  t.end();
+});

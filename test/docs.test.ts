@@ -1,6 +1,7 @@
 import test from 'tape';
 import { readFileSync } from 'node:fs';
 import { ERROR_CODES, DEFAULT_LIMITS } from '../src/index.js';
+import { LIMIT_GROUPS } from '../src/util/limits.js';
 
 const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
 
@@ -12,10 +13,23 @@ test('the README lists every error code, and no code that does not exist', (t) =
   t.end();
 });
 
-test("the README's limits table gives every default as the code has it", (t) => {
+test("the README's one limits table gives every default of every group as the code has it, and nothing else", (t) => {
   const section = readme.slice(readme.indexOf('\n## Limits\n'), readme.indexOf('\n## ', readme.indexOf('\n## Limits\n') + 5));
-  const rows = new Map([...section.matchAll(/^\| `([a-zA-Z]+)` \| (\d+) \|/gm)].map((m) => [m[1], Number(m[2])]));
-  for (const [k, v] of Object.entries(DEFAULT_LIMITS)) t.equal(rows.get(k), v, `${k} = ${v}`);
+  const rows = new Map([...section.matchAll(/^\| ([a-z]+) \| `([a-zA-Z]+)` \| (\d+) \| \S/gm)].map((m) => [`${m[1]}.${m[2]}`, Number(m[3])]));
+  const groups = LIMIT_GROUPS as Record<string, Record<string, number>>;
+  t.equal(groups.node, DEFAULT_LIMITS, 'the node group is DEFAULT_LIMITS');
+  let n = 0;
+  for (const [group, defaults] of Object.entries(groups)) {
+    for (const [k, v] of Object.entries(defaults)) {
+      n++;
+      t.equal(rows.get(`${group}.${k}`), v, `${group} ${k} = ${v}`);
+    }
+  }
+  for (const row of rows.keys()) {
+    const [group, k] = row.split('.');
+    t.ok(groups[group] !== undefined && k in groups[group], `README row ${row} is a limit in src/util/limits.ts`);
+  }
+  t.equal(rows.size, n, 'one row per limit');
   t.end();
 });
 

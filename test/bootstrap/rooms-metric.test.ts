@@ -1,0 +1,31 @@
+import test from 'tape';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startBootstrapNode } from '../../bootstrap/run-node.js';
+import { createLogger } from '../../bootstrap/logger.js';
+import { renderPrometheus } from '../../bootstrap/metrics.js';
+import { connector } from '../helpers/connector-client.js';
+
+test('the rooms metric counts the rooms open on a running node, read from its real snapshot', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'relaymesh-rooms-metric-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const bn = await startBootstrapNode({ port: 0, dataDir: dir, logger: createLogger('silent'), demo: false });
+  t.teardown(() => bn.close());
+  t.equal(bn.snapshot().signaling.rooms, 0, 'no room at first');
+  const url = bn.url.replace(/\/?$/, '/connector');
+  const alice = await connector(t, url);
+  alice.send({ event: 'Create_Room', data: { room: 'lobby', name: 'Lobby' } });
+  await alice.next('Room_Created');
+  alice.send({ event: 'Create_Room', data: { room: 'kitchen' } });
+  await alice.next('Room_Created');
+  const snap = bn.snapshot();
+  t.equal(snap.signaling.rooms, 2, 'the snapshot counts both rooms');
+  t.equal(snap.signaling.clients, 1, 'and the one client');
+  t.ok(renderPrometheus(snap).split('\n').includes('relaymesh_signaling_rooms 2'), '/metrics text reports 2 rooms');
+  const metrics = await (await fetch(bn.httpUrl + 'metrics')).text();
+  t.ok(metrics.split('\n').includes('relaymesh_signaling_rooms 2'), 'the /metrics endpoint reports 2 rooms');
+  alice.send({ event: 'End_Room', data: { room: 'kitchen' } });
+  await alice.next('Room_Deleted');
+  t.equal(bn.snapshot().signaling.rooms, 1, 'an ended room is no longer counted');
+});

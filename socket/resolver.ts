@@ -16,6 +16,7 @@ import { equalBytes, randomBytes, toHex } from '../src/util/bytes.js';
 import { BoundedMap } from '../src/util/bounded-map.js';
 import { InFlight } from '../src/util/in-flight.js';
 import { PendingRequests } from '../src/util/pending.js';
+import { RateWindow } from '../src/util/rate-window.js';
 import { RESOLVER_LIMITS } from '../src/util/limits.js';
 import { compareDistance } from '../src/routing/routing-table.js';
 import { aliasNumber, aliasTarget, idMatchesAlias, type AliasPrefix } from './alias.js';
@@ -60,13 +61,13 @@ export class Resolver {
   /** FIND questions by the node asked and the request id, so only that node's answer matches. */
   readonly #pending: PendingRequests<string, Uint8Array[]>;
   readonly #lookups = new InFlight<string, Uint8Array | null>();
-  #answerWindow = 0;
-  #answers = 0;
+  readonly #answers: RateWindow;
   #destroyed = false;
 
   constructor(host: ResolverHost, limits: Partial<ResolverLimits> = {}) {
     this.#host = host;
     this.#limits = { ...DEFAULT_RESOLVER_LIMITS, ...limits };
+    this.#answers = new RateWindow(this.#limits.maxAnswersPerSecond);
     this.#known = new BoundedMap(Math.max(2, this.#limits.maxKnownIds), (_hex, id) => this.#unpin(id));
     this.#pending = new PendingRequests({
       max: this.#limits.maxLookups * ALPHA, timeoutMs: this.#limits.queryTimeoutMs, what: 'alias FIND',
@@ -117,9 +118,7 @@ export class Resolver {
 
   /** Handles a FIND from an authenticated sender: answers with the closest ids known. */
   onFind(m: FindMessage, from: Uint8Array): void {
-    const now = Date.now();
-    if (now - this.#answerWindow >= 1000) { this.#answerWindow = now; this.#answers = 0; }
-    if (++this.#answers > this.#limits.maxAnswersPerSecond) return this.#host.count('dgram_find_rate');
+    if (!this.#answers.take()) return this.#host.count('dgram_find_rate');
     this.learn(from);
     const ids = this.#closest(m.target, MAX_NODES, from);
     debug('%s answers FIND from %s with %o', toHex(this.#host.id).slice(0, 8), toHex(from).slice(0, 8), ids.map((id) => toHex(id).slice(0, 8)));

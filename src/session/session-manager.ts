@@ -11,6 +11,7 @@ import {
   Session, PendingInit, createInit, respond, complete, generateEphemeral, type EphemeralKeyPair, SID_LENGTH, DATA_OVERHEAD,
 } from '../crypto/session.js';
 import { BoundedMap } from '../util/bounded-map.js';
+import { RateWindow } from '../util/rate-window.js';
 import { defaultAead, type Aead } from '../crypto/aead.js';
 import { allocEnvelope, encodeEnvelope, envelope, HEADER_LENGTH, MsgType, OFF_MSG_ID, type MsgTypeCode } from '../wire/envelope.js';
 import { relayError, type RelayError } from '../util/errors.js';
@@ -19,6 +20,8 @@ import type { RouteResult } from '../routing/router.js';
 
 /** DATA message ids remembered to map an UNREACHABLE back to its message. */
 const SENT_DATA_ENTRIES = 8192;
+/** SESSION_UNKNOWN replies sent per second, to all senders together. */
+const UNKNOWN_REPLIES_PER_SECOND = 20;
 
 const debug = debugFactory('relaymesh:e2e');
 
@@ -78,9 +81,9 @@ export class SessionManager {
   #spareTimer: ReturnType<typeof setImmediate> | null = null;
   #sweep: ReturnType<typeof setInterval>;
   #destroyed = false;
-  #unknownReplies = { windowStart: 0, count: 0 };
+  readonly #unknownReplies = new RateWindow(UNKNOWN_REPLIES_PER_SECOND);
   /** Handshakes answered per sender in the current one-second window (bounded map). */
-  readonly #initRate: BoundedMap<string, { start: number; n: number }>;
+  readonly #initRate: BoundedMap<string, RateWindow>;
   /** Ids (key53) of DATA messages sent, to tell an UNREACHABLE for data from one for a handshake. */
   readonly #sentData = new BoundedMap<number, true>(SENT_DATA_ENTRIES);
 
@@ -320,19 +323,13 @@ export class SessionManager {
   }
 
   #allowInit(hex: string): boolean {
-    const now = Date.now();
-    let w = this.#initRate.get(hex);
-    if (!w || now - w.start >= 1000) {
-      w = { start: now, n: 0 };
-      this.#initRate.set(hex, w);
-    }
-    return ++w.n <= this.#o.maxHandshakesPerSecond;
+    const w = this.#initRate.get(hex) ?? new RateWindow(this.#o.maxHandshakesPerSecond);
+    this.#initRate.set(hex, w); // an active sender's window is kept, not evicted with its generation
+    return w.take();
   }
 
   #replyUnknown(to: Uint8Array, sid: Uint8Array): void {
-    const now = Date.now();
-    if (now - this.#unknownReplies.windowStart > 1000) this.#unknownReplies = { windowStart: now, count: 0 };
-    if (++this.#unknownReplies.count > 20) return;
+    if (!this.#unknownReplies.take()) return;
     this.#route(MsgType.SESSION_UNKNOWN, to, sid.slice());
   }
 

@@ -84,11 +84,16 @@ export function decodeHello(f: Uint8Array): Hello | null {
   return { version: f[1], flags: f[2], nonce, id, publicKeys, url };
 }
 
-export function encodeChallenge(cipherText: Uint8Array): Uint8Array {
-  const out = new Uint8Array(1 + KEM_CIPHERTEXT_LENGTH);
-  out[0] = FrameType.CHALLENGE;
-  out.set(cipherText, 1);
+/** A frame of a type byte and a body of fixed length (CHALLENGE, PROOF, PING, PONG, FIND_NODE). */
+function encodeFixed(type: number, body: Uint8Array, length: number): Uint8Array {
+  const out = new Uint8Array(1 + length);
+  out[0] = type;
+  out.set(body, 1);
   return out;
+}
+
+export function encodeChallenge(cipherText: Uint8Array): Uint8Array {
+  return encodeFixed(FrameType.CHALLENGE, cipherText, KEM_CIPHERTEXT_LENGTH);
 }
 
 export function decodeChallenge(f: Uint8Array): Uint8Array | null {
@@ -96,10 +101,7 @@ export function decodeChallenge(f: Uint8Array): Uint8Array | null {
 }
 
 export function encodeProof(mac: Uint8Array): Uint8Array {
-  const out = new Uint8Array(1 + PROOF_LENGTH);
-  out[0] = FrameType.PROOF;
-  out.set(mac, 1);
-  return out;
+  return encodeFixed(FrameType.PROOF, mac, PROOF_LENGTH);
 }
 
 export function decodeProof(f: Uint8Array): Uint8Array | null {
@@ -108,10 +110,7 @@ export function decodeProof(f: Uint8Array): Uint8Array | null {
 
 // PING / PONG: type u8 | token 8
 export function encodePing(type: typeof FrameType.PING | typeof FrameType.PONG, token: Uint8Array): Uint8Array {
-  const out = new Uint8Array(9);
-  out[0] = type;
-  out.set(token.subarray(0, 8), 1);
-  return out;
+  return encodeFixed(type, token.subarray(0, 8), 8);
 }
 
 export function decodePing(f: Uint8Array): Uint8Array | null {
@@ -120,10 +119,7 @@ export function decodePing(f: Uint8Array): Uint8Array | null {
 
 // FIND_NODE: type u8 | target 20
 export function encodeFindNode(target: Uint8Array): Uint8Array {
-  const out = new Uint8Array(1 + ID_LENGTH);
-  out[0] = FrameType.FIND_NODE;
-  out.set(target, 1);
-  return out;
+  return encodeFixed(FrameType.FIND_NODE, target, ID_LENGTH);
 }
 
 export function decodeFindNode(f: Uint8Array): Uint8Array | null {

@@ -8,9 +8,11 @@ import debugFactory from 'debug';
 import { toHex, equalBytes, key53 } from '../util/bytes.js';
 import { Identity, PublicIdentity } from '../crypto/identity.js';
 import {
-  Session, PendingInit, createInit, respond, complete, generateEphemeral, type EphemeralKeyPair, SID_LENGTH, DATA_OVERHEAD,
+  Session, PendingInit, createInit, respond, complete, SID_LENGTH, DATA_OVERHEAD,
 } from '../crypto/session.js';
 import { BoundedMap } from '../util/bounded-map.js';
+import { SessionTable } from './session-table.js';
+import { SpareEphemeral } from './spare-ephemeral.js';
 import { RateWindow } from '../util/rate-window.js';
 import { defaultAead, type Aead } from '../crypto/aead.js';
 import { allocEnvelope, encodeEnvelope, envelope, HEADER_LENGTH, MsgType, OFF_MSG_ID, type MsgTypeCode } from '../wire/envelope.js';
@@ -69,16 +71,14 @@ export class SessionManager {
   readonly #aead: Aead;
   /** Public keys checked against their ids, most recently learned kept. */
   readonly #keys: BoundedMap<string, PublicIdentity>;
-  readonly #sessions = new Map<number, Session>();
-  readonly #current = new Map<string, Session>();
+  readonly #sessions: SessionTable;
   readonly #pending = new Map<string, Pending>();
   /** INITs this node sent and has not seen answered, by their sid; independent of queues. */
   readonly #inits: BoundedMap<string, PendingInit & { at: number }>;
   /** RESP bodies of recent INITs, keyed by sender id and its sid. */
   readonly #answered: BoundedMap<string, Uint8Array>;
   #queued = 0;
-  #spare: EphemeralKeyPair | null = null;
-  #spareTimer: ReturnType<typeof setImmediate> | null = null;
+  readonly #spare = new SpareEphemeral();
   #sweep: ReturnType<typeof setInterval>;
   #destroyed = false;
   readonly #unknownReplies = new RateWindow(UNKNOWN_REPLIES_PER_SECOND);
@@ -90,13 +90,13 @@ export class SessionManager {
   constructor(o: SessionManagerOptions) {
     this.#o = o;
     this.#aead = o.aead ?? defaultAead;
+    this.#sessions = new SessionTable(o.maxSessions);
     this.#keys = new BoundedMap(o.maxKeys);
     this.#inits = new BoundedMap(o.maxSessions);
     this.#answered = new BoundedMap(o.maxSessions);
     this.#initRate = new BoundedMap(o.maxKeys);
     this.#sweep = setInterval(() => this.#expire(), Math.min(o.sessionIdleMs, 30_000));
     this.#sweep.unref?.();
-    this.#refillSpare();
   }
 
   get sessionCount(): number { return this.#sessions.size; }
@@ -119,13 +119,13 @@ export class SessionManager {
 
   keysOf(id: Uint8Array): PublicIdentity | undefined { return this.#keys.get(toHex(id)); }
 
-  hasSession(id: Uint8Array): boolean { return this.#current.has(toHex(id)); }
+  hasSession(id: Uint8Array): boolean { return this.#sessions.current(toHex(id)) !== undefined; }
 
   /** Seals and sends `channel || payload` to `to`, setting up a session first if needed. */
   send(to: Uint8Array, channel: number, payload: Uint8Array): void {
     if (this.#destroyed) throw relayError('ERR_DESTROYED');
     const hex = toHex(to);
-    const session = this.#current.get(hex);
+    const session = this.#sessions.current(hex);
     if (session && !session.exhausted) {
       this.#sendData(to, session, channel, payload);
       return;
@@ -137,7 +137,7 @@ export class SessionManager {
       const now = Date.now();
       p = { to: to.slice(), queue: [], init: null, attempts: 0, startedAt: now, deadline: now + this.#o.handshakeTimeoutMs, timer: null, lastError: null };
       this.#pending.set(hex, p);
-      if (session) this.#drop(session);
+      if (session) this.#sessions.drop(session);
       this.#attempt(p);
     }
     p.queue.push({ channel, payload: payload.slice() }); // the caller may reuse its buffer while this waits
@@ -178,16 +178,14 @@ export class SessionManager {
     if (this.#destroyed) return;
     this.#destroyed = true;
     clearInterval(this.#sweep);
-    if (this.#spareTimer) clearImmediate(this.#spareTimer);
+    this.#spare.stop();
     for (const p of this.#pending.values()) {
       if (p.timer) clearTimeout(p.timer);
       this.#o.fail(p.to, relayError('ERR_DESTROYED', 'the node was destroyed before the message was sent'), p.queue.length);
     }
     this.#pending.clear();
     this.#queued = 0;
-    for (const s of this.#sessions.values()) s.destroy();
     this.#sessions.clear();
-    this.#current.clear();
   }
 
   #route(type: MsgTypeCode, to: Uint8Array, body: Uint8Array): RouteResult {
@@ -230,7 +228,7 @@ export class SessionManager {
       this.#route(MsgType.KEY_REQUEST, p.to, new Uint8Array(0));
     } else {
       if (!p.init) {
-        p.init = createInit(this.#o.identity, keys, this.#takeSpare());
+        p.init = createInit(this.#o.identity, keys, this.#spare.take());
         this.#inits.set(toHex(p.init.sid), Object.assign(p.init, { at: now }));
       }
       this.#route(MsgType.HANDSHAKE_INIT, p.to, p.init.init);
@@ -279,7 +277,7 @@ export class SessionManager {
       return;
     }
     this.learnKeys(r.remote);
-    this.#add(r.session);
+    this.#sessions.add(r.session);
     this.#answered.set(toHex(from) + toHex(r.session.remoteSid), r.resp);
     this.#route(MsgType.HANDSHAKE_RESP, from, r.resp);
     // A session we were still setting up toward this node is no longer needed.
@@ -294,7 +292,7 @@ export class SessionManager {
     const session = complete(this.#o.identity, init, body, this.#aead);
     if (!session) { this.#o.countDrop('bad_handshake'); return; }
     this.#inits.delete(sidHex);
-    this.#add(session);
+    this.#sessions.add(session);
     const p = this.#pending.get(toHex(from));
     if (p) this.#flush(p, session);
   }
@@ -308,7 +306,7 @@ export class SessionManager {
 
   #onData(frame: Uint8Array, from: Uint8Array, body: Uint8Array): void {
     if (body.length < SID_LENGTH) { this.#o.countDrop('malformed'); return; }
-    const session = this.#sessions.get(key53(body));
+    const session = this.#sessions.bySid(key53(body));
     if (!session) {
       this.#o.countDrop('unknown_session');
       this.#replyUnknown(from, body.subarray(0, SID_LENGTH));
@@ -317,8 +315,7 @@ export class SessionManager {
     if (!equalBytes(session.remote.id, from)) { this.#o.countDrop('forged_sender'); return; }
     const r = session.open(envelope.to(frame), from, body);
     if (!r.ok) { this.#o.countDrop(r.reason === 'replay' ? 'replay' : r.reason === 'decrypt' ? 'decrypt_failed' : 'malformed'); return; }
-    const hex = session.remote.idHex;
-    if (!this.#current.has(hex)) this.#current.set(hex, session);
+    this.#sessions.used(session);
     this.#o.deliver(session.remote.id, r.plaintext);
   }
 
@@ -334,58 +331,16 @@ export class SessionManager {
   }
 
   #onSessionUnknown(from: Uint8Array, body: Uint8Array): void {
-    const s = this.#current.get(toHex(from));
+    const s = this.#sessions.current(toHex(from));
     if (s && equalBytes(s.remoteSid, body)) {
       debug('%s lost our session; a new handshake follows on the next send', toHex(from));
-      this.#drop(s);
+      this.#sessions.drop(s);
     }
-  }
-
-  #add(session: Session): void {
-    const hex = session.remote.idHex;
-    this.#sessions.set(key53(session.localSid), session);
-    const prev = this.#current.get(hex);
-    this.#current.set(hex, session);
-    // Keep the previous one too (a simultaneous handshake or in-flight data), but no more.
-    for (const s of this.#sessions.values()) {
-      if (s !== session && s !== prev && equalBytes(s.remote.id, session.remote.id)) this.#drop(s);
-    }
-    // Not a BoundedMap: evicting means destroying a session, and dropping a whole
-    // generation would end up to maxSessions/2 live sessions at once, each to be
-    // set up again (three ML-KEM operations). One eviction per new session costs
-    // far less than the handshake that made it.
-    while (this.#sessions.size > this.#o.maxSessions) {
-      this.#drop(this.#sessions.values().next().value as Session);
-    }
-  }
-
-  #drop(s: Session): void {
-    this.#sessions.delete(key53(s.localSid));
-    const hex = s.remote.idHex;
-    if (this.#current.get(hex) === s) this.#current.delete(hex);
-    s.destroy();
   }
 
   #expire(): void {
     const now = Date.now();
     for (const [k, i] of this.#inits.entries()) if (now - i.at > this.#o.handshakeTimeoutMs * 2) this.#inits.delete(k);
-    for (const s of [...this.#sessions.values()]) if (now - s.lastUsed > this.#o.sessionIdleMs) this.#drop(s);
-  }
-
-  #takeSpare(): EphemeralKeyPair {
-    const e = this.#spare ?? generateEphemeral();
-    this.#spare = null;
-    this.#refillSpare();
-    return e;
-  }
-
-  /** Ephemeral keys are made ahead of time, off the critical path of a handshake. */
-  #refillSpare(): void {
-    if (this.#spareTimer || this.#destroyed) return;
-    this.#spareTimer = setImmediate(() => {
-      this.#spareTimer = null;
-      if (!this.#destroyed && !this.#spare) this.#spare = generateEphemeral();
-    });
-    this.#spareTimer.unref?.();
+    this.#sessions.expire(now, this.#o.sessionIdleMs);
   }
 }

@@ -1,0 +1,40 @@
+/**
+ * One ephemeral key pair for the next handshake, made ahead of time (on the
+ * next turn of the event loop) so the handshake's critical path does not wait
+ * for it. Each pair is used once.
+ */
+import { generateEphemeral, type EphemeralKeyPair } from '../crypto/session.js';
+
+export class SpareEphemeral {
+  #spare: EphemeralKeyPair | null = null;
+  #timer: ReturnType<typeof setImmediate> | null = null;
+  #stopped = false;
+
+  constructor() {
+    this.#refill();
+  }
+
+  /** The spare pair (or a new one if none is ready yet); the next is made soon after. */
+  take(): EphemeralKeyPair {
+    const e = this.#spare ?? generateEphemeral();
+    this.#spare = null;
+    this.#refill();
+    return e;
+  }
+
+  /** Makes no more pairs. */
+  stop(): void {
+    this.#stopped = true;
+    if (this.#timer) clearImmediate(this.#timer);
+    this.#timer = null;
+  }
+
+  #refill(): void {
+    if (this.#timer || this.#stopped) return;
+    this.#timer = setImmediate(() => {
+      this.#timer = null;
+      if (!this.#stopped && !this.#spare) this.#spare = generateEphemeral();
+    });
+    this.#timer.unref?.();
+  }
+}

@@ -29,6 +29,11 @@ const RETRY_DELAY_MS = WEBRTC_LIMITS.retryDelayMs;
 /** Errors after which trying again cannot help. */
 const FINAL_CODES = new Set(['ERR_DESTROYED', 'ERR_AUTH_FAILED', 'ERR_BAD_KEYS', 'ERR_TOO_MANY_LINKS']);
 
+/**
+ * A connect() call waiting on an attempt. Not PendingRequests: several calls
+ * (and the other side's offer) share one attempt, whose one timer is re-armed
+ * when it answers a new offer, and each call has its own AbortSignal.
+ */
 interface Waiter { resolve: () => void; reject: (err: Error) => void }
 
 interface Attempt {

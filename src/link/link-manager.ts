@@ -167,7 +167,8 @@ export class LinkManager {
   /**
    * Of two open links to one node (`existing`, then `opened`), both ends keep the
    * one dialed by the lower id; if one side dialed both, the newer one (the older
-   * may be half dead: the dialer would not have dialed again otherwise).
+   * may be half dead: the dialer would not have dialed again otherwise). Only
+   * called when this node dialed at least one of them.
    */
   #preferred(existing: Link, opened: Link): Link {
     const local = this.#host.identity.id;
@@ -182,6 +183,11 @@ export class LinkManager {
     const hex = remote.idHex;
     const existing = this.#registry.getHex(hex);
     if (existing && existing !== link) {
+      // Both dialed by the remote: "newer" is the dialer's call alone. The two links
+      // may open in one order here and the other there, and if both ends chose,
+      // each could close a different one and leave none. The dialer closes the
+      // other with DUPLICATE; if that is the registered one, #onClose swaps quietly.
+      if (!existing.initiator && !link.initiator) return;
       const keep = this.#preferred(existing, link);
       const drop = keep === existing ? link : existing;
       if (keep === link) this.#registry.add(remote.id, link);

@@ -4,7 +4,7 @@ export { Identity, PublicIdentity, generateKemKeyPair, deriveId } from './crypto
 export type { IdentityJSON } from './crypto/identity.js';
 export { RelayError, ERROR_CODES } from './util/errors.js';
 export type { ErrorCode } from './util/errors.js';
-export { DEFAULT_LIMITS } from './util/limits.js';
+export { DEFAULT_LIMITS, ROOM_LIMITS } from './util/limits.js';
 export { MemoryNetwork } from './transport/memory.js';
 export { PROTOCOL_VERSION, MESH_SUBPROTOCOL } from './wire/frames.js';
 export { MessagingPeer } from './messaging/messaging-peer.js';

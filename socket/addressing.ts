@@ -6,6 +6,7 @@
 import { equalBytes, fromHex, isBytes, toBuffer, toHex } from '../src/util/bytes.js';
 import { ID_LENGTH } from '../src/crypto/identity.js';
 import { BoundedMap } from '../src/util/bounded-map.js';
+import { SOCKET_LIMITS } from '../src/util/limits.js';
 import { aliasOf, inPrefix, ipv4ToNumber, isIPv4, type AliasPrefix } from './alias.js';
 import type { Resolver } from './resolver.js';
 
@@ -22,7 +23,7 @@ const HEX_ID = /^[0-9a-fA-F]{40}$/;
 const LOCAL = new Set(['', 'localhost', '0.0.0.0', '::', '::1', '0:0:0:0:0:0:0:1', 'ip6-localhost']);
 
 /** Most address strings remembered as resolved (the most recently resolved are kept). */
-const RECENT_LIMIT = 1024;
+const RECENT_LIMIT = SOCKET_LIMITS.maxCachedAddresses;
 
 export function isLocalAddress(address: string): boolean {
   return LOCAL.has(address) || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(address);

@@ -24,7 +24,7 @@ export interface SocketOptions extends NodeOptions {
   aliasPrefix?: string;
   /** Reported by getRecvBufferSize(); no receive buffer exists (datagrams are delivered as they arrive). */
   recvBufferSize?: number;
-  /** Most bytes waiting for bind or alias resolution; more fail with ENOBUFS (default 212992). */
+  /** Most bytes waiting for bind or alias resolution; more fail with ENOBUFS (default SOCKET_LIMITS.sendBufferSize, 212992). */
   sendBufferSize?: number;
   /** Closes the socket when aborted, as in dgram. */
   signal?: AbortSignal;

@@ -8,6 +8,7 @@
 import { EventEmitter } from 'events';
 import debugFactory from 'debug';
 import { equalBytes, toBuffer } from '../src/util/bytes.js';
+import { SOCKET_LIMITS } from '../src/util/limits.js';
 import type { MeshNode } from '../src/node/mesh-node.js';
 import { Addressing, type AddressMode } from './addressing.js';
 import { Mux, type PortOwner } from './mux.js';
@@ -33,9 +34,8 @@ export interface SocketEvents {
 }
 
 type BindState = 'unbound' | 'binding' | 'bound';
-const DEFAULT_BUFFER_SIZE = 212992;
 /** Most operations waiting for bind (dgram's queue); more fail with ENOBUFS. */
-const MAX_BIND_QUEUE = 1024;
+const MAX_BIND_QUEUE = SOCKET_LIMITS.maxBindQueue;
 
 export class Socket extends EventEmitter<SocketEvents> implements PortOwner {
   /** The underlying node (a PeerRelay). */
@@ -71,7 +71,7 @@ export class Socket extends EventEmitter<SocketEvents> implements PortOwner {
     if (this.peer.destroyed) throw new TypeError('opts.peer is destroyed');
     this.#mux = Mux.for(this.peer);
     this.#addr = new Addressing(o.addressMode, o.prefix, this.peer.id, this.#mux.resolver);
-    this.#recvBufferSize = o.recvBufferSize || DEFAULT_BUFFER_SIZE;
+    this.#recvBufferSize = o.recvBufferSize || SOCKET_LIMITS.recvBufferSize;
     const socket = this;
     this.#sender = new Sender({
       get bound() { return socket.#bindState === 'bound'; },
@@ -80,7 +80,7 @@ export class Socket extends EventEmitter<SocketEvents> implements PortOwner {
       get port() { return socket.#port; },
       enqueue: (fn) => this.#enqueue(fn),
       emitError: (err) => this.emit('error', err),
-    }, this.#mux, this.#addr, this.peer.limits.maxMessageSize, o.sendBufferSize || DEFAULT_BUFFER_SIZE);
+    }, this.#mux, this.#addr, this.peer.limits.maxMessageSize, o.sendBufferSize || SOCKET_LIMITS.sendBufferSize);
     if (this.#owned) this.peer.on('error', this.#onNodeError);
     if (typeof listener === 'function') this.on('message', listener);
     if (o.signal) {

@@ -4,10 +4,11 @@
  * a socket's port: destination 0 carries the alias resolver's messages.
  */
 import { ID_LENGTH } from '../src/crypto/identity.js';
+import { SOCKET_LIMITS } from '../src/util/limits.js';
 
 export const HEADER_LENGTH = 4;
-/** Largest datagram, as UDP over IPv4 (65535 - 20 - 8). */
-export const MAX_DATAGRAM = 65507;
+/** Largest datagram, as UDP over IPv4 (65535 - 20 - 8); src/util/limits.ts, group `socket`. */
+export const MAX_DATAGRAM = SOCKET_LIMITS.maxDatagram;
 export const RESOLVER_PORT = 0;
 
 export const ResolverType = { FIND: 1, NODES: 2 } as const;

@@ -39,3 +39,14 @@ test('the README opens with the two commands', (t) => {
   t.match(firstBlock, /^npm install && npm test/m, 'install and test');
   t.end();
 });
+
+test('the Socket and WebRTC sections link to the one limits table and hold no limits table of their own', (t) => {
+  for (const title of ['## PeerRelay.Socket: node:dgram over the mesh', '## WebRTC links and `connect(id)`']) {
+    const start = readme.indexOf(`\n${title}\n`);
+    t.ok(start >= 0, `${title} exists`);
+    const section = readme.slice(start, readme.indexOf('\n## ', start + 5));
+    t.match(section, /\[limits table\]\(#limits\)/, `${title} links to the limits table`);
+    t.doesNotMatch(section, /^\| (limit|what) \| default \|/m, `${title} has no limits table of its own`);
+  }
+  t.end();
+});

@@ -5,6 +5,7 @@
  * until it arrives.
  */
 import { BoundedMap } from '../util/bounded-map.js';
+import { WEBRTC_LIMITS } from '../util/limits.js';
 
 /** An offer, an answer or one ICE candidate, as simple-peer makes them for a data channel. */
 export type Signal =
@@ -13,13 +14,14 @@ export type Signal =
 
 /** An attempt id: 8 random bytes in hex. */
 export const SID = /^[0-9a-f]{16}$/;
-const MAX_SDP = 64 * 1024;
-const MAX_CANDIDATE = 1024;
+const MAX_SDP = WEBRTC_LIMITS.maxSdpLength;
+const MAX_CANDIDATE = WEBRTC_LIMITS.maxCandidateLength;
+const MAX_SDP_MID = WEBRTC_LIMITS.maxSdpMidLength;
 
 /** Signals for an attempt not yet known (they overtook its offer): sids kept, signals per sid, age. */
-const MAX_EARLY_SIDS = 32;
-const MAX_EARLY_PER_SID = 16;
-const EARLY_AGE_MS = 10_000;
+const MAX_EARLY_SIDS = WEBRTC_LIMITS.maxEarlySids;
+const MAX_EARLY_PER_SID = WEBRTC_LIMITS.maxEarlySignalsPerSid;
+const EARLY_AGE_MS = WEBRTC_LIMITS.earlyAgeMs;
 
 /** Accepts only the signals simple-peer makes for a data channel, with bounded sizes. */
 export function checkSignal(d: unknown): Signal | null {
@@ -31,7 +33,7 @@ export function checkSignal(d: unknown): Signal | null {
   if ((s.type === undefined || s.type === 'candidate') && s.candidate && typeof s.candidate === 'object') {
     const c = s.candidate as Record<string, unknown>;
     if (typeof c.candidate !== 'string' || c.candidate.length > MAX_CANDIDATE) return null;
-    const sdpMid = typeof c.sdpMid === 'string' && c.sdpMid.length <= 64 ? c.sdpMid : null;
+    const sdpMid = typeof c.sdpMid === 'string' && c.sdpMid.length <= MAX_SDP_MID ? c.sdpMid : null;
     const sdpMLineIndex = Number.isInteger(c.sdpMLineIndex) ? c.sdpMLineIndex as number : null;
     return { type: 'candidate', candidate: { candidate: c.candidate, sdpMid, sdpMLineIndex } };
   }

@@ -1,6 +1,6 @@
 /**
  * Every buffer, queue, cache and count has a finite default, listed here, in
- * groups (node, signaling, rooms, dialects, messaging, webrtc, resolver), and
+ * groups (node, signaling, rooms, dialects, messaging, webrtc, socket, resolver), and
  * in the README's one limits table (test/docs.test.ts keeps the two in step).
  * The layers that use a group import it from here; nothing else holds a default.
  */
@@ -11,10 +11,16 @@ export const DEFAULT_LIMITS = {
   maxMessageSize: 4 * 1024 * 1024,
   /** Most open links (the routing table's capacity). */
   maxLinks: 256,
-  /** Links a node tries to keep by discovery. */
+  /** Links a node tries to keep by discovery (at least; plus linksPerBucket in every bucket it knows nodes in). */
   targetLinks: 8,
+  /** Links discovery keeps in each k-bucket that holds known nodes. */
+  linksPerBucket: 2,
+  /** Above this many links, discovery closes surplus ones (in buckets holding more than linksPerBucket). */
+  linkBudget: 48,
   /** Outgoing dials in progress at once. */
   maxDialing: 4,
+  /** Dials discovery starts per second. */
+  maxDialsPerSecond: 8,
   /** Known-but-unlinked nodes remembered for discovery. */
   maxContacts: 512,
   /** Messages waiting for one destination's session. */
@@ -163,6 +169,32 @@ export const WEBRTC_LIMITS = {
   maxTries: 3,
   /** Pause between two attempts (ms). */
   retryDelayMs: 250,
+  /** Characters of an offer's or answer's SDP accepted. */
+  maxSdpLength: 64 * 1024,
+  /** Characters of one ICE candidate accepted. */
+  maxCandidateLength: 1024,
+  /** Characters of an ICE candidate's sdpMid kept (longer: dropped to null). */
+  maxSdpMidLength: 64,
+  /** Attempts not yet known (their signals overtook the offer) whose signals are held. */
+  maxEarlySids: 32,
+  /** Signals held for one such attempt. */
+  maxEarlySignalsPerSid: 16,
+  /** How long such signals are held (ms). */
+  earlyAgeMs: 10_000,
+} as const;
+
+/** PeerRelay.Socket (`sendBufferSize`, `recvBufferSize` are socket options; the rest are fixed). */
+export const SOCKET_LIMITS = {
+  /** Largest datagram in bytes, as UDP over IPv4 (65535 - 20 - 8); also at most the node's maxMessageSize - 4. */
+  maxDatagram: 65_507,
+  /** Bytes of datagrams waiting for bind or an alias lookup, per socket; more fail with ENOBUFS. */
+  sendBufferSize: 212_992,
+  /** Reported by getRecvBufferSize() (no receive buffer exists: datagrams are delivered as they arrive). */
+  recvBufferSize: 212_992,
+  /** Operations waiting for bind per socket (dgram's queue); more fail with ENOBUFS. */
+  maxBindQueue: 1024,
+  /** Address strings remembered as resolved, per socket (the most recently resolved are kept). */
+  maxCachedAddresses: 1024,
 } as const;
 
 /** PeerRelay.Socket's alias resolver (`resolver` limits of the socket). */
@@ -190,6 +222,7 @@ export const LIMIT_GROUPS = {
   dialects: DIALECT_LIMITS,
   messaging: MESSAGING_LIMITS,
   webrtc: WEBRTC_LIMITS,
+  socket: SOCKET_LIMITS,
   resolver: RESOLVER_LIMITS,
 } as const;
 

@@ -130,7 +130,12 @@ export interface NodeInfo { id: Uint8Array; flags: number; url: string }
 
 // NODES: type u8 | count u8 | count x (id 20 | flags u8 | urlLen u8 | url)
 export function encodeNodes(nodes: NodeInfo[]): Uint8Array {
-  const list = nodes.slice(0, MAX_NODES_PER_FRAME).map((n) => ({ n, url: textEncoder.encode(n.url) }));
+  const list = nodes.slice(0, MAX_NODES_PER_FRAME).map((n, i) => {
+    const url = textEncoder.encode(n.url);
+    // As encodeHello: urls come from decoded HELLOs and NODES (at most 255 bytes), so a longer one is a caller error.
+    if (url.length > MAX_URL_LENGTH) throw new RangeError(`nodes[${i}].url is longer than 255 bytes`);
+    return { n, url };
+  });
   let len = 2;
   for (const { url } of list) len += ID_LENGTH + 2 + url.length;
   const out = new Uint8Array(len);

@@ -109,6 +109,18 @@ test('NODES round-trips up to MAX_NODES_PER_FRAME entries (property)', (t) => {
   t.end();
 });
 
+test('encodeNodes refuses a url past its 255-byte length byte with a RangeError, and takes one of exactly 255', (t) => {
+  const id = new Uint8Array(ID_LENGTH).fill(7);
+  const fits = 'ws://' + 'a'.repeat(MAX_URL_LENGTH - 5);
+  t.equal(decodeNodes(encodeNodes([{ id, flags: 2, url: fits }]))?.[0].url, fits, 'a 255-byte url round-trips');
+  // 256 bytes would wrap its length byte to 0 and shift every later field.
+  const err = (() => { try { encodeNodes([{ id, flags: 2, url: 'ws://a' }, { id, flags: 2, url: fits + 'a' }]); } catch (e) { return e as Error; } return null; })();
+  t.ok(err instanceof RangeError, 'a 256-byte url is a caller error (RangeError)');
+  t.match(err?.message ?? '', /^nodes\[1\]\.url /, 'naming the parameter');
+  t.throws(() => encodeNodes([{ id, flags: 2, url: 'ws://' + '\u00e9'.repeat(126) }]), RangeError, 'the length counts UTF-8 bytes, not characters (257 bytes)');
+  t.end();
+});
+
 test('a truncated, lengthened or over-full NODES decodes to null', (t) => {
   const f = encodeNodes([{ id: new Uint8Array(ID_LENGTH).fill(1), flags: 2, url: 'ws://a' }, { id: new Uint8Array(ID_LENGTH).fill(2), flags: 1, url: '' }]);
   for (const p of prefixes(f)) t.equal(decodeNodes(p), null, `a ${p.length}-byte prefix`);

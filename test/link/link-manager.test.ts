@@ -8,7 +8,7 @@ import { DEFAULT_LIMITS, type Limits } from '../../src/util/limits.js';
 import { compareBytes, toHex } from '../../src/util/bytes.js';
 import type { RelayError } from '../../src/util/errors.js';
 import type { DropReason } from '../../src/util/drop-reasons.js';
-import { HelloFlags } from '../../src/wire/frames.js';
+import { FrameType, HelloFlags } from '../../src/wire/frames.js';
 import { waitFor } from '../helpers/testnet.js';
 
 const IDS = [Identity.generate(), Identity.generate(), Identity.generate()];
@@ -137,6 +137,68 @@ test('two nodes dialing each other at once keep one link, the one the lower id d
   t.ok(linkTo(lower, lower === a ? b : a)!.initiator, 'the link dialed by the lower id is kept');
   t.equal(a.opened.filter((o) => o.isNewPeer).length, 1, 'A sees one new peer');
   t.equal(b.opened.filter((o) => o.isNewPeer).length, 1, 'B sees one new peer');
+  t.deepEqual(a.disconnects, [], 'no disconnect at A');
+  t.deepEqual(b.disconnects, [], 'no disconnect at B');
+  t.end();
+});
+
+/**
+ * Holds back what the first connection dialed on `net` sends from its first
+ * PROOF on (and its close), in order, until `release()`: the remote end of that
+ * link finishes its handshake only then, as on a slow ordered transport.
+ */
+function holdFirstProof(net: MemoryNetwork): { release(): void; holding(): boolean } {
+  const dial = net.dial.bind(net);
+  let held: Uint8Array[] | null = null;
+  let release = () => {};
+  let hooked = false;
+  net.dial = async (url, from) => {
+    const conn = await dial(url, from);
+    if (hooked) return conn;
+    hooked = true;
+    const send = conn.send.bind(conn);
+    const close = conn.close.bind(conn);
+    let closeHeld = false;
+    conn.send = (frame) => {
+      if (!held && frame[0] === FrameType.PROOF) held = [];
+      if (held) held.push(frame.slice());
+      else send(frame);
+    };
+    conn.close = () => { if (held) closeHeld = true; else close(); };
+    release = () => {
+      const frames = held ?? [];
+      held = null;
+      for (const f of frames) send(f);
+      if (closeHeld) setImmediate(close);
+    };
+    return conn;
+  };
+  return { release: () => release(), holding: () => held !== null };
+}
+
+test('one node dialing another twice keeps one link, the same at both ends, when the two open in another order at each end', async (t) => {
+  const net = new MemoryNetwork();
+  const a = makeNode(t, net, IDS[0]);
+  const b = makeNode(t, net, IDS[1]);
+  b.listen();
+  const hold = holdFirstProof(net);
+  await a.manager.dial(b.url); // opens at A; its PROOF to B is held, so B's end is still in its handshake
+  t.ok(hold.holding(), "the first link's last PROOF is held back");
+  t.notOk(linkTo(b, a), 'B has no open link yet');
+  await new Promise((r) => setTimeout(r, 30));
+  await a.manager.dial(b.url); // the second link opens at A (A drops the first) ...
+  t.ok(await waitFor(() => !!linkTo(b, a)?.isOpen), '... and at B, before the first');
+  const second = linkTo(b, a)!;
+  hold.release(); // now the first link opens at B too, then hears A's CLOSE
+  t.ok(await waitFor(() => [...a.manager.all()].length === 1 && [...b.manager.all()].length === 1), 'one link left at each end');
+  await new Promise((r) => setTimeout(r, 50)); // past the 20 ms a CLOSE is given to flush
+  t.equal([...a.manager.all()].length, 1, 'exactly one link at A');
+  t.equal([...b.manager.all()].length, 1, 'exactly one link at B');
+  const la = linkTo(a, b);
+  const lb = linkTo(b, a);
+  t.ok(la?.isOpen && lb?.isOpen, 'each registry holds an open link');
+  t.equal(lb, second, 'B keeps the second link');
+  t.equal((la?.connection as MemoryConnection | undefined)?.other, lb?.connection, 'both ends hold the same connection');
   t.deepEqual(a.disconnects, [], 'no disconnect at A');
   t.deepEqual(b.disconnects, [], 'no disconnect at B');
   t.end();

@@ -1,13 +1,16 @@
 /**
  * The simulator, one command:
  *   npm run sim -- --level a --nodes 2000 --churn 0.2
+ *   npm run sim -- --level b --nodes 100000 --churn 0.2 --adversarial 0.1
  * Prints the machine, the options and a table per run; --json FILE keeps the
- * raw report. Levels: a (real code and crypto on the in-memory transport).
+ * raw report. Levels: a (real code and crypto on the in-memory transport),
+ * b (the real routing code in virtual time, no crypto, no sockets).
  */
 import { parseArgs } from 'node:util';
 import { cpus } from 'node:os';
 import { writeFileSync } from 'node:fs';
 import { runLevelA, type LevelAReport } from './level-a.js';
+import { runLevelB, type LevelBReport } from './level-b.js';
 
 const { values } = parseArgs({
   options: {
@@ -19,6 +22,8 @@ const { values } = parseArgs({
     settle: { type: 'string', default: '120' },
     'churn-settle': { type: 'string', default: '60' },
     seed: { type: 'string', default: '1' },
+    adversarial: { type: 'string', default: '0' },
+    latency: { type: 'string', default: '20' },
     json: { type: 'string' },
     quiet: { type: 'boolean', default: false },
   },
@@ -31,16 +36,39 @@ const num = (k: keyof typeof values, min: number, max: number): number => {
 
 const machine = `${cpus()[0]?.model ?? 'unknown CPU'} × ${cpus().length}, Node ${process.version}`;
 console.log(`relaymesh simulator: level ${values.level}, ${machine}`);
-if (values.level !== 'a') throw new RangeError(`--level must be a, got ${values.level}`);
-const opts = {
-  nodes: num('nodes', 2, 1_000_000), churn: num('churn', 0, 0.9), pairs: num('pairs', 1, 1_000_000), pairRate: num('rate', 1, 100_000),
-  maxSettleMs: num('settle', 0, 86_400) * 1000, churnSettleMs: num('churn-settle', 0, 86_400) * 1000, seed: num('seed', 0, 2 ** 32),
-};
-console.log(`options: ${JSON.stringify(opts)}`);
+if (values.level !== 'a' && values.level !== 'b') throw new RangeError(`--level must be a or b, got ${values.level}`);
 const t0 = Date.now();
-const report = await runLevelA({ ...opts, log: values.quiet ? undefined : (l) => console.log(`  [${((Date.now() - t0) / 1000).toFixed(0)} s] ${l}`) });
-printA(report);
-if (values.json) writeFileSync(values.json, JSON.stringify({ machine, opts, report }, null, 2));
+const log = values.quiet ? undefined : (l: string) => console.log(`  [${((Date.now() - t0) / 1000).toFixed(0)} s] ${l}`);
+const common = { nodes: num('nodes', 2, 1_000_000), churn: num('churn', 0, 0.9), pairs: num('pairs', 1, 1_000_000), seed: num('seed', 0, 2 ** 32) };
+if (values.level === 'a') {
+  const opts = {
+    ...common, pairRate: num('rate', 1, 100_000),
+    maxSettleMs: num('settle', 0, 86_400) * 1000, churnSettleMs: num('churn-settle', 0, 86_400) * 1000,
+  };
+  console.log(`options: ${JSON.stringify(opts)}`);
+  const report = await runLevelA({ ...opts, log });
+  printA(report);
+  if (values.json) writeFileSync(values.json, JSON.stringify({ machine, opts, report }, null, 2));
+} else {
+  const opts = {
+    ...common, adversarial: num('adversarial', 0, 0.9), latencyMs: num('latency', 0, 10_000), settleMs: num('settle', 0, 86_400) * 1000,
+  };
+  console.log(`options: ${JSON.stringify(opts)}`);
+  const report = await runLevelB({ ...opts, log });
+  printB(report);
+  if (values.json) writeFileSync(values.json, JSON.stringify({ machine, opts, report }, null, 2));
+}
+
+function printB(r: LevelBReport): void {
+  console.log(`\nwall ${(r.wallMs / 1000).toFixed(1)} s for ${(r.virtualMs / 1000).toFixed(0)} virtual s (${r.events} events) · heap ${r.heapPerNodeKiB.toFixed(1)} KiB/node`);
+  console.log('| phase | nodes | holes | links min/p50/max | delivered | hops p50/p95/p99/max | undeliverable | silent |');
+  console.log('|---|---|---|---|---|---|---|---|');
+  for (const p of r.phases) {
+    const d = p.delivery;
+    const rep = Object.entries(d.reported).map(([k, v]) => `${k} ${v}`).join(', ') || '-';
+    console.log(`| ${p.name} | ${p.nodes} | ${p.holes.holes}/${p.holes.pairs} | ${p.links.min}/${p.links.p50}/${p.links.max} | ${(d.rate * 100).toFixed(2)} % (${d.delivered}/${d.sent}) | ${d.hops.p50}/${d.hops.p95}/${d.hops.p99}/${d.hops.max} | ${rep} | ${d.silent} |`);
+  }
+}
 
 function printA(r: LevelAReport): void {
   console.log(`\nbuild ${(r.buildMs / 1000).toFixed(1)} s · RSS ${r.rssPerNodeKiB.toFixed(0)} KiB/node · idle CPU ${r.idleCpuPerNodeUs.toFixed(0)} µs/node/s`);

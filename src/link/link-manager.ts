@@ -50,7 +50,7 @@ export interface LinkManagerHost {
   /** The last link to `id` closed. */
   onDisconnect(id: Uint8Array, err: RelayError | null): void;
   /** A registered link closed and others remain. */
-  onLinkLost(): void;
+  onLinkLost(link: Link, reason: CloseReasonCode | null): void;
   /** A re-bootstrap ran (the node had no link). */
   onRebootstrap(): void;
 }
@@ -220,7 +220,7 @@ export class LinkManager {
         this.#host.onDisconnect(remote.id, err);
       }
       if (this.#registry.size === 0) this.scheduleRebootstrap();
-      else this.#host.onLinkLost();
+      else this.#host.onLinkLost(link, reason);
     } else if (this.#swapping.has(hex) && ![...this.#links].some((l) => l.idHex === hex)) {
       this.#swapping.delete(hex);
       this.#host.onDisconnect(remote.id, err);

@@ -21,6 +21,7 @@ import {
 } from '../wire/frames.js';
 import { relayError, type RelayError } from '../util/errors.js';
 import type { CountDrop } from '../util/drop-reasons.js';
+import { jitter } from '../util/clock.js';
 
 const debug = debugFactory('relaymesh:link');
 
@@ -65,7 +66,9 @@ export class Link extends EventEmitter<LinkEvents> {
   #remoteProven = false;
   #state: 'handshake' | 'open' | 'closed' = 'handshake';
   #lastIn = Date.now();
-  #timer: ReturnType<typeof setInterval> | null = null;
+  #timer: ReturnType<typeof setTimeout> | null = null;
+  /** When the keepalive timer is due: how late it fires is this node's own lateness. */
+  #due = 0;
   #handshakeTimer: ReturnType<typeof setTimeout> | null;
 
   constructor(connection: Connection, o: LinkOptions) {
@@ -233,19 +236,44 @@ export class Link extends EventEmitter<LinkEvents> {
     this.openedAt = Date.now();
     if (this.#handshakeTimer) clearTimeout(this.#handshakeTimer);
     this.#handshakeTimer = null;
-    this.#timer = setInterval(() => this.#keepalive(), this.#o.pingIntervalMs);
-    this.#timer.unref?.();
+    this.#scheduleKeepalive();
     this.emit('open');
   }
 
+  /** Keepalive ticks are jittered (±10 %): links opened together do not ping together. */
+  #scheduleKeepalive(): void {
+    const ms = jitter(this.#o.pingIntervalMs, 0.1);
+    this.#due = Date.now() + ms;
+    this.#timer = setTimeout(() => this.#keepalive(), ms);
+    this.#timer.unref?.();
+  }
+
+  /**
+   * Liveness is judged by what arrived, never by this node's own lateness: a
+   * tick that fires late (the event loop was blocked) credits the remote with
+   * the time this node was away, and the verdict waits until the input queued
+   * meanwhile has been read (setImmediate runs after the poll phase).
+   */
   #keepalive(): void {
-    const idle = Date.now() - this.#lastIn;
+    this.#timer = null;
+    if (this.#state !== 'open') return;
+    const now = Date.now();
+    const late = now - this.#due;
+    if (late > 0) this.#lastIn = Math.min(now, this.#lastIn + late);
+    this.#scheduleKeepalive();
+    const idle = now - this.#lastIn;
     if (idle >= this.#o.deadAfterMs) {
-      this.close(CloseReason.DEAD, relayError('ERR_LINK_DEAD', `no frame from ${this.idHex} for ${idle} ms`));
+      setImmediate(() => {
+        const silent = Date.now() - this.#lastIn;
+        if (this.#state === 'open' && silent >= this.#o.deadAfterMs) {
+          this.close(CloseReason.DEAD, relayError('ERR_LINK_DEAD', `no frame from ${this.idHex} for ${silent} ms`));
+        }
+      });
     } else if (idle >= this.#o.pingIntervalMs / 2) {
       this.#send(encodePing(FrameType.PING, randomBytes(8)));
     }
   }
+
 
   #onClose(f: Uint8Array): void {
     const c = decodeClose(f);
@@ -267,7 +295,7 @@ export class Link extends EventEmitter<LinkEvents> {
   #closed(reason: CloseReasonCode | null, err: RelayError | null): void {
     if (this.#state === 'closed') return;
     this.#state = 'closed';
-    if (this.#timer) clearInterval(this.#timer);
+    if (this.#timer) clearTimeout(this.#timer);
     if (this.#handshakeTimer) clearTimeout(this.#handshakeTimer);
     this.#timer = this.#handshakeTimer = null;
     this.#ssOut?.fill(0);

@@ -20,7 +20,7 @@ import { defaultAead } from '../crypto/aead.js';
 import { Listener, advertisedUrl } from '../transport/listener.js';
 import { WebSocketConnection } from '../transport/websocket.js';
 import type { Connection } from '../transport/connection.js';
-import { FrameType, HelloFlags, MESH_SUBPROTOCOL } from '../wire/frames.js';
+import { CloseReason, FrameType, HelloFlags, MESH_SUBPROTOCOL } from '../wire/frames.js';
 import { LinkManager, opened } from '../link/link-manager.js';
 import type { Link } from '../link/link.js';
 import { RoutingTable } from '../routing/routing-table.js';
@@ -58,7 +58,6 @@ export class RelayNode extends EventEmitter<NodeEvents> implements MeshNode {
   #destroyed = false;
   #closedEmitted = false;
   #started = false;
-  #maintainTimer: ReturnType<typeof setInterval> | null = null;
 
   constructor(opts: NodeOptions = {}) {
     super();
@@ -92,7 +91,7 @@ export class RelayNode extends EventEmitter<NodeEvents> implements MeshNode {
       onOpen: (link, isNewPeer) => this.#onLinkOpen(link, isNewPeer),
       onFrame: (link, f) => this.#onLinkFrame(link, f),
       onDisconnect: (id, err) => this.emit('disconnect', toBuffer(id.slice()), err),
-      onLinkLost: () => this.#discovery.maintainSoon(),
+      onLinkLost: (link, reason) => this.#discovery.onLinkClosed(link.idHex, reason === CloseReason.TOO_MANY_LINKS),
       onRebootstrap: () => this.#discovery.maintain(),
     }, this.#table);
     this.#router = new Router({
@@ -117,6 +116,7 @@ export class RelayNode extends EventEmitter<NodeEvents> implements MeshNode {
       connect: (id) => this.#autoConnector ? this.#autoConnector.connect(id) : Promise.reject(relayError('ERR_CONNECT_FAILED')),
       lookup: (target) => this.#router.lookup(target),
       rebootstrap: () => this.#linkManager.scheduleRebootstrap(),
+      closeLink: (link) => (link as Link).close(CloseReason.TOO_MANY_LINKS, relayError('ERR_TOO_MANY_LINKS', `over linkBudget (${limits.linkBudget} links)`)),
       countDrop,
     }, this.#table);
     this.#sessions = new SessionManager({
@@ -203,7 +203,7 @@ export class RelayNode extends EventEmitter<NodeEvents> implements MeshNode {
       return;
     }
     this.#destroyed = true;
-    if (this.#maintainTimer) clearInterval(this.#maintainTimer);
+    this.#discovery.stop();
     this.onDestroy();
     this.#sessions.destroy();
     this.#linkManager.destroy();
@@ -283,8 +283,7 @@ export class RelayNode extends EventEmitter<NodeEvents> implements MeshNode {
       return;
     }
     if (this.listener) this.emit('listening');
-    this.#maintainTimer = setInterval(() => this.#discovery.refresh(), this.limits.refreshIntervalMs);
-    this.#maintainTimer.unref?.();
+    this.#discovery.start();
     this.#linkManager.bootstrap();
   }
 
@@ -293,7 +292,10 @@ export class RelayNode extends EventEmitter<NodeEvents> implements MeshNode {
   #flags(): number { return (this.wrtc ? HelloFlags.WEBRTC : 0) | (this.#url ? HelloFlags.WEBSOCKET : 0); }
 
   #onLinkOpen(link: Link, isNewPeer: boolean): void {
-    this.#sessions.learnKeys(link.remote!, true);
+    // One encapsulation to a new neighbour is made ahead (its session then starts
+    // faster) only while this node has few links: at scale that KEM work would go
+    // to links that may never carry a session.
+    this.#sessions.learnKeys(link.remote!, this.#table.size <= this.limits.targetLinks);
     this.#discovery.onLinkOpen(link);
     this.#sessions.kick();
     if (isNewPeer) this.emit('peer', toBuffer(link.remote!.id.slice()));

@@ -1,26 +1,34 @@
 /**
  * Discovery (PROTOCOL.md §4.3): remembers contacts from NODES and lookup
- * results, dials them toward a healthy Kademlia table (targetLinks, and a link
- * in every bucket some known node falls in), and refreshes sparse buckets with
- * recursive lookups.
+ * results, dials them toward a healthy, bounded Kademlia table (targetLinks,
+ * linksPerBucket in every bucket some known node falls in, at most linkBudget),
+ * and refreshes sparse buckets with recursive lookups on a jittered timer.
  */
 import { equalBytes, randomBytes, toHex } from '../util/bytes.js';
 import { ID_LENGTH } from '../crypto/identity.js';
 import { BoundedMap } from '../util/bounded-map.js';
 import { RoutingTable, compareDistance } from './routing-table.js';
-import type { Link } from '../link/link.js';
+import type { RouteLink } from './route-link.js';
+import { systemClock, jitter, type Clock } from '../util/clock.js';
+import { RateWindow } from '../util/rate-window.js';
 import {
   HelloFlags, decodeFindNode, decodeNodes, encodeFindNode, encodeNodes, MAX_NODES_PER_FRAME, type NodeInfo,
 } from '../wire/frames.js';
 import type { Limits } from '../util/limits.js';
 import type { CountDrop } from '../util/drop-reasons.js';
 
-interface Contact extends NodeInfo { failures: number; lastTried: number }
+/** A known node: how to reach it, its bucket (computed once), and how dialing it went. */
+interface Contact extends NodeInfo { hex: string; bucket: number; failures: number; lastTried: number }
+
+/** maintain() runs at most this often when prompted by NODES frames (ms), so a burst of answers costs one pass. */
+const MAINTAIN_DELAY_MS = 100;
 
 export interface DiscoveryHost {
   readonly localId: Uint8Array;
   readonly limits: Readonly<Limits>;
   readonly active: boolean;
+  /** Time and timers (default: the wall clock); the simulator passes a virtual one. */
+  readonly clock?: Clock;
   /** Outgoing dials in progress. */
   dialing(): number;
   isDialing(url: string): boolean;
@@ -30,34 +38,67 @@ export interface DiscoveryHost {
   connect(id: Uint8Array): Promise<void>;
   lookup(target: Uint8Array): void;
   rebootstrap(): void;
+  /** Closes a surplus link (over linkBudget); the remote is told TOO_MANY_LINKS. */
+  closeLink?(link: RouteLink): void;
   countDrop: CountDrop;
 }
 
 export class Discovery {
   readonly #host: DiscoveryHost;
-  readonly #table: RoutingTable<Link>;
+  readonly #table: RoutingTable<RouteLink>;
+  readonly #clock: Clock;
   /** Known nodes, the most recently heard of kept (limits.maxContacts). */
   readonly #contacts: BoundedMap<string, Contact>;
+  readonly #dials: RateWindow;
+  #maintainQueued: unknown = null;
+  #refreshTimer: unknown = null;
+  #firstRefresh: unknown = null;
 
-  constructor(host: DiscoveryHost, table: RoutingTable<Link>) {
+  constructor(host: DiscoveryHost, table: RoutingTable<RouteLink>) {
     this.#host = host;
     this.#table = table;
+    this.#clock = host.clock ?? systemClock;
     this.#contacts = new BoundedMap(Math.max(2, host.limits.maxContacts));
+    this.#dials = new RateWindow(host.limits.maxDialsPerSecond);
   }
 
   contact(id: Uint8Array): NodeInfo | undefined { return this.#contacts.get(toHex(id)); }
 
+  /** Starts the bucket refresh: every refreshIntervalMs, jittered so nodes made together do not refresh together. */
+  start(): void {
+    if (this.#refreshTimer !== null) return;
+    const next = (ms: number) => {
+      this.#refreshTimer = this.#clock.setTimeout(() => { this.refresh(); next(jitter(this.#host.limits.refreshIntervalMs)); }, ms);
+    };
+    next(jitter(this.#host.limits.refreshIntervalMs, 0.5));
+  }
+
+  stop(): void {
+    this.#clock.clearTimeout(this.#refreshTimer);
+    this.#clock.clearTimeout(this.#firstRefresh);
+    this.#clock.clearTimeout(this.#maintainQueued);
+    this.#refreshTimer = this.#firstRefresh = this.#maintainQueued = null;
+  }
+
   /** A new link: remember how to reach it and ask it for nodes near this one. */
-  onLinkOpen(link: Link): void {
-    if (link.remoteUrl || link.remoteFlags) {
-      this.#contacts.set(link.idHex, { id: link.remote!.id, flags: link.remoteFlags, url: link.remoteUrl, failures: 0, lastTried: 0 });
-    }
+  onLinkOpen(link: RouteLink): void {
+    if (link.remoteUrl || link.remoteFlags) this.#remember(link.remote!.id, link.idHex, link.remoteFlags, link.remoteUrl);
     link.send(encodeFindNode(this.#host.localId));
-    if (this.#table.size === 1) setTimeout(() => this.refresh(), 100).unref?.();
+    if (this.#table.size === 1 && this.#firstRefresh === null) {
+      // The first link: learn the mesh's shape soon rather than at the next period.
+      this.#firstRefresh = this.#clock.setTimeout(() => { this.#firstRefresh = null; this.refresh(); }, jitter(200, 0.5));
+    }
+  }
+
+  /** A link closed: one the remote refused (TOO_MANY_LINKS) counts as a failed try of that contact. */
+  onLinkClosed(idHex: string, refused: boolean): void {
+    const c = this.#contacts.get(idHex);
+    if (c && refused) { c.failures++; c.lastTried = this.#clock.now(); }
+    this.maintainSoon();
   }
 
   /** Answers FIND_NODE with this node's open links closest to the target. */
-  onFindNode(link: Link, f: Uint8Array): void {
+  onFindNode(link: RouteLink, f: Uint8Array): void {
     const target = decodeFindNode(f);
     if (!target) return this.#host.countDrop('malformed');
     const nodes = this.#table.closest(target, MAX_NODES_PER_FRAME + 1)
@@ -75,45 +116,106 @@ export class Discovery {
       const hex = toHex(n.id);
       if (equalBytes(n.id, this.#host.localId) || this.#table.getHex(hex)) continue;
       const known = this.#contacts.get(hex);
-      if (known) { known.url ||= n.url; known.flags |= n.flags; } else this.#contacts.set(hex, { ...n, failures: 0, lastTried: 0 });
+      if (known) { known.url ||= n.url; known.flags |= n.flags; } else this.#remember(n.id, hex, n.flags, n.url);
     }
     this.maintainSoon();
   }
 
-  maintainSoon(): void {
-    queueMicrotask(() => this.maintain());
+  #remember(id: Uint8Array, hex: string, flags: number, url: string): void {
+    this.#contacts.set(hex, { id, hex, flags, url, bucket: this.#table.bucketIndex(id), failures: 0, lastTried: 0 });
   }
 
-  /** Dials known nodes toward a healthy table, emptiest bucket first. */
+  /** Runs maintain() once, shortly (coalesced: a burst of NODES answers costs one pass). */
+  maintainSoon(): void {
+    if (this.#maintainQueued !== null) return;
+    this.#maintainQueued = this.#clock.setTimeout(() => { this.#maintainQueued = null; this.maintain(); }, MAINTAIN_DELAY_MS);
+  }
+
+  /**
+   * Keeps the table Kademlia-shaped and bounded: dials known nodes into every
+   * bucket holding fewer than linksPerBucket links (emptiest first, nearest
+   * first within a bucket) and up to targetLinks in all, within maxDialing and
+   * maxDialsPerSecond; above linkBudget, closes surplus links.
+   */
   maintain(): void {
     const host = this.#host;
     if (!host.active) return;
-    const now = Date.now();
+    const now = this.#clock.now();
     const perBucket = this.#perBucket();
-    const emptyBuckets = new Set<number>();
-    for (const c of this.#contacts.values()) {
-      const i = this.#table.bucketIndex(c.id);
-      if (!perBucket[i]) emptyBuckets.add(i);
-    }
-    const { targetLinks, maxLinks, maxDialing } = host.limits;
-    const want = Math.max(targetLinks - this.#table.size, Math.min(emptyBuckets.size, maxLinks - this.#table.size)) - host.dialing();
-    if (want <= 0 || host.dialing() >= maxDialing) return;
+    const { targetLinks, maxLinks, maxDialing, linksPerBucket, linkBudget } = host.limits;
+    const size = this.#table.size;
+    if (size > linkBudget) this.#prune(perBucket, size - linkBudget);
+    // How many links each bucket still wants, given the contacts known in it.
+    // Past targetLinks only sparse buckets are dialed, so full ones are skipped first (cheap).
+    const fill = size >= targetLinks;
+    const room = new Map<number, number>();
+    let sparse = 0;
     const auto = host.canAutoConnect();
-    const candidates = [...this.#contacts.values()]
-      .filter((c) => !this.#table.has(c.id) && now - c.lastTried > 5000 * 2 ** c.failures)
-      .filter((c) => (c.url && !host.isDialing(c.url)) || (auto && c.flags & HelloFlags.WEBRTC))
-      // Kademlia shape: fill the emptiest buckets first (far ones matter most for
-      // greedy routing), nearest first within a bucket.
-      .sort((a, b) => (perBucket[this.#table.bucketIndex(a.id)] ?? 0) - (perBucket[this.#table.bucketIndex(b.id)] ?? 0)
-        || compareDistance(host.localId, a.id, b.id))
-      .slice(0, Math.min(want, maxDialing - host.dialing()));
+    const candidates: Contact[] = [];
+    for (const c of this.#contacts.values()) {
+      const have = perBucket[c.bucket] ?? 0;
+      if (fill && have >= linksPerBucket) continue;
+      if (now - c.lastTried <= 5000 * 2 ** c.failures || this.#table.getHex(c.hex)) continue;
+      if (!((c.url && !host.isDialing(c.url)) || (auto && c.flags & HelloFlags.WEBRTC))) continue;
+      if (!room.has(c.bucket)) {
+        const r = Math.max(0, linksPerBucket - have);
+        room.set(c.bucket, r);
+        sparse += r;
+      }
+      candidates.push(c);
+    }
+    const cap = Math.min(maxLinks, linkBudget) - size;
+    let want = Math.min(Math.max(targetLinks - size, sparse), cap) - host.dialing();
+    want = Math.min(want, maxDialing - host.dialing());
+    if (want <= 0 || candidates.length === 0) return;
+    // Kademlia shape: fill the emptiest buckets first (far ones matter most for
+    // greedy routing), nearest first within a bucket.
+    candidates.sort((a, b) => (perBucket[a.bucket] ?? 0) - (perBucket[b.bucket] ?? 0) || compareDistance(host.localId, a.id, b.id));
     for (const c of candidates) {
+      if (want <= 0) break;
+      const i = c.bucket;
+      // Past targetLinks, only buckets that still want a link are dialed.
+      if (fill && (room.get(i) ?? 0) <= 0) continue;
+      if (!this.#dials.take(now)) break;
+      room.set(i, (room.get(i) ?? 0) - 1);
+      want--;
       c.lastTried = now;
       const attempt = c.url ? host.dial(c.url, c.id) : host.connect(c.id);
       attempt.then(() => { c.failures = 0; }, () => {
         c.failures++;
-        if (c.failures >= 4) this.#contacts.delete(toHex(c.id));
+        if (c.failures >= 4) this.#contacts.delete(c.hex);
       });
+    }
+    // Dials refused by the per-second budget are tried again in the next window.
+    if (want > 0 && candidates.length > 0) this.#clock.setTimeout(() => this.maintainSoon(), 1000);
+  }
+
+  /**
+   * Closes up to `n` links this node dialed, from the buckets holding the most
+   * (never below linksPerBucket), youngest first. Links the remote dialed are
+   * kept: the remote chose this node (a leaf behind it may have no other way in).
+   */
+  #prune(perBucket: number[], n: number): void {
+    const close = this.#host.closeLink;
+    if (!close) return;
+    const k = this.#host.limits.linksPerBucket;
+    const byBucket = new Map<number, RouteLink[]>();
+    for (const e of this.#table.entries()) {
+      const i = this.#table.bucketIndex(e.id);
+      if ((perBucket[i] ?? 0) <= k || !e.link.initiator) continue;
+      let list = byBucket.get(i);
+      if (!list) byBucket.set(i, (list = []));
+      list.push(e.link);
+    }
+    const counts = new Map([...byBucket.keys()].map((i) => [i, perBucket[i] ?? 0]));
+    for (const list of byBucket.values()) list.sort((a, b) => b.openedAt - a.openedAt);
+    for (let left = n; left > 0; left--) {
+      let fullest = -1;
+      for (const [i, c] of counts) if (c > k && byBucket.get(i)!.length > 0 && (fullest < 0 || c > counts.get(fullest)!)) fullest = i;
+      if (fullest < 0) return;
+      const link = byBucket.get(fullest)!.shift()!;
+      counts.set(fullest, counts.get(fullest)! - 1);
+      close.call(this.#host, link);
     }
   }
 
@@ -132,7 +234,7 @@ export class Discovery {
     const deepest = Math.min(perBucket.length, ID_LENGTH * 8 - 1);
     let lookups = 0;
     for (let i = 0; i <= deepest && lookups < 16; i++) {
-      if ((perBucket[i] ?? 0) >= 2) continue;
+      if ((perBucket[i] ?? 0) >= host.limits.linksPerBucket) continue;
       host.lookup(randomIdInBucket(host.localId, i));
       lookups++;
     }

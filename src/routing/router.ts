@@ -7,7 +7,8 @@ import debugFactory from 'debug';
 import { equalBytes, key53 as msgKey, toHex } from '../util/bytes.js';
 import { RoutingTable, compareDistance } from './routing-table.js';
 import { DedupCache } from './dedup-cache.js';
-import type { Link } from '../link/link.js';
+import type { RouteLink } from './route-link.js';
+import { systemClock, type Clock } from '../util/clock.js';
 import { encodeNodes, MAX_NODES_PER_FRAME, type NodeInfo } from '../wire/frames.js';
 import {
   DEFAULT_TTL, encodeEnvelope, envelope, MsgType, OFF_MSG_ID, OFF_TTL, UnreachableReason, decodeUnreachable, encodeUnreachable,
@@ -24,6 +25,8 @@ export interface RouterHost {
   readonly localId: Uint8Array;
   readonly ttl: number;
   readonly maxFrameSize: number;
+  /** Time for the duplicate cache (default: the wall clock). */
+  readonly clock?: Clock;
   /** How this node describes itself in a LOOKUP_RESULT. */
   self(): NodeInfo;
   countDrop: CountDrop;
@@ -40,11 +43,14 @@ export interface RouterHost {
 export class Router {
   readonly counters = { relayed: 0, bytesRelayed: 0 };
   readonly #host: RouterHost;
-  readonly #table: RoutingTable<Link>;
-  readonly #dedup: DedupCache<Link>;
+  readonly #table: RoutingTable<RouteLink>;
+  readonly #dedup: DedupCache<RouteLink>;
 
-  constructor(host: RouterHost, table: RoutingTable<Link>, dedup: DedupCache<Link>) {
+  readonly #clock: Clock;
+
+  constructor(host: RouterHost, table: RoutingTable<RouteLink>, dedup: DedupCache<RouteLink>) {
     this.#host = host;
+    this.#clock = host.clock ?? systemClock;
     this.#table = table;
     this.#dedup = dedup;
   }
@@ -61,15 +67,15 @@ export class Router {
   }
 
   /** A ROUTE frame arrived on `link`. */
-  onRouted(link: Link, f: Uint8Array): void {
+  onRouted(link: RouteLink, f: Uint8Array): void {
     const host = this.#host;
     if (!envelope.valid(f)) return host.countDrop('malformed');
     if (f.length > host.maxFrameSize) return host.countDrop('too_large');
     if (equalBytes(envelope.to(f), host.localId)) {
       const key = msgKey(f, OFF_MSG_ID);
-      const seen = this.#dedup.get(key);
+      const seen = this.#dedup.get(key, this.#clock.now());
       if (seen?.delivered) return host.countDrop('duplicate');
-      (seen ?? this.#dedup.add(key)).delivered = true;
+      (seen ?? this.#dedup.add(key, this.#clock.now())).delivered = true;
       switch (envelope.type(f)) {
         case MsgType.UNREACHABLE: return this.#onUnreachable(f);
         case MsgType.LOOKUP_RESULT: return host.learn(envelope.body(f));
@@ -87,9 +93,9 @@ export class Router {
    * sent along the next-best link (the dedup entry remembers the tried ones),
    * and a node with no untried link returns it to its parent (backtracking).
    */
-  #forward(f: Uint8Array, from: Link | null): RouteResult {
+  #forward(f: Uint8Array, from: RouteLink | null): RouteResult {
     const key = msgKey(f, OFF_MSG_ID);
-    const now = Date.now();
+    const now = this.#clock.now();
     let seen = this.#dedup.get(key, now);
     if (!seen) {
       seen = this.#dedup.add(key, now);

@@ -1,7 +1,8 @@
 /**
  * One ephemeral key pair for the next handshake, made ahead of time (on the
  * next turn of the event loop) so the handshake's critical path does not wait
- * for it. Each pair is used once.
+ * for it. Each pair is used once. None is made before the first handshake: a
+ * node that never starts a session does no KEM work for it.
  */
 import { generateEphemeral, type EphemeralKeyPair } from '../crypto/session.js';
 
@@ -9,10 +10,6 @@ export class SpareEphemeral {
   #spare: EphemeralKeyPair | null = null;
   #timer: ReturnType<typeof setImmediate> | null = null;
   #stopped = false;
-
-  constructor() {
-    this.#refill();
-  }
 
   /** The spare pair (or a new one if none is ready yet); the next is made soon after. */
   take(): EphemeralKeyPair {

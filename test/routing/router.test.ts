@@ -3,6 +3,7 @@ import { Router, type RouterHost } from '../../src/routing/router.js';
 import { RoutingTable } from '../../src/routing/routing-table.js';
 import { DedupCache } from '../../src/routing/dedup-cache.js';
 import type { Link } from '../../src/link/link.js';
+import type { RouteLink } from '../../src/routing/route-link.js';
 import { equalBytes, key53 } from '../../src/util/bytes.js';
 import type { RelayError } from '../../src/util/errors.js';
 import type { Detour, DropReason } from '../../src/util/drop-reasons.js';
@@ -53,7 +54,7 @@ function makeRouter(localId: Uint8Array, links: [Uint8Array, FakeLink][], o: { t
     learn: (f) => { rec.learned.push(f.slice()); },
     unreachable: (msgKey, to, err) => { rec.unreachable.push({ msgKey, to: to.slice(), err }); },
   };
-  return { router: new Router(host, table, new DedupCache<Link>()), rec, table };
+  return { router: new Router(host, table, new DedupCache<RouteLink>()), rec, table };
 }
 
 const frame = (type: MsgTypeCode, to: Uint8Array, from: Uint8Array, ttl = DEFAULT_TTL, body: Uint8Array = new Uint8Array([1, 2, 3])) =>

@@ -1,0 +1,308 @@
+/**
+ * Simulator level b: the routing level in virtual time. Every node runs the
+ * real RoutingTable, Router and Discovery code; links are simulated (a
+ * latency, no crypto, no sockets) and the clock is virtual, so 100,000 nodes
+ * run in minutes. Adversarial mode: a fraction of the nodes drop every frame
+ * they should relay (S/Kademlia's evaluation).
+ */
+import { RoutingTable } from '../../src/routing/routing-table.js';
+import { DedupCache } from '../../src/routing/dedup-cache.js';
+import { Router } from '../../src/routing/router.js';
+import { Discovery } from '../../src/routing/discovery.js';
+import type { RouteLink } from '../../src/routing/route-link.js';
+import { DEFAULT_LIMITS, FRAME_OVERHEAD, type Limits } from '../../src/util/limits.js';
+import { equalBytes, key53, toHex } from '../../src/util/bytes.js';
+import { FrameType, HelloFlags } from '../../src/wire/frames.js';
+import { encodeEnvelope, MsgType, OFF_MSG_ID, OFF_TO } from '../../src/wire/envelope.js';
+import { EventQueue } from './virtual-net.js';
+import { deliveryResult, holes, randomPairs, seededRandom, spread, type DeliveryResult, type Spread } from './measure.js';
+
+export interface LevelBOptions {
+  nodes: number;
+  churn: number;
+  /** Fraction of nodes that drop what they should relay. */
+  adversarial: number;
+  pairs: number;
+  /** One-way link latency (virtual ms). */
+  latencyMs: number;
+  /** Virtual time to settle after building and after each churn step (ms). */
+  settleMs: number;
+  seed: number;
+  limits?: Partial<Limits>;
+  log?: (line: string) => void;
+}
+
+export interface PhaseB {
+  name: string;
+  nodes: number;
+  holes: { holes: number; pairs: number };
+  links: Spread;
+  delivery: DeliveryResult;
+}
+
+export interface LevelBReport {
+  level: 'b';
+  /** Wall time to run the whole simulation (ms) and virtual time simulated (ms). */
+  wallMs: number;
+  virtualMs: number;
+  events: number;
+  heapPerNodeKiB: number;
+  phases: PhaseB[];
+}
+
+class SimLink {
+  isClosed = false;
+  readonly isOpen = true;
+  readonly initiator: boolean;
+  readonly remoteFlags = HelloFlags.WEBSOCKET;
+  readonly stats = { framesIn: 0, framesOut: 0, bytesIn: 0, bytesOut: 0, relayed: 0 };
+  readonly openedAt: number;
+  other!: SimLink;
+
+  constructor(readonly local: SimNode, readonly far: SimNode, initiator: boolean, readonly net: SimNet) {
+    this.initiator = initiator;
+    this.openedAt = net.clock.now();
+  }
+
+  get remote() { return this.far.pub; }
+  get id() { return this.far.id; }
+  get idHex() { return this.far.hex; }
+  get remoteUrl() { return this.far.url; }
+
+  send(f: Uint8Array): boolean {
+    if (this.isClosed) return false;
+    this.net.onSend(f);
+    const copy = f.slice();
+    const to = this.other;
+    this.net.clock.setTimeout(() => { if (!to.isClosed) to.local.onFrame(to, copy); }, this.net.latencyMs);
+    return true;
+  }
+
+  /** Closes both ends; `refusedByThisEnd` when this end pruned it (the other end is told TOO_MANY_LINKS). */
+  close(refusedByThisEnd = false): void {
+    if (this.isClosed) return;
+    this.isClosed = true;
+    this.other.isClosed = true;
+    this.local.onClosed(this, false);
+    this.other.local.onClosed(this.other, refusedByThisEnd);
+  }
+}
+
+class SimNode {
+  readonly hex: string;
+  readonly url: string;
+  readonly pub: { id: Uint8Array; idHex: string };
+  readonly table: RoutingTable<RouteLink>;
+  readonly router: Router;
+  readonly discovery: Discovery;
+  readonly dialing = new Set<string>();
+  alive = true;
+
+  constructor(readonly id: Uint8Array, readonly net: SimNet, readonly adversarial: boolean) {
+    this.hex = toHex(id);
+    this.url = `sim://${this.hex}`;
+    this.pub = { id, idHex: this.hex };
+    const limits = net.limits;
+    const clock = net.clock;
+    this.table = new RoutingTable<RouteLink>(id, limits.maxLinks);
+    this.router = new Router({
+      localId: id, ttl: limits.ttl, maxFrameSize: limits.maxMessageSize + FRAME_OVERHEAD, clock,
+      self: () => ({ id, flags: HelloFlags.WEBSOCKET, url: this.url }),
+      countDrop: () => {}, countDetour: () => {},
+      deliver: (f) => net.onDeliver(this, f),
+      learn: (f) => this.discovery.onNodes(f),
+      unreachable: (msgKey, _to, err) => net.onUnreachable(msgKey, err.code),
+    }, this.table, new DedupCache(limits.dedupEntries, limits.dedupAgeMs));
+    const node = this;
+    this.discovery = new Discovery({
+      localId: id, limits, clock,
+      get active() { return node.alive; },
+      dialing: () => this.dialing.size,
+      isDialing: (url) => this.dialing.has(url),
+      dial: (url, expected) => net.dial(this, url, expected),
+      canAutoConnect: () => false,
+      connect: () => Promise.reject(new Error('no WebRTC in the simulator')),
+      lookup: (target) => this.router.lookup(target),
+      rebootstrap: () => net.rebootstrap(this),
+      closeLink: (link) => (link as unknown as SimLink).close(true),
+      countDrop: () => {},
+    }, this.table);
+  }
+
+  onFrame(link: SimLink, f: Uint8Array): void {
+    if (!this.alive) return;
+    switch (f[0]) {
+      case FrameType.ROUTE:
+        if (this.adversarial && !equalBytes(f.subarray(OFF_TO, OFF_TO + 20), this.id)) { this.net.droppedByAdversary++; return; }
+        return this.router.onRouted(link as RouteLink, f);
+      case FrameType.FIND_NODE: return this.discovery.onFindNode(link as RouteLink, f);
+      case FrameType.NODES: return this.discovery.onNodes(f);
+    }
+  }
+
+  onOpen(link: SimLink): void { this.discovery.onLinkOpen(link as RouteLink); }
+
+  onClosed(link: SimLink, refused: boolean): void {
+    if (this.table.getHex(link.idHex) === (link as RouteLink)) this.table.remove(link.id);
+    if (!this.alive) return;
+    if (this.table.size === 0) this.net.rebootstrap(this);
+    else this.discovery.onLinkClosed(link.idHex, refused);
+  }
+
+  links(): SimLink[] { return this.table.entries().map((e) => e.link as unknown as SimLink); }
+  get peers(): Uint8Array[] { return this.table.entries().map((e) => e.id); }
+}
+
+class SimNet {
+  readonly clock = new EventQueue();
+  readonly limits: Limits;
+  readonly byHex = new Map<string, SimNode>();
+  readonly nodes: SimNode[] = [];
+  droppedByAdversary = 0;
+  /** DATA transmissions per probe (key53 of the message id), delivered probes, reported ones. */
+  probes: Map<number, { hops: number; delivered: boolean; reported: string | null }> | null = null;
+
+  constructor(readonly latencyMs: number, limits: Limits, readonly rand: () => number) {
+    this.limits = limits;
+  }
+
+  add(adversarial: boolean, bootstrapFrom: SimNode[]): SimNode {
+    const id = new Uint8Array(20);
+    for (let i = 0; i < 20; i++) id[i] = Math.floor(this.rand() * 256);
+    const node = new SimNode(id, this, adversarial);
+    this.byHex.set(node.hex, node);
+    this.nodes.push(node);
+    const fanout = 1 + Math.floor(this.rand() * 3);
+    for (let k = 0; k < fanout && bootstrapFrom.length > 0; k++) {
+      const to = bootstrapFrom[Math.floor(this.rand() * bootstrapFrom.length)];
+      this.dial(node, to.url).catch(() => {});
+    }
+    node.discovery.start();
+    return node;
+  }
+
+  kill(node: SimNode): void {
+    node.alive = false;
+    node.discovery.stop();
+    // The far ends notice by keepalive: somewhere between one ping and the link timeout.
+    for (const link of node.links()) {
+      const wait = this.limits.pingIntervalMs + this.rand() * (this.limits.linkTimeoutMs - this.limits.pingIntervalMs);
+      this.clock.setTimeout(() => link.close(), wait);
+    }
+  }
+
+  dial(from: SimNode, url: string, expected?: Uint8Array): Promise<void> {
+    const to = this.byHex.get(url.slice(6));
+    if (from.dialing.has(url)) return Promise.reject(new Error('already dialing'));
+    from.dialing.add(url);
+    return new Promise((resolve, reject) => {
+      // A link handshake takes two round trips.
+      this.clock.setTimeout(() => {
+        from.dialing.delete(url);
+        if (!from.alive || !to || !to.alive || to === from || (expected && !equalBytes(expected, to.id))) return reject(new Error('dial failed'));
+        if (from.table.has(to.id)) return resolve();
+        const a = new SimLink(from, to, true, this);
+        const b = new SimLink(to, from, false, this);
+        a.other = b;
+        b.other = a;
+        if (!from.table.add(to.id, a as RouteLink)) return reject(new Error('table full'));
+        if (!to.table.add(from.id, b as RouteLink)) { from.table.remove(to.id); return reject(new Error('TOO_MANY_LINKS')); }
+        from.onOpen(a);
+        to.onOpen(b);
+        resolve();
+      }, 4 * this.latencyMs);
+    });
+  }
+
+  rebootstrap(node: SimNode): void {
+    if (!node.alive) return;
+    const alive = this.nodes.filter((n) => n.alive && n !== node);
+    if (alive.length === 0) return;
+    this.clock.setTimeout(() => {
+      if (node.alive && node.table.size === 0) this.dial(node, alive[Math.floor(this.rand() * alive.length)].url).catch(() => this.rebootstrap(node));
+    }, 1000 + this.rand() * 1000);
+  }
+
+  onSend(f: Uint8Array): void {
+    if (!this.probes || f[0] !== FrameType.ROUTE || f[1] !== MsgType.DATA) return;
+    const p = this.probes.get(key53(f, OFF_MSG_ID));
+    if (p) p.hops++;
+  }
+
+  onDeliver(_node: SimNode, f: Uint8Array): void {
+    if (!this.probes || f[1] !== MsgType.DATA) return;
+    const p = this.probes.get(key53(f, OFF_MSG_ID));
+    if (p && !p.delivered) p.delivered = true;
+  }
+
+  onUnreachable(msgKey: number, code: string): void {
+    const p = this.probes?.get(msgKey);
+    if (p && !p.delivered && !p.reported) p.reported = code;
+  }
+}
+
+export async function runLevelB(o: LevelBOptions): Promise<LevelBReport> {
+  const log = o.log ?? (() => {});
+  const rand = seededRandom(o.seed);
+  const limits = { ...DEFAULT_LIMITS, ...o.limits } as Limits;
+  const net = new SimNet(o.latencyMs, limits, rand);
+  const t0 = performance.now();
+  global.gc?.();
+  const heap0 = process.memoryUsage().heapUsed;
+  // Nodes join at 100 per virtual second, each bootstrapping to 1-3 random earlier nodes.
+  for (let i = 0; i < o.nodes; i++) {
+    net.add(rand() < o.adversarial, net.nodes.slice(0, Math.max(1, i)));
+    if (i % 100 === 99) {
+      await net.clock.runUntil(net.clock.now() + 1000);
+      if (i % 10_000 === 9_999) log(`joined ${i + 1} nodes (virtual ${(net.clock.now() / 1000).toFixed(0)} s, ${net.clock.ran} events)`);
+    }
+  }
+  const phases: PhaseB[] = [];
+  const phase = async (name: string) => {
+    await net.clock.runUntil(net.clock.now() + o.settleMs);
+    const live = net.nodes.filter((n) => n.alive);
+    const h = holes(live, 1_000_000, rand);
+    const delivery = await deliverB(net, live.filter((n) => !n.adversarial), o.pairs, rand);
+    phases.push({ name, nodes: live.length, holes: h, links: spread(live.map((n) => n.table.size)), delivery });
+    log(`${name}: ${live.length} nodes, holes ${h.holes}/${h.pairs}, delivered ${delivery.delivered}/${delivery.sent}, hops p50 ${delivery.hops.p50} p99 ${delivery.hops.p99}`);
+  };
+  await phase('built');
+  global.gc?.();
+  const heapPerNodeKiB = (process.memoryUsage().heapUsed - heap0) / 1024 / net.nodes.length;
+  if (o.churn > 0) {
+    const alive = net.nodes.filter((n) => n.alive);
+    const kill = Math.round(alive.length * o.churn);
+    for (const n of alive.map((n) => ({ n, r: rand() })).sort((a, b) => a.r - b.r).slice(0, kill).map((x) => x.n)) net.kill(n);
+    await phase(`after ${Math.round(o.churn * 100)} % left`);
+    const survivors = net.nodes.filter((n) => n.alive);
+    for (let i = 0; i < kill; i++) {
+      net.add(rand() < o.adversarial, survivors);
+      if (i % 100 === 99) await net.clock.runUntil(net.clock.now() + 1000);
+    }
+    await phase(`after ${kill} joined`);
+  }
+  return { level: 'b', wallMs: performance.now() - t0, virtualMs: net.clock.now(), events: net.clock.ran, heapPerNodeKiB, phases };
+}
+
+/** Random pairs of honest nodes each route one DATA message; the run goes on until each is delivered or reported. */
+async function deliverB(net: SimNet, honest: SimNode[], count: number, rand: () => number): Promise<DeliveryResult> {
+  const pairs = randomPairs(honest.length, count, rand);
+  const probes = new Map<number, { hops: number; delivered: boolean; reported: string | null }>();
+  net.probes = probes;
+  for (const [i, j] of pairs) {
+    const a = honest[i], b = honest[j];
+    const f = encodeEnvelope(MsgType.DATA, b.id, a.id, new Uint8Array(16), net.limits.ttl);
+    probes.set(key53(f, OFF_MSG_ID), { hops: 0, delivered: false, reported: null });
+    if (a.router.route(f) !== 'sent') probes.get(key53(f, OFF_MSG_ID))!.reported = 'no_links';
+    await net.clock.runUntil(net.clock.now() + 2);
+  }
+  await net.clock.runUntil(net.clock.now() + 10_000);
+  net.probes = null;
+  const hops: number[] = [];
+  const reported: Record<string, number> = {};
+  for (const p of probes.values()) {
+    if (p.delivered) hops.push(p.hops);
+    else if (p.reported) reported[p.reported] = (reported[p.reported] ?? 0) + 1;
+  }
+  return deliveryResult(pairs.length, hops, reported);
+}

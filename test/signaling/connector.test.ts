@@ -1,11 +1,11 @@
 import test from 'tape';
 import SimplePeer from 'simple-peer';
-import { startNode, urlOf, waitFor, FAST } from './helpers/testnet.js';
-import { connector, type ConnectorClient } from './helpers/connector-client.js';
-import { rawSocket } from './helpers/messaging.js';
-import { imRegisterFrame } from './helpers/im-register.js';
-import { loopbackWrtc } from './helpers/webrtc-loopback.js';
-import type { PeerRelay } from '../src/index.js';
+import { startNode, urlOf, waitFor, FAST } from '../helpers/testnet.js';
+import { connector, type ConnectorClient } from '../helpers/connector-client.js';
+import { rawSocket } from '../helpers/messaging.js';
+import { imRegisterFrame } from '../helpers/im-register.js';
+import { loopbackWrtc } from '../helpers/webrtc-loopback.js';
+import type { PeerRelay } from '../../src/index.js';
 
 async function twoNodes(t: test.Test): Promise<[PeerRelay, PeerRelay]> {
   const a = await startNode(t, { port: 0, ...FAST });

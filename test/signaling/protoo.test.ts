@@ -2,13 +2,13 @@ import test from 'tape';
 import { createRequire } from 'node:module';
 import SimplePeer from 'simple-peer';
 import WebSocket from 'ws';
-import { startNode, urlOf, waitFor, sleep, FAST } from './helpers/testnet.js';
-import { connector } from './helpers/connector-client.js';
-import { loopbackWrtc } from './helpers/webrtc-loopback.js';
-import { rawSocket } from './helpers/messaging.js';
-import { imRegisterFrame } from './helpers/im-register.js';
-import { protooServerOf } from '../src/signaling/protoo-server.js';
-import type { PeerRelay } from '../src/index.js';
+import { startNode, urlOf, waitFor, sleep, FAST } from '../helpers/testnet.js';
+import { connector } from '../helpers/connector-client.js';
+import { loopbackWrtc } from '../helpers/webrtc-loopback.js';
+import { rawSocket } from '../helpers/messaging.js';
+import { imRegisterFrame } from '../helpers/im-register.js';
+import { protooServerOf } from '../../src/signaling/protoo-server.js';
+import type { PeerRelay } from '../../src/index.js';
 
 // The real protoo-client from npm (CommonJS, brings its own W3C WebSocket client).
 const protooClient: any = createRequire(import.meta.url)('protoo-client');

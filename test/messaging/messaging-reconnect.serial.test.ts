@@ -1,7 +1,7 @@
 import test from 'tape';
-import { startNode, waitFor, urlOf, FAST, sleep } from './helpers/testnet.js';
-import { startClient, inbox, makeClient, nextError } from './helpers/messaging.js';
-import type { ConnectionState } from '../src/index.js';
+import { startNode, waitFor, urlOf, FAST, sleep } from '../helpers/testnet.js';
+import { startClient, inbox, makeClient, nextError } from '../helpers/messaging.js';
+import type { ConnectionState } from '../../src/index.js';
 
 test('a client reconnects after its server restarts, re-registers, and sends what was queued', async (t) => {
   const first = await startNode(t, { port: 0, ...FAST });

@@ -1,11 +1,11 @@
 import test from 'tape';
 import { ml_dsa65 } from '@noble/post-quantum/ml-dsa.js';
-import { startNode, waitFor, urlOf, FAST } from './helpers/testnet.js';
-import { startClient, inbox, rawSocket } from './helpers/messaging.js';
-import { MessagingPeer as StockPeer } from './helpers/demos-im/messaging-peer.js';
-import { stockKemPublicKey } from './helpers/demos-im/unified-crypto-shim.js';
-import { generateKeyPair } from '../src/index.js';
-import { toBase64 } from '../src/util/bytes.js';
+import { startNode, waitFor, urlOf, FAST } from '../helpers/testnet.js';
+import { startClient, inbox, rawSocket } from '../helpers/messaging.js';
+import { MessagingPeer as StockPeer } from '../helpers/demos-im/messaging-peer.js';
+import { stockKemPublicKey } from '../helpers/demos-im/unified-crypto-shim.js';
+import { generateKeyPair } from '../../src/index.js';
+import { toBase64 } from '../../src/util/bytes.js';
 
 function stock(t: test.Test, url: string, clientId: string): any {
   const peer = new (StockPeer as any)({ serverUrl: url, clientId, publicKey: stockKemPublicKey });
@@ -145,7 +145,7 @@ test('the auth hook accepts or rejects registrations; registration and departure
   node.signaling!.on('departure', (i) => seen.push(`-${i.clientId}`));
   const good = await startClient(t, node, 'ok-1');
   t.ok(good.isConnected, 'an ok-* id is accepted');
-  const refused = new (await import('../src/index.js')).MessagingPeer({ serverUrl: urlOf(node), clientId: 'nope', publicKey: generateKeyPair().publicKey });
+  const refused = new (await import('../../src/index.js')).MessagingPeer({ serverUrl: urlOf(node), clientId: 'nope', publicKey: generateKeyPair().publicKey });
   t.teardown(() => refused.disconnect());
   await refused.connect().then(() => t.fail('accepted'), (e) => {
     t.equal(e.code, 'ERR_REJECTED', 'ERR_REJECTED');

@@ -1,7 +1,7 @@
 import test from 'tape';
-import { startNode, waitFor, urlOf, FAST } from './helpers/testnet.js';
-import { startClient, inbox } from './helpers/messaging.js';
-import { MessagingPeer, generateKeyPair } from '../src/index.js';
+import { startNode, waitFor, urlOf, FAST } from '../helpers/testnet.js';
+import { startClient, inbox } from '../helpers/messaging.js';
+import { MessagingPeer, generateKeyPair } from '../../src/index.js';
 
 /** The DOM and console the seed's example touches, recorded. */
 function fakeEnvironment(t: test.Test): { logs: unknown[][]; appended: string[] } {

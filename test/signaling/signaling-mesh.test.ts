@@ -1,9 +1,9 @@
 import test from 'tape';
-import { startMesh, waitFor, urlOf } from './helpers/testnet.js';
-import { startClient, makeClient, inbox, nextError } from './helpers/messaging.js';
-import { MessagingPeer as StockPeer } from './helpers/demos-im/messaging-peer.js';
-import { stockKemPublicKey } from './helpers/demos-im/unified-crypto-shim.js';
-import type { PeerRelay } from '../src/index.js';
+import { startMesh, waitFor, urlOf } from '../helpers/testnet.js';
+import { startClient, makeClient, inbox, nextError } from '../helpers/messaging.js';
+import { MessagingPeer as StockPeer } from '../helpers/demos-im/messaging-peer.js';
+import { stockKemPublicKey } from '../helpers/demos-im/unified-crypto-shim.js';
+import type { PeerRelay } from '../../src/index.js';
 
 async function mesh(t: test.Test): Promise<PeerRelay[]> {
   const nodes = await startMesh(t, 3, { signaling: { rosterDelayMs: 20 } });
@@ -83,7 +83,7 @@ test('tampered, truncated and malformed mesh records are dropped and counted', a
   const bob = await startClient(t, y, 'bob');
   await startClient(t, x, 'alice');
   t.ok(await waitFor(knows(y, 'alice')), 'Y knows alice from X\'s genuine roster');
-  const { signRoster } = await import('../src/signaling/mesh-records.js');
+  const { signRoster } = await import('../../src/signaling/mesh-records.js');
   const genuine = signRoster(x.identity, Date.now() + 10_000_000, Date.now() + 30_000, ['alice', 'mallory']);
   const inject = (obj: unknown) => x.sendOnChannel(y.id, 4, Buffer.from(typeof obj === 'string' ? obj : JSON.stringify(obj)));
   const dropped = () => y.signaling!.stats().dropped;
@@ -127,7 +127,7 @@ test('a remote target its home no longer has is reported as PEER_NOT_FOUND', asy
   await startClient(t, y, 'bob');
   const alice = await startClient(t, x, 'alice');
   t.ok(await waitFor(knows(x, 'bob')), 'X knows bob');
-  const { signRoster } = await import('../src/signaling/mesh-records.js');
+  const { signRoster } = await import('../../src/signaling/mesh-records.js');
   // Y's own (genuinely signed) roster names a client that is not connected there.
   y.sendOnChannel(x.id, 4, Buffer.from(JSON.stringify({ t: 'roster', r: signRoster(y.identity, Date.now() + 1e9, Date.now() + 30_000, ['bob', 'ghost']) })));
   t.ok(await waitFor(knows(x, 'ghost')), 'X lists ghost');

@@ -1,8 +1,8 @@
 import test from 'tape';
-import { startNode, urlOf, waitFor, FAST } from './helpers/testnet.js';
-import { connector } from './helpers/connector-client.js';
-import { roomsOf } from '../src/signaling/rooms.js';
-import type { PeerRelay } from '../src/index.js';
+import { startNode, urlOf, waitFor, FAST } from '../helpers/testnet.js';
+import { connector } from '../helpers/connector-client.js';
+import { roomsOf } from '../../src/signaling/rooms.js';
+import type { PeerRelay } from '../../src/index.js';
 
 async function twoNodes(t: test.Test): Promise<[PeerRelay, PeerRelay]> {
   const a = await startNode(t, { port: 0, ...FAST });

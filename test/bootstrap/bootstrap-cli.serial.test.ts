@@ -10,9 +10,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { FAST, startNode, waitFor } from './helpers/testnet.js';
+import { FAST, startNode, waitFor } from '../helpers/testnet.js';
 
-const CLI = fileURLToPath(new URL('../bootstrap/cli.js', import.meta.url));
+const CLI = fileURLToPath(new URL('../../bootstrap/cli.js', import.meta.url));
 
 interface Run { child: ChildProcess; logs: Record<string, unknown>[]; stderr: string; exit: Promise<number | null> }
 

@@ -1,7 +1,7 @@
 import test from 'tape';
-import { startNode, waitFor, FAST } from './helpers/testnet.js';
-import { startClient, makeClient, inbox, nextError } from './helpers/messaging.js';
-import { MessagingPeer, generateKeyPair } from '../src/index.js';
+import { startNode, waitFor, FAST } from '../helpers/testnet.js';
+import { startClient, makeClient, inbox, nextError } from '../helpers/messaging.js';
+import { MessagingPeer, generateKeyPair } from '../../src/index.js';
 
 test('two clients on one node exchange authenticated messages both ways', async (t) => {
   const node = await startNode(t, { port: 0, ...FAST });

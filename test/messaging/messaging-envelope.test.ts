@@ -1,12 +1,12 @@
 import test from 'tape';
 import { ml_dsa65 } from '@noble/post-quantum/ml-dsa.js';
-import { SecureSessions, type SecureEnvelope } from '../src/messaging/secure-envelope.js';
-import { openMlKemAes, sealMlKemAes } from '../src/messaging/ml-kem-aes.js';
-import { generateKeyPair } from '../src/index.js';
-import { unifiedCrypto, stockKemPublicKey } from './helpers/demos-im/unified-crypto-shim.js';
-import { serializeUint8Array, deserializeUint8Array } from './helpers/demos-im/uint8-serialize.js';
-import { startNode, waitFor, FAST } from './helpers/testnet.js';
-import { startClient, nextError, inbox } from './helpers/messaging.js';
+import { SecureSessions, type SecureEnvelope } from '../../src/messaging/secure-envelope.js';
+import { openMlKemAes, sealMlKemAes } from '../../src/messaging/ml-kem-aes.js';
+import { generateKeyPair } from '../../src/index.js';
+import { unifiedCrypto, stockKemPublicKey } from '../helpers/demos-im/unified-crypto-shim.js';
+import { serializeUint8Array, deserializeUint8Array } from '../helpers/demos-im/uint8-serialize.js';
+import { startNode, waitFor, FAST } from '../helpers/testnet.js';
+import { startClient, nextError, inbox } from '../helpers/messaging.js';
 
 const text = (s: string) => new TextEncoder().encode(s);
 const str = (b: Uint8Array) => new TextDecoder().decode(b);

@@ -24,6 +24,8 @@ import type { CountDrop } from '../util/drop-reasons.js';
 import { jitter } from '../util/clock.js';
 
 const debug = debugFactory('relaymesh:link');
+/** How often a late handshake timer gives the remote this node's own lateness back. */
+const MAX_HANDSHAKE_EXTENSIONS = 3;
 
 export interface LinkOptions {
   identity: Identity;
@@ -69,7 +71,7 @@ export class Link extends EventEmitter<LinkEvents> {
   #timer: ReturnType<typeof setTimeout> | null = null;
   /** When the keepalive timer is due: how late it fires is this node's own lateness. */
   #due = 0;
-  #handshakeTimer: ReturnType<typeof setTimeout> | null;
+  #handshakeTimer: ReturnType<typeof setTimeout> | null = null;
 
   constructor(connection: Connection, o: LinkOptions) {
     super();
@@ -84,10 +86,27 @@ export class Link extends EventEmitter<LinkEvents> {
     connection.on('invalid', (reason) => { o.countDrop('invalid_frame'); debug('dropped input: %s', reason); });
     connection.on('close', () => this.#closed(null, null));
     connection.on('error', (err) => debug('transport error: %s', err.message));
-    this.#handshakeTimer = setTimeout(() => {
-      this.close(CloseReason.PROTOCOL_ERROR, relayError('ERR_TIMEOUT', 'link handshake timed out'));
-    }, o.handshakeTimeoutMs);
+    this.#armHandshakeTimer(o.handshakeTimeoutMs, MAX_HANDSHAKE_EXTENSIONS);
     this.#send(this.#hello);
+  }
+
+  /**
+   * The handshake's time limit, judged like liveness: if the timer fires late
+   * (this node was overloaded, e.g. by many handshakes at once), the remote gets
+   * that time back (at most `extensions` times), and the verdict waits until the
+   * input queued meanwhile has been read. An overload then slows link set-up
+   * down instead of failing it, which would only make more work.
+   */
+  #armHandshakeTimer(ms: number, extensions: number): void {
+    const due = Date.now() + ms;
+    this.#handshakeTimer = setTimeout(() => {
+      this.#handshakeTimer = null;
+      const late = Date.now() - due;
+      if (late > ms / 4 && extensions > 0) return this.#armHandshakeTimer(late, extensions - 1);
+      setImmediate(() => {
+        if (this.#state === 'handshake') this.close(CloseReason.PROTOCOL_ERROR, relayError('ERR_TIMEOUT', 'link handshake timed out'));
+      });
+    }, ms);
   }
 
   get isOpen(): boolean { return this.#state === 'open'; }

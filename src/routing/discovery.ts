@@ -22,6 +22,8 @@ interface Contact extends NodeInfo { hex: string; bucket: number; failures: numb
 
 /** maintain() runs at most this often when prompted by NODES frames (ms), so a burst of answers costs one pass. */
 const MAINTAIN_DELAY_MS = 100;
+/** A maintain timer this late (ms) means the node is overloaded: no new dials this round. */
+const OVERLOADED_LATE_MS = 500;
 
 export interface DiscoveryHost {
   readonly localId: Uint8Array;
@@ -125,10 +127,21 @@ export class Discovery {
     this.#contacts.set(hex, { id, hex, flags, url, bucket: this.#table.bucketIndex(id), failures: 0, lastTried: 0 });
   }
 
-  /** Runs maintain() once, shortly (coalesced: a burst of NODES answers costs one pass). */
-  maintainSoon(): void {
+  /**
+   * Runs maintain() once, shortly (coalesced: a burst of NODES answers costs
+   * one pass). If the timer fires late, the node is overloaded (its event loop
+   * is behind, e.g. with link handshakes): it starts no new dials then, and
+   * looks again a little later, so an overload does not feed itself.
+   */
+  maintainSoon(delay = MAINTAIN_DELAY_MS): void {
     if (this.#maintainQueued !== null) return;
-    this.#maintainQueued = this.#clock.setTimeout(() => { this.#maintainQueued = null; this.maintain(); }, MAINTAIN_DELAY_MS);
+    const due = this.#clock.now() + delay;
+    this.#maintainQueued = this.#clock.setTimeout(() => {
+      this.#maintainQueued = null;
+      const late = this.#clock.now() - due;
+      if (late > OVERLOADED_LATE_MS) { this.maintainSoon(jitter(Math.min(late, 5000), 0.5)); return; }
+      this.maintain();
+    }, delay);
   }
 
   /**

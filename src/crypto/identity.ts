@@ -49,8 +49,10 @@ export class PublicIdentity {
   /** Parses dsaPk || kemPk and returns null unless they hash to `expectedId`. */
   static fromKeys(keys: Uint8Array, expectedId?: Uint8Array): PublicIdentity | null {
     if (keys.length !== PUBLIC_KEYS_LENGTH) return null;
-    const dsa = keys.slice(0, DSA_PUBLIC_KEY_LENGTH);
-    const kem = keys.slice(DSA_PUBLIC_KEY_LENGTH);
+    // One copy (the caller's bytes are often a view into a larger frame), two views into it.
+    const copy = keys.slice();
+    const dsa = copy.subarray(0, DSA_PUBLIC_KEY_LENGTH);
+    const kem = copy.subarray(DSA_PUBLIC_KEY_LENGTH);
     const id = deriveId(dsa, kem);
     if (expectedId && !equalBytes(id, expectedId)) return null;
     return new PublicIdentity(dsa, kem, id);
@@ -64,9 +66,13 @@ export class PublicIdentity {
     return out;
   }
 
-  /** ML-KEM.Encaps (FIPS 203 §7.2) to this identity's KEM key. */
+  /**
+   * ML-KEM.Encaps (FIPS 203 §7.2) to this identity's KEM key: with the expanded
+   * key if `precompute()` made one, else one-shot (a link handshake encapsulates
+   * once; keeping the 6 KiB expansion for every neighbour is not worth it).
+   */
   encapsulate(): { cipherText: Uint8Array; sharedSecret: Uint8Array } {
-    return this.prepared().encapsulate();
+    return this.#prepared ? this.#prepared.encapsulate() : ml_kem768.encapsulate(this.kemPublicKey);
   }
 
   /**
@@ -80,9 +86,11 @@ export class PublicIdentity {
     return spare ?? this.encapsulate();
   }
 
-  /** Expands the key and makes one encapsulation ahead of time, off a handshake's critical path. */
+  /**
+   * Makes one encapsulation ahead of time, off a handshake's critical path. The
+   * key's expansion is not kept: 1 KiB held per neighbour, not 7.
+   */
   precompute(): void {
-    this.prepared();
     this.#spare ??= this.encapsulate();
   }
 

@@ -24,6 +24,7 @@ import type { CountDrop } from '../util/drop-reasons.js';
 import { jitter } from '../util/clock.js';
 
 const debug = debugFactory('relaymesh:link');
+const EMPTY = new Uint8Array(0);
 /** How often a late handshake timer gives the remote this node's own lateness back. */
 const MAX_HANDSHAKE_EXTENSIONS = 3;
 
@@ -61,8 +62,10 @@ export class Link extends EventEmitter<LinkEvents> {
   stats = { framesIn: 0, framesOut: 0, bytesIn: 0, bytesOut: 0, relayed: 0 };
 
   readonly #o: LinkOptions;
-  readonly #hello: Uint8Array;
-  #remoteHelloBytes: Uint8Array | null = null;
+  /** This node's HELLO, kept only until the transcript hash is made. */
+  #hello: Uint8Array | null;
+  /** th = SHA-256 over both HELLOs (lower id first), once the remote's has arrived. */
+  #th: Uint8Array | null = null;
   #ssOut: Uint8Array | null = null;
   #proofSent = false;
   #remoteProven = false;
@@ -87,7 +90,7 @@ export class Link extends EventEmitter<LinkEvents> {
     connection.on('close', () => this.#closed(null, null));
     connection.on('error', (err) => debug('transport error: %s', err.message));
     this.#armHandshakeTimer(o.handshakeTimeoutMs, MAX_HANDSHAKE_EXTENSIONS);
-    this.#send(this.#hello);
+    this.#send(this.#hello!);
   }
 
   /**
@@ -186,7 +189,7 @@ export class Link extends EventEmitter<LinkEvents> {
   }
 
   #onHello(f: Uint8Array): void {
-    if (this.#remoteHelloBytes) return this.#fail('duplicate HELLO');
+    if (this.remoteHello) return this.#fail('duplicate HELLO');
     const h = decodeHello(f);
     if (!h) return this.#fail('malformed HELLO');
     if (h.version !== PROTOCOL_VERSION) {
@@ -206,16 +209,16 @@ export class Link extends EventEmitter<LinkEvents> {
       return this.close(CloseReason.AUTH_FAILED, relayError('ERR_AUTH_FAILED', `expected ${toHex(this.#o.expectedId)}, got ${remote.idHex}`));
     }
     this.remote = remote;
-    this.remoteHello = h;
-    this.#remoteHelloBytes = f.slice();
+    // Kept: what the remote said of itself. Not kept: its keys (in `remote`) and the HELLO bytes (in th).
+    this.remoteHello = { version: h.version, flags: h.flags, url: h.url, id: remote.id, nonce: EMPTY, publicKeys: EMPTY };
+    this.#th = linkTranscript(this.#o.identity.id, this.#hello!, remote.id, f);
+    this.#hello = null;
     const { cipherText, sharedSecret } = remote.encapsulate();
     this.#ssOut = sharedSecret;
     this.#send(encodeChallenge(cipherText));
   }
 
-  #transcript(): Uint8Array {
-    return linkTranscript(this.#o.identity.id, this.#hello, this.remote!.id, this.#remoteHelloBytes!);
-  }
+  #transcript(): Uint8Array { return this.#th!; }
 
   #onChallenge(f: Uint8Array): void {
     if (!this.remote || this.#proofSent) return this.#fail('CHALLENGE out of order');

@@ -2,10 +2,27 @@
 
 const HEX = Array.from({ length: 256 }, (_, i) => (i < 16 ? '0' : '') + i.toString(16));
 
+const HEX_CODES = [...'0123456789abcdef'].map((c) => c.charCodeAt(0));
+const hexScratch: number[] = [];
+
+/**
+ * Lower-case hex. Ids (20 bytes, Map keys everywhere) come out as one flat
+ * string, not a chain of 20 concatenations (about 600 bytes held per id).
+ */
 export function toHex(bytes: Uint8Array): string {
-  let s = '';
-  for (let i = 0; i < bytes.length; i++) s += HEX[bytes[i]];
-  return s;
+  const n = bytes.length;
+  if (n > 64) {
+    let s = '';
+    for (let i = 0; i < n; i++) s += HEX[bytes[i]];
+    return s;
+  }
+  for (let i = 0; i < n; i++) {
+    const b = bytes[i];
+    hexScratch[2 * i] = HEX_CODES[b >> 4];
+    hexScratch[2 * i + 1] = HEX_CODES[b & 15];
+  }
+  hexScratch.length = 2 * n;
+  return String.fromCharCode.apply(null, hexScratch);
 }
 
 /**

@@ -6,9 +6,23 @@
  */
 import { BoundedMap } from '../util/bounded-map.js';
 
+/**
+ * The links a message was already sent along or came from: almost always one
+ * or two, so a short array (a Set costs ~200 bytes per remembered message).
+ */
+export class TriedLinks<L> {
+  readonly #items: L[] = [];
+  get size(): number { return this.#items.length; }
+  has(link: L): boolean { return this.#items.includes(link); }
+  add(link: L): this {
+    if (!this.#items.includes(link)) this.#items.push(link);
+    return this;
+  }
+}
+
 export interface SeenEntry<L = unknown> {
   at: number;
-  tried: Set<L>;
+  tried: TriedLinks<L>;
   delivered: boolean;
   /** Where the message first came from: a dead end returns it there (depth-first backtracking). */
   parent: L | null;
@@ -38,7 +52,7 @@ export class DedupCache<L = unknown> {
 
   /** Adds an entry for `key`; the oldest entries go when the bound is reached. */
   add(key: number | string, now = Date.now()): SeenEntry<L> {
-    const e: SeenEntry<L> = { at: now, tried: new Set(), delivered: false, parent: null };
+    const e: SeenEntry<L> = { at: now, tried: new TriedLinks<L>(), delivered: false, parent: null };
     this.#map.set(key, e);
     return e;
   }

@@ -63,7 +63,7 @@ export class RoutingTable<L> {
    * Next hop toward `target`: the direct link if there is one, else the closest
    * link not in `exclude`.
    */
-  nextHop(target: Uint8Array, exclude: ReadonlySet<L>, targetHex = toHex(target)): TableEntry<L> | undefined {
+  nextHop(target: Uint8Array, exclude: { has(link: L): boolean; readonly size: number }, targetHex = toHex(target)): TableEntry<L> | undefined {
     const direct = this.#byHex.get(targetHex);
     if (direct && !exclude.has(direct.link)) return direct;
     // The closest untried link: strictly closer than this node when one exists

@@ -48,3 +48,25 @@ test('types are shipped for the package entries', (t) => {
   t.ok(existsSync(join(root, 'dist/socket/index.d.ts')), 'dist/socket/index.d.ts');
   t.end();
 });
+
+test('importing relaymesh has no side effects: no handle, no timer, no global; PeerRelay.Socket is relaymesh/socket\'s Socket', (t) => {
+  const dir = project();
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const out = run(dir, ['--input-type=module', '-e', `
+    const globals = new Set(Object.keys(globalThis));
+    const m = await import('relaymesh');
+    const s = await import('relaymesh/socket');
+    const added = Object.keys(globalThis).filter((k) => !globals.has(k));
+    await new Promise((r) => setTimeout(r, 100)); // the module loader's own file reads finish
+    console.log(JSON.stringify({
+      // The debug package opens process.stderr (a PipeWrap here) when a logger is made; that is the
+      // process's own stdio, not a handle of relaymesh's. Timers, sockets and servers would show.
+      resources: process.getActiveResourcesInfo().filter((x) => x !== 'PipeWrap' && x !== 'TTYWrap'), added,
+      same: m.PeerRelay.Socket === s.Socket && m.Socket === s.Socket,
+    }));`]);
+  const r = JSON.parse(out.trim()) as { resources: string[]; added: string[]; same: boolean };
+  t.deepEqual(r.resources, [], 'no handle or timer is left running by the import');
+  t.deepEqual(r.added, [], 'no global is added');
+  t.ok(r.same, 'one Socket class, defined by the facade (no patching at import time)');
+  t.end();
+});

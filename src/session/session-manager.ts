@@ -62,6 +62,12 @@ interface Pending {
   attempts: number;
   startedAt: number;
   deadline: number;
+  /** When the retry timer is due (0: not armed by a timer): how late it fires is this node's own lateness. */
+  due: number;
+  /** Time added to the deadline for this node's own lateness (bounded). */
+  extended: number;
+  /** The deadline passed once: one more look after queued input is read, then the verdict. */
+  lastLook: boolean;
   timer: ReturnType<typeof setTimeout> | null;
   lastError: RelayError | null;
 }
@@ -135,7 +141,7 @@ export class SessionManager {
     if (this.#queued >= this.#o.maxQueueTotal) throw relayError('ERR_QUEUE_FULL', `more than ${this.#o.maxQueueTotal} messages wait for sessions`);
     if (!p) {
       const now = Date.now();
-      p = { to: to.slice(), queue: [], init: null, attempts: 0, startedAt: now, deadline: now + this.#o.handshakeTimeoutMs, timer: null, lastError: null };
+      p = { to: to.slice(), queue: [], init: null, attempts: 0, startedAt: now, deadline: now + this.#o.handshakeTimeoutMs, due: 0, extended: 0, lastLook: false, timer: null, lastError: null };
       this.#pending.set(hex, p);
       if (session) this.#sessions.drop(session);
       this.#attempt(p);
@@ -210,6 +216,14 @@ export class SessionManager {
     if (p.timer) clearTimeout(p.timer);
     p.timer = null;
     const now = Date.now();
+    // Judged by what arrived, not by this node's lateness: a retry timer that fires
+    // late (an overloaded event loop) moves the deadline by as much, up to three limits.
+    if (p.due > 0) {
+      const add = Math.min(Math.max(0, now - p.due), 3 * this.#o.handshakeTimeoutMs - p.extended);
+      p.deadline += add;
+      p.extended += add;
+      p.due = 0;
+    }
     if (!this.#o.hasLinks()) {
       // Paused until a link opens (kick), but never past the queue timeout.
       const left = p.startedAt + this.#o.queueTimeoutMs - now;
@@ -220,6 +234,8 @@ export class SessionManager {
       return;
     }
     if (now >= p.deadline) {
+      // An answer may be queued unread: look once more after the event loop's I/O phase.
+      if (!p.lastLook) { p.lastLook = true; this.#retryIn(p, 0); return; }
       return this.#giveUp(p, p.lastError ?? relayError('ERR_HANDSHAKE_TIMEOUT', `no session with ${toHex(p.to)} after ${this.#o.handshakeTimeoutMs} ms`));
     }
     p.attempts++;
@@ -233,8 +249,12 @@ export class SessionManager {
       }
       this.#route(MsgType.HANDSHAKE_INIT, p.to, p.init.init);
     }
-    const delay = Math.min(250 * 2 ** (p.attempts - 1), 2000, Math.max(1, p.deadline - now));
-    p.timer = setTimeout(() => this.#attempt(p), delay);
+    this.#retryIn(p, Math.min(250 * 2 ** (p.attempts - 1), 2000, Math.max(1, p.deadline - now)));
+  }
+
+  #retryIn(p: Pending, ms: number): void {
+    p.due = Date.now() + ms;
+    p.timer = setTimeout(() => this.#attempt(p), ms);
   }
 
   #giveUp(p: Pending, err: RelayError): void {

@@ -8,6 +8,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { DEFAULT_LIMITS, type Limits } from '../src/util/limits.js';
 import { createLogger, LOG_LEVELS, type LogLevel } from './logger.js';
 import { DEFAULT_DATA_DIR, DEFAULT_HOST, DEFAULT_PORT, startBootstrapNode, VERSION } from './run-node.js';
+import { stopOnSignals } from './signals.js';
 
 type IceServer = { urls: string | string[]; username?: string; credential?: string };
 
@@ -79,24 +80,7 @@ try {
     limits: o.limit, iceServers: o.iceServer, wrtc, signaling: o.signaling, demo: o.demo, logger: log,
   });
   log.info('listening', { id: bn.id, url: bn.url, status: bn.httpUrl, version: VERSION, bootstrap: o.bootstrap ?? [] });
-  let stopping = false;
-  const stop = (signal: NodeJS.Signals) => {
-    if (stopping) {
-      log.warn('second signal: exiting now', { signal });
-      process.exit(1);
-    }
-    stopping = true;
-    log.info('shutting down', { signal });
-    // A stuck close must not keep the process alive forever.
-    setTimeout(() => { log.error('shutdown timed out'); process.exit(1); }, 10_000).unref();
-    bn.close().then(() => {
-      log.info('stopped');
-      process.off('SIGINT', stop);
-      process.off('SIGTERM', stop);
-    });
-  };
-  process.on('SIGINT', stop);
-  process.on('SIGTERM', stop);
+  stopOnSignals(() => bn.close(), log);
 } catch (err) {
   log.error('could not start', { err: err as Error });
   process.exitCode = 1;

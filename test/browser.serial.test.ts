@@ -6,11 +6,17 @@
  * gathers loopback candidates) and ignore any remote candidate that is not
  * 127.0.0.1 or ::1; the Node side does the same (helpers/webrtc-loopback).
  * Serial: a browser is heavy.
+ *
+ * The browser is looked for before anything starts. Where it is missing, each
+ * test is skipped with the one reason (what is missing, how to install it); in
+ * CI (CI set) that is a failure instead, at once. Every test registers its
+ * teardown before its first await and has a time limit, so a failure never
+ * leaves the file hanging on an open node or browser.
  */
 import test from 'tape';
 import type { Test } from 'tape';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { accessSync, constants, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -22,7 +28,22 @@ import { loopbackWrtc } from './helpers/webrtc-loopback.js';
 import type { PeerRelay } from '../src/index.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+export const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
+/** Each browser test's limit; the slowest takes about 10 s. */
+const TEST_TIMEOUT_MS = 90_000;
+const IN_CI = Boolean(process.env.CI) && process.env.CI !== 'false' && process.env.CI !== '0';
+
+/** Why the browser tests cannot run here, or null when Chromium is there. */
+function missingBrowser(): string | null {
+  try {
+    accessSync(CHROMIUM, constants.X_OK);
+    return null;
+  } catch {
+    return `no Chromium at ${CHROMIUM}${process.env.CHROMIUM_PATH ? ' (from CHROMIUM_PATH)' : ''}: `
+      + 'install it (`apt-get install chromium`) or set CHROMIUM_PATH to a Chromium binary';
+  }
+}
+const MISSING = missingBrowser();
 export const CHROMIUM_ARGS = [
   '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
   '--disable-component-update', '--disable-sync',
@@ -47,22 +68,40 @@ const LOOPBACK_ONLY = `(() => {
     : Promise.resolve();
 })();`;
 
-execFileSync(process.execPath, [join(ROOT, 'scripts/build-browser.mjs'), '--quiet'], { stdio: 'inherit' });
+if (MISSING && IN_CI) {
+  test('Chromium is installed (CI)', (t) => { t.fail(MISSING); t.end(); });
+} else if (!MISSING) {
+  execFileSync(process.execPath, [join(ROOT, 'scripts/build-browser.mjs'), '--quiet'], { stdio: 'inherit' });
+}
+
+/** A browser test: skipped with the reason where Chromium is missing, not registered in CI (it failed above). */
+function browserTest(name: string, fn: (t: Test) => Promise<void>): void {
+  if (!MISSING) test(name, { timeout: TEST_TIMEOUT_MS }, fn);
+  else if (!IN_CI) test(name, (t) => { t.skip(MISSING); t.end(); });
+}
+
+/** Runs a teardown step; a failed one is reported and the next still runs (tape stops at a rejected teardown). */
+async function step(t: Test, what: string, fn: () => unknown): Promise<void> {
+  try { await fn(); } catch (err) { t.fail(`teardown: ${what}: ${(err as Error).message}`); }
+}
 
 async function setup(t: Test): Promise<{ bn: BootstrapNode; ctx: BrowserContext; errors: string[] }> {
   const dataDir = mkdtempSync(join(tmpdir(), 'relaymesh-bn-'));
   const profile = mkdtempSync(join(tmpdir(), 'relaymesh-chromium-'));
-  const bn = await startBootstrapNode({ port: 0, dataDir, logger: createLogger('silent'), limits: { ...FAST } as never });
-  const ctx = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
-  await ctx.addInitScript(LOOPBACK_ONLY);
-  const errors: string[] = [];
-  ctx.on('page', (p) => p.on('pageerror', (e) => errors.push(e.message)));
+  let bn: BootstrapNode | undefined;
+  let ctx: BrowserContext | undefined;
+  // Before the first await: whatever was made before a failure is closed.
   t.teardown(async () => {
-    await ctx.close();
-    await bn.close();
+    await step(t, 'close the browser', () => ctx?.close());
+    await step(t, 'close the bootstrap node', () => bn?.close());
     rmSync(profile, { recursive: true, force: true });
     rmSync(dataDir, { recursive: true, force: true });
   });
+  bn = await startBootstrapNode({ port: 0, dataDir, logger: createLogger('silent'), limits: { ...FAST } as never });
+  ctx = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
+  await ctx.addInitScript(LOOPBACK_ONLY);
+  const errors: string[] = [];
+  ctx.on('page', (p) => p.on('pageerror', (e) => errors.push(e.message)));
   return { bn, ctx, errors };
 }
 
@@ -98,7 +137,7 @@ async function until(cond: () => Promise<boolean>, ms = 10_000): Promise<boolean
 
 const inbox = (page: Page) => page.evaluate(() => (window as any).inbox as { data: any; from: string; fromIsBytes: boolean }[]);
 
-test('a browser node joins through a bootstrap node and exchanges sealed messages with a Node node', async (t) => {
+browserTest('a browser node joins through a bootstrap node and exchanges sealed messages with a Node node', async (t) => {
   const { bn, ctx, errors } = await setup(t);
   const n = await startNode(t, { bootstrap: [bn.url], ...FAST });
   const a = await browserNode(ctx, bn);
@@ -124,7 +163,7 @@ async function webrtcLink(page: Page, to: string): Promise<{ kind: string; frame
   }, to);
 }
 
-test('two browsers form a WebRTC link through the mesh and message over it, not relayed', async (t) => {
+browserTest('two browsers form a WebRTC link through the mesh and message over it, not relayed', async (t) => {
   const { bn, ctx, errors } = await setup(t);
   const a = await browserNode(ctx, bn);
   const b = await browserNode(ctx, bn);
@@ -141,7 +180,7 @@ test('two browsers form a WebRTC link through the mesh and message over it, not 
   t.deepEqual(errors, [], 'no page errors');
 });
 
-test('a browser forms a WebRTC link with a Node node', async (t) => {
+browserTest('a browser forms a WebRTC link with a Node node', async (t) => {
   const { bn, ctx, errors } = await setup(t);
   const n = await startNode(t, { bootstrap: [bn.url], ...FAST, wrtc: loopbackWrtc() });
   const a = await browserNode(ctx, bn);
@@ -156,7 +195,7 @@ test('a browser forms a WebRTC link with a Node node', async (t) => {
   t.deepEqual(errors, [], 'no page errors');
 });
 
-test('the demo chat works by clicking and typing, and the status page shows the right counts', async (t) => {
+browserTest('the demo chat works by clicking and typing, and the status page shows the right counts', async (t) => {
   const { bn, ctx, errors } = await setup(t);
   const n = await startNode(t, { bootstrap: [bn.url], ...FAST, targetLinks: 1 });
   t.ok(await waitFor(() => n.peers.length === 1), 'a Node node links to the bootstrap node');
@@ -218,7 +257,7 @@ async function messagingPage(ctx: BrowserContext, bn: BootstrapNode, clientId: s
   return page;
 }
 
-test('browser pages talk through MessagingPeer on the bootstrap node\'s signaling server', async (t) => {
+browserTest('browser pages talk through MessagingPeer on the bootstrap node\'s signaling server', async (t) => {
   const { bn, ctx, errors } = await setup(t);
   const alice = await messagingPage(ctx, bn, 'alice');
   const bob = await messagingPage(ctx, bn, 'bob');

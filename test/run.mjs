@@ -66,6 +66,7 @@ function runFile(file) {
     // Its own process group, so a timed-out file goes with everything it started (npm, chromium).
     const child = spawn(process.execPath, [file], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env }, detached: true });
     running.add(child);
+    const began = Date.now();
     let out = '';
     let err = '';
     child.stdout.on('data', (d) => { out += d; });
@@ -113,7 +114,7 @@ function runFile(file) {
         }
         // else: a test with no assertion is not counted as passing
       }
-      process.stdout.write(`\n## ${name} (exit ${code ?? signal})\n${out}`);
+      process.stdout.write(`\n## ${name} (exit ${code ?? signal}, ${((Date.now() - began) / 1000).toFixed(1)} s)\n${out}`);
       if (code !== 0 || tests.some((t) => !t.ok)) process.stdout.write(err.split('\n').slice(-60).join('\n') + '\n');
       resolve();
     });

@@ -70,6 +70,7 @@ export class Link extends EventEmitter<LinkEvents> {
   #proofSent = false;
   #remoteProven = false;
   #state: 'handshake' | 'open' | 'closed' = 'handshake';
+  #closeReason: CloseReasonCode | null = null;
   #lastIn = Date.now();
   #timer: ReturnType<typeof setTimeout> | null = null;
   /** When the keepalive timer is due: how late it fires is this node's own lateness. */
@@ -148,7 +149,17 @@ export class Link extends EventEmitter<LinkEvents> {
   }
 
   #onFrame(f: Uint8Array): void {
-    if (this.#state === 'closed') return;
+    if (this.#state === 'closed') {
+      // A link closed as a duplicate of another to the same node: what the remote sent
+      // before it saw our CLOSE is still authenticated traffic from it, routed as usual.
+      if (this.#closeReason === CloseReason.DUPLICATE && f[0] === FrameType.ROUTE && this.remote) {
+        this.stats.framesIn++;
+        this.emit('frame', f);
+      } else {
+        this.#o.countDrop('after_close');
+      }
+      return;
+    }
     this.#lastIn = Date.now();
     this.stats.framesIn++;
     this.stats.bytesIn += f.length;
@@ -317,6 +328,7 @@ export class Link extends EventEmitter<LinkEvents> {
   #closed(reason: CloseReasonCode | null, err: RelayError | null): void {
     if (this.#state === 'closed') return;
     this.#state = 'closed';
+    this.#closeReason = reason;
     if (this.#timer) clearTimeout(this.#timer);
     if (this.#handshakeTimer) clearTimeout(this.#handshakeTimer);
     this.#timer = this.#handshakeTimer = null;

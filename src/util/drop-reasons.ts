@@ -16,6 +16,7 @@ export const DROP_REASONS = {
   auth_failed: 'a link whose identity proof failed',
   handler_error: 'a frame whose handler threw',
   congested: 'a frame for a link whose transport buffer is full',
+  after_close: 'a frame that arrived on a link after it closed (other than routed traffic on a closed duplicate)',
   // routing
   too_large: 'a routed frame larger than maxMessageSize allows',
   duplicate: 'a message already delivered here',

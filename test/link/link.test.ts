@@ -1,0 +1,51 @@
+/** Link: what happens to frames that arrive after a link closed. */
+import test from 'tape';
+import { Link, type LinkOptions } from '../../src/link/link.js';
+import { MemoryNetwork } from '../../src/transport/memory.js';
+import { Identity } from '../../src/crypto/identity.js';
+import { CloseReason, FrameType, encodeFindNode } from '../../src/wire/frames.js';
+import { encodeEnvelope, MsgType } from '../../src/wire/envelope.js';
+import { relayError } from '../../src/util/errors.js';
+import type { DropReason } from '../../src/util/drop-reasons.js';
+
+async function pair(): Promise<{ a: Link; b: Link; dropsA: DropReason[] }> {
+  const net = new MemoryNetwork();
+  const ia = Identity.generate();
+  const ib = Identity.generate();
+  const dropsA: DropReason[] = [];
+  const opts = (identity: Identity, initiator: boolean, drops: DropReason[]): LinkOptions => ({
+    identity, initiator, flags: 0, url: '', handshakeTimeoutMs: 5000, pingIntervalMs: 60_000, deadAfterMs: 120_000,
+    maxBuffered: 1 << 20, countDrop: (r) => drops.push(r),
+  });
+  let b!: Link;
+  net.listen('b', (conn) => { b = new Link(conn, opts(ib, false, [])); });
+  const a = new Link(await net.dial('mem://b', 'mem://a'), opts(ia, true, dropsA));
+  await Promise.all([new Promise<void>((r) => a.once('open', () => r())), new Promise<void>((r) => setImmediate(() => (b.isOpen ? r() : b.once('open', () => r()))))]);
+  return { a, b, dropsA };
+}
+
+test('routed frames the remote sent before it saw a DUPLICATE close are still delivered; others are counted', async (t) => {
+  const { a, b, dropsA } = await pair();
+  const frames: number[] = [];
+  a.on('frame', (f) => frames.push(f[0]));
+  a.close(CloseReason.DUPLICATE, relayError('ERR_DUPLICATE_LINK'));
+  // B has not read the CLOSE yet: it still sends on the link.
+  const routed = encodeEnvelope(MsgType.DATA, a.remote!.id, b.remote!.id, new Uint8Array(40));
+  t.ok(b.send(routed), 'B sends a routed frame on its (still open) end');
+  t.ok(b.send(encodeFindNode(b.remote!.id)), 'and a FIND_NODE');
+  await new Promise((r) => setTimeout(r, 50));
+  t.deepEqual(frames, [FrameType.ROUTE], 'the routed frame reaches A\'s frame handler after the close');
+  t.deepEqual(dropsA, ['after_close'], 'the FIND_NODE is counted as after_close, not lost silently');
+  t.ok(b.isClosed, 'B followed the CLOSE');
+});
+
+test('after any other close, late frames are counted as after_close', async (t) => {
+  const { a, b, dropsA } = await pair();
+  const frames: number[] = [];
+  a.on('frame', (f) => frames.push(f[0]));
+  a.close(CloseReason.NORMAL);
+  b.send(encodeEnvelope(MsgType.DATA, a.remote!.id, b.remote!.id, new Uint8Array(40)));
+  await new Promise((r) => setTimeout(r, 50));
+  t.deepEqual(frames, [], 'nothing reaches the frame handler');
+  t.deepEqual(dropsA, ['after_close'], 'the late frame is counted');
+});

@@ -184,12 +184,13 @@ export class Discovery {
     // Kademlia shape: fill the emptiest buckets first (far ones matter most for
     // greedy routing), nearest first within a bucket.
     candidates.sort((a, b) => (perBucket[a.bucket] ?? 0) - (perBucket[b.bucket] ?? 0) || compareDistance(host.localId, a.id, b.id));
+    let limited = false;
     for (const c of candidates) {
       if (want <= 0) break;
       const i = c.bucket;
       // Past targetLinks, only buckets that still want a link are dialed.
       if (fill && (room.get(i) ?? 0) <= 0) continue;
-      if (!this.#dials.take(now)) break;
+      if (!this.#dials.take(now)) { limited = true; break; }
       room.set(i, (room.get(i) ?? 0) - 1);
       want--;
       c.lastTried = now;
@@ -199,8 +200,8 @@ export class Discovery {
         if (c.failures >= 4) this.#contacts.delete(c.hex);
       });
     }
-    // Dials refused by the per-second budget are tried again in the next window.
-    if (want > 0 && candidates.length > 0) this.#clock.setTimeout(() => this.maintainSoon(), 1000);
+    // Dials held back by the per-second budget go in the next window.
+    if (limited) this.#clock.setTimeout(() => this.maintainSoon(), 1000);
   }
 
   /**

@@ -10,7 +10,7 @@ import { parseArgs } from 'node:util';
 import { cpus } from 'node:os';
 import { writeFileSync } from 'node:fs';
 import { runLevelA, type LevelAReport } from './level-a.js';
-import { runLevelB, type LevelBReport } from './level-b.js';
+import { runLevelB, type LevelBReport, type PhaseB } from './level-b.js';
 
 const { values } = parseArgs({
   options: {
@@ -61,22 +61,23 @@ if (values.level === 'a') {
 
 function printB(r: LevelBReport): void {
   console.log(`\nwall ${(r.wallMs / 1000).toFixed(1)} s for ${(r.virtualMs / 1000).toFixed(0)} virtual s (${r.events} events) · heap ${r.heapPerNodeKiB.toFixed(1)} KiB/node`);
-  console.log('| phase | nodes | holes | links min/p50/max | delivered | hops p50/p95/p99/max | undeliverable | silent |');
-  console.log('|---|---|---|---|---|---|---|---|');
-  for (const p of r.phases) {
-    const d = p.delivery;
-    const rep = Object.entries(d.reported).map(([k, v]) => `${k} ${v}`).join(', ') || '-';
-    console.log(`| ${p.name} | ${p.nodes} | ${p.holes.holes}/${p.holes.pairs} | ${p.links.min}/${p.links.p50}/${p.links.max} | ${(d.rate * 100).toFixed(2)} % (${d.delivered}/${d.sent}) | ${d.hops.p50}/${d.hops.p95}/${d.hops.p99}/${d.hops.max} | ${rep} | ${d.silent} |`);
-  }
+  printPhases(r.phases);
 }
 
 function printA(r: LevelAReport): void {
   console.log(`\nbuild ${(r.buildMs / 1000).toFixed(1)} s · RSS ${r.rssPerNodeKiB.toFixed(0)} KiB/node · idle CPU ${r.idleCpuPerNodeUs.toFixed(0)} µs/node/s`);
-  console.log('| phase | nodes | settle (s) | holes | links min/p50/max | delivered | hops p50/p95/p99/max | undeliverable | silent |');
-  console.log('|---|---|---|---|---|---|---|---|---|');
-  for (const p of r.phases) {
+  printPhases(r.phases);
+}
+
+/** One table for both levels; level a's phases also say how long they settled. */
+function printPhases(phases: readonly (PhaseB & { settleMs?: number })[]): void {
+  const settled = phases.some((p) => p.settleMs !== undefined);
+  console.log(`| phase | nodes |${settled ? ' settle (s) |' : ''} holes | links min/p50/max | delivered | hops p50/p95/p99/max | undeliverable | silent |`);
+  console.log(`|---|---|${settled ? '---|' : ''}---|---|---|---|---|---|`);
+  for (const p of phases) {
     const d = p.delivery;
     const rep = Object.entries(d.reported).map(([k, v]) => `${k} ${v}`).join(', ') || '-';
-    console.log(`| ${p.name} | ${p.nodes} | ${(p.settleMs / 1000).toFixed(0)} | ${p.holes.holes}/${p.holes.pairs} | ${p.links.min}/${p.links.p50}/${p.links.max} | ${(d.rate * 100).toFixed(2)} % (${d.delivered}/${d.sent}) | ${d.hops.p50}/${d.hops.p95}/${d.hops.p99}/${d.hops.max} | ${rep} | ${d.silent} |`);
+    const settle = p.settleMs !== undefined ? ` ${(p.settleMs / 1000).toFixed(0)} |` : '';
+    console.log(`| ${p.name} | ${p.nodes} |${settle} ${p.holes.holes}/${p.holes.pairs} | ${p.links.min}/${p.links.p50}/${p.links.max} | ${(d.rate * 100).toFixed(2)} % (${d.delivered}/${d.sent}) | ${d.hops.p50}/${d.hops.p95}/${d.hops.p99}/${d.hops.max} | ${rep} | ${d.silent} |`);
   }
 }

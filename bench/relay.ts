@@ -4,20 +4,26 @@
  * payloads and small JSON objects (windowed sender, steady state after a
  * warm-up, every payload checked), and the 1 KiB round trip B -> C -> B
  * (median, p99), for relaymesh (E2E encrypted), a raw `ws` relay of the same
- * shape, and the original peer-relay@0.0.2, all in this run.
+ * shape, the original peer-relay@0.0.2 and js-libp2p 3 through a circuit
+ * relay v2, all in this run. The floor of a sealed relay is the raw relay's
+ * time per message plus one AES-256-GCM seal and one open of 1 KiB with
+ * node:crypto, timed in this run (all three nodes share one thread, so the
+ * costs add up).
  *
- *   node dist/bench/relay.js            (BENCH_REPEAT=3 BENCH_ONLY=relaymesh,raw BENCH_MEASURE_MS=3000)
+ *   node dist/bench/relay.js            (BENCH_REPEAT=3 BENCH_ONLY=relaymesh,raw,libp2p BENCH_MEASURE_MS=3000)
  */
 import { pathToFileURL } from 'node:url';
-import { nobleAead } from '../src/crypto/aead.js';
+import { randomBytes } from 'node:crypto';
+import { nativeAead, nobleAead } from '../src/crypto/aead.js';
 import { Pipeline, PingPong } from './lib/pipeline.js';
 import { checkBytes, checkJson, makeBytes, makeJson } from './lib/payloads.js';
-import { bestAndSpread, median, p99 } from './lib/stats.js';
+import { bestAndSpread, median, p99, timeOp } from './lib/stats.js';
 import { fmt, machineLine, pct, printTable, ratio } from './lib/table.js';
 import type { RelayShape } from './lib/relay-shape.js';
 import { startRelaymesh } from './lib/relay-relaymesh.js';
 import { startRawWs } from './lib/relay-raw-ws.js';
 import { peerRelayAvailable, startPeerRelay } from './lib/relay-peer-relay.js';
+import { LIBP2P_CONFIG, libp2pAvailable, startLibp2p } from './lib/relay-libp2p.js';
 
 type Kind = 'bytes' | 'json';
 
@@ -34,6 +40,7 @@ const SYSTEMS: System[] = [
   { id: 'relaymesh', label: 'relaymesh (E2E, native AES-GCM)', start: () => startRelaymesh(), kinds: ['bytes', 'json'], rtt: true },
   { id: 'noble', label: 'relaymesh (E2E, noble AES-GCM)', start: () => startRelaymesh('relaymesh-noble', { aead: nobleAead }), kinds: ['bytes'], rtt: false },
   { id: 'peer-relay', label: 'peer-relay@0.0.2', start: startPeerRelay, kinds: ['bytes', 'json'], rtt: true },
+  { id: 'libp2p', label: 'js-libp2p 3 circuit relay v2 (noise, yamux)', start: startLibp2p, kinds: ['bytes', 'json'], rtt: true },
 ];
 
 interface Results { rates: Record<Kind, number[]>; rttMedian: number[]; rttP99: number[] }
@@ -64,9 +71,11 @@ export async function run(): Promise<void> {
   const repeat = env('BENCH_REPEAT', 2);
   const measureMs = env('BENCH_MEASURE_MS', 1500);
   const only = process.env.BENCH_ONLY?.split(',');
-  const systems = SYSTEMS.filter((s) => (!only || only.includes(s.id)) && (s.id !== 'peer-relay' || peerRelayAvailable()));
+  const hasLibp2p = await libp2pAvailable();
+  const systems = SYSTEMS.filter((s) => (!only || only.includes(s.id)) && (s.id !== 'peer-relay' || peerRelayAvailable()) && (s.id !== 'libp2p' || hasLibp2p));
   const results = new Map<string, Results>(systems.map((s) => [s.id, { rates: { bytes: [], json: [] }, rttMedian: [], rttP99: [] }]));
   console.log(`relay bench: B -> A -> C over WebSocket on 127.0.0.1, ${repeat} runs of ${measureMs} ms each; ${machineLine()}`);
+  if (systems.some((s) => s.id === 'libp2p')) console.log(`js-libp2p set-up: ${LIBP2P_CONFIG}`);
   for (let i = 0; i < repeat; i++) {
     for (const s of systems) {
       const shape = await s.start();
@@ -85,8 +94,24 @@ export async function run(): Promise<void> {
     }
   }
   process.stdout.write('\n');
+  sealOpen = Math.min(sealOpenUs(), sealOpenUs());
+  console.log(`1 KiB AES-256-GCM seal + open (${(nativeAead ?? nobleAead).backend}): ${fmt(sealOpen, 1)} µs; floor = raw ws relay + that per message`);
   report(systems, results);
 }
+
+/** µs for one native AES-256-GCM seal + one open of a 1 KiB message (checked), timed now. */
+function sealOpenUs(): number {
+  const aead = nativeAead ?? nobleAead;
+  const key = randomBytes(32), nonce = randomBytes(12), aad = randomBytes(56), pt = makeBytes(7);
+  const sealed = aead.seal(key, nonce, pt, aad);
+  const back = aead.open(key, nonce, sealed, aad);
+  if (!back || checkBytes(Buffer.from(back)) !== 7) throw new Error('relay bench: AES-GCM round trip failed');
+  return timeOp(() => aead.seal(key, nonce, pt, aad), 300).usPerOp + timeOp(() => aead.open(key, nonce, sealed, aad), 300).usPerOp;
+}
+
+let sealOpen = NaN;
+/** msg/s of the raw relay plus one seal and one open per message. */
+const floorRate = (raw: number): number => 1e6 / (1e6 / raw + sealOpen);
 
 function report(systems: System[], results: Map<string, Results>): void {
   const best = (id: string, kind: Kind) => bestAndSpread(results.get(id)?.rates[kind] ?? []);
@@ -99,14 +124,21 @@ function report(systems: System[], results: Map<string, Results>): void {
     return [s.label, fmt(b.best), pct(b.spread), ratio(b.best, best('raw', 'bytes').best), fmt(j.best), pct(j.spread),
       ratio(j.best, best('raw', 'json').best), Number.isFinite(m) ? fmt(m, 3) : '-', Number.isFinite(p) ? fmt(p, 3) : '-'];
   });
+  const raw = best('raw', 'bytes').best;
+  if (Number.isFinite(raw)) {
+    rows.splice(1, 0, ['floor: raw ws + one AES-GCM seal + open (computed)', fmt(floorRate(raw)), '-', ratio(floorRate(raw), raw), '-', '-', '-', '-', '-']);
+  }
   printTable('Relay B -> A -> C: best of runs (spread = (best - worst) / best)',
     ['system', '1 KiB msg/s', 'spread', 'vs raw', 'JSON msg/s', 'spread', 'vs raw', 'RTT median ms', 'RTT p99 ms'], rows);
   const rm = best('relaymesh', 'bytes').best;
   const checks: [string, number, number, number][] = [
+    ['relaymesh / floor (raw ws + one seal + one open), 1 KiB', rm, floorRate(best('raw', 'bytes').best), 1.0],
     ['relaymesh / raw ws, 1 KiB', rm, best('raw', 'bytes').best, 0.5],
     ['relaymesh / raw ws, JSON', best('relaymesh', 'json').best, best('raw', 'json').best, 0.5],
     ['relaymesh / peer-relay@0.0.2, 1 KiB', rm, best('peer-relay', 'bytes').best, 10],
     ['relaymesh / peer-relay@0.0.2, JSON', best('relaymesh', 'json').best, best('peer-relay', 'json').best, 10],
+    ['relaymesh / js-libp2p, 1 KiB', rm, best('libp2p', 'bytes').best, 10],
+    ['relaymesh / js-libp2p, JSON', best('relaymesh', 'json').best, best('libp2p', 'json').best, 10],
     ['relaymesh (encrypted) / raw ws, 1 KiB (issue 3)', rm, best('raw', 'bytes').best, 0.35],
   ];
   printTable('Targets', ['ratio', 'measured', 'target', 'met'], checks.map(([name, a, b, target]) => {

@@ -21,7 +21,11 @@ export function pct(x: number): string {
   return Number.isFinite(x) ? `${Math.round(x * 100)}%` : '-';
 }
 
-/** Prints a table with a title; numbers are right-aligned, text left-aligned. */
+/**
+ * Prints a table with a title; numbers are right-aligned, text left-aligned.
+ * The machine line (CPU model, cores, load) follows every table, so a figure
+ * copied from the output keeps the machine it was measured on.
+ */
 export function printTable(title: string, headers: string[], rows: Cell[][], out: (line: string) => void = console.log): void {
   if (!Array.isArray(headers) || headers.length === 0) throw new TypeError('headers must be a non-empty array');
   const text = rows.map((r) => headers.map((_, i) => (r[i] === undefined ? '' : String(r[i]))));
@@ -34,6 +38,8 @@ export function printTable(title: string, headers: string[], rows: Cell[][], out
   out(line(headers));
   out('|' + widths.map((w, i) => (numeric[i] ? '-'.repeat(w + 1) + ':' : '-'.repeat(w + 2))).join('|') + '|');
   for (const r of text) out(line(r));
+  out('');
+  out(`Machine: ${machineLine()}`);
 }
 
 /** One line naming the machine and runtime, for result tables. */

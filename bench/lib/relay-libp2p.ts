@@ -42,10 +42,16 @@ function polyfill(): void {
   if (typeof g.WebSocket !== 'function') g.WebSocket = WsWebSocket;
 }
 
+/**
+ * Imported by name at run time, so a checkout whose node_modules predates
+ * these devDependencies still compiles (the bench then skips js-libp2p).
+ */
+const importByName = (name: string): Promise<Record<string, unknown>> => import(name);
+
 /** True when the libp2p packages are installed (they are devDependencies). */
 export async function libp2pAvailable(): Promise<boolean> {
   try {
-    await import('libp2p');
+    await importByName('libp2p');
     return true;
   } catch {
     return false;
@@ -84,13 +90,13 @@ async function load(): Promise<Modules> {
   if (modules) return modules;
   polyfill();
   const [l, w, n, y, i, r, m] = await Promise.all([
-    import('libp2p'), import('@libp2p/websockets'), import('@chainsafe/libp2p-noise'), import('@chainsafe/libp2p-yamux'),
-    import('@libp2p/identify'), import('@libp2p/circuit-relay-v2'), import('@multiformats/multiaddr'),
-  ]);
+    'libp2p', '@libp2p/websockets', '@chainsafe/libp2p-noise', '@chainsafe/libp2p-yamux',
+    '@libp2p/identify', '@libp2p/circuit-relay-v2', '@multiformats/multiaddr',
+  ].map(importByName));
   modules = {
     createLibp2p: l.createLibp2p as never, webSockets: w.webSockets as never, noise: n.noise as never, yamux: y.yamux as never,
     identify: i.identify as never, circuitRelayServer: r.circuitRelayServer as never, circuitRelayTransport: r.circuitRelayTransport as never,
-    multiaddr: (m as { multiaddr: (s: string) => unknown }).multiaddr,
+    multiaddr: m.multiaddr as never,
   };
   return modules;
 }

@@ -291,6 +291,18 @@ export class SignalingCore extends EventEmitter<SignalingEvents> {
   /** Other nodes known to hold clients (from their rosters). */
   knownHomes(): string[] { return this.#mesh.knownHomes(); }
 
+  /**
+   * Other nodes known to run a signaling core: roster homes, and direct links
+   * that sent a signaling message (every core says `hello` on a new link).
+   * Port-less nodes have no core and are never listed.
+   */
+  signalingNodes(): string[] {
+    const out = new Set(this.#mesh.knownHomes());
+    for (const hex of this.#mesh.corePeers()) out.add(hex);
+    out.delete(this.node.identity.idHex);
+    return [...out];
+  }
+
   /** Sends an extension message (`t` not used by the core) to node `hex` over Channel.SIGNALING. */
   sendMesh(hex: string, msg: { t: string } & Record<string, unknown>): void { this.#mesh.send(hex, msg); }
 

@@ -35,11 +35,72 @@ export class TokenBucket {
   }
 
   take(): boolean {
+    if (!this.peek()) return false;
+    this.#tokens -= 1;
+    return true;
+  }
+
+  /** True if a token is there (refills first; takes nothing). */
+  peek(): boolean {
     const now = Date.now();
     this.#tokens = Math.min(this.#burst, this.#tokens + ((now - this.#last) * this.#rate) / 1000);
     this.#last = now;
-    if (this.#tokens < 1) return false;
-    this.#tokens -= 1;
-    return true;
+    return this.#tokens >= 1;
+  }
+}
+
+/** The host part of a sink's `remoteAddress` (`<address>:<port>`, as the dialects make it). */
+export function hostOf(remoteAddress: string): string {
+  const m = /^(.*):\d+$/.exec(remoteAddress);
+  return (m ? m[1] : remoteAddress).replace(/^\[|\]$/g, '').replace(/^::ffff:/, '');
+}
+
+/** Which budget a request exhausted, or null if all had room. */
+export type BudgetScope = 'connection' | 'address' | 'node';
+
+/**
+ * Token buckets at three scopes (a connection, its remote address, the node),
+ * each with burst twice its rate. take() checks all three before taking from
+ * any, so a refusal costs no tokens: a cheap check before expensive work.
+ */
+export class Budgets<K extends object> {
+  readonly #perConnection: number;
+  readonly #perAddress: number;
+  readonly #node: TokenBucket;
+  readonly #connections = new WeakMap<K, TokenBucket>();
+  readonly #addresses = new Map<string, TokenBucket>();
+  readonly #maxAddresses: number;
+
+  /** A rate of Infinity (or 0) turns a scope off. */
+  constructor(perConnection: number, perAddress: number, node: number, maxAddresses = 65_536) {
+    this.#perConnection = perConnection;
+    this.#perAddress = perAddress;
+    this.#node = new TokenBucket(node, node * 2);
+    this.#maxAddresses = maxAddresses;
+  }
+
+  take(conn: K, address: string): BudgetScope | null {
+    let c: TokenBucket | undefined;
+    if (this.#perConnection > 0 && Number.isFinite(this.#perConnection)) {
+      c = this.#connections.get(conn);
+      if (!c) { c = new TokenBucket(this.#perConnection, this.#perConnection * 2); this.#connections.set(conn, c); }
+      if (!c.peek()) return 'connection';
+    }
+    let a: TokenBucket | undefined;
+    if (this.#perAddress > 0 && Number.isFinite(this.#perAddress)) {
+      const host = hostOf(address);
+      a = this.#addresses.get(host);
+      if (!a) {
+        if (this.#addresses.size >= this.#maxAddresses) this.#addresses.delete(this.#addresses.keys().next().value!);
+        a = new TokenBucket(this.#perAddress, this.#perAddress * 2);
+        this.#addresses.set(host, a);
+      }
+      if (!a.peek()) return 'address';
+    }
+    if (!this.#node.peek()) return 'node';
+    c?.take();
+    a?.take();
+    this.#node.take();
+    return null;
   }
 }

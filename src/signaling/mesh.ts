@@ -28,7 +28,8 @@ export type MeshMessage =
   | { t: 'msg'; to: string; from: string; m: unknown; mj?: string }
   | { t: 'nf'; to: string; from: string }
   | { t: 'keyreq'; rid: string; to: string }
-  | { t: 'keyres'; rid: string; id: string; pk?: string; sk?: string | null; caps?: string[] };
+  | { t: 'keyres'; rid: string; id: string; pk?: string; sk?: string | null; caps?: string[] }
+  | { t: 'hello' };
 
 export type MeshExtension = (msg: Record<string, unknown>, fromHex: string) => void;
 
@@ -54,6 +55,12 @@ export class SignalingMesh {
   /** Client messages per home node waiting for the end of this tick, sent as one mesh message. */
   readonly #batches = new Map<string, { items: string[]; chars: number }>();
   readonly dropped: Partial<Record<SignalingDropReason, number>> = {};
+  /**
+   * Nodes known to run a signaling core: every node that sent us a signaling
+   * message (a `hello` on a new link, a roster, ...). Port-less nodes have no
+   * core and never send one, so rosters and room look-ups skip them.
+   */
+  readonly #cores: BoundedMap<string, true>;
   #own: RosterRecord | null = null;
   #dirty = false;
   #publishTimer: ReturnType<typeof setTimeout> | null = null;
@@ -65,6 +72,7 @@ export class SignalingMesh {
     this.#limits = limits;
     this.#host = host;
     this.#rosterSentTo = new BoundedMap(Math.max(2, limits.maxHomes));
+    this.#cores = new BoundedMap(Math.max(2, limits.maxHomes));
     this.#pending = new PendingRequests({
       max: limits.maxRemoteRequests, timeoutMs: limits.remoteTimeoutMs, what: 'key request',
       timeoutError: (key) => signalingError('PEER_NOT_FOUND', `home node of ${targetOf(String(key))} did not answer`),
@@ -74,7 +82,7 @@ export class SignalingMesh {
       maxHomes: limits.maxHomes, maxIdsPerRoster: limits.maxClients, maxRemoteIds: limits.maxRemoteIds, maxTtlMs: limits.rosterTtlMs * 2,
     });
     node.registerChannel(SIGNALING, (payload, from) => this.#onMesh(payload, from));
-    node.on('peer', (id) => this.#greet(id));
+    node.on('peer', (id) => this.#hello(id));
     this.#refreshTimer = setInterval(() => this.#refresh(), Math.max(50, limits.rosterTtlMs / 3));
     this.#refreshTimer.unref?.();
   }
@@ -84,6 +92,19 @@ export class SignalingMesh {
   homeOf(clientId: string): string | undefined { return this.#store.homeOf(clientId); }
   remoteIds(limit: number): string[] { return this.#store.ids(limit); }
   knownHomes(): string[] { return this.#store.records().map((r) => r.home); }
+
+  /** True if node `hex` is known to run a signaling core (it sent us a signaling message). */
+  runsCore(hex: string): boolean { return this.#cores.has(hex); }
+
+  /** Direct links known to run a signaling core. */
+  corePeers(): string[] {
+    const out: string[] = [];
+    for (const peer of this.#node.peers) {
+      const hex = toHex(peer);
+      if (this.#cores.has(hex)) out.push(hex);
+    }
+    return out;
+  }
 
   /** Local clients changed: publish a new roster soon. */
   changed(): void {
@@ -189,8 +210,7 @@ export class SignalingMesh {
     this.#dirty = false;
     const seq = Math.max((this.#own?.seq ?? 0) + 1, Date.now());
     this.#own = signRoster(this.#node.identity, seq, Date.now() + this.#limits.rosterTtlMs, this.#host.localIds());
-    for (const peer of this.#node.peers) {
-      const hex = toHex(peer);
+    for (const hex of this.corePeers()) {
       this.#rosterSentTo.set(hex, seq);
       this.send(hex, { t: 'roster', r: this.#own });
     }
@@ -203,10 +223,23 @@ export class SignalingMesh {
     if (this.#host.localIds().length > 0 || this.#own?.ids.length) this.#publish();
   }
 
-  /** A new direct link: tell it who is registered here and what we know. */
-  #greet(id: Uint8Array): void {
+  /**
+   * A new direct link: say that we run a signaling core. Only a node that
+   * answers with a signaling message of its own (its hello) gets rosters.
+   */
+  #hello(id: Uint8Array): void {
+    if (this.#closed || this.#node.destroyed) return;
+    try {
+      this.#node.sendOnChannel(id, SIGNALING, textEncoder.encode('{"t":"hello"}'));
+    } catch (err) {
+      this.#count('send_failed');
+      debug('hello to %s failed: %s', toHex(id).slice(0, 8), (err as Error).message);
+    }
+  }
+
+  /** A direct link runs a signaling core: tell it who is registered here and what we know. */
+  #greet(hex: string): void {
     if (this.#closed) return;
-    const hex = toHex(id);
     if (this.#own && this.#own.exp > Date.now()) {
       this.#rosterSentTo.set(hex, this.#own.seq);
       this.send(hex, { t: 'roster', r: this.#own });
@@ -222,6 +255,7 @@ export class SignalingMesh {
       return this.#count('bad_json');
     }
     const fromHex = toHex(from);
+    if (!this.#cores.has(fromHex)) this.#cores.set(fromHex, true);
     if (!text.startsWith('{"t":"batch"')) return this.#onMeshText(text, fromHex);
     const nl = text.indexOf('\n');
     let lens: unknown;
@@ -249,6 +283,8 @@ export class SignalingMesh {
     }
     if (!msg || typeof msg !== 'object') return this.#count('bad_message');
     switch (msg.t) {
+      // A new link's core said hello: it gets our rosters.
+      case 'hello': return this.#node.peers.some((p) => toHex(p) === fromHex) ? this.#greet(fromHex) : undefined;
       case 'roster': return this.#onRoster(msg.r, fromHex);
       case 'msg': {
         if (typeof msg.to !== 'string' || typeof msg.from !== 'string' || !msg.m || typeof msg.m !== 'object') return this.#count('bad_message');
@@ -290,8 +326,7 @@ export class SignalingMesh {
     }
     const rec = r as RosterRecord;
     if (res.removed.length) this.#host.departed(res.removed);
-    for (const peer of this.#node.peers) {
-      const hex = toHex(peer);
+    for (const hex of this.corePeers()) {
       if (hex !== fromHex && hex !== rec.home) this.send(hex, { t: 'roster', r: rec });
     }
   }

@@ -12,7 +12,7 @@ import type { RelayError } from '../util/errors.js';
 import { BoundedMap } from '../util/bounded-map.js';
 import { PendingRequests } from '../util/pending.js';
 import type { ClientSink, SignalingCore } from './core.js';
-import { resolveRoomLimits, ROOM_LIMITS, type RoomLimits } from './limits.js';
+import { Budgets, resolveRoomLimits, ROOM_LIMITS, type RoomLimits } from './limits.js';
 import { errorTypeOf, wireError } from './wire-errors.js';
 
 const debug = debugFactory('relaymesh:signaling:rooms');
@@ -65,6 +65,12 @@ export class Rooms {
    */
   readonly #pending: PendingRequests<string, unknown>;
   readonly #asking = new Map<string, number>();
+  /** Look-ups in flight by room: concurrent operations on one unknown room share one. */
+  readonly #finding = new Map<string, Promise<string | null>>();
+  /** Remote operations and look-ups each local client waits on. */
+  readonly #waiting = new Map<string, number>();
+  /** Membership operations and look-ups per connection, address and node. */
+  readonly #budgets: Budgets<ClientSink>;
 
   constructor(core: SignalingCore, limits: Partial<RoomLimits> = {}) {
     this.core = core;
@@ -76,6 +82,7 @@ export class Rooms {
       timeoutError: () => roomError('TIMEOUT', 'the room\'s home node did not answer'),
       fullError: () => roomError('LIMIT_REACHED', 'too many room operations in flight'),
     });
+    this.#budgets = new Budgets(this.limits.opsPerSecond, this.limits.opsPerSecondPerAddress, this.limits.opsPerSecondPerNode);
     core.reportRooms(() => this.#homed.size);
     core.onMeshType('room-op', (m, from) => this.#onOp(m, from));
     core.onMeshType('room-res', (m, from) => this.#onResult(m, from));
@@ -98,7 +105,8 @@ export class Rooms {
     if (name !== undefined && name !== null && (typeof name !== 'string' || name.length > this.limits.maxNameLength)) {
       throw roomError('INVALID_MESSAGE', `name must be a string of at most ${this.limits.maxNameLength} characters`);
     }
-    if (!this.#homed.has(id) && (await this.#find(id))) throw roomError('ROOM_EXISTS', `room ${id} already exists`);
+    this.#spend(sink);
+    if (!this.#homed.has(id) && (await this.#wait(client, () => this.#find(id)))) throw roomError('ROOM_EXISTS', `room ${id} already exists`);
     return this.#apply('create', client, id, { name: typeof name === 'string' ? name : '' }) as RoomView;
   }
 
@@ -116,15 +124,36 @@ export class Rooms {
     return info.clientId;
   }
 
+  /** Takes a token for a membership operation or look-up of `sink`'s; throws RATE_LIMITED (and takes none) when a budget is spent. */
+  #spend(sink: ClientSink): void {
+    const scope = this.#budgets.take(sink, sink.remoteAddress);
+    if (scope) throw roomError('RATE_LIMITED', `room operations over the ${scope === 'node' ? 'node\'s' : `${scope}'s`} budget`);
+  }
+
+  /** Runs a remote wait for local client `client` within its maxPendingPerClient; throws LIMIT_REACHED past it. */
+  async #wait<T>(client: string, fn: () => Promise<T>): Promise<T> {
+    const n = this.#waiting.get(client) ?? 0;
+    if (n >= this.limits.maxPendingPerClient) throw roomError('LIMIT_REACHED', `${client} has ${this.limits.maxPendingPerClient} room operations in flight`);
+    this.#waiting.set(client, n + 1);
+    try {
+      return await fn();
+    } finally {
+      const left = (this.#waiting.get(client) ?? 1) - 1;
+      if (left > 0) this.#waiting.set(client, left); else this.#waiting.delete(client);
+    }
+  }
+
   async #run(sink: ClientSink, op: Op, room: unknown, extra: Record<string, unknown> = {}): Promise<unknown> {
     const client = this.#client(sink);
     const id = checkId(room, this.limits);
+    // Messages to a room whose home is known cost no budget; membership changes and look-ups do.
+    if (op !== 'message' || !(this.#homed.has(id) || this.#joined.get(client)?.has(id) || this.#where.has(id))) this.#spend(sink);
     for (let attempt = 0; attempt < 2; attempt++) {
-      const home = this.#homed.has(id) ? this.#self : this.#joined.get(client)?.get(id) ?? this.#where.get(id) ?? (await this.#find(id));
+      const home = this.#homed.has(id) ? this.#self : this.#joined.get(client)?.get(id) ?? this.#where.get(id) ?? (await this.#wait(client, () => this.#find(id)));
       if (!home) break;
       if (home === this.#self) return this.#apply(op, client, id, extra);
       try {
-        return await this.#remote(home, op, client, id, extra);
+        return await this.#wait(client, () => this.#remote(home, op, client, id, extra));
       } catch (err) {
         // A remembered home that no longer holds the room: look it up once more.
         if (errorTypeOf(err) !== 'ROOM_NOT_FOUND' || attempt > 0) throw err;
@@ -142,15 +171,27 @@ export class Rooms {
     return answer;
   }
 
-  /** Asks every node we know whether it homes `room`; resolves to the home or null (also when none answers in time). */
-  async #find(room: string): Promise<string | null> {
-    const nodes = new Set([...this.core.knownHomes(), ...this.core.node.peers.map((p) => toHex(p))]);
-    nodes.delete(this.#self);
-    if (nodes.size === 0) return null;
+  /**
+   * Asks every node known to run a signaling core whether it homes `room`
+   * (port-less links have none and are not asked); resolves to the home as
+   * soon as one says so, or null once all said no (or none answered in time).
+   * Concurrent look-ups of one room share one question.
+   */
+  #find(room: string): Promise<string | null> {
+    const known = this.#finding.get(room);
+    if (known) return known;
+    const p = this.#ask(room).finally(() => this.#finding.delete(room));
+    this.#finding.set(room, p);
+    return p;
+  }
+
+  async #ask(room: string): Promise<string | null> {
+    const nodes = this.core.signalingNodes();
+    if (nodes.length === 0) return null;
     const rid = toHex(randomBytes(8));
     const answer = this.#pending.add(rid, { timeoutMs: this.limits.findTimeoutMs });
     if (this.#pending.has(rid)) {
-      this.#asking.set(rid, nodes.size);
+      this.#asking.set(rid, nodes.length);
       for (const n of nodes) this.core.sendMesh(n, { t: 'room-find', rid, room });
     }
     let home: unknown;

@@ -125,6 +125,14 @@ export const ROOM_LIMITS = {
   findTimeoutMs: 3000,
   /** Remote operations and look-ups in flight. */
   maxPending: 4096,
+  /** Remote operations and look-ups one client may have in flight. */
+  maxPendingPerClient: 16,
+  /** Membership operations (create, join, leave, end) and look-ups per second per connection (burst twice the rate). */
+  opsPerSecond: 20,
+  /** The same per remote address. */
+  opsPerSecondPerAddress: 200,
+  /** The same node-wide. */
+  opsPerSecondPerNode: 2000,
   /** Remembered room -> home entries. */
   maxCachedHomes: 10_000,
 } as const;

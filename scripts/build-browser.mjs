@@ -7,6 +7,7 @@
 //   src/crypto/native.ts     -> src/crypto/native-browser.ts (noble does all crypto)
 //   src/transport/ws-impl.ts -> src/transport/ws-impl-browser.ts (the browser's WebSocket)
 //   src/transport/listener.ts     -> browser/listener-stub.ts (no port in a browser)
+//   socket/dgram-base.ts     -> socket/dgram-base-browser.ts (no node:dgram to inherit from)
 // simple-peer's dependencies import `buffer` (the npm package, simple-peer's
 // own dependency) and read `process.nextTick`; src/session/session-manager.ts calls
 // setImmediate: browser/node-globals-shim.ts is injected for those free
@@ -27,6 +28,7 @@ const ALIASES = new Map([
   [join(root, 'src/crypto/native.ts'), join(root, 'src/crypto/native-browser.ts')],
   [join(root, 'src/transport/ws-impl.ts'), join(root, 'src/transport/ws-impl-browser.ts')],
   [join(root, 'src/transport/listener.ts'), join(root, 'browser/listener-stub.ts')],
+  [join(root, 'socket/dgram-base.ts'), join(root, 'socket/dgram-base-browser.ts')],
 ]);
 /** Swaps Node-only source files for their browser stand-ins. */
 const browserAliases = {

@@ -7,7 +7,7 @@
 /** Errno numbers (Linux) for the system errors this shim can raise. */
 const ERRNO: Record<string, number> = {
   EBADF: -9, EINVAL: -22, EMSGSIZE: -90, EADDRINUSE: -98, EADDRNOTAVAIL: -99,
-  ENETUNREACH: -101, ENOBUFS: -105, ENOTFOUND: -3008,
+  ENETUNREACH: -101, ENOBUFS: -105, EHOSTUNREACH: -113, ENOTFOUND: -3008,
 };
 
 export interface DgramError extends Error {

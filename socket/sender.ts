@@ -24,8 +24,8 @@ export interface SenderHost {
   readonly remote: { id: Uint8Array; port: number } | null;
   /** The socket's own port (the datagram's source port). */
   readonly port: number;
-  /** Runs `fn` once bound; false when the bind queue is full. */
-  enqueue(fn: () => void): boolean;
+  /** Runs `fn` once bound, or `fail` with the bind's error code if bind fails; false when the bind queue is full. */
+  enqueue(fn: () => void, fail: (code: string) => void): boolean;
   emitError(err: Error): void;
 }
 
@@ -59,7 +59,9 @@ export class Sender {
     const total = list.reduce((n, b) => n + b.length, 0);
     if (!host.bound) {
       if (!this.#hold(total)) return this.#failed(callback, 'ENOBUFS', address, port);
-      if (!host.enqueue(() => { this.#release(total); this.send(list, port, address, callback); })) {
+      const go = () => { this.#release(total); this.send(list, port, address, callback); };
+      const fail = (code: string) => { this.#release(total); this.#failed(callback, code, address, port); };
+      if (!host.enqueue(go, fail)) {
         this.#release(total);
         this.#failed(callback, 'ENOBUFS', address, port);
       }
@@ -81,10 +83,11 @@ export class Sender {
       this.#release(total);
       if (host.closed) return;
       if (id) return this.#send(id, list, total, port, address, callback);
-      // Like UDP to an address where no host answers: lost, not an error.
+      // Dropped before it left: the callback says so (never success), as a send
+      // to a host no route reaches: EHOSTUNREACH.
       this.#mux.node.countDrop('dgram_unresolved');
       debug('no node answers for %s; datagram dropped', address);
-      if (callback) queueMicrotask(() => callback(null, total));
+      this.#failed(callback, 'EHOSTUNREACH', address, port);
     });
   }
 

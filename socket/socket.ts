@@ -7,7 +7,7 @@
  */
 import { EventEmitter } from 'events';
 import debugFactory from 'debug';
-import { equalBytes, toBuffer } from '../src/util/bytes.js';
+import { equalBytes } from '../src/util/bytes.js';
 import { SOCKET_LIMITS } from '../src/util/limits.js';
 import type { MeshNode } from '../src/node/mesh-node.js';
 import { Addressing, type AddressMode } from './addressing.js';
@@ -15,6 +15,7 @@ import { Mux, type PortOwner } from './mux.js';
 import { Sender } from './sender.js';
 import { normalizeBind, normalizeSend, validatePort, validateString, type BindOptions, type SendCallback } from './send-args.js';
 import * as E from './errors.js';
+import { dgramSocketPrototype } from './dgram-base.js';
 import { parseSocketOptions, type SocketOptions, type SocketType } from './options.js';
 
 const debug = debugFactory('relaymesh:socket');
@@ -33,7 +34,15 @@ export interface SocketEvents {
   error: [err: Error];
 }
 
+/** A copy of `data` in memory of its own, as node:dgram delivers each message. */
+function ownBuffer(data: Uint8Array): Buffer {
+  const b = Buffer.allocUnsafeSlow(data.length);
+  b.set(data);
+  return b;
+}
+
 type BindState = 'unbound' | 'binding' | 'bound';
+interface QueuedOp { run: () => void; fail?: (code: string) => void }
 /** Most operations waiting for bind (dgram's queue); more fail with ENOBUFS. */
 const MAX_BIND_QUEUE = SOCKET_LIMITS.maxBindQueue;
 
@@ -50,7 +59,8 @@ export class Socket extends EventEmitter<SocketEvents> implements PortOwner {
   #remote: { id: Uint8Array; port: number } | null = null;
   #port = 0;
   #closed = false;
-  #queue: (() => void)[] | undefined;
+  /** Operations waiting for bind: each runs once bound, or fails (with the bind's error code) if bind fails. */
+  #queue: QueuedOp[] | undefined;
   #recvBufferSize: number;
   readonly #onNodeError = (err: Error) => this.emit('error', err);
 
@@ -78,7 +88,7 @@ export class Socket extends EventEmitter<SocketEvents> implements PortOwner {
       get closed() { return socket.#closed; },
       get remote() { return socket.#connectState === 'connected' ? socket.#remote : null; },
       get port() { return socket.#port; },
-      enqueue: (fn) => this.#enqueue(fn),
+      enqueue: (fn, fail) => this.#enqueue(fn, fail),
       emitError: (err) => this.emit('error', err),
     }, this.#mux, this.#addr, this.peer.limits.maxMessageSize, o.sendBufferSize || SOCKET_LIMITS.sendBufferSize);
     if (this.#owned) this.peer.on('error', this.#onNodeError);
@@ -115,7 +125,7 @@ export class Socket extends EventEmitter<SocketEvents> implements PortOwner {
     if (this.#closed) return;
     const fail = (code: string) => {
       this.#bindState = 'unbound';
-      this.#failQueue();
+      this.#failQueue(code);
       this.emit('error', E.systemError(code, 'bind', address || this.#addr.selfName, port));
     };
     if (this.#mux.closed) return fail('EBADF');
@@ -129,21 +139,28 @@ export class Socket extends EventEmitter<SocketEvents> implements PortOwner {
     this.#drainQueue();
   }
 
-  #enqueue(fn: () => void): boolean {
+  #enqueue(run: () => void, fail?: (code: string) => void): boolean {
     this.#queue ??= [];
     if (this.#queue.length >= MAX_BIND_QUEUE) return false;
-    this.#queue.push(fn);
+    this.#queue.push({ run, fail });
     return true;
   }
 
   #drainQueue(): void {
     const q = this.#queue;
     this.#queue = undefined;
-    for (const fn of q ?? []) fn();
+    for (const op of q ?? []) op.run();
   }
 
-  #failQueue(): void {
+  /**
+   * Bind failed: what waited for it fails too. (dgram drops its queue here and
+   * never calls those send callbacks; this releases their bytes from
+   * getSendQueueSize() and reports each one's loss with the bind's error code.)
+   */
+  #failQueue(code: string): void {
+    const q = this.#queue;
     this.#queue = undefined;
+    for (const op of q ?? []) op.fail?.(code);
   }
 
   address(): AddressInfo {
@@ -163,7 +180,7 @@ export class Socket extends EventEmitter<SocketEvents> implements PortOwner {
     this.#connectState = 'connecting';
     if (this.#bindState === 'unbound') this.bind({ port: 0, exclusive: true });
     const run = () => this.#connect(p, address as string, callback);
-    if (this.#bindState !== 'bound') this.#enqueue(run);
+    if (this.#bindState !== 'bound') this.#enqueue(run, () => { this.#connectState = 'disconnected'; });
     else run();
   }
 
@@ -238,8 +255,9 @@ export class Socket extends EventEmitter<SocketEvents> implements PortOwner {
       this.#mux.node.countDrop('dgram_not_from_connected_peer');
       return;
     }
-    // The plaintext is this datagram's own fresh buffer (decrypted per message): a view, no copy.
-    const msg = toBuffer(data) as Buffer;
+    // As node:dgram: each message is a Buffer whose memory is that message alone
+    // (byteOffset 0, buffer.byteLength === length); programs such as osc.js read `msg.buffer`.
+    const msg = ownBuffer(data);
     this.emit('message', msg, { address: this.#addr.nameOf(from), family: this.#addr.family, port: srcPort, size: msg.length });
   }
 
@@ -257,7 +275,7 @@ export class Socket extends EventEmitter<SocketEvents> implements PortOwner {
   close(callback?: () => void): this {
     if (typeof callback === 'function') this.on('close', callback);
     if (this.#queue !== undefined && !this.#closed) {
-      this.#queue.push(() => this.close());
+      this.#queue.push({ run: () => this.close(), fail: () => { if (!this.#closed) this.close(); } });
       return this;
     }
     this.#healthCheck();
@@ -335,4 +353,28 @@ export class Socket extends EventEmitter<SocketEvents> implements PortOwner {
   #healthCheck(): void {
     if (this.#closed) throw E.notRunning();
   }
+
+  // ---------------- dgram's legacy internals, answered here so no dgram code runs on this object
+
+  /** @deprecated as in dgram (DEP0112). No UDP handle exists: null. */
+  get _handle(): null { return null; }
+  /** @deprecated as in dgram: true while bound and open. */
+  get _receiving(): boolean { return this.#bindState === 'bound' && !this.#closed; }
+  /** @deprecated as in dgram: 0 unbound, 1 binding, 2 bound. */
+  get _bindState(): number { return this.#bindState === 'unbound' ? 0 : this.#bindState === 'binding' ? 1 : 2; }
+  /** @deprecated as in dgram: the operations waiting for bind, or undefined. */
+  get _queue(): (() => void)[] | undefined { return this.#queue?.map((op) => op.run); }
+  /** @deprecated as in dgram. */
+  get _reuseAddr(): boolean { return false; }
+  /** @deprecated as in dgram: throws ERR_SOCKET_DGRAM_NOT_RUNNING once closed. */
+  _healthCheck(): void { this.#healthCheck(); }
+  /** @deprecated as in dgram: nothing to stop receiving from. */
+  _stopReceiving(): void { /* no handle */ }
 }
+
+// `socket instanceof dgram.Socket` holds, as programs test it (node-coap's
+// duplicate-request cache, error replies and proxy mode depend on it): dgram's
+// prototype sits between this class's and EventEmitter's. Every member of it is
+// defined above, so none of dgram's code (which expects a UDP handle) runs here,
+// and dgram's constructor (which makes the handle) is never called.
+if (dgramSocketPrototype) Object.setPrototypeOf(Socket.prototype, dgramSocketPrototype);

@@ -5,6 +5,7 @@
  */
 import test, { type Test } from 'tape';
 import dgram from 'node:dgram';
+import { EventEmitter } from 'node:events';
 import fc from 'fast-check';
 import { createSocket, Socket } from '../../socket/index.js';
 import { FAST, startNode, urlOf, waitFor } from '../helpers/testnet.js';
@@ -72,6 +73,26 @@ function sendP(s: Sock, ...args: unknown[]): Promise<[Error | null, number | und
 
 for (const impl of impls) {
   const it = (name: string, fn: (t: Test) => Promise<void>) => test(`${impl.name}: ${name}`, fn);
+
+  it('every received message is a Buffer with memory of its own (byteOffset 0, buffer.byteLength === length)', async (t) => {
+    const [a, b] = await impl.pair(t);
+    await bound(a); await bound(b);
+    const sizes = [0, 1, 5, 1200, 9000];
+    const got: Buffer[] = [];
+    const all = new Promise<void>((resolve) => b.on('message', (m) => { got.push(m); if (got.length === sizes.length) resolve(); }));
+    // Sent one at a time, so they arrive in order on both transports.
+    for (const n of sizes) {
+      const next = new Promise<void>((r) => b.once('message', () => r()));
+      a.send(Buffer.alloc(n, n & 255), b.address().port, b.address().address);
+      await next;
+    }
+    await all;
+    t.deepEqual(got.map((m) => m.length), sizes, 'every size arrives');
+    t.ok(got.every((m) => Buffer.isBuffer(m)), 'each is a Buffer');
+    t.deepEqual(got.map((m) => m.byteOffset), sizes.map(() => 0), 'each starts at byteOffset 0');
+    t.deepEqual(got.map((m) => m.buffer.byteLength), sizes, 'each one\'s ArrayBuffer is exactly the message');
+    t.ok(got.every((m, i) => m.every((x) => x === (sizes[i] & 255))), 'with the bytes sent');
+  });
 
   it('send(buf, offset, length, port, address, cb) sends exactly that slice', async (t) => {
     const [a, b] = await impl.pair(t);
@@ -296,15 +317,32 @@ test('send throws the same codes as node:dgram for any mix of arguments (propert
   t.ok(outcomes.has('ok') && outcomes.has('ERR_SOCKET_BAD_PORT') && outcomes.has('ERR_INVALID_ARG_TYPE'), `the lists reach several outcomes (${[...outcomes].join(', ')})`);
 });
 
-test('PeerRelay.Socket has every public member of dgram.Socket', (t) => {
-  const names = (proto: object) => Object.getOwnPropertyNames(proto).filter((n) => !n.startsWith('_') && n !== 'constructor');
-  // PeerRelay.Socket's methods live on its prototype chain (the facade subclasses socket/socket.ts's Socket).
-  const ours = new Set<string>();
-  for (let p: object | null = Socket.prototype; p && p !== Object.prototype; p = Object.getPrototypeOf(p)) for (const n of names(p)) ours.add(n);
-  const missing = names(dgram.Socket.prototype).filter((n) => !ours.has(n));
-  t.deepEqual(missing, [], 'no dgram method is missing');
+test('PeerRelay.Socket defines every member of dgram.Socket itself, before dgram\'s prototype in its chain', (t) => {
+  // PeerRelay.Socket's methods live on its prototype chain (the facade subclasses socket/socket.ts's Socket);
+  // dgram's prototype comes after them (for instanceof), so anything found only there would run dgram's code.
+  const ours = new Set<string | symbol>();
+  for (let p: object | null = Socket.prototype; p && p !== dgram.Socket.prototype; p = Object.getPrototypeOf(p)) {
+    for (const k of Reflect.ownKeys(p)) ours.add(k);
+  }
+  const missing = Reflect.ownKeys(dgram.Socket.prototype).filter((k) => k !== 'constructor' && !ours.has(k)).map(String);
+  t.deepEqual(missing, [], 'no dgram member (public, legacy underscore, Symbol.asyncDispose) falls through to dgram');
   t.equal(typeof (Socket.prototype as unknown as Record<symbol, unknown>)[Symbol.asyncDispose], 'function', 'Symbol.asyncDispose too');
   t.end();
+});
+
+test('a PeerRelay.Socket is instanceof dgram.Socket and EventEmitter, without a UDP handle', async (t) => {
+  const node = await startNode(t, FAST);
+  const s = createSocket({ type: 'udp4', peer: node });
+  t.teardown(() => closeQuietly(s as unknown as Sock));
+  t.ok(s instanceof dgram.Socket, 'instanceof dgram.Socket');
+  t.ok(s instanceof EventEmitter, 'instanceof EventEmitter');
+  t.ok(s instanceof Socket, 'instanceof its own class');
+  const legacy = s as unknown as { _handle: unknown; _bindState: number; _receiving: boolean };
+  t.equal(legacy._handle, null, 'no UDP handle (dgram\'s _handle getter would throw on this object)');
+  t.equal(legacy._bindState, 0, 'unbound');
+  await new Promise<void>((r) => s.bind(0, () => r()));
+  t.equal(legacy._bindState, 2, 'bound, as dgram\'s BIND_STATE_BOUND');
+  t.equal(legacy._receiving, true, 'receiving once bound');
 });
 
 for (const impl of impls) {

@@ -31,3 +31,18 @@ test('datagrams refused for a full send buffer before bind leave the queue count
   t.deepEqual(counts.at(-1), [0, 0], 'both are 0 once the queue has gone');
   t.end();
 });
+
+test('a failed bind fails the sends that waited for it: their bytes leave getSendQueueSize and each callback gets the bind\'s code', async (t) => {
+  const node = await startNode(t, { ...FAST });
+  const s: Socket = createSocket({ type: 'peer-relay', peer: node });
+  t.teardown(() => new Promise<void>((r) => { try { s.close(() => r()); } catch { r(); } }));
+  const bindError = new Promise<Error & { code?: string }>((r) => s.once('error', r));
+  s.bind(7, 'ab'.repeat(20)); // an address that is not this node: EADDRNOTAVAIL, after the sends below are queued
+  const results = [100, 200].map((n) => new Promise<[string | undefined, number | undefined]>((resolve) => {
+    s.send(Buffer.alloc(n), 9, toHex(node.id), (err, bytes) => resolve([(err as Error & { code?: string } | null)?.code, bytes]));
+  }));
+  t.deepEqual([s.getSendQueueSize(), s.getSendQueueCount()], [300, 2], 'both wait for the bind');
+  t.equal((await bindError).code, 'EADDRNOTAVAIL', 'bind fails');
+  t.deepEqual([s.getSendQueueSize(), s.getSendQueueCount()], [0, 0], 'their bytes are released');
+  t.deepEqual(await Promise.all(results), [['EADDRNOTAVAIL', undefined], ['EADDRNOTAVAIL', undefined]], 'each callback reports the loss, never success');
+});

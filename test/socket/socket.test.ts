@@ -123,7 +123,7 @@ test('an alias resolves across the mesh to a node never heard from', async (t) =
   t.equal((await reply)[0].toString(), 'back', 'the reply to rinfo comes back');
 });
 
-test('a datagram to an alias no node answers for is lost as over UDP, and counted', async (t) => {
+test('a datagram to an alias no node answers for is dropped before it leaves: the callback gets EHOSTUNREACH, never success, and it is counted', async (t) => {
   const [a, b] = await linkedPair(t);
   const s = await bound(sock(t, { type: 'udp4', peer: a }));
   sock(t, { type: 'udp4', peer: b });
@@ -131,10 +131,14 @@ test('a datagram to an alias no node answers for is lost as over UDP, and counte
   const taken = new Set([aliasOf(a.id, prefix), aliasOf(b.id, prefix)]);
   let alias = '10.0.0.1';
   for (let i = 2; taken.has(alias); i++) alias = `10.0.0.${i}`;
-  const [err, n] = await new Promise<[Error | null, number | undefined]>((r) => s.send('void', 9, alias, (e, k) => r([e, k])));
-  t.equal(err, null, 'no error, as UDP to a silent address');
-  t.equal(n, 4, 'the byte count');
+  const [err, n] = await new Promise<[(Error & { code?: string; syscall?: string; address?: string; port?: number }) | null, number | undefined]>((r) => s.send('void', 9, alias, (e, k) => r([e, k])));
+  t.equal(err?.code, 'EHOSTUNREACH', 'the callback gets EHOSTUNREACH');
+  t.equal(err?.syscall, 'send', 'from send');
+  t.equal(err?.address, alias, 'naming the alias');
+  t.equal(err?.port, 9, 'and the port');
+  t.equal(n, undefined, 'no byte count');
   t.equal(a.stats().dropped.dgram_unresolved, 1, 'counted as unresolved');
+  t.equal(s.getSendQueueSize(), 0, 'nothing left queued');
 });
 
 test('addresses outside the mesh fail as dgram reports them', async (t) => {

@@ -2,15 +2,18 @@
  * The simulator, one command:
  *   npm run sim -- --level a --nodes 2000 --churn 0.2
  *   npm run sim -- --level b --nodes 100000 --churn 0.2 --adversarial 0.1
+ *   npm run sim -- --level c --procs 8 --nodes 1000
  * Prints the machine, the options and a table per run; --json FILE keeps the
  * raw report. Levels: a (real code and crypto on the in-memory transport),
- * b (the real routing code in virtual time, no crypto, no sockets).
+ * b (the real routing code in virtual time, no crypto, no sockets), c (real
+ * code and crypto in child processes on real WebSockets over 127.0.0.1).
  */
 import { parseArgs } from 'node:util';
 import { cpus } from 'node:os';
 import { writeFileSync } from 'node:fs';
 import { runLevelA, type LevelAReport } from './level-a.js';
 import { runLevelB, type LevelBReport, type PhaseB } from './level-b.js';
+import { runLevelC, type LevelCReport } from './level-c.js';
 
 const { values } = parseArgs({
   options: {
@@ -24,6 +27,7 @@ const { values } = parseArgs({
     seed: { type: 'string', default: '1' },
     adversarial: { type: 'string', default: '0' },
     latency: { type: 'string', default: '20' },
+    procs: { type: 'string', default: '8' },
     json: { type: 'string' },
     quiet: { type: 'boolean', default: false },
   },
@@ -36,7 +40,7 @@ const num = (k: keyof typeof values, min: number, max: number): number => {
 
 const machine = `${cpus()[0]?.model ?? 'unknown CPU'} × ${cpus().length}, Node ${process.version}`;
 console.log(`relaymesh simulator: level ${values.level}, ${machine}`);
-if (values.level !== 'a' && values.level !== 'b') throw new RangeError(`--level must be a or b, got ${values.level}`);
+if (!['a', 'b', 'c'].includes(values.level!)) throw new RangeError(`--level must be a, b or c, got ${values.level}`);
 const t0 = Date.now();
 const log = values.quiet ? undefined : (l: string) => console.log(`  [${((Date.now() - t0) / 1000).toFixed(0)} s] ${l}`);
 const common = { nodes: num('nodes', 2, 1_000_000), churn: num('churn', 0, 0.9), pairs: num('pairs', 1, 1_000_000), seed: num('seed', 0, 2 ** 32) };
@@ -48,6 +52,15 @@ if (values.level === 'a') {
   console.log(`options: ${JSON.stringify(opts)}`);
   const report = await runLevelA({ ...opts, log });
   printA(report);
+  if (values.json) writeFileSync(values.json, JSON.stringify({ machine, opts, report }, null, 2));
+} else if (values.level === 'c') {
+  const opts = {
+    ...common, procs: num('procs', 1, 64), pairRate: num('rate', 1, 100_000),
+    maxSettleMs: num('settle', 0, 86_400) * 1000, churnSettleMs: num('churn-settle', 0, 86_400) * 1000,
+  };
+  console.log(`options: ${JSON.stringify(opts)}`);
+  const report = await runLevelC({ ...opts, log });
+  printC(report);
   if (values.json) writeFileSync(values.json, JSON.stringify({ machine, opts, report }, null, 2));
 } else {
   const opts = {
@@ -69,7 +82,13 @@ function printA(r: LevelAReport): void {
   printPhases(r.phases);
 }
 
-/** One table for both levels; level a's phases also say how long they settled. */
+function printC(r: LevelCReport): void {
+  console.log(`\n${r.procs} processes · build ${(r.buildMs / 1000).toFixed(1)} s · RSS ${r.rssPerNodeKiB.toFixed(0)} KiB/node · idle CPU ${r.idleCpuPerNodeUs.toFixed(0)} µs/node/s`);
+  printPhases(r.phases);
+  console.log(`links between processes: ${r.phases.map((p) => `${p.name} ${(p.crossProcessLinks * 100).toFixed(0)} %`).join(', ')}`);
+}
+
+/** One table for every level; level a's phases also say how long they settled. */
 function printPhases(phases: readonly (PhaseB & { settleMs?: number })[]): void {
   const settled = phases.some((p) => p.settleMs !== undefined);
   console.log(`| phase | nodes |${settled ? ' settle (s) |' : ''} holes | links min/p50/max | delivered | hops p50/p95/p99/max | undeliverable | silent |`);

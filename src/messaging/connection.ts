@@ -1,8 +1,13 @@
 /**
- * MessagingPeer's connection to its signaling server: open, register, and
+ * MessagingPeer's connection to its signaling servers: open, register, and
  * after a drop reconnect with backoff (the seed's 1 s doubling, 30 s cap, 10
- * attempts by default) and re-register; frames written meanwhile wait in a
- * bounded outbox and go out once registered again.
+ * attempts by default) to the next server of the list and re-register; frames
+ * written meanwhile wait in a bounded outbox and go out once registered again.
+ * Against a relaymesh server (it echoes request ids) every message carries an
+ * id and is kept until the server acknowledges it; those a dropped socket took
+ * with it are sent again after re-registering. A message that is neither
+ * acknowledged nor sent again is reported (onError NOT_DELIVERED), never lost
+ * silently.
  */
 import { relayError, type RelayError } from '../util/errors.js';
 import { MESSAGING_LIMITS } from '../util/limits.js';
@@ -12,8 +17,14 @@ import type { MessagingError } from './inbound.js';
 
 export interface ReconnectOptions { baseDelayMs?: number; maxDelayMs?: number; maxAttempts?: number }
 
+/** Close code of a server whose client registered again elsewhere: do not reconnect (core.ts TAKEN_OVER_CLOSE_CODE). */
+const TAKEN_OVER = 4001;
+
 export interface ConnectionHost {
-  readonly url: string;
+  /** The servers, tried in turn: the first, then the next after each lost connection or failed attempt. */
+  readonly urls: readonly string[];
+  /** True once the server has echoed a request id (a relaymesh server: messages are acknowledged). */
+  acks(): boolean;
   readonly reconnect: ReconnectOptions;
   readonly maxQueued: number | undefined;
   /** Registers on a fresh connection (resolves when the server confirmed). */
@@ -31,7 +42,11 @@ export interface ConnectionHost {
 
 export class ServerConnection {
   readonly #h: ConnectionHost;
-  readonly #outbox: { frame: string; id?: string }[] = [];
+  readonly #outbox: { frame: string; id?: string; msg?: string }[] = [];
+  /** Messages written to the current socket and not yet acknowledged, by message id. */
+  readonly #unacked = new Map<string, string>();
+  #nextMsg = 1;
+  #url = 0;
   #ws: WebSocket | null = null;
   #registered = false;
   #wanted = false;
@@ -48,18 +63,42 @@ export class ServerConnection {
 
   markRegistered(): void { this.#registered = true; }
 
+  /** The server URL in use (or tried next). */
+  get url(): string { return this.#h.urls[this.#url]; }
+
+  /** The server acknowledged (or refused, with an error frame) message `id`. */
+  acked(id: string): void { this.#unacked.delete(id); }
+
+  /**
+   * Writes a client message; against a relaymesh server it gets an id (`build`
+   * puts it in the frame) and is kept until acknowledged. Throws like write().
+   */
+  writeMessage(build: (id: string | undefined) => string): void {
+    if (!this.#h.acks()) { this.write(build(undefined)); return; }
+    const id = `m${this.#nextMsg++}`;
+    const frame = build(id);
+    const ws = this.#ws;
+    if (ws && ws.readyState === 1 && this.#registered) {
+      this.#unacked.set(id, frame);
+      ws.send(frame);
+      return;
+    }
+    this.#enqueue({ frame, msg: id });
+  }
+
   async connect(): Promise<void> {
     if (this.#registered) return;
     this.#wanted = true;
     this.#stopped = false;
     this.#attempts = 0;
+    this.#url = 0;
     await this.#open(true);
   }
 
   disconnect(): void {
     this.#wanted = false;
     this.#stopped = true;
-    this.#outbox.length = 0;
+    this.#dropUndelivered('disconnect() was called');
     if (this.#timer) { clearTimeout(this.#timer); this.#timer = null; }
     const ws = this.#ws;
     this.#ws = null;
@@ -81,20 +120,52 @@ export class ServerConnection {
       return true;
     }
     if (urgent) return false; // a register frame is re-sent on the next connection anyway
+    this.#enqueue({ frame, id });
+    return false;
+  }
+
+  /** A request's frame still waiting in the outbox is not sent after all (it timed out). */
+  unqueue(id: string): void {
+    const i = this.#outbox.findIndex((e) => e.id === id);
+    if (i >= 0) this.#outbox.splice(i, 1);
+  }
+
+  #enqueue(entry: { frame: string; id?: string; msg?: string }): void {
     if (this.#stopped) throw relayError('ERR_NOT_CONNECTED', 'disconnected; call connect() first');
     const max = this.#h.maxQueued ?? MESSAGING_LIMITS.maxQueued;
     if (this.#outbox.length >= max) throw relayError('ERR_QUEUE_FULL', `${max} frames already wait for the connection`);
-    this.#outbox.push({ frame, id });
-    return false;
+    this.#outbox.push(entry);
   }
 
   #flushOutbox(): void {
     const ws = this.#ws;
     while (ws && ws.readyState === 1 && this.#outbox.length > 0) {
-      const { frame, id } = this.#outbox.shift()!;
+      const { frame, id, msg } = this.#outbox.shift()!;
+      if (msg) this.#unacked.set(msg, frame);
       ws.send(frame);
       if (id) this.#h.sent(id);
     }
+  }
+
+  /** The socket closed: messages it took without an acknowledgement go first on the next connection (bounded). */
+  #requeueUnacked(): void {
+    if (this.#unacked.size === 0) return;
+    const max = this.#h.maxQueued ?? MESSAGING_LIMITS.maxQueued;
+    const back = [...this.#unacked].map(([msg, frame]) => ({ frame, msg }));
+    this.#unacked.clear();
+    const room = Math.max(0, max - this.#outbox.length);
+    if (back.length > room) {
+      this.#h.error({ type: 'NOT_DELIVERED', details: `${back.length - room} unacknowledged messages did not fit the outbox (maxQueued ${max})`, code: 'ERR_QUEUE_FULL' });
+    }
+    this.#outbox.unshift(...back.slice(0, room));
+  }
+
+  /** Nothing will be sent any more: report the messages that were accepted but not acknowledged. */
+  #dropUndelivered(why: string): void {
+    this.#requeueUnacked();
+    const n = this.#outbox.filter((e) => e.msg !== undefined || e.id === undefined).length;
+    this.#outbox.length = 0;
+    if (n > 0) this.#h.error({ type: 'NOT_DELIVERED', details: `${n} queued or unacknowledged frames were not delivered: ${why}`, code: 'ERR_NOT_CONNECTED' });
   }
 
   #open(first: boolean): Promise<void> {
@@ -102,7 +173,7 @@ export class ServerConnection {
     return new Promise<void>((resolve, reject) => {
       let ws: WebSocket;
       try {
-        ws = new WebSocketImpl(h.url);
+        ws = new WebSocketImpl(this.url);
       } catch (err) {
         reject(relayError('ERR_CONNECT_FAILED', (err as Error).message));
         return;
@@ -126,16 +197,36 @@ export class ServerConnection {
       };
       ws.onmessage = (ev: MessageEvent) => h.frame(ev.data);
       ws.onerror = () => { /* a close follows */ };
-      ws.onclose = () => {
+      ws.onclose = (ev?: { code?: number }) => {
         if (this.#ws !== ws) return;
         this.#ws = null;
         const wasRegistered = this.#registered;
         this.#registered = false;
+        this.#requeueUnacked();
         h.lost();
-        if (first && !opened) {
+        // The next attempt goes to the next server of the list.
+        const tried = this.url;
+        this.#url = (this.#url + 1) % h.urls.length;
+        if (ev?.code === TAKEN_OVER) {
+          // This client registered again elsewhere (same signing key): that connection wins.
           this.#wanted = false;
           this.#stopped = true;
-          reject(relayError('ERR_CONNECT_FAILED', `could not connect to ${h.url}`));
+          h.error({ type: 'TAKEN_OVER', details: `this client id registered again elsewhere; ${tried} closed this connection`, code: 'ERR_CLIENT_ID_TAKEN' });
+          this.#dropUndelivered('the client id registered again elsewhere');
+          h.ended(relayError('ERR_NOT_CONNECTED', 'taken over by another connection'));
+          h.state('disconnected');
+          reject(relayError('ERR_NOT_CONNECTED', 'taken over by another connection'));
+          return;
+        }
+        if (first && !opened) {
+          if (this.#url !== 0) {
+            // Not all servers tried yet: the next one, at once.
+            this.#open(true).then(resolve, reject);
+            return;
+          }
+          this.#wanted = false;
+          this.#stopped = true;
+          reject(relayError('ERR_CONNECT_FAILED', `could not connect to ${h.urls.join(', ')}`));
           return;
         }
         if (wasRegistered) h.state('disconnected');
@@ -152,8 +243,8 @@ export class ServerConnection {
       this.#wanted = false;
       this.#stopped = true;
       this.#h.error({ type: 'CONNECTION_LOST', details: `gave up after ${max} reconnection attempts`, code: 'ERR_NOT_CONNECTED' });
+      this.#dropUndelivered(`gave up after ${max} reconnection attempts`);
       this.#h.ended(relayError('ERR_NOT_CONNECTED', 'connection lost'));
-      this.#outbox.length = 0;
       this.#h.state('disconnected');
       return;
     }

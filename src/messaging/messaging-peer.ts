@@ -17,6 +17,7 @@ import { MESSAGING_LIMITS } from '../util/limits.js';
 import { sealMlKemAes } from './ml-kem-aes.js';
 import { ServerRequests, type Frame } from './requests.js';
 import { fastStringify } from '../signaling/fast-json.js';
+import { registrationMessage } from '../signaling/mesh-records.js';
 import { encodeText } from './text.js';
 import { RELAYMESH_IM, SecureSessions, secureEnvelopeJson } from './secure-envelope.js';
 import { PeerKeyStore } from './peer-keys.js';
@@ -30,7 +31,8 @@ export type Message = Frame;
 export type { ConnectionState, MessageInfo, MessagingError };
 
 export interface MessagingPeerConfig {
-  serverUrl: string;
+  /** The signaling server, or several: on a lost connection the client moves to the next one (README "Failover"). */
+  serverUrl: string | string[];
   clientId: string;
   /** ML-KEM-768 public key (1184 bytes), see generateKeyPair(). */
   publicKey: Uint8Array;
@@ -58,11 +60,15 @@ export class MessagingPeer {
   readonly #keys: PeerKeyStore;
   readonly #inbound: InboundMessages;
   readonly #on = new PeerHandlers();
+  #lastTs = 0;
   connectedPeers = new Set<string>();
 
   constructor(config: MessagingPeerConfig) {
     if (!config || typeof config !== 'object') throw new TypeError('config must be an object');
-    if (typeof config.serverUrl !== 'string' || !/^wss?:\/\//.test(config.serverUrl)) throw new TypeError('config.serverUrl must be a ws:// or wss:// URL');
+    const urls = typeof config.serverUrl === 'string' ? [config.serverUrl] : Array.isArray(config.serverUrl) ? [...config.serverUrl] : [];
+    if (urls.length === 0 || urls.length > MESSAGING_LIMITS.maxServerUrls || !urls.every((u) => typeof u === 'string' && /^wss?:\/\//.test(u))) {
+      throw new TypeError(`config.serverUrl must be a ws:// or wss:// URL, or an array of 1 to ${MESSAGING_LIMITS.maxServerUrls} of them`);
+    }
     if (typeof config.clientId !== 'string' || config.clientId.length === 0 || config.clientId.length > 128) throw new TypeError('config.clientId must be a string of 1 to 128 characters');
     if (!(config.publicKey instanceof Uint8Array) || config.publicKey.length !== KEM_PUBLIC_KEY_LENGTH) throw new TypeError('config.publicKey must be a 1184-byte ML-KEM-768 public key');
     if (config.secretKey !== undefined && !(config.secretKey instanceof Uint8Array)) throw new TypeError('config.secretKey must be a Uint8Array');
@@ -87,7 +93,7 @@ export class MessagingPeer {
       (err) => this.#emitError({ type: 'KEY_CHANGED', details: err.message, code: err.code }),
     );
     this.#conn = new ServerConnection({
-      url: config.serverUrl, reconnect: config.reconnect ?? {}, maxQueued: config.maxQueued,
+      urls, acks: () => this.#requests.echoesIds, reconnect: config.reconnect ?? {}, maxQueued: config.maxQueued,
       register: () => this.registerAndWait(),
       frame: (data) => this.#onFrame(data),
       sent: (id) => this.#requests.markSent(id),
@@ -163,6 +169,8 @@ export class MessagingPeer {
     let last: RelayError | null = null;
     for (let attempt = 0; attempt <= retryCount; attempt++) {
       const { id, promise } = this.#requests.add(expected, timeout, filterFn);
+      // A request that times out while queued is not sent later after all.
+      if (id) promise.catch(() => this.#conn.unqueue(id));
       if (id) {
         try {
           if (this.#write(JSON.stringify({ ...message, id }), urgent, id)) this.#requests.markSent(id);
@@ -184,9 +192,13 @@ export class MessagingPeer {
   }
 
   #registerFrame(): Message {
+    // The fresh proof (signed now, time strictly increasing) lets this client take its id over on another
+    // node, and keeps a recording of an older registration from doing so (PROTOCOL.md §11 "Takeover").
+    const ts = this.#lastTs = Math.max(Date.now(), this.#lastTs + 1);
+    const fresh = { ts, sig: encodeBase64(ml_dsa65.sign(registrationMessage(this.config.clientId, ts), this.#dsa.secretKey)) };
     return {
       type: 'register',
-      payload: { clientId: this.config.clientId, publicKey: Array.from(this.config.publicKey), verification: this.#proof, capabilities: [RELAYMESH_IM] },
+      payload: { clientId: this.config.clientId, publicKey: Array.from(this.config.publicKey), verification: this.#proof, fresh, capabilities: [RELAYMESH_IM] },
     };
   }
 
@@ -201,8 +213,12 @@ export class MessagingPeer {
     const json = keys.secure && this.#secure
       ? secureEnvelopeJson(this.#secure.seal(targetId, keys.publicKey, pt))
       : fastStringify(sealMlKemAes(pt, keys.publicKey));
-    this.#write(`{"type":"message","payload":{"targetId":${JSON.stringify(targetId)},"message":${json}}}`);
+    const head = `"type":"message","payload":{"targetId":${JSON.stringify(targetId)},"message":${json}}}`;
+    this.#conn.writeMessage((id) => (id === undefined ? `{${head}` : `{"id":"${id}",${head}`));
   }
+
+  /** The server URL in use, or tried next. */
+  get serverUrl(): string { return this.#conn.url; }
 
   /** Forgets the pinned keys of `peerId` (accept a new key after checking it out of band). */
   forgetPeerKeys(peerId: string): void {
@@ -219,6 +235,11 @@ export class MessagingPeer {
       if (!frame || typeof frame !== 'object' || typeof frame.type !== 'string') throw new Error('not a frame');
     } catch {
       return this.#emitError({ type: 'INVALID_MESSAGE', details: 'the server sent a frame that is not {type, payload}', code: 'ERR_MALFORMED_FRAME' });
+    }
+    // A message's acknowledgement (or refusal: an error frame with its id).
+    if (typeof frame.id === 'string' && frame.id.startsWith('m')) {
+      this.#conn.acked(frame.id);
+      if (frame.type === 'message_ack') return;
     }
     if (this.#requests.offer(frame)) return;
     const p = frame.payload;

@@ -9,7 +9,7 @@
  */
 import { EventEmitter } from 'events';
 import debugFactory from 'debug';
-import { randomBytes, toHex } from '../util/bytes.js';
+import { fromBase64, randomBytes, toBase64, toHex } from '../util/bytes.js';
 import { relayError } from '../util/errors.js';
 import { BoundedMap } from '../util/bounded-map.js';
 import { PendingRequests } from '../util/pending.js';
@@ -18,7 +18,7 @@ import { KEM_PUBLIC_KEY_LENGTH } from '../crypto/identity.js';
 import { sha256 } from '../crypto/hash.js';
 import { ml_dsa65 } from '@noble/post-quantum/ml-dsa.js';
 import type { MeshNode } from '../node/mesh-node.js';
-import { MAX_CLIENT_ID_LENGTH } from './mesh-records.js';
+import { keyTag as rosterKeyTag, MAX_CLIENT_ID_LENGTH, registrationMessage, type RosterEntry } from './mesh-records.js';
 import { resolveLimits, resolveRoomLimits, type RoomLimits, type SignalingLimits } from './limits.js';
 import { SignalingMesh, type MeshExtension } from './mesh.js';
 import {
@@ -30,8 +30,20 @@ export * from './types.js';
 
 const debug = debugFactory('relaymesh:signaling');
 
-/** A local client; `unawaited` holds the ids of its open questions nobody awaits (their answers are emitted). */
-interface Local { info: ClientInfo; sink: ClientSink; questions: PendingRequests<string, unknown>; unawaited: Set<string> }
+/**
+ * A local client; `unawaited` holds the ids of its open questions nobody awaits (their answers are emitted);
+ * `tag` is its signing key's tag ('' without one), `ts` the time of its fresh proof (0 without one).
+ */
+interface Local { info: ClientInfo; sink: ClientSink; questions: PendingRequests<string, unknown>; unawaited: Set<string>; tag: string; ts: number }
+
+/** What admitting a registration takes: a local connection or a remote home to displace. */
+interface Admission { displace?: Local; takeover?: RosterEntry }
+
+/** Messages held for a client that just left (it may be moving) until it registers again. */
+interface Parked { items: { from: string; message: unknown }[]; timer: ReturnType<typeof setTimeout> }
+
+/** WebSocket close code for a connection whose client registered again elsewhere (the client must not reconnect). */
+export const TAKEN_OVER_CLOSE_CODE = 4001;
 
 export interface SignalingStats {
   clients: number;
@@ -57,6 +69,14 @@ export class SignalingCore extends EventEmitter<SignalingEvents> {
   readonly #reserved: BoundedMap<string, { key: string; until: number }>;
   readonly #meshTypes = new Map<string, MeshExtension>();
   readonly #mesh: SignalingMesh;
+  /** When each client id last left (local or remote): it may be moving. */
+  readonly #departedAt: BoundedMap<string, number>;
+  readonly #parked = new Map<string, Parked>();
+  #parkedCount = 0;
+  /** Key requests waiting for a moving client to register again. */
+  readonly #arrivals = new Map<string, Set<() => void>>();
+  /** Counts of refused client input (registrations); merged into stats().dropped. */
+  readonly #refused: Partial<Record<SignalingDropReason, number>> = {};
   #roomCount: () => number = () => 0;
   #closed = false;
 
@@ -66,10 +86,21 @@ export class SignalingCore extends EventEmitter<SignalingEvents> {
     this.limits = resolveLimits(opts);
     this.roomLimits = resolveRoomLimits(opts.rooms);
     this.#reserved = new BoundedMap(Math.max(2, this.limits.maxReservations));
+    this.#departedAt = new BoundedMap(Math.max(2, this.limits.maxReservations));
     this.allowUnverified = opts.allowUnverified === true;
     this.authorize = opts.authorize ?? null;
     this.#mesh = new SignalingMesh(node, this.limits, {
       localIds: () => [...this.#clients.keys()],
+      localEntries: () => {
+        const tags: string[] = [];
+        const ts: number[] = [];
+        for (const l of this.#clients.values()) { tags.push(l.tag); ts.push(l.ts); }
+        return { tags, ts };
+      },
+      arrived: (ids) => this.#arrived(ids),
+      notFound: (to, from, m, fromHex) => this.#notFound(to, from, m, fromHex),
+      takeover: (msg, fromHex) => this.#takenOver(msg, fromHex),
+      homeDead: (hex) => this.emit('homeDead', hex),
       localKeys: (id) => {
         const local = this.#clients.get(id);
         return local && local.info.publicKey.length > 0 ? keyInfo(local.info) : null;
@@ -79,7 +110,8 @@ export class SignalingCore extends EventEmitter<SignalingEvents> {
         if (local) local.sink.send(event);
         return local !== undefined;
       },
-      departed: (ids) => this.#notifyDeparted(ids),
+      // A remote id that is registered here now (it moved here) did not leave.
+      departed: (ids) => this.#notifyDeparted(ids.filter((id) => !this.#clients.has(id))),
       extension: (t) => this.#meshTypes.get(t),
     });
     node.once('close', () => this.close());
@@ -94,7 +126,15 @@ export class SignalingCore extends EventEmitter<SignalingEvents> {
   stats(): SignalingStats {
     let rooms = 0;
     try { rooms = this.#roomCount(); } catch { /* a count never breaks stats */ }
-    return { clients: this.#clients.size, remoteClients: this.#mesh.remoteClients, homes: this.#mesh.homes, rooms, dropped: { ...this.#mesh.dropped } };
+    const dropped = { ...this.#mesh.dropped };
+    for (const [k, n] of Object.entries(this.#refused) as [SignalingDropReason, number][]) dropped[k] = (dropped[k] ?? 0) + n;
+    return { clients: this.#clients.size, remoteClients: this.#mesh.remoteClients, homes: this.#mesh.homes, rooms, dropped };
+  }
+
+  /** Counts a refused input by reason (stats().dropped); rooms.ts counts its own here too. */
+  count(reason: SignalingDropReason): void {
+    this.#refused[reason] = (this.#refused[reason] ?? 0) + 1;
+    debug('refused: %s', reason);
   }
 
   /** Serves a custom frame type (dialects route unknown types here). */
@@ -166,11 +206,20 @@ export class SignalingCore extends EventEmitter<SignalingEvents> {
       if (!proof && !this.allowUnverified) throw signalingError('INVALID_PROOF', 'registration needs an ml-dsa verification');
       if (proof && !verifyProof(publicKey, proof)) throw signalingError('INVALID_PROOF', 'the ml-dsa proof does not verify or does not sign the registered key');
     }
+    const fresh = req.fresh;
+    if (fresh) {
+      if (!proof || !Number.isSafeInteger(fresh.ts) || fresh.ts <= 0 || !(fresh.signature instanceof Uint8Array)) throw signalingError('INVALID_PROOF', 'a fresh proof needs the ml-dsa verification and a time');
+      if (Math.abs(fresh.ts - Date.now()) > this.limits.registrationSkewMs) throw signalingError('INVALID_PROOF', `the fresh proof's time is more than ${this.limits.registrationSkewMs} ms off`);
+      if (!verifyFresh(clientId, fresh.ts, fresh.signature, proof.signingKey)) throw signalingError('INVALID_PROOF', 'the fresh proof does not verify');
+    }
     const info: ClientInfo = {
       clientId, publicKey, signingKey: proof ? proof.signingKey : null, capabilities: req.capabilities.slice(0, 16),
       remoteAddress: sink.remoteAddress, dialect: sink.dialect, registeredAt: Date.now(),
     };
-    this.#checkFree(sink, info);
+    const tag = rosterKeyTag(info.signingKey);
+    const ts = fresh?.ts ?? 0;
+    let admission = await this.#admit(sink, info, tag, ts);
+    if (this.#closedSinks.has(sink) || this.#closed) throw signalingError('INTERNAL_ERROR', 'the connection closed during registration');
     if (this.authorize) {
       let verdict: boolean | string;
       try {
@@ -181,32 +230,114 @@ export class SignalingCore extends EventEmitter<SignalingEvents> {
       }
       if (verdict !== true) throw signalingError('REJECTED', typeof verdict === 'string' ? verdict : 'registration rejected');
       if (this.#closedSinks.has(sink) || this.#closed) throw signalingError('INTERNAL_ERROR', 'the connection closed during registration');
-      this.#checkFree(sink, info);
+      admission = await this.#admit(sink, info, tag, ts);
+      if (this.#closedSinks.has(sink) || this.#closed) throw signalingError('INTERNAL_ERROR', 'the connection closed during registration');
     }
+    if (admission.displace) this.#displace(admission.displace, 'registered again on another connection');
     const previous = this.#bySink.get(sink);
     if (previous && previous.info.clientId !== clientId) this.#release(sink);
     const same = previous?.info.clientId === clientId;
     const local: Local = {
-      info, sink, questions: same ? previous.questions : this.#questions(clientId), unawaited: same ? previous.unawaited : new Set(),
+      info, sink, questions: same ? previous.questions : this.#questions(clientId), unawaited: same ? previous.unawaited : new Set(), tag, ts,
     };
     this.#clients.set(clientId, local);
     this.#bySink.set(sink, local);
     this.#reserved.delete(clientId);
-    if (!previous || previous.info.clientId !== clientId) this.#mesh.changed();
+    if (admission.takeover && proof) {
+      // The old home drops its copy once it has checked the same proof itself.
+      this.#mesh.sendTakeover(admission.takeover.home, {
+        t: 'takeover', id: clientId, proof: { sk: toBase64(proof.signingKey), sig: toBase64(proof.signature), msg: toBase64(proof.message) },
+        ...(fresh ? { fresh: { ts: fresh.ts, sig: toBase64(fresh.signature) } } : {}),
+      });
+      this.#mesh.publishNow();
+    } else if (!same || admission.displace) this.#mesh.changed();
     this.emit('registration', info);
+    this.#arrived([clientId]);
     return info;
   }
 
-  #checkFree(sink: ClientSink, info: ClientInfo): void {
+  /**
+   * Who holds `clientId` now, and whether this registration may take it
+   * (PROTOCOL.md §11 "Takeover"): the same signing key as the holder's record
+   * takes it at once (newer fresh proof needed if the record has one); another
+   * key, or none, only once the holder's home is found dead.
+   */
+  async #admit(sink: ClientSink, info: ClientInfo, tag: string, ts: number): Promise<Admission> {
     const { clientId } = info;
     const holder = this.#clients.get(clientId);
-    if (holder && holder.sink !== sink) throw signalingError('CLIENT_ID_TAKEN', `${clientId} is registered by another connection`);
-    if (!holder && this.#mesh.homeOf(clientId)) throw signalingError('CLIENT_ID_TAKEN', `${clientId} is registered on another node`);
+    let out: Admission = {};
+    if (holder && holder.sink !== sink) {
+      if (!tag || holder.tag !== tag) {
+        this.count('takeover_refused');
+        throw signalingError('CLIENT_ID_TAKEN', `${clientId} is registered by another connection`);
+      }
+      this.#checkNewer(clientId, holder.ts, ts);
+      out = { displace: holder };
+    }
+    const entry = holder ? undefined : this.#mesh.entry(clientId);
+    if (entry) {
+      if (tag && entry.tag === tag) {
+        this.#checkNewer(clientId, entry.ts, ts);
+        out = { takeover: entry };
+      } else if (await this.#mesh.probe(entry.home)) {
+        this.count('takeover_refused');
+        throw signalingError('CLIENT_ID_TAKEN', `${clientId} is registered on another node`);
+      } else if (this.#mesh.homeOf(clientId)) {
+        // Its home was dead, but another node lists the id too: start over with that one.
+        return this.#admit(sink, info, tag, ts);
+      }
+    }
+    this.#checkReserved(info);
+    if (!holder && this.#clients.size >= this.limits.maxClients) throw signalingError('LIMIT_REACHED', `this node holds ${this.limits.maxClients} clients`);
+    return out;
+  }
+
+  /** A record with a fresh proof is only replaced by a newer one (an older or equal one is a replay). */
+  #checkNewer(clientId: string, recordTs: number, ts: number): void {
+    if (recordTs > 0 && !(ts > recordTs)) {
+      this.count('replayed_registration');
+      throw signalingError('CLIENT_ID_TAKEN', `${clientId} holds a newer registration (a replayed one is refused)`);
+    }
+  }
+
+  /** Drops a local client that registered again elsewhere: no departure is announced (it did not leave). */
+  #displace(local: Local, why: string): void {
+    const { clientId } = local.info;
+    this.#bySink.delete(local.sink);
+    if (this.#clients.get(clientId) === local) this.#clients.delete(clientId);
+    local.questions.rejectAll(signalingError('PEER_NOT_FOUND', `${clientId} ${why}`));
+    local.sink.send({ kind: 'error', errorType: 'CLIENT_ID_TAKEN', details: `${clientId} ${why}` });
+    const closable = local.sink as Partial<{ close(code: number, reason: string): void }>;
+    if (typeof closable.close === 'function') closable.close(TAKEN_OVER_CLOSE_CODE, 'taken over');
+    debug('%s %s: dropped here', clientId, why);
+  }
+
+  /** Node `fromHex` says our client registered there with its key: check the proof ourselves, then drop our copy. */
+  #takenOver(msg: { id: string; proof: { sk: string; sig: string; msg: string }; fresh?: { ts: number; sig: string } }, fromHex: string): boolean {
+    const local = this.#clients.get(msg.id);
+    if (!local) return true; // already gone here
+    try {
+      const signingKey = fromBase64(String(msg.proof.sk));
+      if (!local.tag || rosterKeyTag(signingKey) !== local.tag) return false;
+      if (local.ts > 0 && !(msg.fresh && Number.isSafeInteger(msg.fresh.ts) && msg.fresh.ts > local.ts)) return false;
+      const message = fromBase64(String(msg.proof.msg));
+      const proof = { signingKey, signature: fromBase64(String(msg.proof.sig)), message };
+      if (!verifyProof(message, proof)) return false;
+      if (msg.fresh && !verifyFresh(msg.id, msg.fresh.ts, fromBase64(String(msg.fresh.sig)), signingKey)) return false;
+    } catch {
+      return false;
+    }
+    this.#displace(local, `registered again on node ${fromHex.slice(0, 8)}`);
+    this.#mesh.publishNow();
+    return true;
+  }
+
+  #checkReserved(info: ClientInfo): void {
+    const { clientId } = info;
     const r = this.#reserved.get(clientId);
     if (r && r.until > Date.now() && (!info.signingKey || r.key !== keyTag(info.signingKey))) {
       throw signalingError('CLIENT_ID_TAKEN', `${clientId} is reserved for its previous owner's signing key`);
     }
-    if (!holder && this.#clients.size >= this.limits.maxClients) throw signalingError('LIMIT_REACHED', `this node holds ${this.limits.maxClients} clients`);
   }
 
   /** The client behind `sink` left (connection closed). */
@@ -237,29 +368,124 @@ export class SignalingCore extends EventEmitter<SignalingEvents> {
     return out.concat(this.#mesh.remoteIds(this.limits.maxDiscover - out.length));
   }
 
-  /** The registered keys of `targetId`, asked of its home node if it is remote. */
-  publicKey(targetId: string): Promise<KeyInfo> {
+  /**
+   * The registered keys of `targetId`, asked of its home node if it is remote.
+   * A client that left less than movingWaitMs ago may be moving: the answer
+   * waits (that long at most) for it to register again somewhere.
+   */
+  async publicKey(targetId: string, waited = false): Promise<KeyInfo> {
     const local = this.#clients.get(targetId);
-    if (local?.info.publicKey.length === 0) return Promise.reject(signalingError('PEER_NOT_FOUND', `${targetId} registered no key`));
-    if (local) return Promise.resolve(keyInfo(local.info));
+    if (local?.info.publicKey.length === 0) throw signalingError('PEER_NOT_FOUND', `${targetId} registered no key`);
+    if (local) return keyInfo(local.info);
     const home = typeof targetId === 'string' ? this.#mesh.homeOf(targetId) : undefined;
-    if (!home) return Promise.reject(signalingError('PEER_NOT_FOUND', `no client ${String(targetId)}`));
-    return this.#mesh.requestKey(home, targetId);
+    if (home) return this.#mesh.requestKey(home, targetId);
+    if (!waited && this.#moving(targetId) && await this.#waitArrival(targetId)) return this.publicKey(targetId, true);
+    throw signalingError('PEER_NOT_FOUND', `no client ${String(targetId)}`);
   }
 
-  /** Relays an opaque client message; throws PEER_NOT_FOUND for an unknown target. */
+  /**
+   * Relays an opaque client message; throws PEER_NOT_FOUND for an unknown
+   * target. A message for a client that may be moving is held (movingWaitMs at
+   * most) and goes once it registers again; if it does not, the sender gets a
+   * PEER_NOT_FOUND error event.
+   */
   relay(sink: ClientSink, targetId: string, message: unknown): void {
     const from = this.#bySink.get(sink);
     if (!from) throw signalingError('REGISTRATION_REQUIRED', 'register before sending messages');
+    if (!this.#route(from.info.clientId, targetId, message)) {
+      if (!this.#moving(targetId)) throw signalingError('PEER_NOT_FOUND', `no client ${targetId}`);
+      this.#park(targetId, from.info.clientId, message);
+    }
+  }
+
+  /** Sends to a local or remote client; false if it is registered nowhere we know. */
+  #route(fromId: string, targetId: string, message: unknown): boolean {
     const local = this.#clients.get(targetId);
     if (local) {
-      local.sink.send({ kind: 'message', fromId: from.info.clientId, message });
-      return;
+      local.sink.send({ kind: 'message', fromId, message });
+      return true;
     }
     const home = this.#mesh.homeOf(targetId);
-    if (!home) throw signalingError('PEER_NOT_FOUND', `no client ${targetId}`);
-    this.#mesh.send(home, { t: 'msg', to: targetId, from: from.info.clientId, m: message });
+    if (!home) return false;
+    this.#mesh.send(home, { t: 'msg', to: targetId, from: fromId, m: message });
+    return true;
   }
+
+  /** True if `clientId` left less than movingWaitMs ago (it may be registering elsewhere). */
+  #moving(clientId: string): boolean {
+    const at = this.#departedAt.get(clientId);
+    return at !== undefined && Date.now() - at < this.limits.movingWaitMs;
+  }
+
+  /** Holds a message for `to`; when the holding is full, or `to` does not come back in time, `from` hears PEER_NOT_FOUND. */
+  #park(to: string, from: string, message: unknown): void {
+    let p = this.#parked.get(to);
+    if ((p && p.items.length >= this.limits.maxParkedPerClient) || this.#parkedCount >= this.limits.maxParkedMessages) {
+      return this.#tellNotFound(from, to, 'is moving and too many messages wait for it');
+    }
+    if (!p) {
+      const timer = setTimeout(() => {
+        this.#parked.delete(to);
+        this.#parkedCount -= p!.items.length;
+        for (const item of p!.items) this.#tellNotFound(item.from, to, `did not register again within ${this.limits.movingWaitMs} ms`);
+      }, this.limits.movingWaitMs);
+      timer.unref?.();
+      p = { items: [], timer };
+      this.#parked.set(to, p);
+    }
+    p.items.push({ from, message });
+    this.#parkedCount++;
+  }
+
+  #tellNotFound(from: string, to: string, why: string): void {
+    this.#clients.get(from)?.sink.send({ kind: 'error', errorType: 'PEER_NOT_FOUND', details: `${to} ${why}` });
+  }
+
+  /** Clients registered here or got a new home: held messages and key requests go now. */
+  #arrived(ids: string[]): void {
+    for (const id of ids) {
+      const p = this.#parked.get(id);
+      if (p) {
+        this.#parked.delete(id);
+        clearTimeout(p.timer);
+        this.#parkedCount -= p.items.length;
+        for (const item of p.items) if (!this.#route(item.from, id, item.message)) this.#tellNotFound(item.from, id, 'is not registered');
+      }
+      const waiting = this.#arrivals.get(id);
+      if (waiting) {
+        this.#arrivals.delete(id);
+        for (const w of waiting) w();
+      }
+    }
+  }
+
+  /** Resolves true when `id` registers again somewhere, false after what is left of movingWaitMs. */
+  #waitArrival(id: string): Promise<boolean> {
+    const left = this.limits.movingWaitMs - (Date.now() - (this.#departedAt.get(id) ?? 0));
+    return new Promise<boolean>((resolve) => {
+      let set = this.#arrivals.get(id);
+      if (!set) this.#arrivals.set(id, (set = new Set()));
+      const done = () => { clearTimeout(timer); resolve(true); };
+      const timer = setTimeout(() => { set!.delete(done); if (set!.size === 0 && this.#arrivals.get(id) === set) this.#arrivals.delete(id); resolve(false); }, Math.max(0, left));
+      timer.unref?.();
+      set.add(done);
+    });
+  }
+
+  /** Home `fromHex` of `to` did not have it: hold the message (it may be moving), else tell the sender. */
+  #notFound(to: string, from: string, m: unknown, fromHex: string): void {
+    if (!this.#clients.has(from)) return;
+    if (m === undefined) return this.#tellNotFound(from, to, 'is no longer registered');
+    const home = this.#mesh.homeOf(to);
+    // It registered elsewhere already (it moved before the message got there).
+    if (this.#clients.has(to) || (home !== undefined && home !== fromHex)) {
+      if (!this.#route(from, to, m)) this.#tellNotFound(from, to, 'is not registered');
+      return;
+    }
+    if (!this.#departedAt.has(to) || !this.#moving(to)) this.#departedAt.set(to, Date.now());
+    this.#park(to, from, m);
+  }
+
 
   /** A client's answer to a question; false if no such question is open. */
   answer(sink: ClientSink, questionId: unknown, response: unknown): boolean {
@@ -275,6 +501,10 @@ export class SignalingCore extends EventEmitter<SignalingEvents> {
     if (this.#closed) return;
     this.#closed = true;
     this.#mesh.close();
+    for (const p of this.#parked.values()) clearTimeout(p.timer);
+    this.#parked.clear();
+    for (const set of this.#arrivals.values()) for (const w of set) w();
+    this.#arrivals.clear();
     for (const sink of [...this.#bySink.keys()]) this.unregister(sink);
   }
 
@@ -313,6 +543,9 @@ export class SignalingCore extends EventEmitter<SignalingEvents> {
   reportRooms(count: () => number): void { this.#roomCount = count; }
 
   #notifyDeparted(ids: string[]): void {
+    if (ids.length === 0) return;
+    const now = Date.now();
+    for (const id of ids) this.#departedAt.set(id, now);
     this.emit('gone', ids);
     for (const local of this.#clients.values()) {
       for (const peerId of ids) if (peerId !== local.info.clientId) local.sink.send({ kind: 'peer_disconnected', peerId });
@@ -336,3 +569,12 @@ function keyInfo(info: ClientInfo): KeyInfo {
 }
 
 function keyTag(key: Uint8Array): string { return toHex(sha256(key)); }
+
+/** ML-DSA.Verify of a relaymesh client's fresh registration proof (registrationMessage()). */
+export function verifyFresh(clientId: string, ts: number, signature: Uint8Array, signingKey: Uint8Array): boolean {
+  try {
+    return ml_dsa65.verify(signature, registrationMessage(clientId, ts), signingKey);
+  } catch {
+    return false;
+  }
+}

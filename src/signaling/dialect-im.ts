@@ -128,6 +128,8 @@ export class ImSession implements ClientSink {
         } catch (err) {
           return this.#answerNow(failure(err as RelayError, id));
         }
+        // relaymesh's client numbers its messages and waits for this (the published client sends no id).
+        if (id !== undefined) this.#answerNow({ type: 'message_ack', id, payload: { targetId } });
         return;
       }
       case 'peer_response':
@@ -166,9 +168,19 @@ export class ImSession implements ClientSink {
       proof = decodeProof(p.verification);
       if (!proof) return this.#answerNow(errorFrame('INVALID_PROOF', 'verification must be {algorithm:"ml-dsa", serializedSignedData, serializedPublicKey, serializedMessage}', id));
     }
+    let fresh: { ts: number; signature: Uint8Array } | null = null;
+    if (p.fresh !== undefined) {
+      const f = p.fresh as { ts?: unknown; sig?: unknown } | null;
+      try {
+        if (!f || typeof f !== 'object' || !Number.isSafeInteger(f.ts) || typeof f.sig !== 'string' || f.sig.length > 8192) throw new Error('shape');
+        fresh = { ts: f.ts as number, signature: fromBase64(f.sig) };
+      } catch {
+        return this.#answerNow(errorFrame('INVALID_PROOF', 'fresh must be {ts, sig: base64}', id));
+      }
+    }
     const capabilities = Array.isArray(p.capabilities) ? p.capabilities.filter((c): c is string => typeof c === 'string' && c.length <= 64) : [];
     const slot = this.#reserve(id);
-    this.#core.register(this, { clientId: p.clientId as string, publicKey, proof, capabilities }).then(
+    this.#core.register(this, { clientId: p.clientId as string, publicKey, proof, capabilities, fresh }).then(
       (info) => this.#fill(slot, withId({ type: 'register', payload: { success: true, clientId: info.clientId } }, id)),
       (err: RelayError) => this.#fill(slot, failure(err, id)),
     );

@@ -12,7 +12,7 @@ import { PendingRequests } from '../util/pending.js';
 import type { SignalingDropReason } from '../util/drop-reasons.js';
 import { KEM_PUBLIC_KEY_LENGTH } from '../crypto/identity.js';
 import type { MeshNode } from '../node/mesh-node.js';
-import { RosterStore, signRoster, type RosterRecord } from './mesh-records.js';
+import { RosterStore, signRoster, type RosterEntry, type RosterRecord } from './mesh-records.js';
 import type { SignalingLimits } from './limits.js';
 import { fastStringify } from './fast-json.js';
 import { signalingError, type ClientEvent, type KeyInfo } from './types.js';
@@ -26,7 +26,10 @@ const MAX_BATCH_CHARS = 1024 * 1024;
 export type MeshMessage =
   | { t: 'roster'; r: RosterRecord }
   | { t: 'msg'; to: string; from: string; m: unknown; mj?: string }
-  | { t: 'nf'; to: string; from: string }
+  | { t: 'nf'; to: string; from: string; m?: unknown }
+  | { t: 'ping'; n: string }
+  | { t: 'pong'; n: string }
+  | { t: 'takeover'; id: string; proof: { sk: string; sig: string; msg: string }; fresh?: { ts: number; sig: string } }
   | { t: 'keyreq'; rid: string; to: string }
   | { t: 'keyres'; rid: string; id: string; pk?: string; sk?: string | null; caps?: string[] }
   | { t: 'hello' };
@@ -36,11 +39,21 @@ export type MeshExtension = (msg: Record<string, unknown>, fromHex: string) => v
 /** What the mesh side needs of the core. */
 export interface MeshHost {
   localIds(): string[];
+  /** Key tag and fresh-proof time of each local client, in localIds() order. */
+  localEntries(): { tags: string[]; ts: number[] };
   localKeys(clientId: string): KeyInfo | null;
   /** Delivers to a local client; false if there is none. */
   deliver(clientId: string, event: ClientEvent): boolean;
   /** Remote clients left (their home's roster dropped them, or it expired). */
   departed(ids: string[]): void;
+  /** Remote clients got a (new) home: messages waiting for them may go. */
+  arrived(ids: string[]): void;
+  /** Home `to` did not have `to` any more; `m` is the message sent to it (undefined for none). */
+  notFound(to: string, from: string, m: unknown, fromHex: string): void;
+  /** Node `fromHex` says a client of ours registered there with our client's key; true if done. */
+  takeover(msg: Extract<MeshMessage, { t: 'takeover' }>, fromHex: string): boolean;
+  /** Home node `hex` did not answer a probe: its roster was dropped. */
+  homeDead(hex: string): void;
   extension(t: string): MeshExtension | undefined;
 }
 
@@ -61,6 +74,9 @@ export class SignalingMesh {
    * core and never send one, so rosters and room look-ups skip them.
    */
   readonly #cores: BoundedMap<string, true>;
+  /** Liveness probes in flight by node, and their nonces. */
+  readonly #probes = new Map<string, Promise<boolean>>();
+  readonly #pongs = new Map<string, () => void>();
   #own: RosterRecord | null = null;
   #dirty = false;
   #publishTimer: ReturnType<typeof setTimeout> | null = null;
@@ -83,6 +99,9 @@ export class SignalingMesh {
     });
     node.registerChannel(SIGNALING, (payload, from) => this.#onMesh(payload, from));
     node.on('peer', (id) => this.#hello(id));
+    // A lost link or an undeliverable message to a home: find out at once whether it is still there.
+    node.on('disconnect', (id: Uint8Array) => this.#suspect(toHex(id)));
+    node.on('undeliverable', (_err: unknown, to: Uint8Array) => { if (to instanceof Uint8Array) this.#suspect(toHex(to)); });
     this.#refreshTimer = setInterval(() => this.#refresh(), Math.max(50, limits.rosterTtlMs / 3));
     this.#refreshTimer.unref?.();
   }
@@ -90,6 +109,8 @@ export class SignalingMesh {
   get remoteClients(): number { return this.#store.size; }
   get homes(): number { return this.#store.homes; }
   homeOf(clientId: string): string | undefined { return this.#store.homeOf(clientId); }
+  /** Home, key tag and fresh-proof time of a remote client. */
+  entry(clientId: string): RosterEntry | undefined { return this.#store.entry(clientId); }
   remoteIds(limit: number): string[] { return this.#store.ids(limit); }
   knownHomes(): string[] { return this.#store.records().map((r) => r.home); }
 
@@ -114,6 +135,61 @@ export class SignalingMesh {
     this.#publishTimer.unref?.();
   }
 
+  /** Local clients changed and the mesh must know now (a takeover): sign and flood at once. */
+  publishNow(): void {
+    if (this.#publishTimer) { clearTimeout(this.#publishTimer); this.#publishTimer = null; }
+    this.#publish();
+  }
+
+  /**
+   * Asks node `hex` whether it is alive (ping, asked again at a third and two
+   * thirds of homeProbeMs). No answer in homeProbeMs: its roster is dropped at
+   * once (its ids depart) and it resolves false. One probe per node at a time.
+   */
+  probe(hex: string): Promise<boolean> {
+    const running = this.#probes.get(hex);
+    if (running) return running;
+    if (this.#closed || hex === this.#node.identity.idHex) return Promise.resolve(!this.#closed);
+    const n = toHex(randomBytes(8));
+    const p = new Promise<boolean>((resolve) => {
+      const ms = this.#limits.homeProbeMs;
+      const timers = [0, ms / 3, (2 * ms) / 3].map((at) => setTimeout(() => this.send(hex, { t: 'ping', n }), at));
+      const done = (alive: boolean) => {
+        for (const tm of timers) clearTimeout(tm);
+        clearTimeout(end);
+        this.#pongs.delete(n);
+        this.#probes.delete(hex);
+        resolve(alive);
+      };
+      const end = setTimeout(() => {
+        done(false);
+        this.#dead(hex);
+      }, ms);
+      for (const tm of [...timers, end]) tm.unref?.();
+      this.#pongs.set(n, () => done(true));
+    });
+    this.#probes.set(hex, p);
+    return p;
+  }
+
+  /** Tells the old home of `id` that it registered here with the same key (PROTOCOL.md §11 "Takeover"). */
+  sendTakeover(home: string, msg: Extract<MeshMessage, { t: 'takeover' }>): void { this.send(home, msg); }
+
+  /** Probes `hex` if it homes clients we know of. */
+  #suspect(hex: string): void {
+    if (!this.#closed && this.#store.has(hex)) void this.probe(hex);
+  }
+
+  #dead(hex: string): void {
+    if (this.#closed) return;
+    const { removed, moved } = this.#store.drop(hex);
+    this.#cores.delete(hex);
+    debug('home %s did not answer: dropped (%d ids, %d moved)', hex.slice(0, 8), removed.length, moved.length);
+    if (removed.length) this.#host.departed(removed);
+    if (moved.length) this.#host.arrived(moved);
+    this.#host.homeDead(hex);
+  }
+
   /** Asks `home` for the keys of its client `targetId`. */
   requestKey(home: string, targetId: string): Promise<KeyInfo> {
     const rid = toHex(randomBytes(8));
@@ -124,7 +200,8 @@ export class SignalingMesh {
     const retry = setTimeout(() => { if (this.#pending.has(key)) this.send(home, { t: 'keyreq', rid, to: targetId }); }, this.#limits.remoteTimeoutMs / 3);
     retry.unref?.();
     const stop = () => clearTimeout(retry);
-    answer.then(stop, stop);
+    // No answer at all: find out whether the home is still alive.
+    answer.then(stop, (err) => { stop(); if ((err as { code?: string })?.code !== 'ERR_DESTROYED' && !String((err as Error)?.message).startsWith('no client')) void this.probe(home); });
     this.send(home, { t: 'keyreq', rid, to: targetId });
     return answer;
   }
@@ -133,7 +210,7 @@ export class SignalingMesh {
   send(hex: string, msg: MeshMessage | ({ t: string } & Record<string, unknown>)): void {
     if (this.#closed || this.#node.destroyed) return;
     try {
-      if (msg.t !== 'roster') this.#rosterTo(hex);
+      if (msg.t !== 'roster' && msg.t !== 'ping' && msg.t !== 'pong') this.#rosterTo(hex);
       // A client message travels as `{"t":"msg",to,from}\n<message JSON>` so the home node
       // can hand the JSON text to the dialect without re-encoding it.
       if (msg.t === 'msg') {
@@ -152,6 +229,7 @@ export class SignalingMesh {
     this.#closed = true;
     clearInterval(this.#refreshTimer);
     if (this.#publishTimer) clearTimeout(this.#publishTimer);
+    for (const done of [...this.#pongs.values()]) done();
     this.#pending.rejectAll(relayError('ERR_DESTROYED'));
   }
 
@@ -209,7 +287,8 @@ export class SignalingMesh {
     if (this.#closed) return;
     this.#dirty = false;
     const seq = Math.max((this.#own?.seq ?? 0) + 1, Date.now());
-    this.#own = signRoster(this.#node.identity, seq, Date.now() + this.#limits.rosterTtlMs, this.#host.localIds());
+    const { tags, ts } = this.#host.localEntries();
+    this.#own = signRoster(this.#node.identity, seq, Date.now() + this.#limits.rosterTtlMs, this.#host.localIds(), tags, ts);
     for (const hex of this.corePeers()) {
       this.#rosterSentTo.set(hex, seq);
       this.send(hex, { t: 'roster', r: this.#own });
@@ -218,8 +297,9 @@ export class SignalingMesh {
 
   #refresh(): void {
     if (this.#closed) return;
-    const gone = this.#store.sweep(Date.now());
-    if (gone.length) this.#host.departed(gone);
+    const { removed, moved } = this.#store.sweep(Date.now());
+    if (removed.length) this.#host.departed(removed);
+    if (moved.length) this.#host.arrived(moved);
     if (this.#host.localIds().length > 0 || this.#own?.ids.length) this.#publish();
   }
 
@@ -291,13 +371,27 @@ export class SignalingMesh {
         // Only a client's home node may speak for it.
         if (!this.#store.lists(fromHex, msg.from)) return this.#count('unlisted_sender');
         if (!this.#host.deliver(msg.to, { kind: 'message', fromId: msg.from, message: msg.m, messageJson: msg.mj })) {
-          this.send(fromHex, { t: 'nf', to: msg.to, from: msg.from });
+          // The message goes back: the sender's node holds it while the client may be moving.
+          this.send(fromHex, { t: 'nf', to: msg.to, from: msg.from, m: msg.m });
         }
         return;
       }
       case 'nf': {
-        const event: ClientEvent = { kind: 'error', errorType: 'PEER_NOT_FOUND', details: `${String(msg.to)} is no longer registered` };
-        if (typeof msg.from !== 'string' || !this.#host.deliver(msg.from, event)) this.#count('bad_message');
+        if (typeof msg.from !== 'string' || typeof msg.to !== 'string') return this.#count('bad_message');
+        return this.#host.notFound(msg.to, msg.from, msg.m && typeof msg.m === 'object' ? msg.m : undefined, fromHex);
+      }
+      case 'ping': {
+        if (typeof msg.n !== 'string' || msg.n.length > 32) return this.#count('bad_message');
+        return this.send(fromHex, { t: 'pong', n: msg.n });
+      }
+      case 'pong': {
+        const done = typeof msg.n === 'string' ? this.#pongs.get(msg.n) : undefined;
+        if (!done) return this.#count('bad_message');
+        return done();
+      }
+      case 'takeover': {
+        if (typeof msg.id !== 'string' || !msg.proof || typeof msg.proof !== 'object') return this.#count('bad_message');
+        if (!this.#host.takeover(msg, fromHex)) this.#count('forged_takeover');
         return;
       }
       case 'keyreq': {
@@ -321,11 +415,17 @@ export class SignalingMesh {
   #onRoster(r: unknown, fromHex: string): void {
     const res = this.#store.accept(r, Date.now());
     if (res.status !== 'stored') {
-      if (res.status !== 'stale') this.#count(res.status === 'full' ? 'roster_full' : 'roster_invalid');
+      if (res.status !== 'stale') this.#count(res.status === 'full' ? 'roster_full' : res.status === 'oversized' ? 'roster_oversized' : 'roster_invalid');
       return;
     }
     const rec = r as RosterRecord;
     if (res.removed.length) this.#host.departed(res.removed);
+    if (res.added.length) this.#host.arrived(res.added);
+    // A second home lists an id: is the first one still alive?
+    for (const id of rec.ids) {
+      const first = this.#store.homeOf(id);
+      if (first !== undefined && first !== rec.home) void this.probe(first);
+    }
     for (const hex of this.corePeers()) {
       if (hex !== fromHex && hex !== rec.home) this.send(hex, { t: 'roster', r: rec });
     }

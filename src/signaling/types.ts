@@ -31,6 +31,8 @@ export interface RegistrationRequest {
   capabilities: string[];
   /** A client without keys (Connector, protoo): publicKey must be empty and proof null; request_public_key for it fails. */
   keyless?: boolean;
+  /** relaymesh's fresh proof: ML-DSA-65 by the proof's key over registrationMessage(clientId, ts). */
+  fresh?: { ts: number; signature: Uint8Array } | null;
 }
 
 export interface ClientInfo {
@@ -66,6 +68,8 @@ export interface SignalingEvents {
   response: [clientId: string, questionId: string, response: unknown];
   /** Client ids that left, local or remote (rooms drop them). */
   gone: [ids: string[]];
+  /** A home node did not answer a liveness probe: its roster was dropped (rooms take over its rooms). */
+  homeDead: [hex: string];
 }
 
 /** A refusal the dialect shows the client as an error frame of type `errorType` (codes: wire-errors.ts). */

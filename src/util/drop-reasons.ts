@@ -77,6 +77,10 @@ export const SIGNALING_DROP_REASONS = {
   send_failed: 'a mesh signaling message that could not be sent',
   roster_invalid: 'a roster that does not verify (shape, key-to-id binding, signature, expiry)',
   roster_full: 'a roster beyond maxHomes or maxRemoteIds',
+  roster_oversized: 'a roster listing more ids than maxClients (refused before its signature is checked)',
+  forged_takeover: 'a takeover notice whose proof does not verify, is not the key of our client, or is older than its registration',
+  takeover_refused: 'a registration (client input) for an id a live home holds under another key, or without a key',
+  replayed_registration: 'a registration (client input) whose fresh proof is not newer than the one it would replace',
 } as const;
 
 export type SignalingDropReason = keyof typeof SIGNALING_DROP_REASONS;

@@ -103,6 +103,16 @@ export const SIGNALING_LIMITS = {
   idReserveMs: 10 * 60_000,
   /** Reserved ids remembered. */
   maxReservations: 10_000,
+  /** A home that has not answered a liveness probe in this long is dead: its roster is dropped (ms; asked 3 times). */
+  homeProbeMs: 3000,
+  /** How long a message or key request for a client that just left (it may be moving to another node) waits for it to register again (ms). */
+  movingWaitMs: 8000,
+  /** Messages held for moving clients, all clients together. */
+  maxParkedMessages: 4096,
+  /** Messages held for one moving client. */
+  maxParkedPerClient: 256,
+  /** How far the time in a relaymesh client's fresh registration proof may be from the node's clock (ms). */
+  registrationSkewMs: 5 * 60_000,
 } as const;
 
 export type SignalingLimits = { -readonly [K in keyof typeof SIGNALING_LIMITS]: number };
@@ -167,6 +177,8 @@ export const MESSAGING_LIMITS = {
   maxInbound: 1024,
   /** relaymesh-im-v1 session ids remembered against replays. */
   maxSeenSids: 65_536,
+  /** Server URLs one MessagingPeer may be given (`serverUrl` as an array). */
+  maxServerUrls: 16,
 } as const;
 
 /** WebRTC links and connect(id) (fixed). */

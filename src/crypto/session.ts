@@ -159,6 +159,8 @@ export class Session {
   lastUsed = Date.now();
   /** Set once the peer proved itself by a message that authenticated under this session. */
   confirmed: boolean;
+  /** The peer opens batch records (PROTOCOL.md §5.2): said by its handshake's envelope flag or shown by one it sent. */
+  peerBatches = false;
   readonly #aead: Aead;
   #sendKey: Uint8Array;
   #sendEpoch = 0;
@@ -205,11 +207,16 @@ export class Session {
    * `frame[offset - 40 .. offset + 16]`. Same bytes as `seal`.
    */
   sealInto(frame: Uint8Array, offset: number, channel: number, payload: Uint8Array): void {
+    this.sealPartsInto(frame, offset, [new Uint8Array([channel]), payload]);
+  }
+
+  /** As sealInto, for a plaintext given as parts (a channel byte first, or a whole batch record). */
+  sealPartsInto(frame: Uint8Array, offset: number, parts: Uint8Array[]): void {
     const counter = this.#nextCounter();
     frame.set(this.remoteSid, offset);
     writeCounter(frame, offset + SID_LENGTH, counter);
     const aad = frame.subarray(offset - ID_LENGTH * 2, offset + DATA_HEADER_LENGTH);
-    this.#aead.sealInto(this.#sendKey, this.#nonceFor(counter), [new Uint8Array([channel]), payload], aad, frame, offset + DATA_HEADER_LENGTH);
+    this.#aead.sealInto(this.#sendKey, this.#nonceFor(counter), parts, aad, frame, offset + DATA_HEADER_LENGTH);
     this.lastUsed = Date.now();
   }
 

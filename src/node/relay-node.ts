@@ -136,6 +136,7 @@ export class RelayNode extends EventEmitter<NodeEvents> implements MeshNode {
       maxKeys: limits.maxKeys,
       sessionIdleMs: limits.sessionIdleMs,
       maxHandshakesPerSecond: limits.maxHandshakesPerSecond,
+      maxBatchBytes: Math.min(limits.maxBatchBytes, limits.maxMessageSize),
     });
     this.links = {
       has: (id) => this.#table.get(id) !== undefined,
@@ -167,6 +168,7 @@ export class RelayNode extends EventEmitter<NodeEvents> implements MeshNode {
   /** Seals `payload` end to end and routes it to node `id` on `channel`. */
   sendOnChannel(id: Uint8Array, channel: number, payload: Uint8Array): void {
     if (this.#destroyed) throw relayError('ERR_DESTROYED', 'send after destroy');
+    if (!Number.isInteger(channel) || channel < 0 || channel > 254) throw new RangeError('channel must be 0..254 (255 marks batch records)');
     if (payload.length > this.limits.maxMessageSize) {
       throw relayError('ERR_FRAME_TOO_LARGE', `message of ${payload.length} bytes exceeds maxMessageSize ${this.limits.maxMessageSize}`);
     }
@@ -183,7 +185,7 @@ export class RelayNode extends EventEmitter<NodeEvents> implements MeshNode {
 
   /** Receives a channel's plaintexts (one handler per channel). */
   registerChannel(channel: number, handler: ChannelHandler): void {
-    if (!Number.isInteger(channel) || channel < 0 || channel > 255) throw new RangeError('channel must be 0..255');
+    if (!Number.isInteger(channel) || channel < 0 || channel > 254) throw new RangeError('channel must be 0..254 (255 marks batch records)');
     if (this.#channels.has(channel)) throw new Error(`channel ${channel} already has a handler`);
     this.#channels.set(channel, handler);
   }

@@ -15,7 +15,10 @@ import { SessionTable } from './session-table.js';
 import { SpareEphemeral } from './spare-ephemeral.js';
 import { RateWindow } from '../util/rate-window.js';
 import { defaultAead, type Aead } from '../crypto/aead.js';
-import { allocEnvelope, encodeEnvelope, envelope, HEADER_LENGTH, MsgType, OFF_MSG_ID, type MsgTypeCode } from '../wire/envelope.js';
+import {
+  allocEnvelope, encodeEnvelope, envelope, EnvelopeFlags, HEADER_LENGTH, MsgType, OFF_FLAGS, OFF_MSG_ID, type MsgTypeCode,
+} from '../wire/envelope.js';
+import { BatchWriter, BATCH_CHANNEL, readBatch } from './batch.js';
 import { relayError, type RelayError } from '../util/errors.js';
 import type { CountDrop } from '../util/drop-reasons.js';
 import type { RouteResult } from '../routing/router.js';
@@ -24,6 +27,8 @@ import type { RouteResult } from '../routing/router.js';
 const SENT_DATA_ENTRIES = 8192;
 /** SESSION_UNKNOWN replies sent per second, to all senders together. */
 const UNKNOWN_REPLIES_PER_SECOND = 20;
+/** Idle batch buffers kept for reuse. */
+const SPARE_WRITERS = 8;
 
 const debug = debugFactory('relaymesh:e2e');
 
@@ -50,7 +55,12 @@ export interface SessionManagerOptions {
   sessionIdleMs: number;
   /** INITs answered per second for one sender id (each costs three ML-KEM operations). */
   maxHandshakesPerSecond: number;
+  /** Plaintext bytes of one batch record. */
+  maxBatchBytes: number;
 }
+
+/** Messages for one destination sent after the first in this event-loop turn, sealed together at its end. */
+interface Batch { to: Uint8Array | null; session: Session; writer: BatchWriter | null }
 
 /** A message waiting for a session: its channel byte and payload. */
 interface Queued { channel: number; payload: Uint8Array }
@@ -90,8 +100,12 @@ export class SessionManager {
   readonly #unknownReplies = new RateWindow(UNKNOWN_REPLIES_PER_SECOND);
   /** Handshakes answered per sender in the current one-second window (bounded map). */
   readonly #initRate: BoundedMap<string, RateWindow>;
-  /** Ids (key53) of DATA messages sent, to tell an UNREACHABLE for data from one for a handshake. */
-  readonly #sentData = new BoundedMap<number, true>(SENT_DATA_ENTRIES);
+  /** Ids (key53) of DATA messages sent, with how many messages each carries (a batch record: several). */
+  readonly #sentData = new BoundedMap<number, number>(SENT_DATA_ENTRIES);
+  /** Destinations sent to in this event-loop turn; their later messages wait here for the turn's end. */
+  readonly #batches = new Map<string, Batch>();
+  #flushQueued = false;
+  readonly #spareWriters: BatchWriter[] = [];
 
   constructor(o: SessionManagerOptions) {
     this.#o = o;
@@ -133,7 +147,7 @@ export class SessionManager {
     const hex = toHex(to);
     const session = this.#sessions.current(hex);
     if (session && !session.exhausted) {
-      this.#sendData(to, session, channel, payload);
+      this.#sendNow(hex, to, session, channel, payload);
       return;
     }
     let p = this.#pending.get(hex);
@@ -165,8 +179,8 @@ export class SessionManager {
       case MsgType.DATA: return this.#onData(frame, from, body);
       case MsgType.KEY_REQUEST: return this.#onKeyRequest(from);
       case MsgType.KEY_RESPONSE: return this.#onKeyResponse(from, body);
-      case MsgType.HANDSHAKE_INIT: return this.#onInit(from, body);
-      case MsgType.HANDSHAKE_RESP: return this.#onResp(from, body);
+      case MsgType.HANDSHAKE_INIT: return this.#onInit(from, body, (frame[OFF_FLAGS] & EnvelopeFlags.BATCH) !== 0);
+      case MsgType.HANDSHAKE_RESP: return this.#onResp(from, body, (frame[OFF_FLAGS] & EnvelopeFlags.BATCH) !== 0);
       case MsgType.SESSION_UNKNOWN: return this.#onSessionUnknown(from, body);
       default:
         this.#o.countDrop('unknown_type');
@@ -175,7 +189,8 @@ export class SessionManager {
 
   /** The routed message `msgKey` of ours came back undeliverable: data is reported, a handshake retried. */
   unreachable(msgKey: number, to: Uint8Array, err: RelayError): void {
-    if (this.#sentData.delete(msgKey)) { this.#o.fail(to, err, 1); return; }
+    const count = this.#sentData.get(msgKey);
+    if (count !== undefined) { this.#sentData.delete(msgKey); this.#o.fail(to, err, count); return; }
     const p = this.#pending.get(toHex(to));
     if (p) p.lastError = err;
   }
@@ -191,25 +206,100 @@ export class SessionManager {
     }
     this.#pending.clear();
     this.#queued = 0;
+    for (const [hex, b] of this.#batches) this.#flushBatch(hex, b);
+    this.#batches.clear();
     this.#sessions.clear();
   }
 
   #route(type: MsgTypeCode, to: Uint8Array, body: Uint8Array): RouteResult {
-    return this.#o.route(encodeEnvelope(type, to, this.#o.identity.id, body, this.#o.ttl));
+    const frame = encodeEnvelope(type, to, this.#o.identity.id, body, this.#o.ttl);
+    // The handshake says this node opens batch records (old nodes ignore the flag).
+    if (type === MsgType.HANDSHAKE_INIT || type === MsgType.HANDSHAKE_RESP) frame[OFF_FLAGS] |= EnvelopeFlags.BATCH;
+    return this.#o.route(frame);
+  }
+
+  /**
+   * Sends on an established session. The first message to a destination in an
+   * event-loop turn goes at once, as one DATA; the ones after it in the same
+   * turn (to a peer that opens batch records) are gathered and sealed together
+   * as one record at the turn's end (a microtask), one AEAD call for them all.
+   * A lone message thus costs one seal and no wait.
+   */
+  #sendNow(hex: string, to: Uint8Array, session: Session, channel: number, payload: Uint8Array): void {
+    if (!session.peerBatches) { this.#sendData(to, session, channel, payload); return; }
+    const b = this.#batches.get(hex);
+    if (!b || b.session !== session) {
+      if (b) { this.#flushBatch(hex, b); this.#batches.delete(hex); }
+      // Only after a first message that went: one the route refused was reported now, and so is the next.
+      if (this.#sendData(to, session, channel, payload)) {
+        this.#batches.set(hex, { to: null, session, writer: null });
+        this.#scheduleFlush();
+      }
+      return;
+    }
+    if (b.writer && !b.writer.fits(payload.length)) this.#flushBatch(hex, b);
+    if (!b.writer) {
+      const w = this.#spareWriters.pop() ?? new BatchWriter(this.#o.maxBatchBytes);
+      if (!w.fits(payload.length)) { this.#spareWriters.push(w); this.#sendData(to, session, channel, payload); return; }
+      b.writer = w;
+      b.to ??= to.slice();
+    }
+    b.writer.add(channel, payload);
+  }
+
+  #scheduleFlush(): void {
+    if (this.#flushQueued) return;
+    this.#flushQueued = true;
+    queueMicrotask(() => {
+      this.#flushQueued = false;
+      for (const [hex, b] of this.#batches) this.#flushBatch(hex, b);
+      this.#batches.clear();
+    });
+  }
+
+  /** Seals and sends what `b` gathered: one message as plain DATA, more as one batch record. */
+  #flushBatch(hex: string, b: Batch): void {
+    const w = b.writer;
+    const to = b.to;
+    if (!w || !to) return;
+    b.writer = null;
+    try {
+      if (this.#destroyed) { this.#o.fail(to, relayError('ERR_DESTROYED', 'the node was destroyed before the message was sent'), w.count); return; }
+      if (this.#sessions.current(hex) !== b.session || b.session.exhausted) {
+        // The session ended within the turn: each message takes the ordinary way (a new handshake).
+        for (const [channel, payload] of w.entries()) {
+          try { this.send(to, channel, payload); } catch (err) { this.#o.fail(to, err as RelayError, 1); }
+        }
+        return;
+      }
+      if (w.count === 1) this.#routeData(to, b.session, [w.single()], 1);
+      else this.#routeData(to, b.session, [w.record()], w.count);
+    } finally {
+      w.reset();
+      if (w.capacity === this.#o.maxBatchBytes && this.#spareWriters.length < SPARE_WRITERS) this.#spareWriters.push(w);
+    }
   }
 
   /** Builds the whole DATA frame in one allocation and seals straight into it. */
-  #sendData(to: Uint8Array, session: Session, channel: number, payload: Uint8Array): void {
-    const frame = allocEnvelope(MsgType.DATA, to, this.#o.identity.id, DATA_OVERHEAD + 1 + payload.length, this.#o.ttl);
-    session.sealInto(frame, HEADER_LENGTH, channel, payload);
+  #sendData(to: Uint8Array, session: Session, channel: number, payload: Uint8Array): boolean {
+    return this.#routeData(to, session, [new Uint8Array([channel]), payload], 1);
+  }
+
+  /** Seals `parts` (the plaintext) as one DATA frame carrying `count` messages and routes it; false if refused (and reported). */
+  #routeData(to: Uint8Array, session: Session, parts: Uint8Array[], count: number): boolean {
+    let length = 0;
+    for (const p of parts) length += p.length;
+    const frame = allocEnvelope(MsgType.DATA, to, this.#o.identity.id, DATA_OVERHEAD + length, this.#o.ttl);
+    session.sealPartsInto(frame, HEADER_LENGTH, parts);
     const key = key53(frame, OFF_MSG_ID);
-    this.#sentData.set(key, true);
+    this.#sentData.set(key, count);
     const result = this.#o.route(frame);
-    if (result === 'sent') return;
+    if (result === 'sent') return true;
     this.#sentData.delete(key);
     this.#o.fail(to, result === 'congested'
       ? relayError('ERR_QUEUE_FULL', `the link toward ${toHex(to)} is congested`, { to: toHex(to) })
-      : relayError('ERR_NO_ROUTE', 'the node has no links', { to: toHex(to) }), 1);
+      : relayError('ERR_NO_ROUTE', 'the node has no links', { to: toHex(to) }), count);
+    return false;
   }
 
   #attempt(p: Pending): void {
@@ -283,7 +373,7 @@ export class SessionManager {
     if (p && !p.init) this.#attempt(p);
   }
 
-  #onInit(from: Uint8Array, body: Uint8Array): void {
+  #onInit(from: Uint8Array, body: Uint8Array, batches: boolean): void {
     // A retried (or replayed) INIT gets the same answer, not a second session.
     const answered = this.#answered.get(toHex(from) + toHex(body.subarray(0, SID_LENGTH)));
     if (answered && body.length >= SID_LENGTH) {
@@ -297,6 +387,7 @@ export class SessionManager {
       return;
     }
     this.learnKeys(r.remote);
+    r.session.peerBatches = batches;
     this.#sessions.add(r.session);
     this.#answered.set(toHex(from) + toHex(r.session.remoteSid), r.resp);
     this.#route(MsgType.HANDSHAKE_RESP, from, r.resp);
@@ -305,13 +396,14 @@ export class SessionManager {
     if (p) this.#flush(p, r.session);
   }
 
-  #onResp(from: Uint8Array, body: Uint8Array): void {
+  #onResp(from: Uint8Array, body: Uint8Array, batches: boolean): void {
     const sidHex = toHex(body.subarray(0, SID_LENGTH));
     const init = this.#inits.get(sidHex);
     if (!init || !equalBytes(init.remote.id, from)) { this.#o.countDrop('unsolicited_handshake'); return; }
     const session = complete(this.#o.identity, init, body, this.#aead);
     if (!session) { this.#o.countDrop('bad_handshake'); return; }
     this.#inits.delete(sidHex);
+    session.peerBatches = batches;
     this.#sessions.add(session);
     const p = this.#pending.get(toHex(from));
     if (p) this.#flush(p, session);
@@ -321,7 +413,8 @@ export class SessionManager {
     if (p.timer) clearTimeout(p.timer);
     this.#pending.delete(toHex(p.to));
     this.#queued -= p.queue.length;
-    for (const q of p.queue) this.#sendData(p.to, session, q.channel, q.payload);
+    const hex = toHex(p.to);
+    for (const q of p.queue) this.#sendNow(hex, p.to, session, q.channel, q.payload);
   }
 
   #onData(frame: Uint8Array, from: Uint8Array, body: Uint8Array): void {
@@ -336,7 +429,15 @@ export class SessionManager {
     const r = session.open(envelope.to(frame), from, body);
     if (!r.ok) { this.#o.countDrop(r.reason === 'replay' ? 'replay' : r.reason === 'decrypt' ? 'decrypt_failed' : 'malformed'); return; }
     this.#sessions.used(session);
-    this.#o.deliver(session.remote.id, r.plaintext);
+    const pt = r.plaintext;
+    if (pt.length > 0 && pt[0] === BATCH_CHANNEL) {
+      const entries = readBatch(pt);
+      if (!entries) { this.#o.countDrop('malformed'); return; }
+      session.peerBatches = true; // it sent one, so it opens them
+      for (const e of entries) this.#o.deliver(session.remote.id, e);
+      return;
+    }
+    this.#o.deliver(session.remote.id, pt);
   }
 
   #allowInit(hex: string): boolean {

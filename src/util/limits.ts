@@ -57,6 +57,8 @@ export const DEFAULT_LIMITS = {
   maxLinkBuffer: 8 * 1024 * 1024,
   /** End-to-end handshakes answered per second for one sender id. */
   maxHandshakesPerSecond: 20,
+  /** Plaintext bytes of one batch record: messages to one destination in one event-loop turn sealed together. */
+  maxBatchBytes: 16384,
   /** Longest wait between re-bootstrap attempts (ms). */
   maxBackoffMs: 30_000,
 } as const;

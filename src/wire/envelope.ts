@@ -7,7 +7,7 @@
  *   0   1   frame type (0x10 ROUTE)
  *   1   1   message type (MsgType)
  *   2   1   ttl: hops left
- *   3   1   flags (0; reserved)
+ *   3   1   flags (EnvelopeFlags; unknown bits ignored)
  *   4   8   message id (random; duplicate suppression)
  *   12  20  to
  *   32  20  from
@@ -38,8 +38,16 @@ export type MsgTypeCode = (typeof MsgType)[keyof typeof MsgType];
 
 export const UnreachableReason = { NO_ROUTE: 1, HOP_LIMIT: 2 } as const;
 
+/**
+ * Envelope flag bits (PROTOCOL.md §4.1). Relays forward them untouched and
+ * receivers ignore bits they do not know. BATCH, on HANDSHAKE_INIT and
+ * HANDSHAKE_RESP: the sender opens batch records (§5.2).
+ */
+export const EnvelopeFlags = { BATCH: 0x01 } as const;
+
 export const OFF_TYPE = 1;
 export const OFF_TTL = 2;
+export const OFF_FLAGS = 3;
 export const OFF_MSG_ID = 4;
 export const OFF_TO = 12;
 export const OFF_FROM = 32;

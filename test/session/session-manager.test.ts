@@ -47,6 +47,7 @@ class End {
       maxKeys: 16,
       sessionIdleMs: 600_000,
       maxHandshakesPerSecond: 20,
+      maxBatchBytes: 16384,
       ...o,
     });
   }
@@ -305,5 +306,119 @@ test('a DATA frame carries the DATA overhead on top of channel and payload', asy
   const body = envelope.body(a.sentOf(MsgType.DATA)[0]);
   t.equal(a.sentOf(MsgType.DATA)[0].length - HEADER_LENGTH, body.length);
   t.equal(body.length, 8 + 8 + 16 + 1 + 'hello'.length, 'sid, counter, tag, channel byte, payload');
+  t.end();
+});
+
+// ---- batch records (PROTOCOL.md §5.2)
+
+const bodyLength = (f: Uint8Array) => envelope.body(f).length;
+const plainDataLength = (payload: number) => 8 + 8 + 16 + 1 + payload;
+
+test('messages to one destination sent in one turn after the first are sealed as one batch record and delivered each, in order', async (t) => {
+  const { a, b } = await linked(t);
+  const before = a.sentOf(MsgType.DATA).length;
+  const words = ['one', 'two', 'three', 'four', 'five'];
+  words.forEach((w, i) => a.manager.send(BOB.id, 10 + i, text(w)));
+  t.equal(a.sentOf(MsgType.DATA).length, before + 1, 'the first goes at once');
+  await Promise.resolve();
+  const data = a.sentOf(MsgType.DATA).slice(before);
+  t.equal(data.length, 2, 'the other four follow at the end of the turn as one DATA');
+  t.equal(bodyLength(data[0]), plainDataLength(3), 'the first is a plain DATA');
+  t.equal(bodyLength(data[1]), 8 + 8 + 16 + 1 + (3 + 3) + (3 + 5) + (3 + 4) + (3 + 4), 'the record: sid, counter, tag, batch byte, then length and channel per message');
+  await b.until(() => b.delivered.length === 6);
+  t.deepEqual(b.delivered.slice(1).map((d) => read(d.plaintext)), words.map((w, i) => ({ channel: 10 + i, text: w })), 'each message with its channel, in order');
+  t.deepEqual(b.drops, [], 'nothing dropped');
+  t.end();
+});
+
+test('a lone message per turn is a plain DATA, never a record', async (t) => {
+  const { a, b } = await linked(t);
+  for (const w of ['x', 'yy', 'zzz']) {
+    a.manager.send(BOB.id, 1, text(w));
+    await new Promise((r) => setImmediate(r));
+  }
+  const data = a.sentOf(MsgType.DATA).slice(1);
+  t.deepEqual(data.map(bodyLength), [plainDataLength(1), plainDataLength(2), plainDataLength(3)], 'one seal per message, the unbatched format');
+  await b.until(() => b.delivered.length === 4);
+  t.deepEqual(b.delivered.slice(1).map((d) => read(d.plaintext).text), ['x', 'yy', 'zzz']);
+  t.end();
+});
+
+test('a replayed batch record is refused and delivers nothing again', async (t) => {
+  const { a, b } = await linked(t);
+  for (const w of ['p', 'q', 'r']) a.manager.send(BOB.id, 1, text(w));
+  await b.until(() => b.delivered.length === 4);
+  const record = a.sentOf(MsgType.DATA).at(-1)!;
+  t.equal(bodyLength(record), 8 + 8 + 16 + 1 + 2 * 4, 'the last DATA is the record of two');
+  b.manager.handle(record.slice());
+  t.deepEqual(b.drops, ['replay'], 'counted once as a replay');
+  t.equal(b.delivered.length, 4, 'none of its messages delivered twice');
+  t.end();
+});
+
+test('a tampered batch record is refused whole', async (t) => {
+  const { a, b } = await linked(t);
+  b.wire = false;
+  for (const w of ['p', 'q', 'r']) a.manager.send(BOB.id, 1, text(w));
+  await Promise.resolve();
+  const record = a.sentOf(MsgType.DATA).at(-1)!.slice();
+  record[HEADER_LENGTH + 16 + 3] ^= 0x40; // a ciphertext byte inside the second entry
+  b.manager.handle(record);
+  t.deepEqual(b.drops, ['decrypt_failed'], 'authentication fails');
+  t.equal(b.delivered.length, 1, 'no message of it delivered');
+  t.end();
+});
+
+test('an UNREACHABLE for a batch record reports each of its messages undeliverable', async (t) => {
+  const { a } = await linked(t);
+  for (const w of ['1', '2', '3', '4']) a.manager.send(BOB.id, 1, text(w));
+  await Promise.resolve();
+  const [lone, record] = a.sentOf(MsgType.DATA).slice(-2);
+  const err = { code: 'ERR_NO_ROUTE' } as RelayError;
+  a.manager.unreachable(key53(record, OFF_MSG_ID), BOB.id, err);
+  t.deepEqual(a.failures, [{ to: BOB.idHex, code: 'ERR_NO_ROUTE', count: 3 }], 'three messages in the record, three failures');
+  a.manager.unreachable(key53(lone, OFF_MSG_ID), BOB.id, err);
+  t.deepEqual(a.failures[1], { to: BOB.idHex, code: 'ERR_NO_ROUTE', count: 1 }, 'the lone one: one');
+  a.manager.unreachable(key53(record, OFF_MSG_ID), BOB.id, err);
+  t.equal(a.failures.length, 2, 'a second report for the record is ignored');
+  t.end();
+});
+
+test("a batch record the route refuses ('congested') reports each message as ERR_QUEUE_FULL", async (t) => {
+  const { a } = await linked(t);
+  for (const w of ['1', '2', '3']) a.manager.send(BOB.id, 1, text(w));
+  a.result = 'congested';
+  await Promise.resolve();
+  t.deepEqual(a.failures, [{ to: BOB.idHex, code: 'ERR_QUEUE_FULL', count: 2 }], 'the two in the record');
+  t.end();
+});
+
+test('records stay within maxBatchBytes; a message too large for one goes alone, in order', async (t) => {
+  const { a, b } = await linked(t, { maxBatchBytes: 64 });
+  const sizes = [5, 20, 20, 20, 20, 200, 7, 7];
+  sizes.forEach((n, i) => a.manager.send(BOB.id, 1, new Uint8Array(n).fill(i)));
+  await b.until(() => b.delivered.length === 1 + sizes.length);
+  t.deepEqual(b.delivered.slice(1).map((d) => [d.plaintext.length - 1, d.plaintext[1]]), sizes.map((n, i) => [n, i]), 'every message once, in order');
+  const bodies = a.sentOf(MsgType.DATA).slice(1).map((f) => bodyLength(f) - 32);
+  t.ok(bodies.every((n) => n <= 64 || n === 201), `no record over 64 plaintext bytes (${bodies.join(', ')})`);
+  t.ok(bodies.length < sizes.length, 'some were batched');
+  t.end();
+});
+
+test('a peer whose handshake does not say it opens batch records (an older node) gets one DATA per message', async (t) => {
+  const peers = new Map<string, End>();
+  const a = new End(ALICE, peers);
+  const old = new End(BOB, peers);
+  t.teardown(() => { a.manager.destroy(); old.manager.destroy(); });
+  // An older node sends its envelope flags as 0: clear them on everything Bob sends.
+  const handle = a.manager.handle.bind(a.manager);
+  a.manager.handle = (f: Uint8Array) => { f[3] = 0; handle(f); };
+  a.manager.send(BOB.id, 1, text('hello'));
+  await old.until(() => old.delivered.length === 1);
+  for (const w of ['a', 'b', 'c']) a.manager.send(BOB.id, 1, text(w));
+  await old.until(() => old.delivered.length === 4);
+  t.deepEqual(a.sentOf(MsgType.DATA).slice(1).map(bodyLength), [1, 1, 1].map(plainDataLength), 'three plain DATA');
+  t.deepEqual(old.delivered.map((d) => read(d.plaintext).text), ['hello', 'a', 'b', 'c']);
+  t.ok((a.sentOf(MsgType.HANDSHAKE_INIT)[0][3] & 1) === 1, 'this node still says it opens them');
   t.end();
 });

@@ -3,7 +3,7 @@
  * no import cycle, type imports included, and every import points down.
  *
  *   util  <-  crypto (ids, keys)  <-  wire  <-  transport  <-  link  <-  routing  <-  session  <-  node
- *   <-  applications (connect, signaling, messaging, socket/)  <-  facade (src/peer-relay.ts,
+ *   <-  applications (connect, signaling, messaging, alias, socket/)  <-  facade (src/peer-relay.ts,
  *   src/index.ts, socket/index.ts)  <-  bootstrap/, browser/
  */
 const layers = [
@@ -15,7 +15,7 @@ const layers = [
   ['routing', '^src/routing/'],
   ['session', '^src/session/'],
   ['node', '^src/node/'],
-  ['apps', '^(src/connect/|src/signaling/|src/messaging/|socket/(?!index\\.ts$))'],
+  ['apps', '^(src/connect/|src/signaling/|src/messaging/|src/alias/|socket/(?!index\\.ts$))'],
   ['facade', '^(src/peer-relay\\.ts|src/index\\.ts|socket/index\\.ts)$'],
   ['top', '^(bootstrap/|browser/)'],
 ];

@@ -63,7 +63,7 @@ async function meshPath(relay: Relay): Promise<Path> {
   const leafC = relay !== 'none' ? await start({ bootstrap: [hubUrl], targetLinks: 1 }) : hub!;
   while (leafB.peers.length === 0 || leafC.peers.length === 0) await new Promise((r) => setTimeout(r, 10));
   check(relay === 'none' || !leafB.peers.some((p) => Buffer.from(p).equals(Buffer.from(leafC.id))), 'B and C are not linked');
-  if (hub) createSocket({ type: 'udp4', peer: hub }); // A answers alias lookups
+  // A hosts no socket (a bootstrap node): its alias service answers B's lookup for C's alias.
   const a = createSocket({ type: 'udp4', peer: leafB }) as unknown as Sock;
   const b = createSocket({ type: 'udp4', peer: leafC }) as unknown as Sock;
   await bind(a as never); await bind(b as never);
@@ -173,8 +173,7 @@ export async function run(): Promise<void> {
 }
 
 if (!isMainThread && (workerData as { role?: string })?.role === 'relay') {
-  const node = new PeerRelay({ host: '127.0.0.1', port: 0 });
-  createSocket({ type: 'udp4', peer: node });
+  const node = new PeerRelay({ host: '127.0.0.1', port: 0 }); // no socket: a plain hub
   node.once('listening', () => parentPort!.postMessage(node.url));
   parentPort!.once('message', () => node.destroy(() => parentPort!.close()));
 } else if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {

@@ -7,8 +7,8 @@ import { equalBytes, fromHex, isBytes, toBuffer, toHex } from '../src/util/bytes
 import { ID_LENGTH } from '../src/crypto/identity.js';
 import { BoundedMap } from '../src/util/bounded-map.js';
 import { SOCKET_LIMITS } from '../src/util/limits.js';
-import { aliasOf, inPrefix, ipv4ToNumber, isIPv4, type AliasPrefix } from './alias.js';
-import type { Resolver } from './resolver.js';
+import { aliasOf, inPrefix, ipv4ToNumber, isIPv4, type AliasPrefix } from '../src/alias/alias.js';
+import type { Resolver } from '../src/alias/resolver.js';
 
 export type AddressMode = 'id' | 'ipv4';
 

@@ -14,7 +14,7 @@ export type { RemoteInfo, AddressInfo, SocketEvents, SendMessage } from './socke
 export type { SendCallback } from './send-args.js';
 export type { SocketOptions, SocketType } from './options.js';
 export type { AddressMode } from './addressing.js';
-export { aliasOf, parsePrefix, DEFAULT_ALIAS_PREFIX } from './alias.js';
+export { aliasOf, parsePrefix, DEFAULT_ALIAS_PREFIX } from '../src/alias/alias.js';
 export { MAX_DATAGRAM } from './wire.js';
 
 /** Like dgram.createSocket(type | options[, listener]). */

@@ -1,18 +1,17 @@
 /**
- * One per MeshNode: owns the DGRAM channel handler and demultiplexes
- * datagrams to the sockets bound on that node by destination port. The
- * sender's address is the channel's authenticated `from`, never anything the
- * datagram says about itself. Destination port 0 is the alias resolver.
+ * One per MeshNode: the sockets' side of the DGRAM channel. The node's alias
+ * service (src/alias/service.ts, run by every node) owns the channel and
+ * answers port 0; this demultiplexes the other ports to the sockets bound on
+ * the node. The sender's address is the channel's authenticated `from`, never
+ * anything the datagram says about itself.
  */
-import debugFactory from 'debug';
-import { equalBytes, toHex } from '../src/util/bytes.js';
+import { equalBytes } from '../src/util/bytes.js';
 import { Channel } from '../src/node/types.js';
 import type { MeshNode } from '../src/node/mesh-node.js';
 import type { DropReason } from '../src/util/drop-reasons.js';
-import { Resolver } from './resolver.js';
-import { RESOLVER_PORT, ResolverType, decodeHeader, decodeResolver, encodeDatagram } from './wire.js';
-
-const debug = debugFactory('relaymesh:socket');
+import { AliasService, type DatagramSink } from '../src/alias/service.js';
+import type { Resolver } from '../src/alias/resolver.js';
+import { HEADER_LENGTH, encodeDatagram } from './wire.js';
 
 /** Ephemeral ports, as IANA suggests. */
 const EPHEMERAL_LOW = 49152;
@@ -33,18 +32,18 @@ export interface MuxStats {
 
 const muxes = new WeakMap<MeshNode, Mux>();
 
-export class Mux {
+export class Mux implements DatagramSink {
   readonly node: MeshNode;
   readonly resolver: Resolver;
+  readonly #service: AliasService;
   readonly #ports = new Map<number, PortOwner>();
   readonly #stats: MuxStats = { received: 0, sent: 0, dropped: {} };
   #closed = false;
   /** The last sender learned, so a stream of datagrams from one node costs one comparison each. */
   #lastFrom: Uint8Array | null = null;
-  readonly #onPeer = (id: Uint8Array) => this.resolver.learn(id);
   readonly #onClose = () => this.#close();
 
-  /** The node's multiplexer, made (and its channel registered) on first use. */
+  /** The node's multiplexer, made (and attached to the node's alias service) on first use. */
   static for(node: MeshNode): Mux {
     let mux = muxes.get(node);
     if (!mux) {
@@ -56,15 +55,9 @@ export class Mux {
 
   private constructor(node: MeshNode) {
     this.node = node;
-    this.resolver = new Resolver({
-      id: node.id,
-      peers: () => node.peers,
-      send: (to, bytes) => this.#sendRaw(to, bytes),
-      count: (r) => this.#count(r),
-    });
-    node.registerChannel(Channel.DGRAM, (payload, from) => this.#onPayload(payload, from));
-    for (const id of node.peers) this.resolver.learn(id);
-    node.on('peer', this.#onPeer);
+    this.#service = AliasService.for(node);
+    this.resolver = this.#service.resolver;
+    this.#service.attach(this);
     node.once('close', this.#onClose);
   }
 
@@ -103,51 +96,28 @@ export class Mux {
     this.#stats.sent++;
   }
 
-  #sendRaw(to: Uint8Array, bytes: Uint8Array): boolean {
-    if (this.closed) return false;
-    try {
-      this.node.sendOnChannel(to, Channel.DGRAM, bytes);
-      return true;
-    } catch (err) {
-      debug('resolver message to %s not sent: %s', toHex(to), (err as Error).message);
-      return false;
-    }
-  }
-
-  #onPayload(payload: Uint8Array, from: Uint8Array): void {
-    const h = decodeHeader(payload);
-    if (!h) return this.#count('dgram_malformed');
-    if (h.dstPort === RESOLVER_PORT) return this.#onResolver(payload, from);
-    if (h.srcPort === 0) return this.#count('dgram_malformed');
-    const owner = this.#ports.get(h.dstPort);
+  /** From the alias service: a datagram for a port other than 0. */
+  onDatagram(payload: Uint8Array, from: Uint8Array, dstPort: number, srcPort: number): void {
+    if (srcPort === 0) return this.#count('dgram_malformed');
+    const owner = this.#ports.get(dstPort);
     if (!owner) return this.#count('dgram_unbound_port');
     this.#stats.received++;
-    if (!this.#lastFrom || !equalBytes(this.#lastFrom, from)) {
+    if (this.#lastFrom !== from && (!this.#lastFrom || !equalBytes(this.#lastFrom, from))) {
       this.resolver.learn(from);
       this.#lastFrom = from;
     }
-    owner.onDatagram(payload.subarray(4), from, h.srcPort);
-  }
-
-  #onResolver(payload: Uint8Array, from: Uint8Array): void {
-    const msg = decodeResolver(payload);
-    if (!msg) return this.#count('dgram_malformed');
-    if (msg.type === ResolverType.FIND) this.resolver.onFind(msg.m, from);
-    else this.resolver.onNodes(msg.m, from);
+    owner.onDatagram(payload.subarray(HEADER_LENGTH), from, srcPort);
   }
 
   #count(reason: DropReason): void {
     this.#stats.dropped[reason] = (this.#stats.dropped[reason] ?? 0) + 1;
-    this.node.countDrop(reason);
-    debug('dropped: %s', reason);
+    this.#service.count(reason);
   }
 
   #close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    this.resolver.destroy();
-    this.node.off('peer', this.#onPeer);
-    this.node.unregisterChannel(Channel.DGRAM);
+    this.#service.detach(this);
     muxes.delete(this.node);
     for (const owner of [...this.#ports.values()]) owner.onNodeClose();
     this.#ports.clear();

@@ -5,7 +5,7 @@
  */
 import { isMeshNode, type MeshNode } from '../src/node/mesh-node.js';
 import type { NodeOptions } from '../src/node/types.js';
-import { DEFAULT_ALIAS_PREFIX, parsePrefix, type AliasPrefix } from './alias.js';
+import { DEFAULT_ALIAS_PREFIX, parsePrefix, type AliasPrefix } from '../src/alias/alias.js';
 import type { AddressMode } from './addressing.js';
 import * as E from './errors.js';
 

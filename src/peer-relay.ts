@@ -5,6 +5,7 @@
  *   - send(id, data) and 'message' (the JSON and BYTES channels),
  *   - connect(id) over WebSocket or WebRTC (src/connect),
  *   - the signaling server on nodes with a port (src/signaling),
+ *   - the alias service, which answers alias lookups on every node (src/alias),
  *   - PeerRelay.Socket, the dgram socket (socket/), whose own node is a PeerRelay.
  */
 import type { EventEmitter } from 'events';
@@ -16,6 +17,7 @@ import { RelayNode } from './node/relay-node.js';
 import { Channel, type ChannelHandler, type LinkInfo, type NodeEvents, type NodeOptions, type NodeStats } from './node/types.js';
 import { Connector } from './connect/connector.js';
 import { attachSignaling, type SignalingCore, type SignalingOptions } from './signaling/server.js';
+import { AliasService } from './alias/service.js';
 import { Socket as DgramSocket } from '../socket/socket.js';
 
 const debug = debugFactory('relaymesh:node');
@@ -65,6 +67,8 @@ export class PeerRelay extends RelayNode {
     this.#connector = new Connector(this);
     this.useAutoConnector(this.#connector);
     if (this.listener && opts.signaling !== false) this.signaling = attachSignaling(this, opts.signaling ?? {});
+    // Every node answers alias lookups, sockets or not (a bootstrap hub never loads socket/).
+    AliasService.for(this);
     this.registerChannel(Channel.JSON, (payload, from) => {
       let data: unknown;
       try {

@@ -61,6 +61,10 @@ export interface MeshNode {
   unregisterChannel(channel: number): void;
   /** Seals `payload` end to end and routes it to node `id` on `channel`. */
   sendOnChannel(id: Uint8Array, channel: number, payload: Uint8Array): void;
+  /** The `n` ids this node knows closest to `target`, nearest first: its links, then discovery's contacts. */
+  closestKnown(target: Uint8Array, n: number): Uint8Array[];
+  /** The public keys (dsa || kem) of `id` when this node holds them checked against the id (itself, links, session peers). */
+  publicKeysOf(id: Uint8Array): Uint8Array | undefined;
   /** Counts an input dropped by an application layer (stats().dropped). */
   countDrop(reason: DropReason): void;
   stats(): NodeStats;

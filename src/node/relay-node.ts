@@ -23,7 +23,7 @@ import type { Connection } from '../transport/connection.js';
 import { CloseReason, FrameType, HelloFlags, MESH_SUBPROTOCOL } from '../wire/frames.js';
 import { LinkManager, opened } from '../link/link-manager.js';
 import type { Link } from '../link/link.js';
-import { RoutingTable } from '../routing/routing-table.js';
+import { RoutingTable, closestIds } from '../routing/routing-table.js';
 import { DedupCache } from '../routing/dedup-cache.js';
 import { Router } from '../routing/router.js';
 import { Discovery } from '../routing/discovery.js';
@@ -194,6 +194,17 @@ export class RelayNode extends EventEmitter<NodeEvents> implements MeshNode {
 
   /** Closes the direct link with `id`, if any. */
   disconnectLink(id: Uint8Array): void { this.#linkManager.disconnect(id); }
+
+  /** The `n` ids this node knows closest to `target`, nearest first: its links and discovery's contacts. */
+  closestKnown(target: Uint8Array, n: number): Uint8Array[] {
+    return closestIds(target, n, [this.#table.closest(target, n).map((e) => e.id), this.#discovery.contactIds()]);
+  }
+
+  /** The public keys (dsa || kem) of `id` when held checked against the id: its own, a link's, a session peer's. */
+  publicKeysOf(id: Uint8Array): Uint8Array | undefined {
+    if (equalBytes(id, this.identity.id)) return this.identity.publicKeys();
+    return this.#sessions.keysOf(id)?.publicKeys();
+  }
 
   /** Frees everything; `cb` runs when all sockets and timers are closed. Idempotent. */
   destroy(cb?: (err?: Error | null) => void): void {

@@ -66,6 +66,9 @@ export class Discovery {
 
   contact(id: Uint8Array): NodeInfo | undefined { return this.#contacts.get(toHex(id)); }
 
+  /** The ids of every contact remembered. */
+  *contactIds(): IterableIterator<Uint8Array> { for (const c of this.#contacts.values()) yield c.id; }
+
   /** Starts the bucket refresh: every refreshIntervalMs, jittered so nodes made together do not refresh together. */
   start(): void {
     if (this.#refreshTimer !== null) return;

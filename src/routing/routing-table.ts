@@ -5,7 +5,7 @@
  * the link instead of keeping it open and unused.
  */
 import KBucket from 'k-bucket';
-import { toHex } from '../util/bytes.js';
+import { equalBytes, toHex } from '../util/bytes.js';
 
 export interface TableEntry<L> { id: Uint8Array; link: L; vectorClock?: number; [k: string]: unknown }
 
@@ -94,4 +94,22 @@ export function compareDistance(target: Uint8Array, a: Uint8Array, b: Uint8Array
     if (da !== db) return da - db;
   }
   return 0;
+}
+
+/** The `n` ids of `sources` closest to `target`, nearest first, each once. */
+export function closestIds(target: Uint8Array, n: number, sources: Iterable<Uint8Array>[], exclude?: Uint8Array): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  for (const src of sources) {
+    for (const id of src) {
+      if (exclude && equalBytes(id, exclude)) continue;
+      if (out.length === n && compareDistance(target, id, out[n - 1]) >= 0) continue;
+      let i = out.length;
+      while (i > 0 && compareDistance(target, id, out[i - 1]) < 0) i--;
+      if (i > 0 && equalBytes(out[i - 1], id)) continue;
+      if (i < out.length && equalBytes(out[i], id)) continue;
+      out.splice(i, 0, id);
+      if (out.length > n) out.pop();
+    }
+  }
+  return out;
 }

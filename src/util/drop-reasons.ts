@@ -41,7 +41,7 @@ export const DROP_REASONS = {
   stale_signal: 'a WebRTC signal for an attempt that has ended',
   glare_ignored: 'a WebRTC offer that lost a simultaneous-offer tie',
   webrtc_busy: 'a WebRTC offer beyond the incoming-attempt limit',
-  // PeerRelay.Socket
+  // PeerRelay.Socket and the alias service (every node)
   dgram_malformed: 'a datagram or resolver message that does not parse',
   dgram_unbound_port: 'a datagram for a port no socket is bound to',
   dgram_unresolved: 'a datagram whose destination alias did not resolve',
@@ -50,6 +50,7 @@ export const DROP_REASONS = {
   dgram_lookup_refused: 'a resolver answer that fails its checks',
   dgram_find_rate: 'resolver lookups beyond the rate limit',
   dgram_alias_collision: 'two nodes claiming one alias',
+  dgram_bad_owner: 'an alias answer whose keys hash to an id outside the alias (not believed)',
 } as const;
 
 export type DropReason = keyof typeof DROP_REASONS;

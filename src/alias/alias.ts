@@ -5,7 +5,7 @@
  * lookup toward that region (see resolver.ts), and can check any candidate id
  * against the alias by itself (the id either starts with those bits or not).
  */
-import { ID_LENGTH } from '../src/crypto/identity.js';
+import { ID_LENGTH } from '../crypto/identity.js';
 
 export const DEFAULT_ALIAS_PREFIX = '10.0.0.0/8';
 

@@ -393,9 +393,15 @@ export class SignalingCore extends EventEmitter<SignalingEvents> {
     const from = this.#bySink.get(sink);
     if (!from) throw signalingError('REGISTRATION_REQUIRED', 'register before sending messages');
     if (!this.#route(from.info.clientId, targetId, message)) {
-      if (!this.#moving(targetId)) throw signalingError('PEER_NOT_FOUND', `no client ${targetId}`);
+      if (!this.#moving(targetId) && !this.#inDoubt(targetId)) throw signalingError('PEER_NOT_FOUND', `no client ${targetId}`);
       this.#park(targetId, from.info.clientId, message);
     }
+  }
+
+  /** True if `clientId`'s home is being probed (it may have died): its messages wait for the answer. */
+  #inDoubt(clientId: string): boolean {
+    const home = this.#clients.has(clientId) ? undefined : this.#mesh.homeOf(clientId);
+    return home !== undefined && this.#mesh.probing(home);
   }
 
   /** Sends to a local or remote client; false if it is registered nowhere we know. */
@@ -406,7 +412,7 @@ export class SignalingCore extends EventEmitter<SignalingEvents> {
       return true;
     }
     const home = this.#mesh.homeOf(targetId);
-    if (!home) return false;
+    if (!home || this.#mesh.probing(home)) return false;
     this.#mesh.send(home, { t: 'msg', to: targetId, from: fromId, m: message });
     return true;
   }
@@ -449,7 +455,11 @@ export class SignalingCore extends EventEmitter<SignalingEvents> {
         this.#parked.delete(id);
         clearTimeout(p.timer);
         this.#parkedCount -= p.items.length;
-        for (const item of p.items) if (!this.#route(item.from, id, item.message)) this.#tellNotFound(item.from, id, 'is not registered');
+        for (const item of p.items) {
+          if (this.#route(item.from, id, item.message)) continue;
+          if (this.#inDoubt(id) || this.#moving(id)) this.#park(id, item.from, item.message);
+          else this.#tellNotFound(item.from, id, 'is not registered');
+        }
       }
       const waiting = this.#arrivals.get(id);
       if (waiting) {
@@ -479,7 +489,7 @@ export class SignalingCore extends EventEmitter<SignalingEvents> {
     const home = this.#mesh.homeOf(to);
     // It registered elsewhere already (it moved before the message got there).
     if (this.#clients.has(to) || (home !== undefined && home !== fromHex)) {
-      if (!this.#route(from, to, m)) this.#tellNotFound(from, to, 'is not registered');
+      if (!this.#route(from, to, m)) this.#park(to, from, m);
       return;
     }
     if (!this.#departedAt.has(to) || !this.#moving(to)) this.#departedAt.set(to, Date.now());

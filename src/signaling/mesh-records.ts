@@ -125,8 +125,13 @@ export class RosterStore {
   /** Home node (hex) of a remote client id, if a live roster lists it. */
   homeOf(clientId: string): string | undefined { return this.#homeOf.get(clientId); }
 
-  /** True if home `hex`'s newest roster lists `clientId`. */
-  lists(hex: string, clientId: string): boolean { return this.#homeOf.get(clientId) === hex; }
+  /** True if home `hex`'s newest roster lists `clientId` (indexed there, or waiting for the first home to go). */
+  lists(hex: string, clientId: string): boolean {
+    return this.#homeOf.get(clientId) === hex || this.#waiting.get(clientId)?.has(hex) === true;
+  }
+
+  /** The ids home `hex`'s roster lists. */
+  idsOf(hex: string): string[] { return this.#rosters.get(hex)?.ids ?? []; }
 
   seqOf(hex: string): number { return this.#rosters.get(hex)?.seq ?? this.#dropped.get(hex) ?? -1; }
 

@@ -159,6 +159,8 @@ export class SignalingMesh {
         clearTimeout(end);
         this.#pongs.delete(n);
         this.#probes.delete(hex);
+        // Messages held for its clients while it was in doubt go now.
+        if (alive && !this.#closed) this.#host.arrived(this.#store.idsOf(hex));
         resolve(alive);
       };
       const end = setTimeout(() => {
@@ -171,6 +173,9 @@ export class SignalingMesh {
     this.#probes.set(hex, p);
     return p;
   }
+
+  /** True while a liveness probe of `hex` runs: messages for its clients wait for the answer. */
+  probing(hex: string): boolean { return this.#probes.has(hex); }
 
   /** Tells the old home of `id` that it registered here with the same key (PROTOCOL.md §11 "Takeover"). */
   sendTakeover(home: string, msg: Extract<MeshMessage, { t: 'takeover' }>): void { this.send(home, msg); }

@@ -4,15 +4,15 @@ import WebSocket from 'ws';
 import { MessagingPeer, generateKeyPair, type MessagingPeerConfig, type PeerRelay } from '../../src/index.js';
 import { urlOf } from './testnet.js';
 
-export async function startClient(t: Test, node: PeerRelay | string, clientId: string, extra: Partial<MessagingPeerConfig> = {}): Promise<MessagingPeer> {
+export async function startClient(t: Test, node: PeerRelay | string | string[], clientId: string, extra: Partial<MessagingPeerConfig> = {}): Promise<MessagingPeer> {
   const peer = makeClient(t, node, clientId, extra);
   await peer.connect();
   return peer;
 }
 
-export function makeClient(t: Test, node: PeerRelay | string, clientId: string, extra: Partial<MessagingPeerConfig> = {}): MessagingPeer {
+export function makeClient(t: Test, node: PeerRelay | string | string[], clientId: string, extra: Partial<MessagingPeerConfig> = {}): MessagingPeer {
   const { publicKey, secretKey } = generateKeyPair();
-  const peer = new MessagingPeer({ serverUrl: typeof node === 'string' ? node : urlOf(node), clientId, publicKey, secretKey, ...extra });
+  const peer = new MessagingPeer({ serverUrl: typeof node === 'string' || Array.isArray(node) ? node : urlOf(node), clientId, publicKey, secretKey, ...extra });
   t.teardown(() => peer.disconnect());
   return peer;
 }

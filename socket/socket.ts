@@ -302,10 +302,10 @@ export class Socket extends EventEmitter<SocketEvents> implements PortOwner {
   setSendBufferSize(size: number): void { this.#sender.bufferSize = this.#bufferSize(size, 'uv_send_buffer_size'); }
   getRecvBufferSize(): number { this.#bufferSize(0, 'uv_recv_buffer_size'); return this.#recvBufferSize; }
   getSendBufferSize(): number { this.#bufferSize(0, 'uv_send_buffer_size'); return this.#sender.bufferSize; }
-  /** Bytes of datagrams waiting for bind or alias resolution. */
-  getSendQueueSize(): number { this.#healthCheck(); return this.#sender.queuedBytes; }
-  /** Datagrams waiting for bind or alias resolution. */
-  getSendQueueCount(): number { this.#healthCheck(); return this.#sender.queuedCount; }
+  /** Bytes of datagrams waiting for bind or alias resolution, plus (own node) those its node has not sent yet. */
+  getSendQueueSize(): number { this.#healthCheck(); return this.#sender.queuedBytes + (this.#owned ? this.peer.sendQueue().bytes : 0); }
+  /** Datagrams waiting for bind or alias resolution, plus (own node) those its node has not sent yet. */
+  getSendQueueCount(): number { this.#healthCheck(); return this.#sender.queuedCount + (this.#owned ? this.peer.sendQueue().count : 0); }
 
   setBroadcast(_flag: boolean): void { this.#boundCheck('setBroadcast'); }
   setTTL(ttl: number): number { return this.#ttl(ttl, 'setTTL', 1); }

@@ -82,16 +82,17 @@ export class PeerRelay extends RelayNode {
     this.registerChannel(Channel.BYTES, (payload, from) => this.#emitMessage(toBuffer(payload), from));
   }
 
-  /** Sends `data` (JSON-serializable, or bytes) to node `id`, relayed through the mesh if needed. */
-  send(id: Uint8Array | string, data: unknown): void {
+  /**
+   * Sends `data` (JSON-serializable, or bytes) to node `id`, relayed through
+   * the mesh if needed. Returns false, like stream.write(), when the sender
+   * should wait for 'drain' (the message is accepted all the same).
+   */
+  send(id: Uint8Array | string, data: unknown): boolean {
     const to = parseId(id, 'id');
-    if (isBytes(data)) {
-      this.sendOnChannel(to, Channel.BYTES, data);
-      return;
-    }
+    if (isBytes(data)) return this.sendOnChannel(to, Channel.BYTES, data);
     const json = JSON.stringify(data);
     if (json === undefined) throw new TypeError('data must be JSON-serializable or bytes');
-    this.sendOnChannel(to, Channel.JSON, textEncoder.encode(json));
+    return this.sendOnChannel(to, Channel.JSON, textEncoder.encode(json));
   }
 
   /**

@@ -18,7 +18,7 @@ import type { Connection } from '../transport/connection.js';
 import type { MemoryNetwork } from '../transport/memory.js';
 import { dialWebSocket } from '../transport/websocket.js';
 import { CloseReason, type CloseReasonCode } from '../wire/frames.js';
-import { Link } from './link.js';
+import { Link, type LinkHooks } from './link.js';
 
 const debug = debugFactory('relaymesh:links');
 /** First re-bootstrap delay; doubles up to limits.maxBackoffMs. */
@@ -53,6 +53,8 @@ export interface LinkManagerHost {
   onLinkLost(link: Link, reason: CloseReasonCode | null): void;
   /** A re-bootstrap ran (the node had no link). */
   onRebootstrap(): void;
+  /** What became of frames queued on links (flow control, PROTOCOL.md §3.6). */
+  readonly linkHooks?: LinkHooks;
 }
 
 export class LinkManager {
@@ -106,7 +108,11 @@ export class LinkManager {
       pingIntervalMs: limits.pingIntervalMs,
       deadAfterMs: limits.linkTimeoutMs,
       maxBuffered: limits.maxLinkBuffer,
+      maxFlowBuffer: limits.maxFlowBuffer,
+      flowMark: limits.flowMark,
+      window: limits.linkWindow,
       countDrop: this.#host.countDrop,
+      hooks: this.#host.linkHooks,
     });
     if (this.#destroyed) { link.close(CloseReason.SHUTDOWN); return link; }
     this.#links.add(link);

@@ -8,6 +8,13 @@
  *   on CHALLENGE: ssIn = Decaps(ct); PROOF = HMAC(ssIn, label | th | ownId)
  *   on PROOF:  check HMAC(ssOut, label | th | remoteId); open once own PROOF is sent
  *   th = SHA-256(HELLO of lower id | HELLO of higher id), so proofs bind both nonces.
+ *
+ * Once open, the link paces what it sends (PROTOCOL.md §3.6): at most
+ * `window` bytes may be in flight before the remote's CREDIT frames say it
+ * consumed them; the rest waits in the link's queue, one queue per origin of
+ * routed frames, served by deficit round robin, so a flooding origin gets its
+ * share and a light one keeps its latency. Control frames go first. When the
+ * queue is over its limits, the heaviest flow loses its newest frame.
  */
 import { EventEmitter } from 'events';
 import debugFactory from 'debug';
@@ -22,6 +29,9 @@ import {
 import { relayError, type RelayError } from '../util/errors.js';
 import type { CountDrop } from '../util/drop-reasons.js';
 import { jitter } from '../util/clock.js';
+import { key53 } from '../util/bytes.js';
+import { DEFAULT_LIMITS } from '../util/limits.js';
+import { decodeCredit, encodeCredit, HelloFlags } from '../wire/frames.js';
 
 const debug = debugFactory('relaymesh:link');
 const EMPTY = new Uint8Array(0);
@@ -40,11 +50,54 @@ export interface LinkOptions {
   pingIntervalMs: number;
   /** A link with no frame at all for this long is closed as dead. */
   deadAfterMs: number;
-  /** Bytes the transport may hold unsent before `send` drops frames. */
+  /** Bytes the link may hold unsent in all (queue and transport buffer). */
   maxBuffered: number;
+  /** Bytes one origin's frames may hold in the queue (default: limits' maxFlowBuffer). */
+  maxFlowBuffer?: number;
+  /** A flow's queued bytes above which `flowSignal(.., true)` is called (false again below half; default: flowMark). */
+  flowMark?: number;
+  /** Bytes in flight before the remote's CREDIT, when both ends set HelloFlags.FLOW (default: linkWindow). */
+  window?: number;
   /** Counts protocol violations by reason (shared with the node). */
   countDrop: CountDrop;
+  /** What became of queued frames, for the routing layer's reports (all optional). */
+  hooks?: LinkHooks;
 }
+
+export interface LinkHooks {
+  /** A routed frame accepted into the queue was dropped later (a heavier flow needed room, or the link closed). */
+  evicted?(frame: Uint8Array, why: 'congested' | 'link_closed'): void;
+  /** A flow crossed `flowMark` (stop) or fell below half of it (go); `ref` is bytes 4..32 (id, to) of one of its frames. */
+  flowSignal?(ref: Uint8Array, origin: Uint8Array, stop: boolean): void;
+  /** The remote's CREDIT let queued frames go: buffers may have drained. */
+  writable?(): void;
+}
+
+type ResolvedLinkOptions = LinkOptions & Required<Pick<LinkOptions, 'maxFlowBuffer' | 'flowMark' | 'window'>>;
+
+/** One origin's routed frames waiting on a link. */
+interface Flow {
+  key: number;
+  origin: Uint8Array;
+  q: Uint8Array[];
+  head: number;
+  bytes: number;
+  deficit: number;
+  /** The quantum for the current round was added. */
+  topped: boolean;
+  active: boolean;
+  /** Set while the origin was told to stop: (id, to) of the frame that crossed the mark. */
+  stopped: Uint8Array | null;
+}
+
+/** DRR quantum: bytes a flow may send per round. */
+const QUANTUM = 16 * 1024;
+/** How often a link waiting on its transport buffer (not on CREDIT) looks again (ms). */
+const POLL_MS = 2;
+/** Offset of `from` and of the message type in a routed frame (wire/envelope.ts). */
+const OFF_FROM = 32;
+const ROUTE_TYPE_UNREACHABLE = 0x06;
+const ROUTE_TYPE_CONGESTION = 0x0a;
 
 export interface LinkEvents {
   open: [];
@@ -61,7 +114,7 @@ export class Link extends EventEmitter<LinkEvents> {
   openedAt = 0;
   stats = { framesIn: 0, framesOut: 0, bytesIn: 0, bytesOut: 0, relayed: 0 };
 
-  readonly #o: LinkOptions;
+  readonly #o: ResolvedLinkOptions;
   /** This node's HELLO, kept only until the transcript hash is made. */
   #hello: Uint8Array | null;
   /** th = SHA-256 over both HELLOs (lower id first), once the remote's has arrived. */
@@ -76,12 +129,34 @@ export class Link extends EventEmitter<LinkEvents> {
   /** When the keepalive timer is due: how late it fires is this node's own lateness. */
   #due = 0;
   #handshakeTimer: ReturnType<typeof setTimeout> | null = null;
+  // ---- flow control (§3.6)
+  /** Both ends set HelloFlags.FLOW: in-flight bytes are bounded by `window`. */
+  #windowed = false;
+  /** Counted bytes sent since open, and the remote's last CREDIT (both mod 2^32). */
+  #sent = 0;
+  #acked = 0;
+  /** Counted bytes received since open, and what the last CREDIT sent said (mod 2^32). */
+  #consumed = 0;
+  #credited = 0;
+  /** Control frames (and routed reports) waiting: sent before any flow. */
+  #control: Uint8Array[] = [];
+  readonly #flows = new Map<number, Flow>();
+  /** Flows with frames queued, in round-robin order, and the one being served. */
+  #ring: Flow[] = [];
+  #ringPos = 0;
+  /** Bytes queued (control and flows). */
+  #queued = 0;
+  #pollTimer: ReturnType<typeof setTimeout> | null = null;
+  #localKey: number;
 
   constructor(connection: Connection, o: LinkOptions) {
     super();
     this.connection = connection;
     this.initiator = o.initiator;
-    this.#o = o;
+    this.#o = {
+      maxFlowBuffer: DEFAULT_LIMITS.maxFlowBuffer, flowMark: DEFAULT_LIMITS.flowMark, window: DEFAULT_LIMITS.linkWindow, ...o,
+    } as ResolvedLinkOptions;
+    this.#localKey = key53(o.identity.id, 0);
     this.#hello = encodeHello({
       version: PROTOCOL_VERSION, flags: o.flags, nonce: randomBytes(NONCE_LENGTH), id: o.identity.id,
       publicKeys: o.identity.publicKeys(), url: o.url,
@@ -121,16 +196,175 @@ export class Link extends EventEmitter<LinkEvents> {
   get remoteUrl(): string { return this.remoteHello?.url ?? ''; }
   get remoteFlags(): number { return this.remoteHello?.flags ?? 0; }
 
-  /** Sends a frame on an open link; returns false if the link cannot carry it. */
+  /**
+   * Sends a frame on an open link, or queues it while the window or the
+   * transport is full. False when the link cannot take it (closed, or over
+   * its limits: the frame was dropped and counted as `congested`).
+   */
   send(frame: Uint8Array): boolean {
     if (this.#state !== 'open') return false;
-    if (this.connection.bufferedAmount > this.#o.maxBuffered) {
-      // Backpressure: the remote (or the network) is not keeping up; drop rather than buffer without bound.
-      this.#o.countDrop('congested');
-      return false;
+    if (this.#queued === 0 && this.#canWrite()) {
+      this.#send(frame);
+      return true;
     }
-    this.#send(frame);
+    return this.#enqueue(frame);
+  }
+
+  /** Bytes this link holds unsent: its queue and its transport's buffer. */
+  get buffered(): number { return this.#queued + this.connection.bufferedAmount; }
+  /** Bytes of this node's own routed frames in the queue, plus the transport's buffer. */
+  get ownBuffered(): number { return (this.#flows.get(this.#localKey)?.bytes ?? 0) + this.connection.bufferedAmount; }
+  /** Bytes sent and not yet credited by the remote (0 when the link is not windowed). */
+  get inFlight(): number { return this.#windowed ? (this.#sent - this.#acked) >>> 0 : 0; }
+  /** Queue figures for stats: bytes, frames, and flows with frames waiting. */
+  queueInfo(): { bytes: number; frames: number; flows: number; inFlight: number } {
+    let frames = this.#control.length;
+    for (const f of this.#ring) frames += f.q.length - f.head;
+    return { bytes: this.#queued, frames, flows: this.#ring.length, inFlight: this.inFlight };
+  }
+  /** This node's own frames in the queue: bytes and count. */
+  ownQueued(): { bytes: number; frames: number } {
+    const f = this.#flows.get(this.#localKey);
+    return f ? { bytes: f.bytes, frames: f.q.length - f.head } : { bytes: 0, frames: 0 };
+  }
+
+  #canWrite(): boolean {
+    const cap = this.#o.window;
+    if (this.#windowed && ((this.#sent - this.#acked) >>> 0) >= cap) return false;
+    return this.connection.bufferedAmount < cap;
+  }
+
+  #enqueue(frame: Uint8Array): boolean {
+    const len = frame.length;
+    const o = this.#o;
+    const routed = frame[0] === FrameType.ROUTE && frame.length >= 52;
+    const transport = this.connection.bufferedAmount;
+    if (transport + len > o.maxBuffered) { o.countDrop('congested'); return false; }
+    if (!routed || frame[1] === ROUTE_TYPE_UNREACHABLE || frame[1] === ROUTE_TYPE_CONGESTION) {
+      // Control frames and reports are small and go first; only the link's total bounds them.
+      if (this.#queued + transport + len > o.maxBuffered) { o.countDrop('congested'); return false; }
+      this.#control.push(frame);
+      this.#queued += len;
+      this.#armPump();
+      return true;
+    }
+    const key = key53(frame, OFF_FROM);
+    let flow = this.#flows.get(key);
+    if (flow && flow.bytes + len > o.maxFlowBuffer) { o.countDrop('congested'); return false; }
+    while (this.#queued + transport + len > o.maxBuffered) {
+      // Room is made by the heaviest flow; if that is this frame's own, the frame is refused.
+      let heavy: Flow | null = null;
+      for (const f of this.#ring) if (!heavy || f.bytes > heavy.bytes) heavy = f;
+      if (!heavy || heavy === flow || heavy.bytes <= (flow?.bytes ?? 0) + len || heavy.q.length - heavy.head <= 0) {
+        o.countDrop('congested');
+        return false;
+      }
+      const victim = heavy.q.pop()!;
+      heavy.bytes -= victim.length;
+      this.#queued -= victim.length;
+      o.countDrop('congested');
+      if (heavy.q.length === heavy.head) this.#deactivate(heavy);
+      else this.#maybeGo(heavy);
+      this.#o.hooks?.evicted?.(victim, 'congested');
+    }
+    if (!flow) {
+      flow = { key, origin: frame.slice(OFF_FROM, OFF_FROM + 20), q: [], head: 0, bytes: 0, deficit: 0, topped: false, active: false, stopped: null };
+      this.#flows.set(key, flow);
+    }
+    flow.q.push(frame);
+    flow.bytes += len;
+    this.#queued += len;
+    if (!flow.active) { flow.active = true; this.#ring.push(flow); }
+    if (!flow.stopped && flow.bytes > o.flowMark) {
+      flow.stopped = frame.slice(4, 32);
+      o.hooks?.flowSignal?.(flow.stopped, flow.origin, true);
+    }
+    this.#armPump();
     return true;
+  }
+
+  #maybeGo(f: Flow): void {
+    if (f.stopped && f.bytes <= this.#o.flowMark / 2) {
+      const ref = f.stopped;
+      f.stopped = null;
+      this.#o.hooks?.flowSignal?.(ref, f.origin, false);
+    }
+  }
+
+  #deactivate(f: Flow): void {
+    const i = this.#ring.indexOf(f);
+    if (i >= 0) {
+      this.#ring.splice(i, 1);
+      if (i < this.#ringPos) this.#ringPos--;
+      if (this.#ringPos >= this.#ring.length) this.#ringPos = 0;
+    }
+    f.active = false;
+    f.deficit = 0;
+    f.topped = false;
+    f.q = [];
+    f.head = 0;
+    this.#maybeGo(f);
+    this.#flows.delete(f.key);
+  }
+
+  /** Waiting on CREDIT needs no timer (the CREDIT pumps); waiting on the transport's buffer polls. */
+  #armPump(): void {
+    if (this.#pollTimer || this.#queued === 0) return;
+    if (this.#windowed && ((this.#sent - this.#acked) >>> 0) >= this.#o.window) return;
+    this.#pollTimer = setTimeout(() => { this.#pollTimer = null; this.#pump(); }, POLL_MS);
+  }
+
+  /** Sends queued frames while the window and the transport allow: control first, then flows by DRR. */
+  #pump(): void {
+    while (this.#queued > 0 && this.#state === 'open') {
+      if (!this.#canWrite()) break;
+      if (this.#control.length) {
+        const f = this.#control.shift()!;
+        this.#queued -= f.length;
+        this.#send(f);
+        continue;
+      }
+      const flow = this.#ring[this.#ringPos];
+      if (!flow) { this.#ringPos = 0; if (!this.#ring.length) break; continue; }
+      if (!flow.topped) { flow.deficit += QUANTUM; flow.topped = true; }
+      let stalled = false;
+      while (flow.head < flow.q.length) {
+        const f = flow.q[flow.head];
+        if (f.length > flow.deficit) break;
+        if (!this.#canWrite()) { stalled = true; break; }
+        flow.q[flow.head++] = undefined as unknown as Uint8Array;
+        flow.deficit -= f.length;
+        flow.bytes -= f.length;
+        this.#queued -= f.length;
+        this.#send(f);
+      }
+      if (stalled) break;
+      if (flow.head === flow.q.length) { this.#deactivate(flow); continue; }
+      if (flow.head > 1024 && flow.head * 2 > flow.q.length) { flow.q = flow.q.slice(flow.head); flow.head = 0; }
+      this.#maybeGo(flow);
+      flow.topped = false;
+      this.#ringPos = (this.#ringPos + 1) % this.#ring.length;
+    }
+    this.#armPump();
+  }
+
+  /** Drops everything queued (the link closed): routed frames are reported to the routing layer. */
+  #dropQueue(): void {
+    if (this.#pollTimer) clearTimeout(this.#pollTimer);
+    this.#pollTimer = null;
+    const hooks = this.#o.hooks;
+    for (let i = 0; i < this.#control.length; i++) this.#o.countDrop('link_closed');
+    this.#control = [];
+    const ring = this.#ring;
+    this.#ring = [];
+    this.#flows.clear();
+    this.#queued = 0;
+    for (const flow of ring) {
+      for (let i = flow.head; i < flow.q.length; i++) {
+        this.#o.countDrop('link_closed');
+        hooks?.evicted?.(flow.q[i], 'link_closed');
+      }
+    }
   }
 
   /** Closes with a reason the remote is told. Idempotent. */
@@ -145,7 +379,30 @@ export class Link extends EventEmitter<LinkEvents> {
   #send(frame: Uint8Array): void {
     this.stats.framesOut++;
     this.stats.bytesOut += frame.length;
+    if (this.#state === 'open') this.#sent = (this.#sent + frame.length) >>> 0;
     this.connection.send(frame);
+  }
+
+  #onCredit(f: Uint8Array): void {
+    const consumed = decodeCredit(f);
+    if (consumed === null) { this.#o.countDrop('malformed'); return; }
+    // A credit beyond what was sent is a lying or broken remote: ignored.
+    if (((this.#sent - consumed) >>> 0) > ((this.#sent - this.#acked) >>> 0)) { this.#o.countDrop('malformed'); return; }
+    this.#acked = consumed;
+    if (this.#queued > 0) {
+      this.#pump();
+      this.#o.hooks?.writable?.();
+    }
+  }
+
+  /** Counts a consumed frame and credits the remote every quarter window. */
+  #consume(len: number): void {
+    if (!this.#windowed) return;
+    this.#consumed = (this.#consumed + len) >>> 0;
+    if (((this.#consumed - this.#credited) >>> 0) >= this.#o.window / 4) {
+      this.#credited = this.#consumed;
+      this.connection.send(encodeCredit(this.#consumed));
+    }
   }
 
   #onFrame(f: Uint8Array): void {
@@ -171,15 +428,21 @@ export class Link extends EventEmitter<LinkEvents> {
             const token = decodePing(f);
             if (token) this.#send(encodePing(FrameType.PONG, token));
             else this.#o.countDrop('malformed');
-            return;
+            return this.#consume(f.length);
           }
-          case FrameType.PONG: return;
+          case FrameType.PONG: return this.#consume(f.length);
+          case FrameType.CREDIT: return this.#onCredit(f);
           case FrameType.CLOSE: return this.#onClose(f);
           case FrameType.HELLO: case FrameType.CHALLENGE: case FrameType.PROOF:
+            // Not counted: a peer sends these only before the link opens, when nothing is counted.
             this.#o.countDrop('unexpected_handshake');
             return;
           default:
-            this.emit('frame', f);
+            try {
+              this.emit('frame', f);
+            } finally {
+              this.#consume(f.length);
+            }
             return;
         }
       }
@@ -266,6 +529,7 @@ export class Link extends EventEmitter<LinkEvents> {
   #maybeOpen(): void {
     if (!this.#proofSent || !this.#remoteProven || this.#state !== 'handshake') return;
     this.#state = 'open';
+    this.#windowed = (this.#o.flags & HelloFlags.FLOW) !== 0 && (this.remoteFlags & HelloFlags.FLOW) !== 0;
     this.openedAt = Date.now();
     if (this.#handshakeTimer) clearTimeout(this.#handshakeTimer);
     this.#handshakeTimer = null;
@@ -333,6 +597,7 @@ export class Link extends EventEmitter<LinkEvents> {
     if (this.#handshakeTimer) clearTimeout(this.#handshakeTimer);
     this.#timer = this.#handshakeTimer = null;
     this.#ssOut?.fill(0);
+    this.#dropQueue();
     this.emit('close', reason, err);
   }
 }

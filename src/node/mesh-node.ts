@@ -59,8 +59,14 @@ export interface MeshNode {
   /** Receives a channel's plaintexts (one handler per channel). */
   registerChannel(channel: number, handler: ChannelHandler): void;
   unregisterChannel(channel: number): void;
-  /** Seals `payload` end to end and routes it to node `id` on `channel`. */
-  sendOnChannel(id: Uint8Array, channel: number, payload: Uint8Array): void;
+  /**
+   * Seals `payload` end to end and routes it to node `id` on `channel`. False
+   * (like stream.write) when this node's buffer toward `id` is over
+   * sendHighWaterMark or a relay asked it to wait: 'drain' follows.
+   */
+  sendOnChannel(id: Uint8Array, channel: number, payload: Uint8Array): boolean;
+  /** This node's own messages not yet sent: queued for sessions and in link queues (bytes, count). */
+  sendQueue(): { bytes: number; count: number };
   /** The `n` ids this node knows closest to `target`, nearest first: its links, then discovery's contacts. */
   closestKnown(target: Uint8Array, n: number): Uint8Array[];
   /** The public keys (dsa || kem) of `id` when this node holds them checked against the id (itself, links, session peers). */

@@ -11,7 +11,7 @@
  * and the signaling server.
  */
 import { EventEmitter } from 'events';
-import { equalBytes, toBuffer } from '../util/bytes.js';
+import { equalBytes, toBuffer, toHex } from '../util/bytes.js';
 import { relayError, type RelayError } from '../util/errors.js';
 import { DEFAULT_LIMITS, FRAME_OVERHEAD, resolveLimits, type Limits } from '../util/limits.js';
 import type { Detour, DropReason } from '../util/drop-reasons.js';
@@ -21,6 +21,7 @@ import { Listener, advertisedUrl } from '../transport/listener.js';
 import { WebSocketConnection } from '../transport/websocket.js';
 import type { Connection } from '../transport/connection.js';
 import { CloseReason, FrameType, HelloFlags, MESH_SUBPROTOCOL } from '../wire/frames.js';
+import { CongestionKind } from '../wire/envelope.js';
 import { LinkManager, opened } from '../link/link-manager.js';
 import type { Link } from '../link/link.js';
 import { RoutingTable, closestIds } from '../routing/routing-table.js';
@@ -30,6 +31,10 @@ import { Discovery } from '../routing/discovery.js';
 import { SessionManager } from '../session/session-manager.js';
 import type { AutoConnector, LinkControl, MeshNode } from './mesh-node.js';
 import type { ChannelHandler, IceServer, LinkInfo, NodeEvents, NodeOptions, NodeStats } from './types.js';
+
+/** How often a pending 'drain' is looked at besides CREDIT and CONGESTION go (ms). */
+const DRAIN_POLL_MS = 5;
+const NO_LINKS: { has(): boolean; readonly size: number } = { has: () => false, size: 0 };
 
 export class RelayNode extends EventEmitter<NodeEvents> implements MeshNode {
   readonly identity: Identity;
@@ -58,6 +63,13 @@ export class RelayNode extends EventEmitter<NodeEvents> implements MeshNode {
   #destroyed = false;
   #closedEmitted = false;
   #started = false;
+  // ---- send()'s backpressure signal
+  /** Destinations send() returned false for, waiting for 'drain'. */
+  readonly #blocked = new Map<string, Uint8Array>();
+  /** Destinations a relay's CONGESTION report holds, until when (ms). */
+  readonly #holds = new Map<string, number>();
+  #drainTimer: ReturnType<typeof setTimeout> | null = null;
+  #drainCheckQueued = false;
 
   constructor(opts: NodeOptions = {}) {
     super();
@@ -70,6 +82,9 @@ export class RelayNode extends EventEmitter<NodeEvents> implements MeshNode {
     }
     this.#opts = opts;
     const limits: Limits = resolveLimits(DEFAULT_LIMITS, opts, 'opts');
+    if (limits.sendLowWaterMark > limits.sendHighWaterMark) {
+      throw new RangeError(`opts.sendLowWaterMark (${limits.sendLowWaterMark}) must not exceed opts.sendHighWaterMark (${limits.sendHighWaterMark})`);
+    }
     this.limits = limits;
     this.identity = opts.identity instanceof Identity ? opts.identity
       : opts.identity ? Identity.fromJSON(opts.identity as IdentityJSON | string) : Identity.generate();
@@ -93,6 +108,11 @@ export class RelayNode extends EventEmitter<NodeEvents> implements MeshNode {
       onDisconnect: (id, err) => this.emit('disconnect', toBuffer(id.slice()), err),
       onLinkLost: (link, reason) => this.#discovery.onLinkClosed(link.idHex, reason === CloseReason.TOO_MANY_LINKS),
       onRebootstrap: () => this.#discovery.maintain(),
+      linkHooks: {
+        evicted: (frame) => this.#router.dropped(frame),
+        flowSignal: (ref, origin, stop) => this.#router.flowSignal(ref, origin, stop),
+        writable: () => this.#queueDrainCheck(),
+      },
     }, this.#table);
     this.#router = new Router({
       localId: this.identity.id,
@@ -104,6 +124,7 @@ export class RelayNode extends EventEmitter<NodeEvents> implements MeshNode {
       deliver: (f) => this.#sessions.handle(f),
       learn: (f) => this.#discovery.onNodes(f),
       unreachable: (msgKey, to, err) => this.#sessions.unreachable(msgKey, to, err),
+      congestion: (kind, msgKey, to) => this.#onCongestion(kind, msgKey, to),
     }, this.#table, new DedupCache(limits.dedupEntries, limits.dedupAgeMs));
     this.#discovery = new Discovery({
       localId: this.identity.id,
@@ -165,8 +186,14 @@ export class RelayNode extends EventEmitter<NodeEvents> implements MeshNode {
   /** Lets discovery form links without a URL (WebRTC through the mesh). */
   useAutoConnector(c: AutoConnector): void { this.#autoConnector = c; }
 
-  /** Seals `payload` end to end and routes it to node `id` on `channel`. */
-  sendOnChannel(id: Uint8Array, channel: number, payload: Uint8Array): void {
+  /**
+   * Seals `payload` end to end and routes it to node `id` on `channel`.
+   * Returns false, like stream.write(), when this node's bytes toward `id`'s
+   * next hop (or queued for its session) reach sendHighWaterMark, or a relay
+   * on the way asked it to wait; the message is accepted all the same, and
+   * 'drain' follows once they are below sendLowWaterMark.
+   */
+  sendOnChannel(id: Uint8Array, channel: number, payload: Uint8Array): boolean {
     if (this.#destroyed) throw relayError('ERR_DESTROYED', 'send after destroy');
     if (!Number.isInteger(channel) || channel < 0 || channel > 254) throw new RangeError('channel must be 0..254 (255 marks batch records)');
     if (payload.length > this.limits.maxMessageSize) {
@@ -178,9 +205,81 @@ export class RelayNode extends EventEmitter<NodeEvents> implements MeshNode {
       pt[0] = channel;
       pt.set(payload, 1);
       queueMicrotask(() => { if (!this.#destroyed) this.#deliver(this.identity.id, pt); });
-      return;
+      return true;
     }
     this.#sessions.send(id, channel, payload);
+    const hex = toHex(id);
+    if (!this.#held(hex) && this.#pressure(id) < this.limits.sendHighWaterMark) return true;
+    if (!this.#blocked.has(hex)) this.#blocked.set(hex, id.slice());
+    this.#armDrain();
+    return false;
+  }
+
+  /** This node's own messages not yet sent: waiting for sessions, and in link queues. */
+  sendQueue(): { bytes: number; count: number } {
+    let bytes = this.#sessions.queuedBytes;
+    let count = this.#sessions.queued;
+    for (const { link } of this.#table.entries()) {
+      const q = link.ownQueued();
+      bytes += q.bytes;
+      count += q.frames;
+    }
+    return { bytes, count };
+  }
+
+  /** Bytes of this node's toward `to`: queued for its session, and on the link to its next hop. */
+  #pressure(to: Uint8Array): number {
+    const hop = this.#table.nextHop(to, NO_LINKS);
+    return this.#sessions.pendingBytes(to) + (hop ? hop.link.ownBuffered : 0);
+  }
+
+  #held(hex: string): boolean {
+    const until = this.#holds.get(hex);
+    if (until === undefined) return false;
+    if (Date.now() < until) return true;
+    this.#holds.delete(hex);
+    return false;
+  }
+
+  /** A CONGESTION report (or this node's own link queue) named one of our messages. */
+  #onCongestion(kind: number, msgKey: number, to: Uint8Array): boolean {
+    if (!this.#sessions.congestion(kind, msgKey, to)) return false;
+    const hex = toHex(to);
+    if (kind === CongestionKind.GO) {
+      this.#holds.delete(hex);
+      this.#queueDrainCheck();
+    } else {
+      if (!this.#holds.has(hex) && this.#holds.size >= this.limits.maxSessions) {
+        // Bounded: expired holds go first; failing that, this hold is not kept (send() says true a little early).
+        for (const [h, until] of this.#holds) if (until <= Date.now()) this.#holds.delete(h);
+        if (this.#holds.size >= this.limits.maxSessions) return true;
+      }
+      this.#holds.set(hex, Date.now() + this.limits.congestionHoldMs);
+    }
+    return true;
+  }
+
+  /** While send() owes a 'drain': looks again every few ms (holds expire, sessions open) and on every CREDIT. */
+  #armDrain(): void {
+    if (this.#drainTimer || this.#destroyed) return;
+    this.#drainTimer = setTimeout(() => { this.#drainTimer = null; this.#checkDrain(); }, DRAIN_POLL_MS);
+    this.#drainTimer.unref?.();
+  }
+
+  #queueDrainCheck(): void {
+    if (this.#blocked.size === 0 || this.#drainCheckQueued) return;
+    this.#drainCheckQueued = true;
+    setImmediate(() => { this.#drainCheckQueued = false; this.#checkDrain(); });
+  }
+
+  #checkDrain(): void {
+    if (this.#destroyed || this.#blocked.size === 0) return;
+    for (const [hex, to] of this.#blocked) {
+      if (!this.#held(hex) && this.#pressure(to) < this.limits.sendLowWaterMark) this.#blocked.delete(hex);
+    }
+    if (this.#blocked.size > 0) { this.#armDrain(); return; }
+    if (this.#drainTimer) { clearTimeout(this.#drainTimer); this.#drainTimer = null; }
+    this.emit('drain');
   }
 
   /** Receives a channel's plaintexts (one handler per channel). */
@@ -216,6 +315,8 @@ export class RelayNode extends EventEmitter<NodeEvents> implements MeshNode {
       return;
     }
     this.#destroyed = true;
+    if (this.#drainTimer) clearTimeout(this.#drainTimer);
+    this.#drainTimer = null;
     this.#discovery.stop();
     this.onDestroy();
     this.#sessions.destroy();
@@ -244,9 +345,21 @@ export class RelayNode extends EventEmitter<NodeEvents> implements MeshNode {
       queued: this.#sessions.queued,
       ...this.#counters,
       ...this.#router.counters,
+      flow: { reportsSent: this.#router.reports.sent, reportsReceived: this.#router.reports.received, ...this.#linkTotals() },
       dropped: { ...this.#dropped },
       detours: { ...this.#detours },
     };
+  }
+
+  #linkTotals(): { linkQueued: number; linkInFlight: number } {
+    let linkQueued = 0;
+    let linkInFlight = 0;
+    for (const { link } of this.#table.entries()) {
+      const q = link.queueInfo();
+      linkQueued += q.bytes;
+      linkInFlight += q.inFlight;
+    }
+    return { linkQueued, linkInFlight };
   }
 
   /** The routing table, for status pages: id, transport, address, counters per link. */
@@ -302,7 +415,7 @@ export class RelayNode extends EventEmitter<NodeEvents> implements MeshNode {
 
   // ---------------------------------------------------------------- links
 
-  #flags(): number { return (this.wrtc ? HelloFlags.WEBRTC : 0) | (this.#url ? HelloFlags.WEBSOCKET : 0); }
+  #flags(): number { return HelloFlags.FLOW | (this.wrtc ? HelloFlags.WEBRTC : 0) | (this.#url ? HelloFlags.WEBSOCKET : 0); }
 
   #onLinkOpen(link: Link, isNewPeer: boolean): void {
     // One encapsulation to a new neighbour is made ahead (its session then starts

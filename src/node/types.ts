@@ -40,6 +40,8 @@ export interface NodeEvents {
   peer: [id: Uint8Array];
   disconnect: [id: Uint8Array, err: RelayError | null];
   undeliverable: [err: RelayError, to: Uint8Array];
+  /** After send() returned false: the buffers it reported are below sendLowWaterMark again. */
+  drain: [];
   error: [err: Error];
   close: [];
 }
@@ -53,6 +55,15 @@ export interface NodeStats {
   relayed: number;
   bytesRelayed: number;
   undeliverable: number;
+  /** Flow control (PROTOCOL.md §3.6, §4.4); optional for snapshots made by older code. */
+  flow?: {
+    /** CONGESTION reports this node sent as a relay (stop, go, dropped), and received as an origin. */
+    reportsSent: number;
+    reportsReceived: number;
+    /** Bytes waiting in link queues (all flows), and in flight (sent, not yet credited by the remote). */
+    linkQueued: number;
+    linkInFlight: number;
+  };
   /** Inputs dropped, by reason (src/util/drop-reasons.ts). */
   dropped: Partial<Record<DropReason, number>>;
   /** Messages that went on along another path: came back here (`loop`) or were handed back from a dead end (`backtrack`). */

@@ -12,6 +12,7 @@ import { systemClock, type Clock } from '../util/clock.js';
 import { encodeNodes, MAX_NODES_PER_FRAME, type NodeInfo } from '../wire/frames.js';
 import {
   DEFAULT_TTL, encodeEnvelope, envelope, MsgType, OFF_MSG_ID, OFF_TTL, UnreachableReason, decodeUnreachable, encodeUnreachable,
+  CongestionKind, CONGESTION_ENTRY, MAX_CONGESTION_ENTRIES, decodeCongestion, encodeCongestion,
 } from '../wire/envelope.js';
 import { relayError, type RelayError } from '../util/errors.js';
 import type { CountDrop, Detour } from '../util/drop-reasons.js';
@@ -38,15 +39,31 @@ export interface RouterHost {
   learn(nodesFrame: Uint8Array): void;
   /** The message this node sent with id `msgKey` (key53 of its id) did not reach `to`. */
   unreachable(msgKey: number, to: Uint8Array, err: RelayError): void;
+  /**
+   * A congestion report about message `msgKey` to `to`, from a relay or from
+   * this node's own link queue; false if this node sent no such message
+   * (the report is then ignored and counted).
+   */
+  congestion?(kind: number, msgKey: number, to: Uint8Array): boolean;
 }
+
+/** Origins with drop reports waiting to be sent at once (more: their drops are counted, not reported). */
+const MAX_REPORT_ORIGINS = 1024;
+/** Entries waiting for one origin (16 reports' worth). */
+const MAX_REPORT_ENTRIES = 16 * MAX_CONGESTION_ENTRIES;
 
 export class Router {
   readonly counters = { relayed: 0, bytesRelayed: 0 };
+  /** CONGESTION reports sent (as a relay) and received (as an origin). */
+  readonly reports = { sent: 0, received: 0 };
   readonly #host: RouterHost;
   readonly #table: RoutingTable<RouteLink>;
   readonly #dedup: DedupCache<RouteLink>;
 
   readonly #clock: Clock;
+  /** Drop reports being gathered for this turn, by origin (key53 of its id). */
+  #drops = new Map<number, { origin: Uint8Array; entries: Uint8Array[] }>();
+  #dropsScheduled = false;
 
   constructor(host: RouterHost, table: RoutingTable<RouteLink>, dedup: DedupCache<RouteLink>) {
     this.#host = host;
@@ -78,6 +95,7 @@ export class Router {
       (seen ?? this.#dedup.add(key, this.#clock.now())).delivered = true;
       switch (envelope.type(f)) {
         case MsgType.UNREACHABLE: return this.#onUnreachable(f);
+        case MsgType.CONGESTION: return this.#onCongestion(f);
         case MsgType.LOOKUP_RESULT: return host.learn(envelope.body(f));
         case MsgType.LOOKUP: return this.#answerLookup(f);
         default: return host.deliver(f);
@@ -126,13 +144,78 @@ export class Router {
       this.counters.relayed++;
       this.counters.bytesRelayed += f.length;
     }
-    return hop.link.send(f) ? 'sent' : 'congested';
+    if (hop.link.send(f)) return 'sent';
+    // A relayed message the next hop's queue refused: its origin is told (an origin's own gets 'congested').
+    if (from) this.dropped(f);
+    return 'congested';
+  }
+
+  /**
+   * A routed frame was dropped from a link's queue (refused, evicted for a
+   * heavier flow, or left on a link that closed). Its origin gets a
+   * CONGESTION DROPPED report naming it, gathered per origin for this turn;
+   * this node's own messages are reported here. Reports are never reported.
+   */
+  dropped(f: Uint8Array): void {
+    const type = envelope.type(f);
+    if (type === MsgType.CONGESTION || type === MsgType.UNREACHABLE) return;
+    const origin = envelope.from(f);
+    if (equalBytes(origin, this.#host.localId)) {
+      this.#host.congestion?.(CongestionKind.DROPPED, msgKey(f, OFF_MSG_ID), envelope.to(f).slice());
+      return;
+    }
+    const key = msgKey(origin, 0);
+    let d = this.#drops.get(key);
+    if (!d) {
+      if (this.#drops.size >= MAX_REPORT_ORIGINS) return;
+      d = { origin: origin.slice(), entries: [] };
+      this.#drops.set(key, d);
+    }
+    if (d.entries.length >= MAX_REPORT_ENTRIES) return;
+    d.entries.push(f.slice(OFF_MSG_ID, OFF_MSG_ID + CONGESTION_ENTRY));
+    if (!this.#dropsScheduled) {
+      this.#dropsScheduled = true;
+      queueMicrotask(() => this.#flushDrops());
+    }
+  }
+
+  /** A flow on one of this node's links crossed its mark: its origin is told to stop, or to go on. */
+  flowSignal(ref: Uint8Array, origin: Uint8Array, stop: boolean): void {
+    if (equalBytes(origin, this.#host.localId)) return; // send()'s own return value says it
+    this.#report(origin, stop ? CongestionKind.STOP : CongestionKind.GO, [ref]);
+  }
+
+  #flushDrops(): void {
+    this.#dropsScheduled = false;
+    const drops = this.#drops;
+    this.#drops = new Map();
+    for (const { origin, entries } of drops.values()) {
+      for (let i = 0; i < entries.length; i += MAX_CONGESTION_ENTRIES) {
+        this.#report(origin, CongestionKind.DROPPED, entries.slice(i, i + MAX_CONGESTION_ENTRIES));
+      }
+    }
+  }
+
+  #report(origin: Uint8Array, kind: number, entries: Uint8Array[]): void {
+    if (this.#table.size === 0) return;
+    this.reports.sent++;
+    const ttl = Math.max(this.#host.ttl, DEFAULT_TTL);
+    this.#forward(encodeEnvelope(MsgType.CONGESTION, origin, this.#host.localId, encodeCongestion(kind, entries), ttl), null);
+  }
+
+  #onCongestion(f: Uint8Array): void {
+    const c = decodeCongestion(envelope.body(f));
+    if (!c) return this.#host.countDrop('malformed');
+    this.reports.received++;
+    for (const e of c.entries) {
+      if (!this.#host.congestion?.(c.kind, msgKey(e, 0), e.subarray(8, CONGESTION_ENTRY))) this.#host.countDrop('unsolicited_report');
+    }
   }
 
   /** Tells the origin its message could not be delivered (never for an UNREACHABLE itself). */
   #bounce(f: Uint8Array, reason: number): void {
     this.#host.countDrop(reason === UnreachableReason.HOP_LIMIT ? 'hop_limit' : 'no_route');
-    if (envelope.type(f) === MsgType.UNREACHABLE) return;
+    if (envelope.type(f) === MsgType.UNREACHABLE || envelope.type(f) === MsgType.CONGESTION) return;
     const origin = envelope.from(f);
     const body = encodeUnreachable(reason, envelope.msgId(f), envelope.to(f));
     // The report gets at least the default hop limit: a small TTL chosen for the

@@ -16,15 +16,19 @@ import { SpareEphemeral } from './spare-ephemeral.js';
 import { RateWindow } from '../util/rate-window.js';
 import { defaultAead, type Aead } from '../crypto/aead.js';
 import {
-  allocEnvelope, encodeEnvelope, envelope, EnvelopeFlags, HEADER_LENGTH, MsgType, OFF_FLAGS, OFF_MSG_ID, type MsgTypeCode,
+  allocEnvelope, CongestionKind, encodeEnvelope, envelope, EnvelopeFlags, HEADER_LENGTH, MsgType, OFF_FLAGS, OFF_MSG_ID, type MsgTypeCode,
 } from '../wire/envelope.js';
 import { BatchWriter, BATCH_CHANNEL, readBatch } from './batch.js';
 import { relayError, type RelayError } from '../util/errors.js';
 import type { CountDrop } from '../util/drop-reasons.js';
 import type { RouteResult } from '../routing/router.js';
 
-/** DATA message ids remembered to map an UNREACHABLE back to its message. */
-const SENT_DATA_ENTRIES = 8192;
+/**
+ * DATA message ids remembered (with their destination) to map an UNREACHABLE
+ * or a CONGESTION report back to its message: enough for the messages of a
+ * blast still in flight, ~5 MB at most.
+ */
+const SENT_DATA_ENTRIES = 65_536;
 /** SESSION_UNKNOWN replies sent per second, to all senders together. */
 const UNKNOWN_REPLIES_PER_SECOND = 20;
 /** Idle batch buffers kept for reuse. */
@@ -68,6 +72,8 @@ interface Queued { channel: number; payload: Uint8Array }
 interface Pending {
   to: Uint8Array;
   queue: Queued[];
+  /** Payload bytes in `queue` (send()'s backpressure counts them). */
+  bytes: number;
   init: PendingInit | null;
   attempts: number;
   startedAt: number;
@@ -94,14 +100,18 @@ export class SessionManager {
   /** RESP bodies of recent INITs, keyed by sender id and its sid. */
   readonly #answered: BoundedMap<string, Uint8Array>;
   #queued = 0;
+  #queuedBytes = 0;
   readonly #spare = new SpareEphemeral();
   #sweep: ReturnType<typeof setInterval>;
   #destroyed = false;
   readonly #unknownReplies = new RateWindow(UNKNOWN_REPLIES_PER_SECOND);
   /** Handshakes answered per sender in the current one-second window (bounded map). */
   readonly #initRate: BoundedMap<string, RateWindow>;
-  /** Ids (key53) of DATA messages sent, with how many messages each carries (a batch record: several). */
-  readonly #sentData = new BoundedMap<number, number>(SENT_DATA_ENTRIES);
+  /**
+   * Ids (key53) of DATA messages sent: how many messages each carries (a batch record: several) and key53
+   * of its `to` (a congestion report must name both). Tells data from handshakes.
+   */
+  readonly #sentData = new BoundedMap<number, { n: number; to: number }>(SENT_DATA_ENTRIES);
   /** Destinations sent to in this event-loop turn; their later messages wait here for the turn's end. */
   readonly #batches = new Map<string, Batch>();
   #flushQueued = false;
@@ -121,6 +131,10 @@ export class SessionManager {
 
   get sessionCount(): number { return this.#sessions.size; }
   get queued(): number { return this.#queued; }
+  /** Payload bytes waiting for sessions, all destinations. */
+  get queuedBytes(): number { return this.#queuedBytes; }
+  /** Payload bytes waiting for the session with `to`. */
+  pendingBytes(to: Uint8Array): number { return this.#pending.get(toHex(to))?.bytes ?? 0; }
 
   /**
    * Remembers keys that were checked against their id. With `ahead` (keys from
@@ -155,13 +169,15 @@ export class SessionManager {
     if (this.#queued >= this.#o.maxQueueTotal) throw relayError('ERR_QUEUE_FULL', `more than ${this.#o.maxQueueTotal} messages wait for sessions`);
     if (!p) {
       const now = Date.now();
-      p = { to: to.slice(), queue: [], init: null, attempts: 0, startedAt: now, deadline: now + this.#o.handshakeTimeoutMs, due: 0, extended: 0, lastLook: false, timer: null, lastError: null };
+      p = { to: to.slice(), queue: [], bytes: 0, init: null, attempts: 0, startedAt: now, deadline: now + this.#o.handshakeTimeoutMs, due: 0, extended: 0, lastLook: false, timer: null, lastError: null };
       this.#pending.set(hex, p);
       if (session) this.#sessions.drop(session);
       this.#attempt(p);
     }
     p.queue.push({ channel, payload: payload.slice() }); // the caller may reuse its buffer while this waits
     this.#queued++;
+    p.bytes += payload.length;
+    this.#queuedBytes += payload.length;
   }
 
   /** Called when the node gains a link: paused handshakes go now. */
@@ -189,10 +205,25 @@ export class SessionManager {
 
   /** The routed message `msgKey` of ours came back undeliverable: data is reported, a handshake retried. */
   unreachable(msgKey: number, to: Uint8Array, err: RelayError): void {
-    const count = this.#sentData.get(msgKey);
-    if (count !== undefined) { this.#sentData.delete(msgKey); this.#o.fail(to, err, count); return; }
+    const sent = this.#sentData.get(msgKey);
+    if (sent !== undefined) { this.#sentData.delete(msgKey); this.#o.fail(to, err, sent.n); return; }
     const p = this.#pending.get(toHex(to));
     if (p) p.lastError = err;
+  }
+
+  /**
+   * A congestion report names message `msgKey` to `to`: true if this node sent
+   * that DATA message to that destination (a report naming anything else is
+   * not acted on). A DROPPED message is reported undeliverable (ERR_CONGESTED).
+   */
+  congestion(kind: number, msgKey: number, to: Uint8Array): boolean {
+    const sent = this.#sentData.get(msgKey);
+    if (sent === undefined || sent.to !== key53(to)) return false;
+    if (kind === CongestionKind.DROPPED) {
+      this.#sentData.delete(msgKey);
+      this.#o.fail(to, relayError('ERR_CONGESTED', `a queue toward ${toHex(to)} was full; the message was dropped`, { to: toHex(to) }), sent.n);
+    }
+    return true;
   }
 
   destroy(): void {
@@ -208,6 +239,7 @@ export class SessionManager {
     this.#queued = 0;
     for (const [hex, b] of this.#batches) this.#flushBatch(hex, b);
     this.#batches.clear();
+    this.#queuedBytes = 0;
     this.#sessions.clear();
   }
 
@@ -292,7 +324,7 @@ export class SessionManager {
     const frame = allocEnvelope(MsgType.DATA, to, this.#o.identity.id, DATA_OVERHEAD + length, this.#o.ttl);
     session.sealPartsInto(frame, HEADER_LENGTH, parts);
     const key = key53(frame, OFF_MSG_ID);
-    this.#sentData.set(key, count);
+    this.#sentData.set(key, { n: count, to: key53(to) });
     const result = this.#o.route(frame);
     if (result === 'sent') return true;
     this.#sentData.delete(key);
@@ -351,6 +383,7 @@ export class SessionManager {
     if (p.timer) clearTimeout(p.timer);
     this.#pending.delete(toHex(p.to));
     this.#queued -= p.queue.length;
+    this.#queuedBytes -= p.bytes;
     debug('giving up on %s: %s', toHex(p.to), err.code);
     this.#o.fail(p.to, err, p.queue.length);
   }
@@ -413,6 +446,7 @@ export class SessionManager {
     if (p.timer) clearTimeout(p.timer);
     this.#pending.delete(toHex(p.to));
     this.#queued -= p.queue.length;
+    this.#queuedBytes -= p.bytes;
     const hex = toHex(p.to);
     for (const q of p.queue) this.#sendNow(hex, p.to, session, q.channel, q.payload);
   }

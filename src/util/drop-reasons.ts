@@ -15,13 +15,15 @@ export const DROP_REASONS = {
   bad_version: 'a HELLO with another protocol version',
   auth_failed: 'a link whose identity proof failed',
   handler_error: 'a frame whose handler threw',
-  congested: 'a frame for a link whose transport buffer is full',
+  congested: 'a frame dropped from (or refused by) a full link queue: its flow, or the link, is over its limit',
+  link_closed: 'a frame still queued on a link when it closed',
   after_close: 'a frame that arrived on a link after it closed (other than routed traffic on a closed duplicate)',
   // routing
   too_large: 'a routed frame larger than maxMessageSize allows',
   duplicate: 'a message already delivered here',
   hop_limit: 'a message whose hop limit ran out here',
   no_route: 'a message with no link left to try',
+  unsolicited_report: 'a congestion report naming no message this node sent to that destination',
   // end-to-end sessions
   bad_keys: 'public keys that do not hash to their id',
   bad_handshake: 'a session handshake message that does not verify',

@@ -11,6 +11,7 @@ export const ERROR_CODES = {
   ERR_ABORTED: 'the operation was aborted by its AbortSignal',
   ERR_HANDSHAKE_TIMEOUT: 'no end-to-end session could be set up in time',
   ERR_QUEUE_FULL: 'a bounded queue is full; the message was not accepted',
+  ERR_CONGESTED: 'the message was dropped from a full link queue on its path (at a relay, or at this node after it was accepted)',
   ERR_FRAME_TOO_LARGE: 'a frame or message exceeds the size limit',
   ERR_MALFORMED_FRAME: 'a frame could not be decoded',
   ERR_UNKNOWN_TYPE: 'a frame or message of an unknown type',

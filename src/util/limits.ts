@@ -53,8 +53,20 @@ export const DEFAULT_LIMITS = {
   sessionIdleMs: 10 * 60_000,
   /** connect(id) time limit (ms). */
   connectTimeoutMs: 15_000,
-  /** Bytes a link's transport may hold unsent before frames on it are dropped (and reported). */
+  /** Bytes a link may hold unsent (its queue and its transport's buffer); beyond, frames of the heaviest flow are dropped (and reported). */
   maxLinkBuffer: 8 * 1024 * 1024,
+  /** Bytes one origin's frames may hold in one link's queue; beyond, that origin's frames are dropped (and reported). */
+  maxFlowBuffer: 4 * 1024 * 1024,
+  /** Bytes of one origin's frames queued on a link above which a relay tells the origin to wait (CONGESTION stop; go below half). */
+  flowMark: 256 * 1024,
+  /** Bytes a link sends before the remote's CREDIT says it consumed them (the in-flight window). */
+  linkWindow: 64 * 1024,
+  /** send() returns false once this node's bytes toward the message's next hop (or queued for its session) reach this. */
+  sendHighWaterMark: 1024 * 1024,
+  /** After send() returned false, 'drain' is emitted once those bytes are below this again. */
+  sendLowWaterMark: 256 * 1024,
+  /** How long a congestion report holds send() false for its destination when no CONGESTION go follows (ms). */
+  congestionHoldMs: 1000,
   /** End-to-end handshakes answered per second for one sender id. */
   maxHandshakesPerSecond: 20,
   /** Plaintext bytes of one batch record: messages to one destination in one event-loop turn sealed together. */

@@ -33,10 +33,17 @@ export const MsgType = {
   LOOKUP: 0x08,
   /** Answer to LOOKUP: body is a NODES frame (the answering node and its closest links). */
   LOOKUP_RESULT: 0x09,
+  /** A relay's congestion report to a message's origin: stop, go on, or these messages were dropped (§4.4). */
+  CONGESTION: 0x0a,
 } as const;
 export type MsgTypeCode = (typeof MsgType)[keyof typeof MsgType];
 
 export const UnreachableReason = { NO_ROUTE: 1, HOP_LIMIT: 2 } as const;
+/** CONGESTION kinds: the origin holds its sends to `to` (STOP, DROPPED) until GO or congestionHoldMs. */
+export const CongestionKind = { STOP: 1, GO: 2, DROPPED: 3 } as const;
+/** One CONGESTION entry: a message's id (8) and its `to` (20), bytes 4..32 of its envelope. */
+export const CONGESTION_ENTRY = MSG_ID_LENGTH + ID_LENGTH;
+export const MAX_CONGESTION_ENTRIES = 64;
 
 /**
  * Envelope flag bits (PROTOCOL.md §4.1). Relays forward them untouched and
@@ -94,4 +101,26 @@ export function encodeUnreachable(reason: number, msgId: Uint8Array, originalTo:
 export function decodeUnreachable(body: Uint8Array): { reason: number; msgId: Uint8Array; to: Uint8Array } | null {
   if (body.length !== 1 + MSG_ID_LENGTH + ID_LENGTH) return null;
   return { reason: body[0], msgId: body.slice(1, 1 + MSG_ID_LENGTH), to: body.slice(1 + MSG_ID_LENGTH) };
+}
+
+// CONGESTION body: kind u8 | count u8 (1..64) | count x (message id 8 | original to 20)
+export function encodeCongestion(kind: number, entries: Uint8Array[]): Uint8Array {
+  const n = Math.min(entries.length, MAX_CONGESTION_ENTRIES);
+  const out = new Uint8Array(2 + n * CONGESTION_ENTRY);
+  out[0] = kind;
+  out[1] = n;
+  for (let i = 0; i < n; i++) out.set(entries[i].subarray(0, CONGESTION_ENTRY), 2 + i * CONGESTION_ENTRY);
+  return out;
+}
+
+/** The kind and the entries (views into `body`), or null when malformed. */
+export function decodeCongestion(body: Uint8Array): { kind: number; entries: Uint8Array[] } | null {
+  if (body.length < 2 + CONGESTION_ENTRY) return null;
+  const kind = body[0];
+  const n = body[1];
+  if (kind < CongestionKind.STOP || kind > CongestionKind.DROPPED || n < 1 || n > MAX_CONGESTION_ENTRIES) return null;
+  if (body.length !== 2 + n * CONGESTION_ENTRY) return null;
+  const entries: Uint8Array[] = [];
+  for (let i = 0; i < n; i++) entries.push(body.subarray(2 + i * CONGESTION_ENTRY, 2 + (i + 1) * CONGESTION_ENTRY));
+  return { kind, entries };
 }

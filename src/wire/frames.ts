@@ -19,10 +19,13 @@ export const FrameType = {
   FIND_NODE: 0x06,
   NODES: 0x07,
   CLOSE: 0x08,
+  /** Flow control: bytes of frames the sender of CREDIT has consumed on this link (PROTOCOL.md §3.6). */
+  CREDIT: 0x09,
   ROUTE: 0x10,
 } as const;
 
-export const HelloFlags = { WEBRTC: 1, WEBSOCKET: 2 } as const;
+/** FLOW: this node sends CREDIT frames and honours the remote's (§3.6). */
+export const HelloFlags = { WEBRTC: 1, WEBSOCKET: 2, FLOW: 4 } as const;
 
 export const CloseReason = {
   NORMAL: 0,
@@ -166,6 +169,18 @@ export function decodeNodes(f: Uint8Array): NodeInfo[] | null {
     nodes.push({ id, flags, url });
   }
   return o === f.length ? nodes : null;
+}
+
+// CREDIT: type u8 | consumed u32 (bytes of counted frames received since the link opened, mod 2^32)
+export function encodeCredit(consumed: number): Uint8Array {
+  const out = new Uint8Array(5);
+  out[0] = FrameType.CREDIT;
+  new DataView(out.buffer).setUint32(1, consumed >>> 0);
+  return out;
+}
+
+export function decodeCredit(f: Uint8Array): number | null {
+  return f.length === 5 ? ((f[1] << 24) | (f[2] << 16) | (f[3] << 8) | f[4]) >>> 0 : null;
 }
 
 // CLOSE: type u8 | reason u8 | message (utf-8, up to 123 bytes)

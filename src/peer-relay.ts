@@ -116,6 +116,8 @@ export class PeerRelay extends RelayNode {
   }
 
   protected override onDestroy(): void {
+    // Signaling first: its clients' sockets close next, and a closing server announces no departures.
+    this.signaling?.close();
     this.#connector.destroy();
   }
 }

@@ -18,6 +18,7 @@ import { sealMlKemAes } from './ml-kem-aes.js';
 import { ServerRequests, type Frame } from './requests.js';
 import { fastStringify } from '../signaling/fast-json.js';
 import { registrationMessage } from '../signaling/mesh-records.js';
+import { PRESENCE_BATCH } from '../signaling/presence.js';
 import { encodeText } from './text.js';
 import { RELAYMESH_IM, SecureSessions, secureEnvelopeJson } from './secure-envelope.js';
 import { PeerKeyStore } from './peer-keys.js';
@@ -198,7 +199,7 @@ export class MessagingPeer {
     const fresh = { ts, sig: encodeBase64(ml_dsa65.sign(registrationMessage(this.config.clientId, ts), this.#dsa.secretKey)) };
     return {
       type: 'register',
-      payload: { clientId: this.config.clientId, publicKey: Array.from(this.config.publicKey), verification: this.#proof, fresh, capabilities: [RELAYMESH_IM] },
+      payload: { clientId: this.config.clientId, publicKey: Array.from(this.config.publicKey), verification: this.#proof, fresh, capabilities: [RELAYMESH_IM, PRESENCE_BATCH] },
     };
   }
 
@@ -246,12 +247,16 @@ export class MessagingPeer {
     switch (frame.type) {
       case 'message': return this.#inbound.onMessage(p);
       case 'peer_disconnected': {
-        const peerId = p?.peerId;
-        if (typeof peerId !== 'string') return;
-        this.connectedPeers.delete(peerId);
-        this.#keys.drop(peerId);
-        this.#secure?.reset(peerId);
-        return this.#on.peerDisconnected(peerId);
+        // A relaymesh server sends every id of one round in peerIds (PRESENCE_BATCH).
+        const ids: unknown[] = Array.isArray(p?.peerIds) ? p.peerIds : [p?.peerId];
+        for (const peerId of ids) {
+          if (typeof peerId !== 'string') continue;
+          this.connectedPeers.delete(peerId);
+          this.#keys.drop(peerId);
+          this.#secure?.reset(peerId);
+          this.#on.peerDisconnected(peerId);
+        }
+        return;
       }
       case 'server_question': return this.#on.question(p?.question, p?.questionId);
       case 'error':

@@ -19,14 +19,16 @@ import { sha256 } from '../crypto/hash.js';
 import { ml_dsa65 } from '@noble/post-quantum/ml-dsa.js';
 import type { MeshNode } from '../node/mesh-node.js';
 import { keyTag as rosterKeyTag, MAX_CLIENT_ID_LENGTH, registrationMessage, type RosterEntry } from './mesh-records.js';
-import { resolveLimits, resolveRoomLimits, type RoomLimits, type SignalingLimits } from './limits.js';
+import { Budgets, resolveLimits, resolveRoomLimits, type RoomLimits, type SignalingLimits } from './limits.js';
 import { SignalingMesh, type MeshExtension } from './mesh.js';
+import { PRESENCE_BATCH } from './presence.js';
 import {
   signalingError, type Authorizer, type ClientInfo, type ClientSink, type KeyInfo, type RegistrationProof,
   type RegistrationRequest, type RequestHandler, type SignalingEvents, type SignalingOptions,
 } from './types.js';
 
 export * from './types.js';
+export { PRESENCE_BATCH } from './presence.js';
 
 const debug = debugFactory('relaymesh:signaling');
 
@@ -52,7 +54,17 @@ export interface SignalingStats {
   /** Rooms homed on this node (rooms.ts). */
   rooms: number;
   dropped: Partial<Record<SignalingDropReason, number>>;
+  /** ML-DSA verifications of registration proofs done (a cached proof costs none). */
+  proofVerifies: number;
+  /** Proofs found in the cache. */
+  proofCacheHits: number;
+  /** Departed ids waiting to be announced, and frames written to announce departures. */
+  presenceBacklog: number;
+  presenceFrames: number;
 }
+
+/** A departure fan-out round: these ids, to these clients, from index i. */
+interface FanOut { ids: string[]; set: Set<string>; sinks: Local[]; i: number }
 
 export class SignalingCore extends EventEmitter<SignalingEvents> {
   readonly node: MeshNode;
@@ -79,6 +91,18 @@ export class SignalingCore extends EventEmitter<SignalingEvents> {
   readonly #refused: Partial<Record<SignalingDropReason, number>> = {};
   #roomCount: () => number = () => 0;
   #closed = false;
+  /** ML-DSA results by the hash of what was verified (registration proofs, fresh proofs): true verified, false refused. */
+  readonly #proofs: BoundedMap<string, boolean>;
+  /** Registrations per address, and verifies node-wide (the per-connection count is the dialect's). */
+  readonly #registrations: Budgets<ClientSink>;
+  readonly #verifies: Budgets<ClientSink>;
+  #proofVerifies = 0;
+  #proofCacheHits = 0;
+  /** Departed ids not yet announced (insertion order), and the round in progress. */
+  readonly #departed = new Set<string>();
+  #fanOut: FanOut | null = null;
+  #presenceScheduled = false;
+  #presenceFrames = 0;
 
   constructor(node: MeshNode, opts: SignalingOptions = {}) {
     super();
@@ -87,6 +111,9 @@ export class SignalingCore extends EventEmitter<SignalingEvents> {
     this.roomLimits = resolveRoomLimits(opts.rooms);
     this.#reserved = new BoundedMap(Math.max(2, this.limits.maxReservations));
     this.#departedAt = new BoundedMap(Math.max(2, this.limits.maxReservations));
+    this.#proofs = new BoundedMap(Math.max(2, this.limits.maxCachedProofs));
+    this.#registrations = new Budgets(0, this.limits.registrationsPerSecondPerAddress, 0);
+    this.#verifies = new Budgets(0, 0, this.limits.verifiesPerSecond);
     this.allowUnverified = opts.allowUnverified === true;
     this.authorize = opts.authorize ?? null;
     this.#mesh = new SignalingMesh(node, this.limits, {
@@ -128,7 +155,11 @@ export class SignalingCore extends EventEmitter<SignalingEvents> {
     try { rooms = this.#roomCount(); } catch { /* a count never breaks stats */ }
     const dropped = { ...this.#mesh.dropped };
     for (const [k, n] of Object.entries(this.#refused) as [SignalingDropReason, number][]) dropped[k] = (dropped[k] ?? 0) + n;
-    return { clients: this.#clients.size, remoteClients: this.#mesh.remoteClients, homes: this.#mesh.homes, rooms, dropped };
+    return {
+      clients: this.#clients.size, remoteClients: this.#mesh.remoteClients, homes: this.#mesh.homes, rooms, dropped,
+      proofVerifies: this.#proofVerifies, proofCacheHits: this.#proofCacheHits,
+      presenceBacklog: this.#departed.size + (this.#fanOut?.ids.length ?? 0), presenceFrames: this.#presenceFrames,
+    };
   }
 
   /** Counts a refused input by reason (stats().dropped); rooms.ts counts its own here too. */
@@ -204,13 +235,12 @@ export class SignalingCore extends EventEmitter<SignalingEvents> {
         throw signalingError('INVALID_PUBLIC_KEY', `publicKey must be ${KEM_PUBLIC_KEY_LENGTH} bytes (ML-KEM-768)`);
       }
       if (!proof && !this.allowUnverified) throw signalingError('INVALID_PROOF', 'registration needs an ml-dsa verification');
-      if (proof && !verifyProof(publicKey, proof)) throw signalingError('INVALID_PROOF', 'the ml-dsa proof does not verify or does not sign the registered key');
+      if (proof && !signsKey(publicKey, proof)) throw signalingError('INVALID_PROOF', 'the ml-dsa proof does not sign the registered key');
     }
     const fresh = req.fresh;
     if (fresh) {
       if (!proof || !Number.isSafeInteger(fresh.ts) || fresh.ts <= 0 || !(fresh.signature instanceof Uint8Array)) throw signalingError('INVALID_PROOF', 'a fresh proof needs the ml-dsa verification and a time');
       if (Math.abs(fresh.ts - Date.now()) > this.limits.registrationSkewMs) throw signalingError('INVALID_PROOF', `the fresh proof's time is more than ${this.limits.registrationSkewMs} ms off`);
-      if (!verifyFresh(clientId, fresh.ts, fresh.signature, proof.signingKey)) throw signalingError('INVALID_PROOF', 'the fresh proof does not verify');
     }
     const info: ClientInfo = {
       clientId, publicKey, signingKey: proof ? proof.signingKey : null, capabilities: req.capabilities.slice(0, 16),
@@ -218,6 +248,15 @@ export class SignalingCore extends EventEmitter<SignalingEvents> {
     };
     const tag = rosterKeyTag(info.signingKey);
     const ts = fresh?.ts ?? 0;
+    // Cheap checks before any ML-DSA verify: id held here by another key, reserved, capacity, the address's budget.
+    this.#precheck(sink, info, tag);
+    if (!req.keyless && this.#registrations.take(sink, sink.remoteAddress)) {
+      throw signalingError('RATE_LIMITED', `more than ${this.limits.registrationsPerSecondPerAddress} registrations/s from this address`);
+    }
+    if (proof && !this.#verified(sink, 'p', proof.signingKey, proof.signature, proof.message)) throw signalingError('INVALID_PROOF', 'the ml-dsa proof does not verify');
+    if (fresh && proof && !this.#verified(sink, 'f', proof.signingKey, fresh.signature, registrationMessage(clientId, fresh.ts))) {
+      throw signalingError('INVALID_PROOF', 'the fresh proof does not verify');
+    }
     let admission = await this.#admit(sink, info, tag, ts);
     if (this.#closedSinks.has(sink) || this.#closed) throw signalingError('INTERNAL_ERROR', 'the connection closed during registration');
     if (this.authorize) {
@@ -243,6 +282,7 @@ export class SignalingCore extends EventEmitter<SignalingEvents> {
     this.#clients.set(clientId, local);
     this.#bySink.set(sink, local);
     this.#reserved.delete(clientId);
+    this.#departed.delete(clientId);
     if (admission.takeover && proof) {
       // The old home drops its copy once it has checked the same proof itself.
       this.#mesh.sendTakeover(admission.takeover.home, {
@@ -292,6 +332,41 @@ export class SignalingCore extends EventEmitter<SignalingEvents> {
     return out;
   }
 
+  /** The synchronous part of #admit, before any verify: held here by another key (or none), reserved, full. */
+  #precheck(sink: ClientSink, info: ClientInfo, tag: string): void {
+    const holder = this.#clients.get(info.clientId);
+    if (holder && holder.sink !== sink && (!tag || holder.tag !== tag)) {
+      this.count('takeover_refused');
+      throw signalingError('CLIENT_ID_TAKEN', `${info.clientId} is registered by another connection`);
+    }
+    this.#checkReserved(info);
+    if (!holder && this.#clients.size >= this.limits.maxClients) throw signalingError('LIMIT_REACHED', `this node holds ${this.limits.maxClients} clients`);
+  }
+
+  /**
+   * ML-DSA.Verify(signature, message, key), from the cache by the bytes (a
+   * replay costs a lookup); a new one within the node-wide verifiesPerSecond
+   * (RATE_LIMITED past it) unless `sink` is null (mesh input, already bounded).
+   */
+  #verified(sink: ClientSink | null, kind: string, key: Uint8Array, signature: Uint8Array, message: Uint8Array): boolean {
+    const tag = proofTag(kind, key, signature, message);
+    const known = this.#proofs.get(tag);
+    if (known !== undefined) {
+      this.#proofCacheHits++;
+      return known;
+    }
+    if (sink && this.#verifies.take(sink, sink.remoteAddress)) throw signalingError('RATE_LIMITED', `the server verifies at most ${this.limits.verifiesPerSecond} proofs/s; try again`);
+    this.#proofVerifies++;
+    let ok = false;
+    try {
+      ok = ml_dsa65.verify(signature, message, key);
+    } catch {
+      ok = false;
+    }
+    this.#proofs.set(tag, ok);
+    return ok;
+  }
+
   /** A record with a fresh proof is only replaced by a newer one (an older or equal one is a replay). */
   #checkNewer(clientId: string, recordTs: number, ts: number): void {
     if (recordTs > 0 && !(ts > recordTs)) {
@@ -321,9 +396,9 @@ export class SignalingCore extends EventEmitter<SignalingEvents> {
       if (!local.tag || rosterKeyTag(signingKey) !== local.tag) return false;
       if (local.ts > 0 && !(msg.fresh && Number.isSafeInteger(msg.fresh.ts) && msg.fresh.ts > local.ts)) return false;
       const message = fromBase64(String(msg.proof.msg));
-      const proof = { signingKey, signature: fromBase64(String(msg.proof.sig)), message };
-      if (!verifyProof(message, proof)) return false;
-      if (msg.fresh && !verifyFresh(msg.id, msg.fresh.ts, fromBase64(String(msg.fresh.sig)), signingKey)) return false;
+      const signature = fromBase64(String(msg.proof.sig));
+      if (!this.#verified(null, 'p', signingKey, signature, message)) return false;
+      if (msg.fresh && !this.#verified(null, 'f', signingKey, fromBase64(String(msg.fresh.sig)), registrationMessage(msg.id, msg.fresh.ts))) return false;
     } catch {
       return false;
     }
@@ -362,11 +437,34 @@ export class SignalingCore extends EventEmitter<SignalingEvents> {
 
   clientOf(sink: ClientSink): ClientInfo | null { return this.#bySink.get(sink)?.info ?? null; }
 
-  /** Local ids first, then mesh-wide ones, at most maxDiscover. */
-  discover(): string[] {
-    const out = [...this.#clients.keys()].slice(0, this.limits.maxDiscover);
-    return out.concat(this.#mesh.remoteIds(this.limits.maxDiscover - out.length));
+  /**
+   * Local ids first, then mesh-wide ones, at most maxDiscover (and at most
+   * `opts.limit`), never `opts.exclude`. `opts.prefix` keeps only ids that
+   * start with it; `opts.cursor` (from a previous answer's `next`) continues
+   * where that page ended. `next` is set when more ids match.
+   */
+  discoverPage(opts: { prefix?: string; cursor?: number; limit?: number; exclude?: string } = {}): { peers: string[]; next?: number } {
+    const limit = Math.max(1, Math.min(this.limits.maxDiscover, Math.floor(opts.limit ?? this.limits.maxDiscover)));
+    const prefix = typeof opts.prefix === 'string' ? opts.prefix : '';
+    let skip = Number.isSafeInteger(opts.cursor) && opts.cursor! > 0 ? opts.cursor! : 0;
+    const peers: string[] = [];
+    let position = 0;
+    const visit = (id: string): boolean => {
+      if (id === opts.exclude || (prefix && !id.startsWith(prefix))) return true;
+      position++;
+      if (skip > 0) { skip--; return true; }
+      if (peers.length >= limit) return false;
+      peers.push(id);
+      return true;
+    };
+    let more = false;
+    for (const id of this.#clients.keys()) if (!visit(id)) { more = true; break; }
+    if (!more) more = !this.#mesh.eachRemoteId(visit);
+    return more ? { peers, next: position - 1 } : { peers };
   }
+
+  /** Local ids first, then mesh-wide ones, at most maxDiscover. */
+  discover(): string[] { return this.discoverPage().peers; }
 
   /**
    * The registered keys of `targetId`, asked of its home node if it is remote.
@@ -392,6 +490,7 @@ export class SignalingCore extends EventEmitter<SignalingEvents> {
   relay(sink: ClientSink, targetId: string, message: unknown): void {
     const from = this.#bySink.get(sink);
     if (!from) throw signalingError('REGISTRATION_REQUIRED', 'register before sending messages');
+    if (tooDeep(message, this.limits.maxMessageDepth)) throw signalingError('INVALID_MESSAGE', `the message is nested deeper than ${this.limits.maxMessageDepth} levels`);
     if (!this.#route(from.info.clientId, targetId, message)) {
       if (!this.#moving(targetId) && !this.#inDoubt(targetId)) throw signalingError('PEER_NOT_FOUND', `no client ${targetId}`);
       this.#park(targetId, from.info.clientId, message);
@@ -510,6 +609,9 @@ export class SignalingCore extends EventEmitter<SignalingEvents> {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    // Fan-out stops first: clients leaving a closing server are announced to nobody.
+    this.#departed.clear();
+    this.#fanOut = null;
     this.#mesh.close();
     for (const p of this.#parked.values()) clearTimeout(p.timer);
     this.#parked.clear();
@@ -552,15 +654,93 @@ export class SignalingCore extends EventEmitter<SignalingEvents> {
   /** Where stats() reads the count of rooms homed here (rooms.ts reports it). */
   reportRooms(count: () => number): void { this.#roomCount = count; }
 
+  /**
+   * Clients left (local or remote): rooms hear at once; clients hear off the
+   * hot path. Ids are queued (one entry each, however often they come and go)
+   * and announced in rounds of at most presenceBatch ids: a round writes one
+   * frame per client that reads batches (PRESENCE_BATCH), one per id to the
+   * others, at most presenceFramesPerTurn frames per event-loop turn. Ids that
+   * leave during a round wait for the next one, so work never piles up.
+   */
   #notifyDeparted(ids: string[]): void {
-    if (ids.length === 0) return;
+    if (ids.length === 0 || this.#closed) return;
     const now = Date.now();
     for (const id of ids) this.#departedAt.set(id, now);
     this.emit('gone', ids);
-    for (const local of this.#clients.values()) {
-      for (const peerId of ids) if (peerId !== local.info.clientId) local.sink.send({ kind: 'peer_disconnected', peerId });
-    }
+    for (const id of ids) this.#departed.add(id);
+    this.#schedulePresence();
   }
+
+  #schedulePresence(): void {
+    if (this.#presenceScheduled || this.#closed) return;
+    this.#presenceScheduled = true;
+    setImmediate(() => {
+      this.#presenceScheduled = false;
+      this.#presenceTurn();
+    });
+  }
+
+  #presenceTurn(): void {
+    if (this.#closed) return;
+    if (!this.#fanOut) {
+      const ids: string[] = [];
+      for (const id of this.#departed) {
+        this.#departed.delete(id);
+        // Back already (here or elsewhere): nothing to announce.
+        if (!this.#clients.has(id) && !this.#mesh.homeOf(id)) ids.push(id);
+        if (ids.length >= this.limits.presenceBatch) break;
+      }
+      if (ids.length > 0) this.#fanOut = { ids, set: new Set(ids), sinks: [...this.#clients.values()], i: 0 };
+    }
+    const f = this.#fanOut;
+    if (f) {
+      let budget = this.limits.presenceFramesPerTurn;
+      while (f.i < f.sinks.length && budget > 0) {
+        const local = f.sinks[f.i++];
+        if (this.#bySink.get(local.sink) !== local || local.sink.dialect === 'connector') continue; // gone, or has no such event
+        const mine = f.set.has(local.info.clientId) ? f.ids.filter((id) => id !== local.info.clientId) : f.ids;
+        if (mine.length === 0) continue;
+        if (local.info.capabilities.includes(PRESENCE_BATCH)) {
+          local.sink.send({ kind: 'peers_disconnected', peerIds: mine });
+          budget--;
+        } else {
+          for (const peerId of mine) local.sink.send({ kind: 'peer_disconnected', peerId });
+          budget -= mine.length;
+        }
+        this.#presenceFrames++;
+      }
+      if (f.i >= f.sinks.length) this.#fanOut = null;
+    }
+    if (this.#fanOut || this.#departed.size > 0) this.#schedulePresence();
+  }
+}
+
+/** True if `value` has objects or arrays nested deeper than `max` (walks at most `max` levels). */
+export function tooDeep(value: unknown, max: number): boolean {
+  if (value === null || typeof value !== 'object') return false;
+  if (max <= 0) return true;
+  if (Array.isArray(value)) {
+    for (const v of value) if (v !== null && typeof v === 'object' && tooDeep(v, max - 1)) return true;
+    return false;
+  }
+  for (const k in value as Record<string, unknown>) {
+    const v = (value as Record<string, unknown>)[k];
+    if (v !== null && typeof v === 'object' && tooDeep(v, max - 1)) return true;
+  }
+  return false;
+}
+
+/** The proof's message is exactly the registered key (checked before any verify). */
+function signsKey(publicKey: Uint8Array, proof: RegistrationProof): boolean {
+  if (proof.message.length !== publicKey.length) return false;
+  for (let i = 0; i < publicKey.length; i++) if (proof.message[i] !== publicKey[i]) return false;
+  return true;
+}
+
+/** A verify's cache key: SHA-256 over a kind byte and the three parts, each length-prefixed. */
+function proofTag(kind: string, key: Uint8Array, signature: Uint8Array, message: Uint8Array): string {
+  const len = (b: Uint8Array) => new Uint8Array([b.length >>> 24, (b.length >>> 16) & 0xff, (b.length >>> 8) & 0xff, b.length & 0xff]);
+  return toHex(sha256(new Uint8Array([kind.charCodeAt(0)]), len(key), key, len(message), message, len(signature), signature));
 }
 
 /** ML-DSA.Verify (FIPS 204 §5.3) of the proof, which must sign exactly the registered key. */

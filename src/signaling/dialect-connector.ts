@@ -158,7 +158,8 @@ export class ConnectorSession implements RoomSink {
   #fail(err: RelayError): void {
     const errorType = errorTypeOf(err);
     if (!errorType) debug('internal error: %s', err?.message);
-    this.#error(connectorErrorEvent(errorType, 'Internal_Error'), err?.message ?? 'internal error');
+    // Only a wire error's text reaches the client; anything else is a stable Internal_Error.
+    this.#error(connectorErrorEvent(errorType, 'Internal_Error'), errorType ? err?.message ?? '' : 'internal error');
   }
 }
 

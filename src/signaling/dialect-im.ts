@@ -13,7 +13,7 @@ import { fromBase64, toBase64 } from '../util/bytes.js';
 import { KEM_PUBLIC_KEY_LENGTH } from '../crypto/identity.js';
 import type { RelayError } from '../util/errors.js';
 import { fastStringify } from './fast-json.js';
-import { type ClientEvent, type ClientSink, type RegistrationProof, type SignalingCore } from './core.js';
+import { PRESENCE_BATCH, type ClientEvent, type ClientSink, type RegistrationProof, type SignalingCore } from './core.js';
 import { JsonSocket, type BadFrame } from './json-socket.js';
 import { errorTypeOf } from './wire-errors.js';
 
@@ -43,18 +43,25 @@ export class ImSession implements ClientSink {
   readonly #sock: JsonSocket;
   readonly #queue: Slot[] = [];
   #registrations = 0;
+  /** Closes the connection if it has not registered within registerTimeoutMs. */
+  #registerTimer: ReturnType<typeof setTimeout> | null;
 
   constructor(core: SignalingCore, ws: WebSocket, remoteAddress: string) {
     this.#core = core;
     this.remoteAddress = remoteAddress;
     this.#sock = new JsonSocket(ws, remoteAddress, core.limits, {
       frame: (m) => this.#onFrame(m),
-      bad: (why) => {
+      bad: (why, text) => {
         const [errorType, details] = BAD_FRAME[why];
-        this.#answerNow(errorFrame(errorType, details || `more than ${core.limits.ratePerSecond} frames/s`));
+        this.#answerNow(errorFrame(errorType, details || `more than ${core.limits.ratePerSecond} frames/s`, text === undefined ? undefined : requestIdOf(text)));
       },
       closed: () => this.#onClose(),
     }, 0);
+    this.#registerTimer = setTimeout(() => {
+      this.#registerTimer = null;
+      if (!core.clientOf(this)) this.close(1008, 'no registration in time');
+    }, core.limits.registerTimeoutMs);
+    this.#registerTimer.unref?.();
   }
 
   // ------------------------------------------------------------ ClientSink
@@ -66,6 +73,8 @@ export class ImSession implements ClientSink {
         if (event.messageJson !== undefined) return this.#pushText(`{"type":"message","payload":{"message":${event.messageJson},"fromId":${JSON.stringify(event.fromId)}}}`);
         return this.#pushText(`{"type":"message","payload":{"message":${fastStringify(event.message)},"fromId":${JSON.stringify(event.fromId)}}}`);
       case 'peer_disconnected': return this.#push({ type: 'peer_disconnected', payload: { peerId: event.peerId } });
+      // A PRESENCE_BATCH client: every id of the round in one frame (peerId: the first, for a reader of single ids).
+      case 'peers_disconnected': return this.#push({ type: 'peer_disconnected', payload: { peerId: event.peerIds[0], peerIds: event.peerIds } });
       case 'question': return this.#push({ type: 'server_question', payload: { questionId: event.questionId, question: event.question } });
       case 'error': return this.#push(errorFrame(event.errorType, event.details));
     }
@@ -76,6 +85,7 @@ export class ImSession implements ClientSink {
   // ------------------------------------------------------------ input
 
   #onClose(): void {
+    if (this.#registerTimer) { clearTimeout(this.#registerTimer); this.#registerTimer = null; }
     for (const slot of this.#queue) if (slot.timer) clearTimeout(slot.timer);
     this.#queue.length = 0;
     this.#core.unregister(this);
@@ -102,7 +112,7 @@ export class ImSession implements ClientSink {
       case 'register': return this.#register(p, id);
       case 'discover': {
         const me = core.clientOf(this)?.clientId;
-        return this.#answerNow(withId({ type: 'discover', payload: { peers: core.discover().filter((c) => c !== me) } }, id));
+        return this.#answerNow(withId({ type: 'discover', payload: core.discoverPage({ ...discoverQuery(p), exclude: me }) }, id));
       }
       case 'request_public_key': {
         if (!core.clientOf(this)) return this.#answerNow(errorFrame('REGISTRATION_REQUIRED', 'register first', id));
@@ -150,7 +160,8 @@ export class ImSession implements ClientSink {
           .then(() => handler(core.clientOf(this), raw))
           .then(
             (ans) => this.#fill(slot, ans && typeof ans.type === 'string' ? withId({ type: ans.type, payload: ans.payload ?? {} }, id) : errorFrame('INTERNAL_ERROR', 'handler gave no answer', id)),
-            (err: Error) => this.#fill(slot, errorFrame('INTERNAL_ERROR', err?.message ?? 'handler failed', id)),
+            // A wire error keeps its type and text; anything else is shown as a stable INTERNAL_ERROR.
+            (err: Error) => this.#fill(slot, errorTypeOf(err) ? failure(err as RelayError, id) : errorFrame('INTERNAL_ERROR', 'the handler failed', id)),
           );
       }
     }
@@ -181,7 +192,10 @@ export class ImSession implements ClientSink {
     const capabilities = Array.isArray(p.capabilities) ? p.capabilities.filter((c): c is string => typeof c === 'string' && c.length <= 64) : [];
     const slot = this.#reserve(id);
     this.#core.register(this, { clientId: p.clientId as string, publicKey, proof, capabilities, fresh }).then(
-      (info) => this.#fill(slot, withId({ type: 'register', payload: { success: true, clientId: info.clientId } }, id)),
+      (info) => {
+        if (this.#registerTimer) { clearTimeout(this.#registerTimer); this.#registerTimer = null; }
+        this.#fill(slot, withId({ type: 'register', payload: { success: true, clientId: info.clientId } }, id));
+      },
       (err: RelayError) => this.#fill(slot, failure(err, id)),
     );
   }
@@ -243,9 +257,42 @@ function withId(frame: Record<string, unknown>, id: RequestId): Record<string, u
   return frame;
 }
 
+/** The error frame for a failed request: a wire error's type and text; anything else (a bug, a RangeError) only as INTERNAL_ERROR. */
 function failure(err: RelayError, id: RequestId): Record<string, unknown> {
-  const errorType = errorTypeOf(err) || 'INTERNAL_ERROR';
-  return errorFrame(errorType, err?.message ?? 'internal error', id);
+  const errorType = errorTypeOf(err);
+  if (!errorType) debug('internal error: %s', (err as Error)?.message);
+  return errorType ? errorFrame(errorType, err?.message ?? '', id) : errorFrame('INTERNAL_ERROR', 'internal error', id);
+}
+
+/** discover's optional query (relaymesh's additions): `prefix`, `cursor` (a previous answer's `next`), `limit`. */
+export function discoverQuery(p: Record<string, unknown>): { prefix?: string; cursor?: number; limit?: number } {
+  const q: { prefix?: string; cursor?: number; limit?: number } = {};
+  if (typeof p.prefix === 'string' && p.prefix.length <= 128) q.prefix = p.prefix;
+  if (Number.isSafeInteger(p.cursor) && (p.cursor as number) > 0) q.cursor = p.cursor as number;
+  if (Number.isSafeInteger(p.limit) && (p.limit as number) > 0) q.limit = p.limit as number;
+  return q;
+}
+
+const TAIL_ID = /"id":("(?:[^"\\]{0,64})"|-?\d{1,16})\}\s*$/;
+
+/**
+ * The request id of a frame that was refused before parsing (over the rate):
+ * a top-level `id` at the end (where relaymesh's client puts it) is found
+ * without parsing; a small frame is parsed; otherwise there is none.
+ */
+export function requestIdOf(text: string): RequestId {
+  const m = TAIL_ID.exec(text.length > 128 ? text.slice(-128) : text);
+  if (m) {
+    const v: unknown = JSON.parse(m[1]);
+    return typeof v === 'string' || typeof v === 'number' ? v : undefined;
+  }
+  if (text.length > 4096) return undefined;
+  try {
+    const id = (JSON.parse(text) as { id?: unknown } | null)?.id;
+    return (typeof id === 'string' && id.length <= 64) || typeof id === 'number' ? id as RequestId : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 export function decodeKeyArray(x: unknown): Uint8Array | null {

@@ -15,7 +15,7 @@ import { PendingRequests } from '../util/pending.js';
 import { DIALECT_LIMITS } from './limits.js';
 import { errorTypeOf, protooErrorCode } from './wire-errors.js';
 import type { ClientEvent, SignalingCore } from './core.js';
-import { decodeKeyArray, decodeProof } from './dialect-im.js';
+import { decodeKeyArray, decodeProof, discoverQuery } from './dialect-im.js';
 import { JsonSocket } from './json-socket.js';
 import { roomsOf, type RoomEvent, type RoomSink, type Rooms } from './rooms.js';
 
@@ -120,6 +120,7 @@ export class ProtooPeer extends EventEmitter<ProtooPeerEvents> implements RoomSi
     switch (event.kind) {
       case 'message': return void this.#push('message', { fromId: event.fromId, message: event.message });
       case 'peer_disconnected': return void this.#push('peer_disconnected', { peerId: event.peerId });
+      case 'peers_disconnected': return void this.#push('peer_disconnected', { peerId: event.peerIds[0], peerIds: event.peerIds });
       case 'error': return void this.#push('error', { errorType: event.errorType, details: event.details });
       case 'question':
         this.request('server_question', { questionId: event.questionId, question: event.question }, { timeoutMs: this.#core.limits.questionTimeoutMs })
@@ -220,10 +221,7 @@ export class ProtooPeer extends EventEmitter<ProtooPeerEvents> implements RoomSi
         const info = await core.register(this, { clientId: typeof p.clientId === 'string' ? p.clientId : this.id, publicKey, proof, capabilities });
         return { success: true, clientId: info.clientId };
       },
-      discover: () => {
-        const me = core.clientOf(this)?.clientId;
-        return { peers: core.discover().filter((c) => c !== me) };
-      },
+      discover: (p) => core.discoverPage({ ...discoverQuery(p), exclude: core.clientOf(this)?.clientId }),
       request_public_key: async (p) => {
         const k = await core.publicKey(need(p.targetId, 'targetId'));
         return { peerId: k.peerId, publicKey: Array.from(k.publicKey), signingKey: k.signingKey ? toBase64(k.signingKey) : null, capabilities: k.capabilities };

@@ -19,8 +19,8 @@ export type BadFrame = 'binary' | 'json' | 'shape' | 'rate';
 export interface JsonSocketHandlers {
   /** A JSON object arrived. */
   frame(msg: Record<string, unknown>): void;
-  /** A frame was refused (binary, not JSON, not an object, over the rate). */
-  bad(reason: BadFrame): void;
+  /** A frame was refused (binary, not JSON, not an object, over the rate); `text` is a text frame's content. */
+  bad(reason: BadFrame, text?: string): void;
   closed(code: number): void;
 }
 
@@ -89,7 +89,8 @@ export class JsonSocket {
 
   #onFrame(data: Buffer, isBinary: boolean): void {
     if (this.#closed) return;
-    if (!this.#bucket.take()) return this.#h.bad('rate');
+    // Over the rate: no parse; the handler gets the text (a long frame's last 128 bytes) to find a request id in.
+    if (!this.#bucket.take()) return this.#h.bad('rate', isBinary ? undefined : (data.length > 4096 ? data.subarray(data.length - 128) : data).toString('utf8'));
     if (isBinary) return this.#h.bad('binary');
     let msg: unknown;
     try {

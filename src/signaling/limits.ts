@@ -66,7 +66,7 @@ export type BudgetScope = 'connection' | 'address' | 'node';
 export class Budgets<K extends object> {
   readonly #perConnection: number;
   readonly #perAddress: number;
-  readonly #node: TokenBucket;
+  readonly #node: TokenBucket | null;
   readonly #connections = new WeakMap<K, TokenBucket>();
   readonly #addresses = new Map<string, TokenBucket>();
   readonly #maxAddresses: number;
@@ -75,7 +75,7 @@ export class Budgets<K extends object> {
   constructor(perConnection: number, perAddress: number, node: number, maxAddresses = 65_536) {
     this.#perConnection = perConnection;
     this.#perAddress = perAddress;
-    this.#node = new TokenBucket(node, node * 2);
+    this.#node = node > 0 && Number.isFinite(node) ? new TokenBucket(node, node * 2) : null;
     this.#maxAddresses = maxAddresses;
   }
 
@@ -97,10 +97,10 @@ export class Budgets<K extends object> {
       }
       if (!a.peek()) return 'address';
     }
-    if (!this.#node.peek()) return 'node';
+    if (this.#node && !this.#node.peek()) return 'node';
     c?.take();
     a?.take();
-    this.#node.take();
+    this.#node?.take();
     return null;
   }
 }

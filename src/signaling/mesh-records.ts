@@ -154,6 +154,12 @@ export class RosterStore {
     return out;
   }
 
+  /** Calls `fn` with every remote id until it returns false; false if it was stopped. */
+  eachId(fn: (id: string) => boolean): boolean {
+    for (const id of this.#homeOf.keys()) if (!fn(id)) return false;
+    return true;
+  }
+
   records(): RosterRecord[] { return [...this.#rosters.values()]; }
 
   /** True while a live roster of home `hex` is held. */

@@ -112,6 +112,8 @@ export class SignalingMesh {
   /** Home, key tag and fresh-proof time of a remote client. */
   entry(clientId: string): RosterEntry | undefined { return this.#store.entry(clientId); }
   remoteIds(limit: number): string[] { return this.#store.ids(limit); }
+  /** Calls `fn` with every remote id until it returns false; false if it was stopped. */
+  eachRemoteId(fn: (id: string) => boolean): boolean { return this.#store.eachId(fn); }
   knownHomes(): string[] { return this.#store.records().map((r) => r.home); }
 
   /** True if node `hex` is known to run a signaling core (it sent us a signaling message). */

@@ -11,7 +11,7 @@ import { randomBytes, toHex } from '../util/bytes.js';
 import type { RelayError } from '../util/errors.js';
 import { BoundedMap } from '../util/bounded-map.js';
 import { PendingRequests } from '../util/pending.js';
-import type { ClientSink, SignalingCore } from './core.js';
+import { tooDeep, type ClientSink, type SignalingCore } from './core.js';
 import { Budgets, resolveRoomLimits, ROOM_LIMITS, type RoomLimits } from './limits.js';
 import { errorTypeOf, wireError } from './wire-errors.js';
 
@@ -114,7 +114,10 @@ export class Rooms {
   leave(sink: ClientSink, room: unknown): Promise<RoomView> { return this.#run(sink, 'leave', room) as Promise<RoomView>; }
   end(sink: ClientSink, room: unknown): Promise<RoomView> { return this.#run(sink, 'end', room) as Promise<RoomView>; }
   /** Sends `data` to the room's other members; the sender must be a member. Resolves to how many got it. */
-  broadcast(sink: ClientSink, room: unknown, data: unknown): Promise<number> { return this.#run(sink, 'message', room, { data }) as Promise<number>; }
+  broadcast(sink: ClientSink, room: unknown, data: unknown): Promise<number> {
+    if (tooDeep(data, this.core.limits.maxMessageDepth)) return Promise.reject(roomError('INVALID_MESSAGE', `data is nested deeper than ${this.core.limits.maxMessageDepth} levels`));
+    return this.#run(sink, 'message', room, { data }) as Promise<number>;
+  }
 
   // ------------------------------------------------------------ routing
 

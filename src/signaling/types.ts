@@ -11,6 +11,8 @@ import { wireError } from './wire-errors.js';
 export type ClientEvent =
   | { kind: 'message'; fromId: string; message: unknown; /** The message as JSON text, when the core already has it (saves a re-encode). */ messageJson?: string }
   | { kind: 'peer_disconnected'; peerId: string }
+  /** Several departures at once, to a client that registered the PRESENCE_BATCH capability. */
+  | { kind: 'peers_disconnected'; peerIds: string[] }
   | { kind: 'question'; questionId: string; question: unknown }
   | { kind: 'error'; errorType: string; details: string };
 

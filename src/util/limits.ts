@@ -81,10 +81,24 @@ export type Limits = { -readonly [K in keyof typeof DEFAULT_LIMITS]: number };
 export const SIGNALING_LIMITS = {
   /** Largest client frame in bytes (a 1 MiB message is ~1.4 MB of base64 JSON). */
   maxFrameBytes: 4 * 1024 * 1024,
+  /** An IM connection that has not registered this long after opening is closed (1008). */
+  registerTimeoutMs: 30_000,
   /** Clients registered on one node. */
   maxClients: 10_000,
   /** `register` requests one connection may make. */
   maxRegistrationsPerConnection: 16,
+  /** Registrations per second from one remote address (token bucket, burst twice the rate). */
+  registrationsPerSecondPerAddress: 50,
+  /** ML-DSA proof verifications per second, node-wide (token bucket, burst twice the rate); a cached proof costs none. */
+  verifiesPerSecond: 200,
+  /** Verified (or refused) registration proofs remembered by their bytes, so a replay costs a lookup. */
+  maxCachedProofs: 10_000,
+  /** Departed ids announced together in one fan-out round (more wait for the next round). */
+  presenceBatch: 1000,
+  /** Departure frames written per event-loop turn during a fan-out (the rest wait for the next turn). */
+  presenceFramesPerTurn: 2000,
+  /** Nesting depth of a relayed message object (deeper: INVALID_MESSAGE). */
+  maxMessageDepth: 64,
   /** Sustained frames per second per connection (token bucket rate). */
   ratePerSecond: 1000,
   /** Token bucket size: frames a connection may send in a burst. */

@@ -11,6 +11,8 @@ import { FAST, nextMessage, startNode, urlOf, waitFor, sleep } from './helpers/t
 import { envelope, MsgType, OFF_FROM, OFF_MSG_ID, OFF_TO } from '../src/wire/envelope.js';
 import { encodeHello, encodeProof, decodeClose, FrameType, CloseReason, PROTOCOL_VERSION, MESH_SUBPROTOCOL } from '../src/wire/frames.js';
 import { randomBytes } from '../src/util/bytes.js';
+import { INIT_LENGTH } from '../src/crypto/session.js';
+import { PUBLIC_KEYS_LENGTH } from '../src/crypto/identity.js';
 
 type Intercept = NonNullable<MemoryNetwork['intercept']>;
 
@@ -137,6 +139,12 @@ test('substituted public keys are detected and the send fails with ERR_BAD_KEYS'
     if (from === urlOf(a) && to === urlOf(b) && f[0] === FrameType.ROUTE && envelope.type(f) === MsgType.KEY_RESPONSE) {
       const out = f.slice();
       out.set(mallory.publicKeys(), 52);
+      return out;
+    }
+    // C answers B's key request with its INIT, which carries its keys (PROTOCOL.md §5.1): substituted there too.
+    if (from === urlOf(a) && to === urlOf(b) && f[0] === FrameType.ROUTE && envelope.type(f) === MsgType.HANDSHAKE_INIT) {
+      const out = f.slice();
+      out.set(mallory.publicKeys(), 52 + INIT_LENGTH - PUBLIC_KEYS_LENGTH);
       return out;
     }
     return f;

@@ -6,9 +6,9 @@
  */
 import debugFactory from 'debug';
 import { toHex, equalBytes, key53 } from '../util/bytes.js';
-import { Identity, PublicIdentity } from '../crypto/identity.js';
+import { Identity, PublicIdentity, PUBLIC_KEYS_LENGTH } from '../crypto/identity.js';
 import {
-  Session, PendingInit, createInit, respond, complete, SID_LENGTH, DATA_OVERHEAD,
+  Session, PendingInit, createInit, respond, complete, initSender, SID_LENGTH, DATA_OVERHEAD, INIT_LENGTH,
 } from '../crypto/session.js';
 import { BoundedMap } from '../util/bounded-map.js';
 import { SessionTable } from './session-table.js';
@@ -33,6 +33,10 @@ const SENT_DATA_ENTRIES = 65_536;
 const UNKNOWN_REPLIES_PER_SECOND = 20;
 /** Idle batch buffers kept for reuse. */
 const SPARE_WRITERS = 8;
+/** DATA frames held for one INIT this node sent, that arrived before its RESP. */
+const HELD_PER_INIT = 32;
+/** Such DATA frames held in all. */
+const HELD_TOTAL = 256;
 
 const debug = debugFactory('relaymesh:e2e');
 
@@ -97,6 +101,11 @@ export class SessionManager {
   readonly #pending = new Map<string, Pending>();
   /** INITs this node sent and has not seen answered, by their sid; independent of queues. */
   readonly #inits: BoundedMap<string, PendingInit & { at: number }>;
+  /** The sid (hex) of the INIT this node sent to a node (hex id) in answer to its key request. */
+  readonly #answerInits: BoundedMap<string, string>;
+  /** DATA that arrived for the sid of an INIT this node sent before its RESP did (a responder sends at once). */
+  readonly #held = new Map<string, Uint8Array[]>();
+  #heldCount = 0;
   /** RESP bodies of recent INITs, keyed by sender id and its sid. */
   readonly #answered: BoundedMap<string, Uint8Array>;
   #queued = 0;
@@ -124,6 +133,7 @@ export class SessionManager {
     this.#keys = new BoundedMap(o.maxKeys);
     this.#inits = new BoundedMap(o.maxSessions);
     this.#answered = new BoundedMap(o.maxSessions);
+    this.#answerInits = new BoundedMap(o.maxSessions);
     this.#initRate = new BoundedMap(o.maxKeys);
     this.#sweep = setInterval(() => this.#expire(), Math.min(o.sessionIdleMs, 30_000));
     this.#sweep.unref?.();
@@ -180,8 +190,9 @@ export class SessionManager {
     this.#queuedBytes += payload.length;
   }
 
-  /** Called when the node gains a link: paused handshakes go now. */
+  /** Called when the node gains a link: paused handshakes go now, and a spare ephemeral key pair is made soon. */
   kick(): void {
+    this.#spare.prime();
     for (const p of this.#pending.values()) {
       if (p.attempts === 0 || !p.timer) this.#attempt(p);
     }
@@ -193,7 +204,7 @@ export class SessionManager {
     const body = envelope.body(frame);
     switch (envelope.type(frame)) {
       case MsgType.DATA: return this.#onData(frame, from, body);
-      case MsgType.KEY_REQUEST: return this.#onKeyRequest(from);
+      case MsgType.KEY_REQUEST: return this.#onKeyRequest(from, body);
       case MsgType.KEY_RESPONSE: return this.#onKeyResponse(from, body);
       case MsgType.HANDSHAKE_INIT: return this.#onInit(from, body, (frame[OFF_FLAGS] & EnvelopeFlags.BATCH) !== 0);
       case MsgType.HANDSHAKE_RESP: return this.#onResp(from, body, (frame[OFF_FLAGS] & EnvelopeFlags.BATCH) !== 0);
@@ -363,7 +374,8 @@ export class SessionManager {
     p.attempts++;
     const keys = this.#keys.get(toHex(p.to));
     if (!keys) {
-      this.#route(MsgType.KEY_REQUEST, p.to, new Uint8Array(0));
+      // Our keys ride along: a node that knows them answers with its INIT at once (§5.1), an older one with its keys.
+      this.#route(MsgType.KEY_REQUEST, p.to, this.#o.identity.publicKeys());
     } else {
       if (!p.init) {
         p.init = createInit(this.#o.identity, keys, this.#spare.take());
@@ -384,12 +396,45 @@ export class SessionManager {
     this.#pending.delete(toHex(p.to));
     this.#queued -= p.queue.length;
     this.#queuedBytes -= p.bytes;
+    if (p.init) this.#spare.done();
     debug('giving up on %s: %s', toHex(p.to), err.code);
     this.#o.fail(p.to, err, p.queue.length);
   }
 
-  #onKeyRequest(from: Uint8Array): void {
+  /**
+   * A key request that carries the asker's keys (checked against its id) is
+   * answered with a HANDSHAKE_INIT from this node: it carries this node's keys
+   * too, and the asker answers it with RESP and its first DATA at once, so the
+   * key fetch and the handshake overlap (three one-way trips instead of five).
+   * A request without keys (an older node), one whose keys do not match, or
+   * one over the sender's handshake rate gets the plain KEY_RESPONSE.
+   */
+  #onKeyRequest(from: Uint8Array, body: Uint8Array): void {
+    if (body.length === PUBLIC_KEYS_LENGTH) {
+      const hex = toHex(from);
+      const known = this.#keys.get(hex);
+      const remote = known && equalBytes(known.dsaPublicKey, body.subarray(0, known.dsaPublicKey.length))
+        && equalBytes(known.kemPublicKey, body.subarray(known.dsaPublicKey.length)) ? known : PublicIdentity.fromKeys(body, from);
+      if (remote && this.#answerWithInit(hex, remote)) return;
+    }
     this.#route(MsgType.KEY_RESPONSE, from, this.#o.identity.publicKeys());
+  }
+
+  /** Sends (or sends again) the INIT that answers `remote`'s key request; false to answer with keys instead. */
+  #answerWithInit(hex: string, remote: PublicIdentity): boolean {
+    const sent = this.#answerInits.get(hex);
+    const again = sent !== undefined ? this.#inits.get(sent) : undefined;
+    if (again) { this.#route(MsgType.HANDSHAKE_INIT, remote.id, again.init); return true; }
+    const p = this.#pending.get(hex);
+    if (p?.init) { this.#route(MsgType.HANDSHAKE_INIT, remote.id, p.init.init); return true; } // ours is on its way already
+    if (!this.#allowInit(hex)) return false;
+    this.learnKeys(remote);
+    const init = createInit(this.#o.identity, this.#keys.get(hex) ?? remote, this.#spare.take());
+    const sidHex = toHex(init.sid);
+    this.#inits.set(sidHex, Object.assign(init, { at: Date.now() }));
+    this.#answerInits.set(hex, sidHex);
+    this.#route(MsgType.HANDSHAKE_INIT, remote.id, init.init);
+    return true;
   }
 
   #onKeyResponse(from: Uint8Array, body: Uint8Array): void {
@@ -413,8 +458,17 @@ export class SessionManager {
       this.#route(MsgType.HANDSHAKE_RESP, from, answered);
       return;
     }
-    if (!this.#allowInit(toHex(from))) { this.#o.countDrop('handshake_rate'); return; }
-    const r = respond(this.#o.identity, from, body, this.#aead, this.#keys.get(toHex(from)));
+    const hex = toHex(from);
+    if (!this.#allowInit(hex)) { this.#o.countDrop('handshake_rate'); return; }
+    const sender = body.length === INIT_LENGTH ? initSender(body, from, this.#keys.get(hex)) : null;
+    if (body.length === INIT_LENGTH && !sender) {
+      // The keys in the INIT do not hash to its sender: substituted on the way (it may be the answer to our key request).
+      this.#o.countDrop('bad_keys');
+      const p = this.#pending.get(hex);
+      if (p) p.lastError = relayError('ERR_BAD_KEYS', `keys received for ${hex} do not match its id`);
+      return;
+    }
+    const r = respond(this.#o.identity, from, body, this.#aead, sender ?? undefined);
     if (!r) {
       this.#o.countDrop('bad_handshake');
       return;
@@ -438,12 +492,22 @@ export class SessionManager {
     this.#inits.delete(sidHex);
     session.peerBatches = batches;
     this.#sessions.add(session);
-    const p = this.#pending.get(toHex(from));
+    const hex = toHex(from);
+    if (this.#answerInits.get(hex) === sidHex) { this.#answerInits.delete(hex); this.#spare.done(); }
+    const p = this.#pending.get(hex);
     if (p) this.#flush(p, session);
+    // DATA the responder sent right behind its RESP, if it overtook it.
+    const held = this.#held.get(sidHex);
+    if (held) {
+      this.#held.delete(sidHex);
+      this.#heldCount -= held.length;
+      for (const f of held) this.handle(f);
+    }
   }
 
   #flush(p: Pending, session: Session): void {
     if (p.timer) clearTimeout(p.timer);
+    if (p.init) this.#spare.done();
     this.#pending.delete(toHex(p.to));
     this.#queued -= p.queue.length;
     this.#queuedBytes -= p.bytes;
@@ -455,6 +519,18 @@ export class SessionManager {
     if (body.length < SID_LENGTH) { this.#o.countDrop('malformed'); return; }
     const session = this.#sessions.bySid(key53(body));
     if (!session) {
+      // For an INIT of ours not answered yet: the responder may send before its RESP arrived here. Held, bounded.
+      const sidHex = toHex(body.subarray(0, SID_LENGTH));
+      const init = this.#inits.get(sidHex);
+      if (init && equalBytes(init.remote.id, from)) {
+        const held = this.#held.get(sidHex) ?? [];
+        if (held.length < HELD_PER_INIT && this.#heldCount < HELD_TOTAL) {
+          held.push(frame.slice());
+          this.#held.set(sidHex, held);
+          this.#heldCount++;
+          return;
+        }
+      }
       this.#o.countDrop('unknown_session');
       this.#replyUnknown(from, body.subarray(0, SID_LENGTH));
       return;
@@ -496,6 +572,12 @@ export class SessionManager {
   #expire(): void {
     const now = Date.now();
     for (const [k, i] of this.#inits.entries()) if (now - i.at > this.#o.handshakeTimeoutMs * 2) this.#inits.delete(k);
+    for (const [k, frames] of this.#held) {
+      if (this.#inits.get(k)) continue;
+      this.#held.delete(k);
+      this.#heldCount -= frames.length;
+      for (let i = 0; i < frames.length; i++) this.#o.countDrop('unknown_session');
+    }
     this.#sessions.expire(now, this.#o.sessionIdleMs);
   }
 }

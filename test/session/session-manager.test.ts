@@ -26,6 +26,8 @@ class End {
   readonly drops: DropReason[] = [];
   result: RouteResult = 'sent';
   wire = true;
+  /** Message types this end sends that are recorded but not handed over (to hand them over by hand). */
+  readonly hold = new Set<number>();
   readonly manager: SessionManager;
   #waiters: (() => void)[] = [];
 
@@ -56,7 +58,7 @@ class End {
     this.sent.push(f.slice());
     if (this.result !== 'sent') return this.result;
     const to = this.peers.get(toHex(envelope.to(f)));
-    if (this.wire && to) {
+    if (this.wire && to && !this.hold.has(envelope.type(f))) {
       const copy = f.slice();
       setImmediate(() => { if (to.wire) to.manager.handle(copy); });
     }
@@ -101,12 +103,13 @@ test('a first send fetches keys, runs the handshake and delivers the sealed mess
   a.manager.send(BOB.id, 7, text('hi bob'));
   t.equal(a.manager.queued, 1, 'queued until a session exists');
   t.equal(envelope.type(a.sent[0]), MsgType.KEY_REQUEST, 'the keys are asked for first');
+  t.ok(equalBytes(envelope.body(a.sent[0]), ALICE.publicKeys()), "the request carries Alice's keys");
   await b.until(() => b.delivered.length === 1);
   t.equal(b.delivered[0].from, ALICE.idHex, 'delivered as from Alice');
   t.deepEqual(read(b.delivered[0].plaintext), { channel: 7, text: 'hi bob' }, 'channel and payload');
-  t.ok(b.sentOf(MsgType.KEY_RESPONSE).length >= 1, 'Bob answered with his keys');
-  t.ok(a.sentOf(MsgType.HANDSHAKE_INIT).length >= 1, 'Alice sent an INIT');
-  t.ok(b.sentOf(MsgType.HANDSHAKE_RESP).length >= 1, 'Bob answered it');
+  t.deepEqual(b.sent.map((f) => envelope.type(f)), [MsgType.HANDSHAKE_INIT], 'Bob answered the key request with an INIT (his keys in it)');
+  t.deepEqual(a.sent.map((f) => envelope.type(f)), [MsgType.KEY_REQUEST, MsgType.HANDSHAKE_RESP, MsgType.DATA],
+    'Alice answered it with RESP and the message at once: three one-way trips in all');
   t.equal(a.sentOf(MsgType.DATA).length, 1, 'one DATA');
   const data = a.sentOf(MsgType.DATA)[0];
   t.equal(new TextDecoder().decode(envelope.body(data)).includes('hi bob'), false, 'the payload is not in clear on the wire');
@@ -230,10 +233,10 @@ test('keys that do not hash to the claimed id are refused as bad_keys', (t) => {
 
 test('a handshake answer nobody asked for is dropped as unsolicited', async (t) => {
   const { a, b } = await linked(t);
-  const resp = b.sentOf(MsgType.HANDSHAKE_RESP)[0];
-  const before = a.drops.length;
-  a.manager.handle(resp.slice()); // its INIT is answered already
-  t.deepEqual(a.drops.slice(before), ['unsolicited_handshake']);
+  const resp = a.sentOf(MsgType.HANDSHAKE_RESP)[0];
+  const before = b.drops.length;
+  b.manager.handle(resp.slice()); // its INIT is answered already
+  t.deepEqual(b.drops.slice(before), ['unsolicited_handshake']);
   t.end();
 });
 
@@ -419,6 +422,58 @@ test('a peer whose handshake does not say it opens batch records (an older node)
   await old.until(() => old.delivered.length === 4);
   t.deepEqual(a.sentOf(MsgType.DATA).slice(1).map(bodyLength), [1, 1, 1].map(plainDataLength), 'three plain DATA');
   t.deepEqual(old.delivered.map((d) => read(d.plaintext).text), ['hello', 'a', 'b', 'c']);
-  t.ok((a.sentOf(MsgType.HANDSHAKE_INIT)[0][3] & 1) === 1, 'this node still says it opens them');
+  t.ok((a.sentOf(MsgType.HANDSHAKE_RESP)[0][3] & 1) === 1, 'this node still says it opens them');
+  t.end();
+});
+
+// ---- the key fetch overlapped with the handshake (PROTOCOL.md §5.1)
+
+test('a key request without keys (an older node) is answered with KEY_RESPONSE, and the initiator runs the handshake', async (t) => {
+  const { a, b } = pair(t);
+  b.manager.handle(encodeEnvelope(MsgType.KEY_REQUEST, BOB.id, ALICE.id, new Uint8Array(0)));
+  t.deepEqual(b.sent.map((f) => envelope.type(f)), [MsgType.KEY_RESPONSE], 'keys, no INIT');
+  t.ok(equalBytes(envelope.body(b.sent[0]), BOB.publicKeys()));
+  // Alice as an older node would: learn the keys, then INIT.
+  a.manager.send(BOB.id, 1, text('x'));
+  await b.until(() => b.delivered.length === 1);
+  t.equal(read(b.delivered[0].plaintext).text, 'x');
+  t.end();
+});
+
+test('a key request whose keys do not hash to its sender gets KEY_RESPONSE, no INIT, and the keys are not kept', (t) => {
+  const { b } = pair(t);
+  b.wire = false;
+  b.manager.handle(encodeEnvelope(MsgType.KEY_REQUEST, BOB.id, ALICE.id, CAROL.publicKeys()));
+  t.deepEqual(b.sent.map((f) => envelope.type(f)), [MsgType.KEY_RESPONSE]);
+  t.equal(b.manager.keysOf(ALICE.id), undefined);
+  t.end();
+});
+
+test('a retried key request gets the same INIT again, not a second handshake', (t) => {
+  const { b } = pair(t);
+  b.wire = false;
+  const req = encodeEnvelope(MsgType.KEY_REQUEST, BOB.id, ALICE.id, ALICE.publicKeys());
+  b.manager.handle(req);
+  b.manager.handle(encodeEnvelope(MsgType.KEY_REQUEST, BOB.id, ALICE.id, ALICE.publicKeys()));
+  const inits = b.sentOf(MsgType.HANDSHAKE_INIT);
+  t.equal(inits.length, 2, 'answered twice');
+  t.ok(equalBytes(envelope.body(inits[0]), envelope.body(inits[1])), 'with the same INIT');
+  t.end();
+});
+
+test('DATA that overtakes the RESP it follows is held and delivered once the RESP arrives', async (t) => {
+  const { a, b } = pair(t);
+  a.hold.add(MsgType.HANDSHAKE_RESP).add(MsgType.DATA); // handed over by hand, out of order
+  a.manager.send(BOB.id, 1, text('first'));
+  for (let i = 0; i < 1000 && a.sentOf(MsgType.DATA).length === 0; i++) await new Promise((r) => setImmediate(r));
+  t.equal(a.sentOf(MsgType.DATA).length, 1, 'Alice sent RESP and DATA');
+  const resp = a.sentOf(MsgType.HANDSHAKE_RESP)[0];
+  const data = a.sentOf(MsgType.DATA)[0];
+  b.manager.handle(data.slice());
+  t.equal(b.delivered.length, 0, 'not deliverable before the RESP');
+  t.deepEqual(b.drops, [], 'held, not dropped');
+  t.equal(b.sentOf(MsgType.SESSION_UNKNOWN).length, 0, 'and not answered with SESSION_UNKNOWN');
+  b.manager.handle(resp.slice());
+  t.deepEqual(b.delivered.map((d) => read(d.plaintext).text), ['first'], 'delivered after the RESP');
   t.end();
 });

@@ -10,7 +10,7 @@ import { readdirSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { dirname, join } from 'node:path';
 
-const ORDER = ['relay', 'crypto', 'session', 'webrtc', 'socket', 'signaling', 'browser'];
+const ORDER = ['relay', 'crypto', 'session', 'flow', 'webrtc', 'socket', 'signaling', 'browser'];
 
 export function discover(dir: string): string[] {
   const names = readdirSync(dir)

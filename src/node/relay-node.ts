@@ -207,9 +207,16 @@ export class RelayNode extends EventEmitter<NodeEvents> implements MeshNode {
       queueMicrotask(() => { if (!this.#destroyed) this.#deliver(this.identity.id, pt); });
       return true;
     }
+    const hop = this.#table.nextHop(id, NO_LINKS);
+    if (hop && hop.link.ownQueued().bytes + payload.length > this.limits.maxFlowBuffer) {
+      // Over the hard limit already: refused before it is sealed (the link would refuse the frame anyway).
+      this.countDrop('congested');
+      this.#undeliverable(relayError('ERR_QUEUE_FULL', `the link toward ${toHex(id)} is congested`, { to: toHex(id) }), id);
+      return false;
+    }
     this.#sessions.send(id, channel, payload);
     const hex = toHex(id);
-    if (!this.#held(hex) && this.#pressure(id) < this.limits.sendHighWaterMark) return true;
+    if (!this.#held(hex) && this.#pressure(id, hop?.link) < this.limits.sendHighWaterMark) return true;
     if (!this.#blocked.has(hex)) this.#blocked.set(hex, id.slice());
     this.#armDrain();
     return false;
@@ -228,9 +235,8 @@ export class RelayNode extends EventEmitter<NodeEvents> implements MeshNode {
   }
 
   /** Bytes of this node's toward `to`: queued for its session, and on the link to its next hop. */
-  #pressure(to: Uint8Array): number {
-    const hop = this.#table.nextHop(to, NO_LINKS);
-    return this.#sessions.pendingBytes(to) + (hop ? hop.link.ownBuffered : 0);
+  #pressure(to: Uint8Array, link = this.#table.nextHop(to, NO_LINKS)?.link): number {
+    return this.#sessions.pendingBytes(to) + (link ? link.ownBuffered : 0);
   }
 
   #held(hex: string): boolean {

@@ -645,6 +645,9 @@ export class SignalingCore extends EventEmitter<SignalingEvents> {
     return [...out];
   }
 
+  /** Probes node `hex` (PROTOCOL.md §11 "Liveness"); false once it did not answer in homeProbeMs (it is then dropped and 'homeDead' emitted). */
+  probeNode(hex: string): Promise<boolean> { return this.#mesh.probe(hex); }
+
   /** Sends an extension message (`t` not used by the core) to node `hex` over Channel.SIGNALING. */
   sendMesh(hex: string, msg: { t: string } & Record<string, unknown>): void { this.#mesh.send(hex, msg); }
 

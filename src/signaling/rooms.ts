@@ -5,6 +5,12 @@
  * find a room's home by asking the nodes they know (roster homes and direct
  * links) once, then remember it. Operations and room events travel over
  * Channel.SIGNALING as core extension messages (PROTOCOL.md §12).
+ *
+ * The home copies each room's state to the two nodes whose ids are closest to
+ * the room's, and signs an anchor naming them (room-records.ts). When the home
+ * is found dead the first replica takes the room over (the second, if the
+ * first is dead too): members stay members, the creator stays the creator, and
+ * the new anchor carries the old one, so look-ups can check who may home it.
  */
 import debugFactory from 'debug';
 import { randomBytes, toHex } from '../util/bytes.js';
@@ -14,6 +20,7 @@ import { PendingRequests } from '../util/pending.js';
 import { tooDeep, type ClientSink, type SignalingCore } from './core.js';
 import { Budgets, resolveRoomLimits, ROOM_LIMITS, type RoomLimits } from './limits.js';
 import { errorTypeOf, wireError } from './wire-errors.js';
+import { closestTo, ROOM_REPLICAS, signAnchor, verifyAnchor, type RoomAnchor } from './room-records.js';
 
 const debug = debugFactory('relaymesh:signaling:rooms');
 
@@ -35,7 +42,10 @@ export interface RoomSink extends ClientSink { roomEvent(ev: RoomEvent): void }
 
 type Op = 'create' | 'join' | 'leave' | 'end' | 'message';
 const OPS = new Set<string>(['create', 'join', 'leave', 'end', 'message']);
-interface Room { name: string; creator: string; members: Set<string> }
+/** A room homed here: `ver` counts its changes, `sentAnchor` the replicas that have its current anchor. */
+interface Room { name: string; creator: string; members: Set<string>; anchor: RoomAnchor; ver: number; sentAnchor: Set<string> }
+/** A copy of a room homed elsewhere, kept to take it over if its home dies. */
+interface Replica { home: string; anchor: RoomAnchor; ver: number; name: string; creator: string; members: string[] }
 
 /** A room refusal; `info.errorType` is a wire error type (wire-errors.ts: ROOM_NOT_FOUND, NOT_MEMBER, ...). */
 export function roomError(errorType: string, details: string): RelayError {
@@ -71,6 +81,15 @@ export class Rooms {
   readonly #waiting = new Map<string, number>();
   /** Membership operations and look-ups per connection, address and node. */
   readonly #budgets: Budgets<ClientSink>;
+  /** Copies of rooms other nodes home, by room. */
+  readonly #replicas = new Map<string, Replica>();
+  /** Anchors already verified (by signature), so a chain is checked once. */
+  readonly #verified: BoundedMap<string, true>;
+  /** Homes found dead: a room remembered there is looked up again. */
+  readonly #deadHomes: BoundedMap<string, true>;
+  /** The room each look-up in flight asks about (its answers must carry that room's anchor). */
+  readonly #askingRoom = new Map<string, string>();
+  readonly #checkTimer: ReturnType<typeof setInterval>;
 
   constructor(core: SignalingCore, limits: Partial<RoomLimits> = {}) {
     this.core = core;
@@ -87,9 +106,29 @@ export class Rooms {
     core.onMeshType('room-op', (m, from) => this.#onOp(m, from));
     core.onMeshType('room-res', (m, from) => this.#onResult(m, from));
     core.onMeshType('room-ev', (m, from) => this.#onEvent(m, from));
-    core.onMeshType('room-find', (m, from) => core.sendMesh(from, { t: 'room-found', rid: m.rid, have: typeof m.room === 'string' && this.#homed.has(m.room) }));
+    core.onMeshType('room-find', (m, from) => {
+      const r = typeof m.room === 'string' ? this.#homed.get(m.room) : undefined;
+      core.sendMesh(from, r ? { t: 'room-found', rid: m.rid, have: true, anchor: r.anchor } : { t: 'room-found', rid: m.rid, have: false });
+    });
     core.onMeshType('room-found', (m, from) => this.#onFound(m, from));
+    core.onMeshType('room-rep', (m, from) => this.#onReplica(m, from));
+    core.onMeshType('room-rep-need', (m, from) => this.#onNeed(m, from));
+    core.onMeshType('room-moved', (m, from) => this.#onMoved(m, from));
     core.on('gone', (ids) => this.#onGone(ids));
+    core.on('homeDead', (hex) => this.#onHomeDead(hex));
+    this.#verified = new BoundedMap(Math.max(2, this.limits.maxReplicas));
+    this.#deadHomes = new BoundedMap(1024);
+    // Replicas watch their homes: a home that stops answering is found dead within homeProbeMs.
+    this.#checkTimer = setInterval(() => {
+      for (const home of new Set([...this.#replicas.values()].map((r) => r.home))) void core.probeNode(home);
+    }, this.limits.replicaCheckMs);
+    this.#checkTimer.unref?.();
+    core.node.once('close', () => clearInterval(this.#checkTimer));
+  }
+
+  /** Copies of other nodes' rooms held here (for takeover). */
+  replicas(): { room: string; home: string; members: string[] }[] {
+    return [...this.#replicas].map(([room, r]) => ({ room, home: r.home, members: [...r.members] }));
   }
 
   /** Rooms homed on this node. */
@@ -152,7 +191,7 @@ export class Rooms {
     // Messages to a room whose home is known cost no budget; membership changes and look-ups do.
     if (op !== 'message' || !(this.#homed.has(id) || this.#joined.get(client)?.has(id) || this.#where.has(id))) this.#spend(sink);
     for (let attempt = 0; attempt < 2; attempt++) {
-      const home = this.#homed.has(id) ? this.#self : this.#joined.get(client)?.get(id) ?? this.#where.get(id) ?? (await this.#wait(client, () => this.#find(id)));
+      const home = this.#homed.has(id) ? this.#self : this.#live(this.#joined.get(client)?.get(id)) ?? this.#live(this.#where.get(id)) ?? (await this.#wait(client, () => this.#find(id)));
       if (!home) break;
       if (home === this.#self) return this.#apply(op, client, id, extra);
       try {
@@ -166,6 +205,9 @@ export class Rooms {
     }
     throw roomError('ROOM_NOT_FOUND', `no room ${id}`);
   }
+
+  /** `home`, unless it was found dead. */
+  #live(home: string | undefined): string | undefined { return home !== undefined && this.#deadHomes.has(home) ? undefined : home; }
 
   #remote(home: string, op: Op, client: string, room: string, extra: Record<string, unknown>): Promise<unknown> {
     const rid = toHex(randomBytes(8));
@@ -195,6 +237,7 @@ export class Rooms {
     const answer = this.#pending.add(rid, { timeoutMs: this.limits.findTimeoutMs });
     if (this.#pending.has(rid)) {
       this.#asking.set(rid, nodes.length);
+      this.#askingRoom.set(rid, room);
       for (const n of nodes) this.core.sendMesh(n, { t: 'room-find', rid, room });
     }
     let home: unknown;
@@ -205,6 +248,7 @@ export class Rooms {
       home = null;
     } finally {
       this.#asking.delete(rid);
+      this.#askingRoom.delete(rid);
     }
     if (typeof home === 'string') this.#remember(room, home);
     return typeof home === 'string' ? home : null;
@@ -221,9 +265,11 @@ export class Rooms {
       if (room) throw roomError('ROOM_EXISTS', `room ${id} already exists`);
       if (this.#homed.size >= this.limits.maxRooms) throw roomError('LIMIT_REACHED', `this node holds ${this.limits.maxRooms} rooms`);
       this.#checkRoomCount(client);
-      room = { name: String(extra.name ?? ''), creator: client, members: new Set([client]) };
+      const anchor = signAnchor(this.core.node.identity, { room: id, origin: this.#self, created: Date.now(), creator: client, seq: 0, replicas: this.#pickReplicas(id) });
+      room = { name: String(extra.name ?? ''), creator: client, members: new Set([client]), anchor, ver: 0, sentAnchor: new Set() };
       this.#homed.set(id, room);
       this.#track(client, id, this.#self, true);
+      this.#push(id, room);
       return this.#view(id, room);
     }
     if (!room) throw roomError('ROOM_NOT_FOUND', `no room ${id}`);
@@ -235,6 +281,7 @@ export class Rooms {
         this.#checkRoomCount(client);
         room.members.add(client);
         this.#track(client, id, this.#self, true);
+        this.#push(id, room);
         const v = view();
         for (const m of room.members) this.#emit(m, { kind: 'added', room: id, name: room.name, clients: v.clients, client });
         return v;
@@ -243,7 +290,10 @@ export class Rooms {
         if (!room.members.delete(client)) throw roomError('NOT_MEMBER', `${client} is not in room ${id}`);
         this.#track(client, id, this.#self, false);
         const v = view();
-        if (room.members.size === 0) this.#homed.delete(id);
+        if (room.members.size === 0) {
+          this.#homed.delete(id);
+          this.#pushGone(id, room);
+        } else this.#push(id, room);
         for (const m of room.members) this.#emit(m, { kind: 'removed', room: id, name: room.name, clients: v.clients, client });
         return v;
       }
@@ -252,6 +302,7 @@ export class Rooms {
         if (room.creator !== client) throw roomError('NOT_CREATOR', `only ${room.creator} may end room ${id}`);
         const v = view();
         this.#homed.delete(id);
+        this.#pushGone(id, room);
         for (const m of room.members) this.#emit(m, { kind: 'deleted', room: id, name: room.name, clients: v.clients, by: client });
         return v;
       }
@@ -352,16 +403,159 @@ export class Rooms {
     const to = m.to;
     const ev = m.ev as RoomEvent | undefined;
     if (typeof to !== 'string' || !ev || typeof ev !== 'object' || typeof ev.room !== 'string' || !this.core.sinkOf(to)) return debug('bad room-ev');
-    const home = this.#joined.get(to)?.get(ev.room) ?? this.#where.get(ev.room);
+    const home = this.#live(this.#joined.get(to)?.get(ev.room)) ?? this.#where.get(ev.room);
     if (home !== from) return debug('room-ev for %s not from its home', ev.room);
     this.#deliver(to, ev, from);
+  }
+
+  // ------------------------------------------------------------ replicas and takeover
+
+  /** The ROOM_REPLICAS signaling nodes closest to the room id, this one excluded. */
+  #pickReplicas(room: string, not?: string): string[] {
+    return closestTo(room, this.core.signalingNodes().filter((n) => n !== not && !this.#deadHomes.has(n)), ROOM_REPLICAS);
+  }
+
+  /** Sends a homed room's state to its replicas (re-signing the anchor first if the closest nodes changed). */
+  #push(id: string, r: Room): void {
+    const want = this.#pickReplicas(id);
+    if (want.length !== r.anchor.replicas.length || want.some((w) => !r.anchor.replicas.includes(w))) {
+      r.anchor = signAnchor(this.core.node.identity, { room: id, origin: r.anchor.origin, created: r.anchor.created, creator: r.creator, seq: r.anchor.seq + 1, replicas: want }, r.anchor.prev);
+      r.sentAnchor.clear();
+    }
+    r.ver++;
+    for (const rep of r.anchor.replicas) {
+      const msg: Record<string, unknown> = { room: id, ver: r.ver, name: r.name, creator: r.creator, members: [...r.members] };
+      if (!r.sentAnchor.has(rep)) { msg.anchor = r.anchor; r.sentAnchor.add(rep); }
+      this.core.sendMesh(rep, { t: 'room-rep', ...msg });
+    }
+  }
+
+  #pushGone(id: string, r: Room): void {
+    for (const rep of r.anchor.replicas) this.core.sendMesh(rep, { t: 'room-rep', room: id, gone: true });
+  }
+
+  /** A verified anchor of `room` whose home is `from`, or null (counted room_forged). */
+  #check(x: unknown, room: string, from: string): RoomAnchor | null {
+    const a = x as RoomAnchor | null;
+    const ok = a && typeof a === 'object' && a.room === room && a.home === from
+      && (this.#verified.has(String(a.sig)) || verifyAnchor(a, this.limits.maxRoomMoves, this.limits.maxRoomIdLength) !== null);
+    if (!ok) {
+      this.core.count('room_forged');
+      return null;
+    }
+    this.#verified.set(a.sig, true);
+    return a;
+  }
+
+  #onReplica(m: Record<string, unknown>, from: string): void {
+    const room = m.room;
+    if (typeof room !== 'string' || room.length > this.limits.maxRoomIdLength) return debug('bad room-rep from %s', from.slice(0, 8));
+    const held = this.#replicas.get(room);
+    if (m.gone === true) {
+      if (held?.home === from) this.#replicas.delete(room);
+      return;
+    }
+    const members = m.members;
+    // Cheap checks before the signature: an oversized roster is refused and counted.
+    if (Array.isArray(members) && members.length > this.limits.maxMembers) return this.core.count('room_oversized');
+    if (!Array.isArray(members) || !members.every((c) => typeof c === 'string' && c.length <= 128) || !Number.isSafeInteger(m.ver)
+      || typeof m.creator !== 'string' || typeof m.name !== 'string' || m.name.length > this.limits.maxNameLength) return debug('bad room-rep from %s', from.slice(0, 8));
+    if (this.#homed.has(room)) return debug('room-rep for %s, homed here', room);
+    let anchor = held?.home === from ? held.anchor : undefined;
+    if (m.anchor !== undefined) {
+      const a = this.#check(m.anchor, room, from);
+      if (!a) return;
+      anchor = a;
+    }
+    if (!anchor) return this.core.sendMesh(from, { t: 'room-rep-need', room });
+    if (!anchor.replicas.includes(this.#self) || anchor.creator !== m.creator) return this.core.count('room_forged');
+    if (held && held.home === from && held.ver >= (m.ver as number) && m.anchor === undefined) return;
+    if (!held && this.#replicas.size >= this.limits.maxReplicas) return debug('replica of %s refused: %d held', room, this.#replicas.size);
+    this.#replicas.set(room, { home: from, anchor, ver: m.ver as number, name: m.name, creator: m.creator, members: members as string[] });
+  }
+
+  /** A replica lacks the anchor of a room homed here: send it again with the next state. */
+  #onNeed(m: Record<string, unknown>, from: string): void {
+    const r = typeof m.room === 'string' ? this.#homed.get(m.room) : undefined;
+    if (!r || !r.anchor.replicas.includes(from)) return;
+    r.sentAnchor.delete(from);
+    r.ver--;
+    this.#push(m.room as string, r);
+  }
+
+  /** Home `hex` was found dead: its rooms move to their first live replica; rooms remembered there are looked up again. */
+  #onHomeDead(hex: string): void {
+    this.#deadHomes.set(hex, true);
+    for (const [room, rep] of [...this.#replicas]) {
+      if (rep.home !== hex) continue;
+      const rank = rep.anchor.replicas.indexOf(this.#self);
+      if (rank === 0) this.#takeOver(room, rep);
+      else if (rank > 0) {
+        // The replicas before this one take it over unless they are dead too.
+        const before = rep.anchor.replicas.slice(0, rank);
+        void Promise.all(before.map((b) => this.core.probeNode(b))).then((alive) => {
+          if (!alive.some(Boolean) && this.#replicas.get(room) === rep) this.#takeOver(room, rep);
+        });
+      }
+    }
+  }
+
+  #takeOver(room: string, rep: Replica): void {
+    this.#replicas.delete(room);
+    if (this.#homed.has(room) || this.#homed.size >= this.limits.maxRooms) return;
+    let depth = 0;
+    for (let a: RoomAnchor | undefined = rep.anchor; a; a = a.prev) depth++;
+    if (depth > this.limits.maxRoomMoves) return debug('room %s moved %d times: not taken over', room, depth);
+    const anchor = signAnchor(this.core.node.identity, {
+      room, origin: rep.anchor.origin, created: rep.anchor.created, creator: rep.anchor.creator, seq: rep.anchor.seq + 1, replicas: this.#pickReplicas(room, rep.home),
+    }, rep.anchor);
+    const r: Room = { name: rep.name, creator: rep.creator, members: new Set(rep.members), anchor, ver: rep.ver, sentAnchor: new Set() };
+    this.#homed.set(room, r);
+    debug('took room %s over from %s', room, rep.home.slice(0, 8));
+    const told = new Set<string>();
+    for (const member of r.members) {
+      if (this.core.sinkOf(member)) { this.#track(member, room, this.#self, true); continue; }
+      const home = this.core.homeOf(member);
+      if (home && !told.has(home)) { told.add(home); this.core.sendMesh(home, { t: 'room-moved', room, anchor }); }
+    }
+    this.#push(room, r);
+    // Members that were clients of the dead home and did not register again anywhere leave.
+    const sweep = setTimeout(() => {
+      const now = this.#homed.get(room);
+      if (now !== r) return;
+      for (const member of [...r.members]) if (!this.core.homeOf(member)) this.#leaveQuietly(member, room);
+    }, this.core.limits.movingWaitMs);
+    sweep.unref?.();
+  }
+
+  /** A replica took over a room: its local members' operations and events go to the new home. */
+  #onMoved(m: Record<string, unknown>, from: string): void {
+    const room = typeof m.room === 'string' ? m.room : '';
+    const a = this.#check(m.anchor, room, from);
+    if (!a) return;
+    // Only a replica the known home named (directly or down the chain) may take its room over.
+    const known = new Set<string>();
+    const w = this.#where.get(room);
+    if (w) known.add(w);
+    for (const rooms of this.#joined.values()) { const h = rooms.get(room); if (h) known.add(h); }
+    let chained = known.size === 0;
+    for (let p = a.prev; p && !chained; p = p.prev) if (known.has(p.home)) chained = true;
+    if (!chained) return this.core.count('room_forged');
+    this.#where.set(room, from);
+    for (const [client, rooms] of this.#joined) if (rooms.has(room)) rooms.set(room, from);
+    const held = this.#replicas.get(room);
+    if (held && held.home !== from) this.#replicas.delete(room);
   }
 
   #onFound(m: Record<string, unknown>, from: string): void {
     const rid = typeof m.rid === 'string' ? m.rid : '';
     const left = this.#asking.get(rid);
     if (left === undefined) return;
-    if (m.have === true) return void this.#pending.resolve(rid, from);
+    // A home must show the room's anchor, signed by itself and chained back to the room's origin.
+    if (m.have === true) {
+      const a = this.#check(m.anchor, this.#askingRoom.get(rid) ?? '', from);
+      if (a) return void this.#pending.resolve(rid, from);
+    }
     if (left <= 1) this.#pending.resolve(rid, null);
     else this.#asking.set(rid, left - 1);
   }

@@ -84,6 +84,8 @@ export const SIGNALING_DROP_REASONS = {
   forged_takeover: 'a takeover notice whose proof does not verify, is not the key of our client, or is older than its registration',
   takeover_refused: 'a registration (client input) for an id a live home holds under another key, or without a key',
   replayed_registration: 'a registration (client input) whose fresh proof is not newer than the one it would replace',
+  room_forged: 'a room answer, replica or move notice whose anchor does not verify, is not signed by the sender, or does not name this replica',
+  room_oversized: 'a room replica listing more than maxMembers members (refused before its anchor is checked)',
 } as const;
 
 export type SignalingDropReason = keyof typeof SIGNALING_DROP_REASONS;

@@ -173,6 +173,12 @@ export const ROOM_LIMITS = {
   opsPerSecondPerNode: 2000,
   /** Remembered room -> home entries. */
   maxCachedHomes: 10_000,
+  /** Copies of rooms homed on other nodes held here (for takeover). */
+  maxReplicas: 10_000,
+  /** How often a replica probes the homes of the rooms it copies (ms). */
+  replicaCheckMs: 5000,
+  /** Takeovers a room's anchor chain may record; a room moved more often is not taken over again. */
+  maxRoomMoves: 8,
 } as const;
 
 export type RoomLimits = { -readonly [K in keyof typeof ROOM_LIMITS]: number };

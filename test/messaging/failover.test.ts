@@ -97,3 +97,37 @@ test('a message to a client that left and does not come back fails with PEER_NOT
   }
   t.ok(outcome === 'PEER_NOT_FOUND' || outcome === 'ERR_PEER_NOT_FOUND', `the sender hears PEER_NOT_FOUND once bob did not come back (${outcome})`);
 });
+
+test('a message a dying server took without acknowledging it is sent again to the next server', async (t) => {
+  const { WebSocketServer } = await import('ws');
+  const { ml_dsa65 } = await import('@noble/post-quantum/ml-dsa.js');
+  const real = await startNode(t, { port: 0, ...FAST });
+  const seed = new Uint8Array(32).fill(3);
+  const target = await startClient(t, real, 'target', { signingSeed: seed });
+  const got = inbox(target);
+  // A server that registers the client, answers its key request, takes one message and dies without an ack.
+  const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+  t.teardown(() => new Promise<void>((r) => wss.close(() => r())));
+  await new Promise<void>((r) => wss.once('listening', () => r()));
+  const taken: string[] = [];
+  wss.on('connection', (ws) => ws.on('message', (d) => {
+    const f = JSON.parse(d.toString());
+    if (f.type === 'register') ws.send(JSON.stringify({ type: 'register', id: f.id, payload: { success: true, clientId: f.payload.clientId } }));
+    if (f.type === 'request_public_key') {
+      ws.send(JSON.stringify({ type: 'public_key_response', id: f.id, payload: {
+        peerId: 'target', publicKey: Array.from(target.config.publicKey), signingKey: Buffer.from(ml_dsa65.keygen(seed).publicKey).toString('base64'), capabilities: ['relaymesh-im-v1'],
+      } }));
+    }
+    if (f.type === 'message') { taken.push(f.id); ws.terminate(); wss.close(); }
+  }));
+  const fakeUrl = `ws://127.0.0.1:${(wss.address() as { port: number }).port}`;
+  const sender = await startClient(t, [fakeUrl, urlOf(real)], 'sender', { reconnect: { baseDelayMs: 50 } });
+  t.equal(sender.serverUrl, fakeUrl, 'the sender starts on the server that will drop it');
+  const errors: MessagingError[] = [];
+  sender.onError((e) => errors.push(e));
+  await sender.sendMessage('target', 'do not lose me');
+  t.ok(await waitFor(() => taken.length === 1), 'the first server took the message (with an id) and died');
+  t.ok(await waitFor(() => got.some((m) => m.message === 'do not lose me'), 15_000), 'the message reaches the target through the next server');
+  t.equal(sender.serverUrl, urlOf(real), 'the sender is on the real node now');
+  t.deepEqual(errors.filter((e) => e.type === 'NOT_DELIVERED'), [], 'nothing was reported lost');
+});

@@ -49,8 +49,9 @@ export interface RouterHost {
 
 /** Origins with drop reports waiting to be sent at once (more: their drops are counted, not reported). */
 const MAX_REPORT_ORIGINS = 1024;
-/** Entries waiting for one origin (16 reports' worth). */
+/** Entries waiting for one origin (16 reports' worth), and for all together (~230 KB). */
 const MAX_REPORT_ENTRIES = 16 * MAX_CONGESTION_ENTRIES;
+const MAX_REPORT_ENTRIES_TOTAL = 8192;
 
 export class Router {
   readonly counters = { relayed: 0, bytesRelayed: 0 };
@@ -63,6 +64,7 @@ export class Router {
   readonly #clock: Clock;
   /** Drop reports being gathered for this turn, by origin (key53 of its id). */
   #drops = new Map<number, { origin: Uint8Array; entries: Uint8Array[] }>();
+  #dropEntries = 0;
   #dropsScheduled = false;
 
   constructor(host: RouterHost, table: RoutingTable<RouteLink>, dedup: DedupCache<RouteLink>) {
@@ -171,8 +173,9 @@ export class Router {
       d = { origin: origin.slice(), entries: [] };
       this.#drops.set(key, d);
     }
-    if (d.entries.length >= MAX_REPORT_ENTRIES) return;
+    if (d.entries.length >= MAX_REPORT_ENTRIES || this.#dropEntries >= MAX_REPORT_ENTRIES_TOTAL) return;
     d.entries.push(f.slice(OFF_MSG_ID, OFF_MSG_ID + CONGESTION_ENTRY));
+    this.#dropEntries++;
     if (!this.#dropsScheduled) {
       this.#dropsScheduled = true;
       queueMicrotask(() => this.#flushDrops());
@@ -189,6 +192,7 @@ export class Router {
     this.#dropsScheduled = false;
     const drops = this.#drops;
     this.#drops = new Map();
+    this.#dropEntries = 0;
     for (const { origin, entries } of drops.values()) {
       for (let i = 0; i < entries.length; i += MAX_CONGESTION_ENTRIES) {
         this.#report(origin, CongestionKind.DROPPED, entries.slice(i, i + MAX_CONGESTION_ENTRIES));

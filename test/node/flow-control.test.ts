@@ -9,6 +9,11 @@ import test from 'tape';
 import type { PeerRelay, PeerRelayOptions } from '../../src/index.js';
 import type { RelayError } from '../../src/util/errors.js';
 import { Worker } from 'node:worker_threads';
+import { Identity } from '../../src/index.js';
+import { Link } from '../../src/link/link.js';
+import { dialWebSocket } from '../../src/transport/websocket.js';
+import { CongestionKind, encodeCongestion, encodeEnvelope, MsgType } from '../../src/wire/envelope.js';
+import { randomBytes } from '../../src/util/bytes.js';
 import { startNode, urlOf, waitFor, sleep } from '../helpers/testnet.js';
 import { flowPayload, type FlowCounts, type FromReceiver, type ToReceiver } from '../../bench/lib/flow-receiver.js';
 
@@ -165,4 +170,55 @@ test('a light flow through a flooded relay loses nothing', async (t) => {
   t.ok(await waitUntil(async () => (await c.got(b, 0)) + bLost.length >= bSent, 60_000), 'the flood is accounted for too');
   t.ok(bLost.filter((c) => c === 'ERR_CONGESTED').length > 0, `the relay was flooded: it dropped from B's flow (${bLost.length} of ${bSent} reported)`);
   t.equal(a.stats().dropped.unsolicited_report ?? 0, 0, 'no stray reports');
+});
+
+test('messages queued while a session is set up count toward the signal; drain follows once it opens', async (t) => {
+  const a = await startNode(t, { port: 0 });
+  const [b, c] = await Promise.all([startNode(t, { bootstrap: [urlOf(a)], targetLinks: 1 }), startNode(t, { bootstrap: [urlOf(a)], targetLinks: 1 })]);
+  t.ok(await waitFor(() => b.peers.length === 1 && c.peers.length === 1), 'B and C link to A');
+  let got = 0;
+  c.on('message', (m) => { if (Buffer.isBuffer(m) && m.length === 2048) got++; });
+  const big = Buffer.alloc(2048, 7);
+  let firstFalse = -1;
+  let queuedAtFalse = -1;
+  for (let i = 0; i < 600; i++) {
+    if (!b.send(c.id, big) && firstFalse < 0) { firstFalse = i; queuedAtFalse = b.stats().queued; }
+  }
+  const queued = (firstFalse + 1) * 2048;
+  const hwm = b.limits.sendHighWaterMark;
+  // Queued for the session: the payloads; the link's transport may hold a few handshake bytes too.
+  t.ok(queued <= hwm && queued > hwm - 16 * 1024, `send() returned false once about sendHighWaterMark was queued (${queued} bytes of ${hwm})`);
+  t.equal(queuedAtFalse, firstFalse + 1, 'all of them waiting for the session (none sent yet)');
+  t.ok(await drained(b, 20_000), "'drain' came once the session opened and the queue was sent");
+  t.ok(await waitFor(() => got === 600, 20_000), `all 600 delivered (${got})`);
+});
+
+test('a forged congestion report (a message id the origin never sent) is ignored and counted', async (t) => {
+  const a = await startNode(t, { port: 0 });
+  const [b, c] = await Promise.all([startNode(t, { bootstrap: [urlOf(a)], targetLinks: 1 }), startNode(t, { bootstrap: [urlOf(a)], targetLinks: 1 })]);
+  t.ok(await waitFor(() => b.peers.length === 1 && c.peers.length === 1), 'B and C link to A');
+  const warm = new Promise((r) => c.once('message', r));
+  b.send(c.id, 'warm');
+  await warm;
+  // An authenticated node linked to A, off the path B -> A -> C, claims B's messages to C are congested.
+  const conn = await dialWebSocket(urlOf(a), { maxPayload: 64 << 20, timeoutMs: 5000 });
+  const link = new Link(conn, {
+    identity: Identity.generate(), initiator: true, flags: 0, url: '', handshakeTimeoutMs: 5000,
+    pingIntervalMs: 60_000, deadAfterMs: 120_000, maxBuffered: 64 << 20, countDrop: () => {},
+  });
+  t.teardown(() => link.close());
+  await new Promise<void>((resolve, reject) => { link.once('open', resolve); link.once('close', () => reject(new Error('closed'))); });
+  const entry = new Uint8Array(28);
+  entry.set(randomBytes(8), 0);
+  entry.set(c.id, 8);
+  for (const kind of [CongestionKind.STOP, CongestionKind.DROPPED]) {
+    link.send(encodeEnvelope(MsgType.CONGESTION, b.id, randomBytes(20), encodeCongestion(kind, [entry]), 32));
+  }
+  link.send(encodeEnvelope(MsgType.CONGESTION, b.id, randomBytes(20), new Uint8Array([9, 1]), 32)); // malformed
+  t.ok(await waitFor(() => (b.stats().dropped.unsolicited_report ?? 0) >= 2), 'both forged entries were counted as unsolicited_report');
+  t.ok(await waitFor(() => (b.stats().dropped.malformed ?? 0) >= 1), 'the malformed report was counted');
+  const lost: string[] = [];
+  b.on('undeliverable', (e) => lost.push(e.code));
+  t.equal(b.send(c.id, 'still flowing'), true, 'send() to C is not held by the forged STOP');
+  t.deepEqual(lost, [], 'no message was reported undeliverable by the forged DROPPED');
 });

@@ -18,6 +18,8 @@ import { KEM_PUBLIC_KEY_LENGTH } from '../crypto/identity.js';
 import { sha256 } from '../crypto/hash.js';
 import { ml_dsa65 } from '@noble/post-quantum/ml-dsa.js';
 import type { MeshNode } from '../node/mesh-node.js';
+import { ConnectionCap } from '../transport/connection-cap.js';
+import { PartialBudget, type FrameGuard } from '../transport/frame-guard.js';
 import { keyTag as rosterKeyTag, MAX_CLIENT_ID_LENGTH, registrationMessage, type RosterEntry } from './mesh-records.js';
 import { Budgets, resolveLimits, resolveRoomLimits, type RoomLimits, type SignalingLimits } from './limits.js';
 import { SignalingMesh, type MeshExtension } from './mesh.js';
@@ -61,6 +63,9 @@ export interface SignalingStats {
   /** Departed ids waiting to be announced, and frames written to announce departures. */
   presenceBacklog: number;
   presenceFrames: number;
+  /** Signaling connections open (all dialects), and bytes their unfinished frames may hold. */
+  connections: number;
+  partialFrameBytes: number;
 }
 
 /** A departure fan-out round: these ids, to these clients, from index i. */
@@ -72,6 +77,10 @@ export class SignalingCore extends EventEmitter<SignalingEvents> {
   /** Limits of the rooms on this core (option `rooms`). */
   readonly roomLimits: RoomLimits;
   readonly allowUnverified: boolean;
+  /** The caps every dialect's connections share (maxConnections, maxConnectionsPerAddress). */
+  readonly connectionCap: ConnectionCap;
+  /** The unfinished-frame bounds every dialect's connections share (frameTimeoutMs, maxPartialFrameBytes). */
+  readonly frameGuard: FrameGuard;
   authorize: Authorizer | null;
   readonly #clients = new Map<string, Local>();
   readonly #bySink = new Map<ClientSink, Local>();
@@ -112,6 +121,8 @@ export class SignalingCore extends EventEmitter<SignalingEvents> {
     this.#reserved = new BoundedMap(Math.max(2, this.limits.maxReservations));
     this.#departedAt = new BoundedMap(Math.max(2, this.limits.maxReservations));
     this.#proofs = new BoundedMap(Math.max(2, this.limits.maxCachedProofs));
+    this.connectionCap = new ConnectionCap(this.limits.maxConnections, this.limits.maxConnectionsPerAddress);
+    this.frameGuard = { timeoutMs: this.limits.frameTimeoutMs, budget: new PartialBudget(this.limits.maxPartialFrameBytes) };
     this.#registrations = new Budgets(0, this.limits.registrationsPerSecondPerAddress, 0);
     this.#verifies = new Budgets(0, 0, this.limits.verifiesPerSecond);
     this.allowUnverified = opts.allowUnverified === true;
@@ -159,6 +170,7 @@ export class SignalingCore extends EventEmitter<SignalingEvents> {
       clients: this.#clients.size, remoteClients: this.#mesh.remoteClients, homes: this.#mesh.homes, rooms, dropped,
       proofVerifies: this.#proofVerifies, proofCacheHits: this.#proofCacheHits,
       presenceBacklog: this.#departed.size + (this.#fanOut?.ids.length ?? 0), presenceFrames: this.#presenceFrames,
+      connections: this.connectionCap.open, partialFrameBytes: this.frameGuard.budget.held,
     };
   }
 

@@ -70,7 +70,7 @@ export class ProtooServer extends EventEmitter<ProtooServerEvents> {
       name: 'signaling-protoo',
       priority: PROTOO_ROUTE_PRIORITY,
       protocol: PROTOO_SUBPROTOCOL,
-      maxPayload: this.core.limits.maxFrameBytes,
+      maxPayload: this.core.limits.maxSignalFrameBytes,
       match: (_req, protocols) => protocols.has(PROTOO_SUBPROTOCOL),
       verify: (req, done) => this.#verify(req, done),
       handle: (ws, req) => {

@@ -24,16 +24,20 @@ export function attachSignaling(node: MeshNode, opts: SignalingOptions = {}): Si
   const listener = node.listener;
   if (!listener) throw new TypeError('node must have a listener (start it with a port)');
   const core = new SignalingCore(node, opts);
+  // One connection cap and one unfinished-frame budget (the core's) for every dialect.
+  const { connectionCap: cap, frameGuard } = core;
   listener.addRoute({
     name: 'signaling-im',
     priority: IM_ROUTE_PRIORITY,
     maxPayload: core.limits.maxFrameBytes,
+    cap,
+    frameGuard,
     match: (_req, protocols) => protocols.size === 0,
     handle: (ws, req) => {
       new ImSession(core, ws, `${req.socket.remoteAddress}:${req.socket.remotePort}`);
     },
   });
-  attachDialects(listener, core);
+  attachDialects(listener, core, cap, frameGuard);
   cores.set(node, core);
   return core;
 }

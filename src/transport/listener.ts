@@ -6,6 +6,10 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
+import { guardFrames, type FrameGuard } from './frame-guard.js';
+import type { ConnectionCap } from './connection-cap.js';
+
+export { ConnectionCap } from './connection-cap.js';
 
 export interface UpgradeRoute {
   name: string;
@@ -15,6 +19,10 @@ export interface UpgradeRoute {
   /** The subprotocol to select, if any. */
   protocol?: string;
   maxPayload: number;
+  /** Connection caps shared with other routes (checked before `verify` and the upgrade). */
+  cap?: ConnectionCap;
+  /** Bounds on unfinished frames (time and the shared byte budget). */
+  frameGuard?: FrameGuard;
   /** Optional admission before the upgrade; `done(false, status, reason)` answers with an HTTP error. */
   verify?(req: http.IncomingMessage, done: (ok: boolean, status?: number, reason?: string) => void): void;
   handle(ws: WebSocket, req: http.IncomingMessage): void;
@@ -93,8 +101,16 @@ export class Listener {
     const protocols = new Set((typeof header === 'string' ? header : '').split(',').map((s) => s.trim()).filter(Boolean));
     for (const { route, wss } of this.#routes) {
       if (!route.match(req, protocols)) continue;
+      if (route.cap) {
+        const refused = route.cap.admit(String(socket.remoteAddress ?? ''), socket);
+        if (refused) {
+          socket.end(`HTTP/1.1 ${refused.status} ${refused.reason}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+          return;
+        }
+      }
       const upgrade = () => wss.handleUpgrade(req, socket, head, (ws) => {
         if (this.#closed) { ws.terminate(); return; }
+        if (route.frameGuard) guardFrames(ws, route.frameGuard);
         route.handle(ws, req);
       });
       if (!route.verify) { upgrade(); return; }

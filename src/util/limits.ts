@@ -79,8 +79,18 @@ export type Limits = { -readonly [K in keyof typeof DEFAULT_LIMITS]: number };
 
 /** Signaling server limits (`signaling: {...}` option): every count and buffer of the signaling core. */
 export const SIGNALING_LIMITS = {
-  /** Largest client frame in bytes (a 1 MiB message is ~1.4 MB of base64 JSON). */
-  maxFrameBytes: 4 * 1024 * 1024,
+  /** Largest IM client frame in bytes (a 1 MiB message is ~1.4 MB of base64 JSON). */
+  maxFrameBytes: 2 * 1024 * 1024,
+  /** Largest Connector or protoo frame in bytes (SDP, candidates, room messages: large payloads go over the mesh). */
+  maxSignalFrameBytes: 256 * 1024,
+  /** A frame whose first bytes arrived must be complete within this (ms), else the socket is closed (1008). */
+  frameTimeoutMs: 20_000,
+  /** Bytes of unfinished client frames held at once, all signaling connections; the connection that would pass it is closed (1009). */
+  maxPartialFrameBytes: 64 * 1024 * 1024,
+  /** Signaling connections (all dialects) open at once; more are refused with HTTP 503 before the upgrade. */
+  maxConnections: 12_000,
+  /** Signaling connections open at once from one remote address; more are refused with HTTP 429. */
+  maxConnectionsPerAddress: 256,
   /** An IM connection that has not registered this long after opening is closed (1008). */
   registerTimeoutMs: 30_000,
   /** Clients registered on one node. */

@@ -79,7 +79,7 @@ export class ServerConnection {
     const frame = build(id);
     const ws = this.#ws;
     if (ws && ws.readyState === 1 && this.#registered) {
-      this.#unacked.set(id, frame);
+      this.#track(id, frame);
       ws.send(frame);
       return;
     }
@@ -141,9 +141,19 @@ export class ServerConnection {
     const ws = this.#ws;
     while (ws && ws.readyState === 1 && this.#outbox.length > 0) {
       const { frame, id, msg } = this.#outbox.shift()!;
-      if (msg) this.#unacked.set(msg, frame);
+      if (msg) this.#track(msg, frame);
       ws.send(frame);
       if (id) this.#h.sent(id);
+    }
+  }
+
+  /** Keeps a written message until its acknowledgement; past maxQueued unacknowledged the oldest is reported, not kept. */
+  #track(id: string, frame: string): void {
+    this.#unacked.set(id, frame);
+    const max = this.#h.maxQueued ?? MESSAGING_LIMITS.maxQueued;
+    if (this.#unacked.size > max) {
+      this.#unacked.delete(this.#unacked.keys().next().value!);
+      this.#h.error({ type: 'UNACKNOWLEDGED', details: `the server has not acknowledged ${max} messages; the oldest will not be sent again if the connection drops`, code: 'ERR_QUEUE_FULL' });
     }
   }
 

@@ -512,7 +512,9 @@ export class Rooms {
     const r: Room = { name: rep.name, creator: rep.creator, members: new Set(rep.members), anchor, ver: rep.ver, sentAnchor: new Set() };
     this.#homed.set(room, r);
     debug('took room %s over from %s', room, rep.home.slice(0, 8));
-    const told = new Set<string>();
+    // The old home too, in case it was only slow: it yields to the new anchor.
+    const told = new Set<string>([rep.home]);
+    this.core.sendMesh(rep.home, { t: 'room-moved', room, anchor });
     for (const member of r.members) {
       if (this.core.sinkOf(member)) { this.#track(member, room, this.#self, true); continue; }
       const home = this.core.homeOf(member);
@@ -540,7 +542,16 @@ export class Rooms {
     for (const rooms of this.#joined.values()) { const h = rooms.get(room); if (h) known.add(h); }
     let chained = known.size === 0;
     for (let p = a.prev; p && !chained; p = p.prev) if (known.has(p.home)) chained = true;
-    if (!chained) return this.core.count('room_forged');
+    if (!chained && !this.#homed.has(room)) return this.core.count('room_forged');
+    // This node was thought dead and a replica took its room over: the taker wins, this copy goes.
+    const mine = this.#homed.get(room);
+    if (mine) {
+      let ours = false;
+      for (let p = a.prev; p && !ours; p = p.prev) if (p.home === this.#self && p.created === mine.anchor.created) ours = true;
+      if (!ours) return this.core.count('room_forged');
+      this.#homed.delete(room);
+      debug('room %s was taken over by %s: yielding', room, from.slice(0, 8));
+    }
     this.#where.set(room, from);
     for (const [client, rooms] of this.#joined) if (rooms.has(room)) rooms.set(room, from);
     const held = this.#replicas.get(room);

@@ -94,3 +94,24 @@ test('forged room moves, forged replicas and oversized rosters are refused and c
   t.ok(await waitFor(() => (dropped(y).room_oversized ?? 0) === 1), 'a replica with more than maxMembers members is refused as room_oversized');
   t.notOk(copies(y, 's'), 'Y holds no copy of the forged rooms');
 });
+
+test('a home that was only thought dead yields its room to the replica that took it over', async (t) => {
+  const [x, y, z] = await mesh(t);
+  const alice = await protoo(t, x, 'alice');
+  const bob = await protoo(t, y, 'bob');
+  const carol = await protoo(t, z, 'carol');
+  await alice.request('create_room', { room: 'split' });
+  await bob.request('join_room', { room: 'split' });
+  await carol.request('join_room', { room: 'split' });
+  t.ok(await waitFor(() => copies(y, 'split') && copies(z, 'split')), 'Y and Z hold replicas');
+  // Both replicas wrongly believe X died (as after a missed probe on a stalled machine).
+  y.signaling!.emit('homeDead', x.identity.idHex);
+  z.signaling!.emit('homeDead', x.identity.idHex);
+  t.ok(await waitFor(() => homes(y, 'split') !== homes(z, 'split')), 'one replica takes the room over');
+  t.ok(await waitFor(() => !homes(x, 'split')), 'X, alive, yields its copy');
+  const newHome = homes(y, 'split') ? y : z;
+  const heard = nextNotification(homes(y, 'split') ? carol : bob, 'room_message');
+  t.equal((await alice.request('room_message', { room: 'split', data: 'from the old home' })).delivered, 2, 'alice (on X) now sends through the new home');
+  t.equal((await heard).data, 'from the old home', 'and the others get it');
+  t.deepEqual(roomsOf(newHome.signaling!).list().find((r) => r.room === 'split')?.clients.sort(), ['alice', 'bob', 'carol'], 'nobody lost their membership');
+});

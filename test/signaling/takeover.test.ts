@@ -154,3 +154,12 @@ test('the published client still registers, is refused a taken name, and takes o
   const other = makeClient(t, y, 'stocky');
   await other.connect().then(() => t.fail('taken'), (e) => t.equal(e.code, 'ERR_CLIENT_ID_TAKEN', 'another key cannot take its name'));
 });
+
+test('a roster listing more ids than maxClients is refused before its signature is checked, and counted', async (t) => {
+  const [x, y] = await mesh(t, { maxClients: 5 });
+  const { signRoster } = await import('../../src/signaling/mesh-records.js');
+  const big = signRoster(x.identity, Date.now() + 1e9, Date.now() + 30_000, ['a', 'b', 'c', 'd', 'e', 'f']);
+  x.sendOnChannel(y.id, 4, Buffer.from(JSON.stringify({ t: 'roster', r: { ...big, sig: 'not even base64' } })));
+  t.ok(await waitFor(() => (y.signaling!.stats().dropped.roster_oversized ?? 0) === 1), 'Y counts roster_oversized');
+  t.notOk(y.signaling!.discover().includes('f'), 'none of its ids is listed');
+});

@@ -42,6 +42,13 @@ export class Mux implements DatagramSink {
   /** The last sender learned, so a stream of datagrams from one node costs one comparison each. */
   #lastFrom: Uint8Array | null = null;
   readonly #onClose = () => this.#close();
+  #scratch = new Uint8Array(2048);
+  /** The destination of the datagram being handed to the node, while sendOnChannel runs. */
+  #sendingTo: Uint8Array | null = null;
+  #dropped = false;
+  readonly #onUndeliverable = (_err: Error, to: Uint8Array) => {
+    if (this.#sendingTo && equalBytes(to, this.#sendingTo)) this.#dropped = true;
+  };
 
   /** The node's multiplexer, made (and attached to the node's alias service) on first use. */
   static for(node: MeshNode): Mux {
@@ -59,6 +66,7 @@ export class Mux implements DatagramSink {
     this.resolver = this.#service.resolver;
     this.#service.attach(this);
     node.once('close', this.#onClose);
+    node.on('undeliverable', this.#onUndeliverable);
   }
 
   get closed(): boolean { return this.#closed || this.node.destroyed; }
@@ -90,10 +98,30 @@ export class Mux implements DatagramSink {
     if (this.#ports.get(port) === owner) this.#ports.delete(port);
   }
 
-  /** Sends one datagram; throws the node's error (ERR_QUEUE_FULL, ERR_DESTROYED...) if not accepted. */
-  send(to: Uint8Array, dstPort: number, srcPort: number, parts: readonly Uint8Array[], total: number): void {
-    this.node.sendOnChannel(to, Channel.DGRAM, encodeDatagram(dstPort, srcPort, parts, total));
+  /**
+   * Sends one datagram. Throws the node's error (ERR_QUEUE_FULL, ERR_DESTROYED...)
+   * if not accepted, and returns false if the node dropped it before it left
+   * (reported undeliverable while sendOnChannel ran: a congested link refuses it
+   * before sealing, a route refused), true once it was handed on.
+   */
+  send(to: Uint8Array, dstPort: number, srcPort: number, parts: readonly Uint8Array[], total: number): boolean {
+    // One scratch buffer for every datagram: sendOnChannel copies the payload
+    // before it returns (sealed at once, copied into a batch record, or copied
+    // into the queue for a session), as MeshNode documents.
+    const n = HEADER_LENGTH + total;
+    if (this.#scratch.length < n) this.#scratch = new Uint8Array(Math.max(n, 2 * this.#scratch.length));
+    const bytes = this.#scratch.subarray(0, n);
+    encodeDatagram(bytes, dstPort, srcPort, parts);
+    this.#sendingTo = to;
+    this.#dropped = false;
+    try {
+      this.node.sendOnChannel(to, Channel.DGRAM, bytes);
+    } finally {
+      this.#sendingTo = null;
+    }
+    if (this.#dropped) return false;
     this.#stats.sent++;
+    return true;
   }
 
   /** From the alias service: a datagram for a port other than 0. */
@@ -118,6 +146,7 @@ export class Mux implements DatagramSink {
     if (this.#closed) return;
     this.#closed = true;
     this.#service.detach(this);
+    this.node.off('undeliverable', this.#onUndeliverable);
     muxes.delete(this.node);
     for (const owner of [...this.#ports.values()]) owner.onNodeClose();
     this.#ports.clear();

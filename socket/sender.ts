@@ -95,7 +95,8 @@ export class Sender {
     if (this.#host.closed) return;
     if (total > MAX_DATAGRAM || total + 4 > this.#maxMessageSize) return this.#failed(callback, 'EMSGSIZE', address, port);
     try {
-      this.#mux.send(to, port, this.#host.port, list, total);
+      // Dropped before it left (a congested link refused it before sealing): the callback says so.
+      if (!this.#mux.send(to, port, this.#host.port, list, total)) return this.#failed(callback, 'ENOBUFS', address, port);
     } catch (err) {
       const code = (err as RelayError).code;
       debug('send failed: %s', (err as Error).message);

@@ -10,8 +10,8 @@ export { HEADER_LENGTH };
 /** Largest datagram, as UDP over IPv4 (65535 - 20 - 8); src/util/limits.ts, group `socket`. */
 export const MAX_DATAGRAM = SOCKET_LIMITS.maxDatagram;
 
-export function encodeDatagram(dstPort: number, srcPort: number, parts: readonly Uint8Array[], total: number): Uint8Array {
-  const out = new Uint8Array(HEADER_LENGTH + total);
+/** Writes the header and `parts` into `out` (exactly 4 + their total length). */
+export function encodeDatagram(out: Uint8Array, dstPort: number, srcPort: number, parts: readonly Uint8Array[]): Uint8Array {
   out[0] = dstPort >>> 8; out[1] = dstPort & 255;
   out[2] = srcPort >>> 8; out[3] = srcPort & 255;
   let off = HEADER_LENGTH;

@@ -63,6 +63,7 @@ export interface MeshNode {
    * Seals `payload` end to end and routes it to node `id` on `channel`. False
    * (like stream.write) when this node's buffer toward `id` is over
    * sendHighWaterMark or a relay asked it to wait: 'drain' follows.
+   * `payload` is sealed or copied before this returns: the caller may reuse its buffer at once.
    */
   sendOnChannel(id: Uint8Array, channel: number, payload: Uint8Array): boolean;
   /** This node's own messages not yet sent: queued for sessions and in link queues (bytes, count). */

@@ -46,3 +46,32 @@ test('a failed bind fails the sends that waited for it: their bytes leave getSen
   t.deepEqual([s.getSendQueueSize(), s.getSendQueueCount()], [0, 0], 'their bytes are released');
   t.deepEqual(await Promise.all(results), [['EADDRNOTAVAIL', undefined], ['EADDRNOTAVAIL', undefined]], 'each callback reports the loss, never success');
 });
+
+test('a datagram the node drops before it leaves (a congested link refuses it) gets ENOBUFS through its callback, never success', async (t) => {
+  const a = await startNode(t, { port: 0, ...FAST, maxFlowBuffer: 200_000 });
+  const b = await startNode(t, { bootstrap: [`ws://127.0.0.1:${a.address()!.port}`], ...FAST });
+  await new Promise<void>((r) => { const check = () => (a.peers.length && b.peers.length ? r() : setTimeout(check, 20)); check(); });
+  const sa: Socket = createSocket({ type: 'peer-relay', peer: a });
+  const sb: Socket = createSocket({ type: 'peer-relay', peer: b });
+  t.teardown(() => new Promise<void>((r) => { try { sa.close(); sb.close(() => r()); } catch { r(); } }));
+  await new Promise<void>((r) => sb.bind(9, () => r()));
+  await new Promise<void>((r) => sa.bind(0, () => r()));
+  // One datagram first, so the session exists and the rest are sealed at once.
+  const first = new Promise<void>((r) => sb.once('message', () => r()));
+  sa.send('hi', 9, toHex(b.id));
+  await first;
+  let received = 0;
+  sb.on('message', () => { received++; });
+  const N = 200;
+  const results = await Promise.all(Array.from({ length: N }, () => new Promise<string | null>((resolve) => {
+    sa.send(Buffer.alloc(60_000), 9, toHex(b.id), (err) => resolve(err ? (err as Error & { code: string }).code : null));
+  })));
+  const ok = results.filter((r) => r === null).length;
+  const refused = results.filter((r) => r === 'ENOBUFS').length;
+  t.equal(ok + refused, N, 'every callback reports success or ENOBUFS');
+  t.ok(refused > 0, `some of ${N} x 60 kB sent at once pass the link's 200 kB flow buffer (${refused} refused)`);
+  t.equal(a.stats().dropped.congested, refused, 'each ENOBUFS is a datagram the node dropped as congested');
+  const end = Date.now() + 20_000;
+  while (received < ok && Date.now() < end) await new Promise((r) => setTimeout(r, 25));
+  t.equal(received, ok, 'every datagram reported sent arrives');
+});

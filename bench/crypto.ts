@@ -7,7 +7,7 @@
  *
  *   node dist/bench/crypto.js            (BENCH_REPEAT=3 BENCH_OP_MS=500)
  */
-import { hkdfSync, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, getCiphers, hkdfSync, randomBytes } from 'node:crypto';
 import { pathToFileURL } from 'node:url';
 import { ml_kem768 } from '@noble/post-quantum/ml-kem.js';
 import { ml_dsa65 } from '@noble/post-quantum/ml-dsa.js';
@@ -96,6 +96,46 @@ export async function run(): Promise<void> {
     }
   }
   printTable('AES-256-GCM (src/crypto/aead.ts): noble vs native', ['operation', 'noble', 'noble MB/s', 'native', 'native MB/s', 'native speed-up'], rows);
+
+  // ---- Sealing 1 KiB messages: what issue 17 weighed (per message: one seal + one open)
+  {
+    const chacha = getCiphers().includes('chacha20-poly1305');
+    const sealWith = (alg: string, pt: Uint8Array): Uint8Array => {
+      const c = createCipheriv(alg as 'aes-256-gcm', key, nonce, { authTagLength: 16 });
+      c.setAAD(aad);
+      const a = c.update(pt);
+      c.final();
+      const out = new Uint8Array(a.length + 16);
+      out.set(a, 0);
+      out.set(c.getAuthTag(), a.length);
+      return out;
+    };
+    const openWith = (alg: string, sealed: Uint8Array): Uint8Array | null => {
+      const d = createDecipheriv(alg as 'aes-256-gcm', key, nonce, { authTagLength: 16 });
+      d.setAAD(aad);
+      d.setAuthTag(sealed.subarray(sealed.length - 16));
+      const out = d.update(sealed.subarray(0, sealed.length - 16));
+      try { d.final(); } catch { return null; }
+      return out;
+    };
+    const one = randomBytes(1024);
+    const BATCH = 15; // 1 KiB messages in one 16 KiB batch record (maxBatchBytes)
+    const batch = randomBytes(BATCH * (1024 + 4));
+    const algs = ['aes-256-gcm', ...(chacha ? ['chacha20-poly1305'] : [])];
+    const out: (string | number)[][] = [];
+    let base = NaN;
+    for (const alg of algs) {
+      for (const [label, pt, n] of [['one message per call', one, 1], [`batch record of ${BATCH}`, batch, BATCH]] as const) {
+        const sealed = sealWith(alg, pt);
+        check(equalBytes(openWith(alg, sealed) ?? new Uint8Array(0), pt), `${alg} round trip`);
+        check(openWith(alg, sealed.map((b, i) => (i === 0 ? b ^ 1 : b))) === null, `${alg} rejects a forgery`);
+        const us = (measure(() => sealWith(alg, pt), repeat, ms).us + measure(() => openWith(alg, sealed), repeat, ms).us) / n;
+        if (Number.isNaN(base)) base = us;
+        out.push([`${alg} (node:crypto), ${label}`, usCell(us), ratio(base, us)]);
+      }
+    }
+    printTable('Seal + open per 1 KiB message: AEAD and batching (issue 17)', ['variant', 'per message', 'vs AES-GCM one per call'], out);
+  }
 
   // ---- HKDF-SHA-256 and the whole handshake
   const ikm = randomBytes(96);

@@ -10,7 +10,10 @@
  * node:crypto, timed in this run (all three nodes share one thread, so the
  * costs add up).
  *
- *   node dist/bench/relay.js            (BENCH_REPEAT=3 BENCH_ONLY=relaymesh,raw,libp2p BENCH_MEASURE_MS=3000)
+ * Then A alone in a child process: its CPU per relayed message, relaymesh
+ * against a raw ws forwarder (BENCH_RELAY_CPU=0 skips it).
+ *
+ *   node dist/bench/relay.js            (BENCH_REPEAT=3 BENCH_ONLY=relaymesh,raw,libp2p,cpu BENCH_MEASURE_MS=3000)
  */
 import { pathToFileURL } from 'node:url';
 import { randomBytes } from 'node:crypto';
@@ -20,6 +23,7 @@ import { checkBytes, checkJson, makeBytes, makeJson } from './lib/payloads.js';
 import { bestAndSpread, median, p99, timeOp } from './lib/stats.js';
 import { fmt, machineLine, pct, printTable, ratio } from './lib/table.js';
 import type { RelayShape } from './lib/relay-shape.js';
+import { startRemoteRaw, startRemoteRelaymesh, type RemoteRelay } from './lib/relay-process.js';
 import { startRelaymesh } from './lib/relay-relaymesh.js';
 import { startRawWs } from './lib/relay-raw-ws.js';
 import { peerRelayAvailable, startPeerRelay } from './lib/relay-peer-relay.js';
@@ -67,6 +71,22 @@ async function roundTrip(shape: RelayShape): Promise<number[]> {
   return r.samples;
 }
 
+/** 1 KiB B -> A -> C with A in its own process: msg/s and A's CPU per relayed message (µs). */
+async function relayCpu(start: () => Promise<RemoteRelay>, measureMs: number): Promise<{ rate: number; usPerMsg: number }> {
+  const shape = await start();
+  try {
+    const pipe = new Pipeline((seq) => shape.send('B', makeBytes(seq)), { window: env('BENCH_WINDOW', 128), warmupMs: 500, measureMs, drainMs: 5000 });
+    shape.onReceive('C', (p) => { const seq = checkBytes(p); if (seq < 0) pipe.corrupt(); else pipe.delivered(seq); });
+    const c0 = await shape.cpuUs();
+    const r = await pipe.run();
+    const c1 = await shape.cpuUs();
+    if (!r.ok) throw new Error(`${shape.name}: sent ${r.sent}, delivered ${r.delivered}, missing ${r.missing}`);
+    return { rate: r.msgsPerSec, usPerMsg: (c1 - c0) / r.delivered };
+  } finally {
+    await shape.close();
+  }
+}
+
 export async function run(): Promise<void> {
   const repeat = env('BENCH_REPEAT', 2);
   const measureMs = env('BENCH_MEASURE_MS', 1500);
@@ -94,6 +114,25 @@ export async function run(): Promise<void> {
     }
   }
   process.stdout.write('\n');
+  if (env('BENCH_RELAY_CPU', 1) && (!only || only.includes('cpu'))) {
+    const rows: (string | number)[][] = [];
+    const cpu: Record<string, number[]> = { raw: [], relaymesh: [] };
+    const rates: Record<string, number[]> = { raw: [], relaymesh: [] };
+    for (let i = 0; i < repeat; i++) {
+      for (const [id, start] of [['raw', startRemoteRaw], ['relaymesh', startRemoteRelaymesh]] as const) {
+        const r = await relayCpu(start, measureMs);
+        cpu[id].push(r.usPerMsg);
+        rates[id].push(r.rate);
+      }
+    }
+    const rawUs = Math.min(...cpu.raw);
+    for (const id of ['raw', 'relaymesh']) {
+      const us = Math.min(...cpu[id]);
+      rows.push([id === 'raw' ? 'raw ws forwarder' : 'relaymesh node A', fmt(Math.max(...rates[id])), fmt(us, 1), ratio(us, rawUs)]);
+    }
+    printTable('Relay process CPU: A in its own process, B and C in this one (1 KiB, best of runs)',
+      ['relay A', 'msg/s', 'A CPU µs per message', 'vs raw forwarder'], rows);
+  }
   sealOpen = Math.min(sealOpenUs(), sealOpenUs());
   console.log(`1 KiB AES-256-GCM seal + open (${(nativeAead ?? nobleAead).backend}): ${fmt(sealOpen, 1)} µs; floor = raw ws relay + that per message`);
   report(systems, results);

@@ -68,7 +68,11 @@ export interface SessionManagerOptions {
 }
 
 /** Messages for one destination sent after the first in this event-loop turn, sealed together at its end. */
-interface Batch { to: Uint8Array | null; session: Session; writer: BatchWriter | null }
+interface Batch {
+  to: Uint8Array | null; session: Session; writer: BatchWriter | null;
+  /** Messages to this destination in this turn (sent at once or gathered). */
+  n: number;
+}
 
 /** A message waiting for a session: its channel byte and payload. */
 interface Queued { channel: number; payload: Uint8Array }
@@ -123,6 +127,8 @@ export class SessionManager {
   readonly #sentData = new BoundedMap<number, { n: number; to: number }>(SENT_DATA_ENTRIES);
   /** Destinations sent to in this event-loop turn; their later messages wait here for the turn's end. */
   readonly #batches = new Map<string, Batch>();
+  /** Destinations that had two or more messages in the last turn that sent any: their first waits too. */
+  readonly #hot = new Set<string>();
   #flushQueued = false;
   readonly #spareWriters: BatchWriter[] = [];
 
@@ -266,28 +272,37 @@ export class SessionManager {
    * event-loop turn goes at once, as one DATA; the ones after it in the same
    * turn (to a peer that opens batch records) are gathered and sealed together
    * as one record at the turn's end (a microtask), one AEAD call for them all.
-   * A lone message thus costs one seal and no wait.
+   * A lone message thus costs one seal and no wait. Under load (the turn
+   * before had two or more for this destination) the first is gathered too,
+   * so a busy turn costs one seal, not two.
    */
   #sendNow(hex: string, to: Uint8Array, session: Session, channel: number, payload: Uint8Array): void {
     if (!session.peerBatches) { this.#sendData(to, session, channel, payload); return; }
-    const b = this.#batches.get(hex);
+    let b = this.#batches.get(hex);
     if (!b || b.session !== session) {
       if (b) { this.#flushBatch(hex, b); this.#batches.delete(hex); }
-      // Only after a first message that went: one the route refused was reported now, and so is the next.
-      if (this.#sendData(to, session, channel, payload)) {
-        this.#batches.set(hex, { to: null, session, writer: null });
-        this.#scheduleFlush();
+      if (!this.#hot.has(hex)) {
+        // Only after a first message that went: one the route refused was reported now, and so is the next.
+        if (this.#sendData(to, session, channel, payload)) {
+          this.#batches.set(hex, { to: null, session, writer: null, n: 1 });
+          this.#scheduleFlush();
+        }
+        return;
       }
-      return;
+      // Under load (this destination had several messages in the turn before), the first waits for the turn's end too.
+      b = { to: null, session, writer: null, n: 0 };
+      this.#batches.set(hex, b);
+      this.#scheduleFlush();
     }
     if (b.writer && !b.writer.fits(payload.length)) this.#flushBatch(hex, b);
     if (!b.writer) {
       const w = this.#spareWriters.pop() ?? new BatchWriter(this.#o.maxBatchBytes);
-      if (!w.fits(payload.length)) { this.#spareWriters.push(w); this.#sendData(to, session, channel, payload); return; }
+      if (!w.fits(payload.length)) { this.#spareWriters.push(w); this.#sendData(to, session, channel, payload); b.n++; return; }
       b.writer = w;
       b.to ??= to.slice();
     }
     b.writer.add(channel, payload);
+    b.n++;
   }
 
   #scheduleFlush(): void {
@@ -295,7 +310,11 @@ export class SessionManager {
     this.#flushQueued = true;
     queueMicrotask(() => {
       this.#flushQueued = false;
-      for (const [hex, b] of this.#batches) this.#flushBatch(hex, b);
+      this.#hot.clear();
+      for (const [hex, b] of this.#batches) {
+        if (b.n >= 2) this.#hot.add(hex);
+        this.#flushBatch(hex, b);
+      }
       this.#batches.clear();
     });
   }
@@ -486,7 +505,13 @@ export class SessionManager {
   #onResp(from: Uint8Array, body: Uint8Array, batches: boolean): void {
     const sidHex = toHex(body.subarray(0, SID_LENGTH));
     const init = this.#inits.get(sidHex);
-    if (!init || !equalBytes(init.remote.id, from)) { this.#o.countDrop('unsolicited_handshake'); return; }
+    if (!init || !equalBytes(init.remote.id, from)) {
+      // The answer to a retried INIT of a handshake that completed already (the same RESP again): nothing to do.
+      const done = body.length >= SID_LENGTH ? this.#sessions.bySid(key53(body)) : undefined;
+      if (done && done.initiator && equalBytes(done.remote.id, from)) return;
+      this.#o.countDrop('unsolicited_handshake');
+      return;
+    }
     const session = complete(this.#o.identity, init, body, this.#aead);
     if (!session) { this.#o.countDrop('bad_handshake'); return; }
     this.#inits.delete(sidHex);

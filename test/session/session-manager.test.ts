@@ -235,8 +235,14 @@ test('a handshake answer nobody asked for is dropped as unsolicited', async (t) 
   const { a, b } = await linked(t);
   const resp = a.sentOf(MsgType.HANDSHAKE_RESP)[0];
   const before = b.drops.length;
-  b.manager.handle(resp.slice()); // its INIT is answered already
-  t.deepEqual(b.drops.slice(before), ['unsolicited_handshake']);
+  const sessions = b.manager.sessionCount;
+  b.manager.handle(resp.slice()); // the same answer again, as to a retried INIT
+  t.deepEqual(b.drops.slice(before), [], 'a repeat of the answer to a completed handshake is ignored');
+  t.equal(b.manager.sessionCount, sessions, 'and makes no session');
+  const stray = resp.slice();
+  stray[HEADER_LENGTH] ^= 0xff; // a sid Bob never sent an INIT with
+  b.manager.handle(stray);
+  t.deepEqual(b.drops.slice(before), ['unsolicited_handshake'], 'an answer to no INIT of ours is dropped');
   t.end();
 });
 
@@ -475,5 +481,23 @@ test('DATA that overtakes the RESP it follows is held and delivered once the RES
   t.equal(b.sentOf(MsgType.SESSION_UNKNOWN).length, 0, 'and not answered with SESSION_UNKNOWN');
   b.manager.handle(resp.slice());
   t.deepEqual(b.delivered.map((d) => read(d.plaintext).text), ['first'], 'delivered after the RESP');
+  t.end();
+});
+
+test('under load the first message of a turn joins the record too; after a quiet turn it goes at once again', async (t) => {
+  const { a, b } = await linked(t);
+  const turn = async (words: string[]) => {
+    const before = a.sentOf(MsgType.DATA).length;
+    for (const w of words) a.manager.send(BOB.id, 1, text(w));
+    const atOnce = a.sentOf(MsgType.DATA).length - before;
+    await new Promise((r) => setImmediate(r));
+    return { atOnce, frames: a.sentOf(MsgType.DATA).slice(before).map(bodyLength) };
+  };
+  t.deepEqual(await turn(['a', 'b', 'c']), { atOnce: 1, frames: [plainDataLength(1), 8 + 8 + 16 + 1 + 2 * 4] }, 'first turn: one at once, then a record of two');
+  t.deepEqual(await turn(['d', 'e', 'f']), { atOnce: 0, frames: [8 + 8 + 16 + 1 + 3 * 4] }, 'the next busy turn: one record of three');
+  t.deepEqual(await turn(['g']), { atOnce: 0, frames: [plainDataLength(1)] }, 'a turn of one after a busy one: a plain DATA at the turn end');
+  t.deepEqual(await turn(['h', 'i']), { atOnce: 1, frames: [plainDataLength(1), plainDataLength(1)] }, 'after a quiet turn the first goes at once again');
+  await b.until(() => b.delivered.length === 10);
+  t.deepEqual(b.delivered.slice(1).map((d) => read(d.plaintext).text), ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'i'], 'all in order');
   t.end();
 });

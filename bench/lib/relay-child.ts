@@ -1,0 +1,32 @@
+/**
+ * The relay A of the B -> A -> C shape in a process of its own, so its CPU can
+ * be measured apart from the ends: `node relay-child.js raw|relaymesh`. It
+ * sends `{ url }` over IPC once listening, and answers `'cpu'` with
+ * `{ cpu: process.cpuUsage() }`; it exits when the parent disconnects.
+ */
+import { WebSocketServer, type RawData, type WebSocket } from 'ws';
+import { PeerRelay } from '../../src/index.js';
+
+const kind = process.argv[2];
+const send = (m: object) => process.send?.(m);
+
+process.on('message', (m) => { if (m === 'cpu') send({ cpu: process.cpuUsage() }); });
+process.on('disconnect', () => process.exit(0));
+
+if (kind === 'raw') {
+  const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, perMessageDeflate: false });
+  const byName = new Map<string, WebSocket>();
+  wss.on('connection', (ws, req) => {
+    const me = req.url === '/B' ? 'B' : 'C';
+    const other = me === 'B' ? 'C' : 'B';
+    byName.set(me, ws);
+    ws.on('message', (data: RawData, isBinary: boolean) => byName.get(other)?.send(data as Buffer, { binary: isBinary }));
+  });
+  wss.on('listening', () => send({ url: `ws://127.0.0.1:${(wss.address() as { port: number }).port}` }));
+} else if (kind === 'relaymesh') {
+  const a = new PeerRelay({ port: 0, host: '127.0.0.1' });
+  a.on('listening', () => send({ url: a.url }));
+} else {
+  console.error(`relay-child: unknown kind ${kind}`);
+  process.exit(2);
+}

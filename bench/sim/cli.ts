@@ -28,6 +28,7 @@ const { values } = parseArgs({
     adversarial: { type: 'string', default: '0' },
     latency: { type: 'string', default: '20' },
     procs: { type: 'string', default: '8' },
+    retransmits: { type: 'string' },
     json: { type: 'string' },
     quiet: { type: 'boolean', default: false },
   },
@@ -67,7 +68,8 @@ if (values.level === 'a') {
     ...common, adversarial: num('adversarial', 0, 0.9), latencyMs: num('latency', 0, 10_000), settleMs: num('settle', 0, 86_400) * 1000,
   };
   console.log(`options: ${JSON.stringify(opts)}`);
-  const report = await runLevelB({ ...opts, log });
+  const limits = values.retransmits !== undefined ? { retransmits: num('retransmits', 0, 16) } : {};
+  const report = await runLevelB({ ...opts, limits, log });
   printB(report);
   if (values.json) writeFileSync(values.json, JSON.stringify({ machine, opts, report }, null, 2));
 }
@@ -75,6 +77,7 @@ if (values.level === 'a') {
 function printB(r: LevelBReport): void {
   console.log(`\nwall ${(r.wallMs / 1000).toFixed(1)} s for ${(r.virtualMs / 1000).toFixed(0)} virtual s (${r.events} events) · heap ${r.heapPerNodeKiB.toFixed(1)} KiB/node`);
   printPhases(r.phases);
+  console.log(`frames in the delivery rounds: ${r.phases.map((p) => `${p.name}: DATA ${p.wire?.data} (${p.wire?.retransmitted} retransmitted), ACK ${p.wire?.ack}, path of the delivered copy p50/p99/max ${p.path?.p50}/${p.path?.p99}/${p.path?.max}`).join('; ')}`);
 }
 
 function printA(r: LevelAReport): void {

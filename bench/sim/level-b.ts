@@ -13,7 +13,8 @@ import type { RouteLink } from '../../src/routing/route-link.js';
 import { DEFAULT_LIMITS, FRAME_OVERHEAD, type Limits } from '../../src/util/limits.js';
 import { equalBytes, key53, toHex } from '../../src/util/bytes.js';
 import { FrameType, HelloFlags } from '../../src/wire/frames.js';
-import { encodeEnvelope, MsgType, OFF_MSG_ID, OFF_TO } from '../../src/wire/envelope.js';
+import { encodeEnvelope, MsgType, OFF_MSG_ID, OFF_TO, OFF_TTL } from '../../src/wire/envelope.js';
+import { quantile } from '../lib/stats.js';
 import { EventQueue } from './virtual-net.js';
 import { deliveryResult, holes, randomPairs, seededRandom, spread, type DeliveryResult, type Spread } from './measure.js';
 
@@ -35,6 +36,10 @@ export interface LevelBOptions {
 export interface PhaseB {
   name: string;
   nodes: number;
+  /** Frames on the wire during the delivery round: DATA transmissions (retransmissions included) and ACK transmissions. */
+  wire?: { data: number; ack: number; retransmitted: number };
+  /** Length of the path the first delivered copy took (from its TTL): p50/p99/max. */
+  path?: { p50: number; p99: number; max: number };
   holes: { holes: number; pairs: number };
   links: Spread;
   delivery: DeliveryResult;
@@ -49,6 +54,8 @@ export interface LevelBReport {
   heapPerNodeKiB: number;
   phases: PhaseB[];
 }
+
+interface Probe { hops: number; delivered: boolean; reported: string | null; path: number }
 
 class SimLink {
   isClosed = false;
@@ -112,6 +119,7 @@ class SimNode {
       deliver: (f) => net.onDeliver(this, f),
       learn: (f) => this.discovery.onNodes(f),
       unreachable: (msgKey, _to, err) => net.onUnreachable(msgKey, err.code),
+      acks: limits,
     }, this.table, new DedupCache(limits.dedupEntries, limits.dedupAgeMs));
     const node = this;
     this.discovery = new Discovery({
@@ -159,8 +167,10 @@ class SimNet {
   readonly byHex = new Map<string, SimNode>();
   readonly nodes: SimNode[] = [];
   droppedByAdversary = 0;
+  /** Frames on the wire while a round counts. */
+  wire = { data: 0, ack: 0 };
   /** DATA transmissions per probe (key53 of the message id), delivered probes, reported ones. */
-  probes: Map<number, { hops: number; delivered: boolean; reported: string | null }> | null = null;
+  probes: Map<number, Probe> | null = null;
 
   constructor(readonly latencyMs: number, limits: Limits, readonly rand: () => number) {
     this.limits = limits;
@@ -184,6 +194,7 @@ class SimNet {
   kill(node: SimNode): void {
     node.alive = false;
     node.discovery.stop();
+    node.router.stop();
     // The far ends notice by keepalive: somewhere between one ping and the link timeout.
     for (const link of node.links()) {
       const wait = this.limits.pingIntervalMs + this.rand() * (this.limits.linkTimeoutMs - this.limits.pingIntervalMs);
@@ -224,7 +235,10 @@ class SimNet {
   }
 
   onSend(f: Uint8Array): void {
-    if (!this.probes || f[0] !== FrameType.ROUTE || f[1] !== MsgType.DATA) return;
+    if (!this.probes || f[0] !== FrameType.ROUTE) return;
+    if (f[1] === MsgType.ACK) { this.wire.ack++; return; }
+    if (f[1] !== MsgType.DATA) return;
+    this.wire.data++;
     const p = this.probes.get(key53(f, OFF_MSG_ID));
     if (p) p.hops++;
   }
@@ -232,7 +246,7 @@ class SimNet {
   onDeliver(_node: SimNode, f: Uint8Array): void {
     if (!this.probes || f[1] !== MsgType.DATA) return;
     const p = this.probes.get(key53(f, OFF_MSG_ID));
-    if (p && !p.delivered) p.delivered = true;
+    if (p && !p.delivered) { p.delivered = true; p.path = this.limits.ttl + 1 - f[OFF_TTL]; }
   }
 
   onUnreachable(msgKey: number, code: string): void {
@@ -262,8 +276,11 @@ export async function runLevelB(o: LevelBOptions): Promise<LevelBReport> {
     await net.clock.runUntil(net.clock.now() + o.settleMs);
     const live = net.nodes.filter((n) => n.alive);
     const h = holes(live, 1_000_000, rand);
-    const delivery = await deliverB(net, live.filter((n) => !n.adversarial), o.pairs, rand);
-    phases.push({ name, nodes: live.length, holes: h, links: spread(live.map((n) => n.table.size)), delivery });
+    net.wire = { data: 0, ack: 0 };
+    const retx0 = net.nodes.reduce((a, n) => a + n.router.ackCounters.retransmitted, 0);
+    const { path, ...delivery } = await deliverB(net, live.filter((n) => !n.adversarial), o.pairs, rand);
+    const retransmitted = net.nodes.reduce((a, n) => a + n.router.ackCounters.retransmitted, 0) - retx0;
+    phases.push({ name, nodes: live.length, holes: h, links: spread(live.map((n) => n.table.size)), wire: { ...net.wire, retransmitted }, path, delivery });
     log(`${name}: ${live.length} nodes, holes ${h.holes}/${h.pairs}, delivered ${delivery.delivered}/${delivery.sent}, hops p50 ${delivery.hops.p50} p99 ${delivery.hops.p99}`);
   };
   await phase('built');
@@ -285,18 +302,19 @@ export async function runLevelB(o: LevelBOptions): Promise<LevelBReport> {
 }
 
 /** Random pairs of honest nodes each route one DATA message; the run goes on until each is delivered or reported. */
-async function deliverB(net: SimNet, honest: SimNode[], count: number, rand: () => number): Promise<DeliveryResult> {
+async function deliverB(net: SimNet, honest: SimNode[], count: number, rand: () => number): Promise<DeliveryResult & { path: PhaseB['path'] }> {
   const pairs = randomPairs(honest.length, count, rand);
-  const probes = new Map<number, { hops: number; delivered: boolean; reported: string | null }>();
+  const probes = new Map<number, Probe>();
   net.probes = probes;
   for (const [i, j] of pairs) {
     const a = honest[i], b = honest[j];
     const f = encodeEnvelope(MsgType.DATA, b.id, a.id, new Uint8Array(16), net.limits.ttl);
-    probes.set(key53(f, OFF_MSG_ID), { hops: 0, delivered: false, reported: null });
+    probes.set(key53(f, OFF_MSG_ID), { hops: 0, delivered: false, reported: null, path: 0 });
     if (a.router.route(f) !== 'sent') probes.get(key53(f, OFF_MSG_ID))!.reported = 'no_links';
     await net.clock.runUntil(net.clock.now() + 2);
   }
-  await net.clock.runUntil(net.clock.now() + 10_000);
+  // Long enough for a message's retransmissions (2 + 4 s before a round trip is measured) and their give-up (8 s more).
+  await net.clock.runUntil(net.clock.now() + 20_000);
   net.probes = null;
   const hops: number[] = [];
   const reported: Record<string, number> = {};
@@ -304,5 +322,6 @@ async function deliverB(net: SimNet, honest: SimNode[], count: number, rand: () 
     if (p.delivered) hops.push(p.hops);
     else if (p.reported) reported[p.reported] = (reported[p.reported] ?? 0) + 1;
   }
-  return deliveryResult(pairs.length, hops, reported);
+  const paths = [...probes.values()].filter((p) => p.delivered).map((p) => p.path);
+  return { ...deliveryResult(pairs.length, hops, reported), path: { p50: quantile(paths, 0.5), p99: quantile(paths, 0.99), max: paths.length ? Math.max(...paths) : NaN } };
 }

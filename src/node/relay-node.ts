@@ -125,6 +125,7 @@ export class RelayNode extends EventEmitter<NodeEvents> implements MeshNode {
       learn: (f) => this.#discovery.onNodes(f),
       unreachable: (msgKey, to, err) => this.#sessions.unreachable(msgKey, to, err),
       congestion: (kind, msgKey, to) => this.#onCongestion(kind, msgKey, to),
+      acks: limits,
     }, this.#table, new DedupCache(limits.dedupEntries, limits.dedupAgeMs));
     this.#discovery = new Discovery({
       localId: this.identity.id,
@@ -324,6 +325,7 @@ export class RelayNode extends EventEmitter<NodeEvents> implements MeshNode {
     if (this.#drainTimer) clearTimeout(this.#drainTimer);
     this.#drainTimer = null;
     this.#discovery.stop();
+    this.#router.stop();
     this.onDestroy();
     this.#sessions.destroy();
     this.#linkManager.destroy();

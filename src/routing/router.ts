@@ -7,15 +7,17 @@ import debugFactory from 'debug';
 import { equalBytes, key53 as msgKey, toHex } from '../util/bytes.js';
 import { RoutingTable, compareDistance } from './routing-table.js';
 import { DedupCache } from './dedup-cache.js';
+import { AckTracker } from './ack-tracker.js';
 import type { RouteLink } from './route-link.js';
 import { systemClock, type Clock } from '../util/clock.js';
 import { encodeNodes, MAX_NODES_PER_FRAME, type NodeInfo } from '../wire/frames.js';
 import {
-  DEFAULT_TTL, encodeEnvelope, envelope, MsgType, OFF_MSG_ID, OFF_TTL, UnreachableReason, decodeUnreachable, encodeUnreachable,
+  DEFAULT_TTL, encodeEnvelope, envelope, EnvelopeFlags, MsgType, OFF_FLAGS, SPREAD_SHIFT, OFF_MSG_ID, OFF_TTL, UnreachableReason, decodeUnreachable, encodeUnreachable,
   CongestionKind, CONGESTION_ENTRY, MAX_CONGESTION_ENTRIES, decodeCongestion, encodeCongestion,
 } from '../wire/envelope.js';
 import { relayError, type RelayError } from '../util/errors.js';
 import type { CountDrop, Detour } from '../util/drop-reasons.js';
+import { DEFAULT_LIMITS } from '../util/limits.js';
 
 const debug = debugFactory('relaymesh:router');
 
@@ -45,6 +47,8 @@ export interface RouterHost {
    * (the report is then ignored and counted).
    */
   congestion?(kind: number, msgKey: number, to: Uint8Array): boolean;
+  /** End-to-end acknowledgement of DATA through relays (§4.5; default: the node limits' defaults). */
+  readonly acks?: { retransmits: number; ackTimeoutMs: number; maxUnacked: number };
 }
 
 /** Origins with drop reports waiting to be sent at once (more: their drops are counted, not reported). */
@@ -66,19 +70,48 @@ export class Router {
   #drops = new Map<number, { origin: Uint8Array; entries: Uint8Array[] }>();
   #dropEntries = 0;
   #dropsScheduled = false;
+  readonly #acks: AckTracker;
 
   constructor(host: RouterHost, table: RoutingTable<RouteLink>, dedup: DedupCache<RouteLink>) {
     this.#host = host;
     this.#clock = host.clock ?? systemClock;
     this.#table = table;
     this.#dedup = dedup;
+    const a = host.acks ?? DEFAULT_LIMITS;
+    this.#acks = new AckTracker({
+      localId: host.localId, ttl: host.ttl, clock: this.#clock,
+      retransmits: a.retransmits, ackTimeoutMs: a.ackTimeoutMs, maxUnacked: a.maxUnacked,
+      send: (f) => this.#resend(f),
+      sendAck: (f) => { if (this.#table.size > 0) this.#forward(f, null); },
+      giveUp: (key, to, err) => host.unreachable(key, to, err),
+    });
   }
+
+  /** Acknowledgement counters (§4.5). */
+  get ackCounters(): Readonly<AckTracker['counters']> & { unacked: number } { return { ...this.#acks.counters, unacked: this.#acks.unacked }; }
 
   /** Sends a routed frame that originates here. */
   route(frame: Uint8Array): RouteResult {
     if (this.#table.size === 0) return 'no_links';
-    return this.#forward(frame, null);
+    // DATA through relays is kept until the destination acknowledges it (§4.5);
+    // a message handed straight to the destination's own link needs no ack.
+    const track = this.#acks.enabled && envelope.type(frame) === MsgType.DATA && !this.#table.get(envelope.to(frame));
+    if (track) this.#acks.flag(frame);
+    const result = this.#forward(frame, null);
+    if (track && result === 'sent') this.#acks.track(frame);
+    return result;
   }
+
+  /** A retransmission goes out by a link it has not tried yet, if one is left (the origin's dedup entry knows). */
+  #resend(f: Uint8Array): boolean {
+    const seen = this.#dedup.get(msgKey(f, OFF_MSG_ID), this.#clock.now());
+    if (this.#table.size === 0 || (seen && !this.#table.nextHop(envelope.to(f), seen.tried))) return false;
+    this.#forward(f, null);
+    return true;
+  }
+
+  /** Stops the acknowledgement timers and drops what they held. */
+  stop(): void { this.#acks.stop(); }
 
   /** Starts a recursive lookup for `target` (PROTOCOL.md §4.3). */
   lookup(target: Uint8Array): void {
@@ -93,9 +126,13 @@ export class Router {
     if (equalBytes(envelope.to(f), host.localId)) {
       const key = msgKey(f, OFF_MSG_ID);
       const seen = this.#dedup.get(key, this.#clock.now());
+      // A flagged DATA message is acknowledged every time it arrives: a retransmission means the ack was lost.
+      const ack = f[OFF_FLAGS] & EnvelopeFlags.ACK_REQUESTED && envelope.type(f) === MsgType.DATA;
+      if (ack) this.#acks.ackLater(f);
       if (seen?.delivered) return host.countDrop('duplicate');
       (seen ?? this.#dedup.add(key, this.#clock.now())).delivered = true;
       switch (envelope.type(f)) {
+        case MsgType.ACK: if (!this.#acks.onAck(f)) host.countDrop('malformed'); return;
         case MsgType.UNREACHABLE: return this.#onUnreachable(f);
         case MsgType.CONGESTION: return this.#onCongestion(f);
         case MsgType.LOOKUP_RESULT: return host.learn(envelope.body(f));
@@ -126,7 +163,8 @@ export class Router {
       if (f[OFF_TTL] === 0) { this.#bounce(f, UnreachableReason.HOP_LIMIT); return 'sent'; }
       f[OFF_TTL]--;
     }
-    const hop = this.#table.nextHop(envelope.to(f), seen.tried);
+    // A retransmission asks every relay to pick among its few closest links at random (§4.5).
+    const hop = this.#table.nextHop(envelope.to(f), seen.tried, undefined, 1 + ((f[OFF_FLAGS] & EnvelopeFlags.SPREAD) >> SPREAD_SHIFT));
     if (envelope.type(f) === MsgType.LOOKUP && (!hop || compareDistance(envelope.to(f), this.#host.localId, hop.id) <= 0)) {
       // No link is closer to the target than this node: greedy routing ends here.
       this.#answerLookup(f);
@@ -211,7 +249,11 @@ export class Router {
     const c = decodeCongestion(envelope.body(f));
     if (!c) return this.#host.countDrop('malformed');
     this.reports.received++;
+    // The path toward these destinations is alive but full: no retransmission into it for now (§4.5).
+    this.#acks.postpone(new Set(c.entries.map((e) => msgKey(e, 8))));
     for (const e of c.entries) {
+      // A message dropped for congestion is reported (ERR_CONGESTED), not retransmitted into the congestion.
+      if (c.kind === CongestionKind.DROPPED) this.#acks.forget(msgKey(e, 0));
       if (!this.#host.congestion?.(c.kind, msgKey(e, 0), e.subarray(8, CONGESTION_ENTRY))) this.#host.countDrop('unsolicited_report');
     }
   }
@@ -219,7 +261,7 @@ export class Router {
   /** Tells the origin its message could not be delivered (never for an UNREACHABLE itself). */
   #bounce(f: Uint8Array, reason: number): void {
     this.#host.countDrop(reason === UnreachableReason.HOP_LIMIT ? 'hop_limit' : 'no_route');
-    if (envelope.type(f) === MsgType.UNREACHABLE || envelope.type(f) === MsgType.CONGESTION) return;
+    if (envelope.type(f) === MsgType.UNREACHABLE || envelope.type(f) === MsgType.CONGESTION || envelope.type(f) === MsgType.ACK) return;
     const origin = envelope.from(f);
     const body = encodeUnreachable(reason, envelope.msgId(f), envelope.to(f));
     // The report gets at least the default hop limit: a small TTL chosen for the
@@ -239,7 +281,12 @@ export class Router {
       ? relayError('ERR_HOP_LIMIT', `message to ${toHex(u.to)} exceeded ${this.#host.ttl} hops`, { to: toHex(u.to) })
       : relayError('ERR_NO_ROUTE', `no route to ${toHex(u.to)}`, { to: toHex(u.to) });
     debug('unreachable %s: %s', toHex(u.to), err.code);
-    this.#host.unreachable(msgKey(u.msgId, 0), u.to, err);
+    const key = msgKey(u.msgId, 0);
+    // While copies of a retransmission are out, one copy's dead end says nothing
+    // of the others: the tracker reports if none is acknowledged.
+    if (this.#acks.retrying(key)) return;
+    this.#acks.forget(key);
+    this.#host.unreachable(key, u.to, err);
   }
 
   /** Answers a LOOKUP that ends here with this node and its links closest to the target. */

@@ -61,17 +61,22 @@ export class RoutingTable<L> {
 
   /**
    * Next hop toward `target`: the direct link if there is one, else the closest
-   * link not in `exclude`.
+   * link not in `exclude`, or with `spread` > 1 one of the `spread` closest at
+   * random (a retransmission's path, PROTOCOL.md §4.4).
    */
-  nextHop(target: Uint8Array, exclude: { has(link: L): boolean; readonly size: number }, targetHex = toHex(target)): TableEntry<L> | undefined {
+  nextHop(target: Uint8Array, exclude: { has(link: L): boolean; readonly size: number }, targetHex = toHex(target), spread = 1): TableEntry<L> | undefined {
     const direct = this.#byHex.get(targetHex);
     if (direct && !exclude.has(direct.link)) return direct;
     // The closest untried link: strictly closer than this node when one exists
     // (greedy progress), else the best remaining one (a depth-first detour).
-    for (const e of this.#bucket.closest(target, exclude.size + 1)) {
-      if (!exclude.has(e.link)) return e;
+    if (spread <= 1) {
+      for (const e of this.#bucket.closest(target, exclude.size + 1)) {
+        if (!exclude.has(e.link)) return e;
+      }
+      return undefined;
     }
-    return undefined;
+    const untried = this.#bucket.closest(target, exclude.size + spread).filter((e) => !exclude.has(e.link)).slice(0, spread);
+    return untried.length ? untried[Math.floor(Math.random() * untried.length)] : undefined;
   }
 
   entries(): TableEntry<L>[] { return [...this.#byHex.values()]; }

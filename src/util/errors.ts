@@ -7,6 +7,7 @@ export const ERROR_CODES = {
   ERR_DESTROYED: 'the node, socket or client was destroyed or closed',
   ERR_NO_ROUTE: 'no link leads closer to the destination',
   ERR_HOP_LIMIT: 'the message exceeded its hop limit',
+  ERR_NOT_ACKNOWLEDGED: 'the destination did not acknowledge the message after every retransmission; it may or may not have arrived',
   ERR_TIMEOUT: 'the operation did not complete in time',
   ERR_ABORTED: 'the operation was aborted by its AbortSignal',
   ERR_HANDSHAKE_TIMEOUT: 'no end-to-end session could be set up in time',

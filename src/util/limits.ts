@@ -35,6 +35,12 @@ export const DEFAULT_LIMITS = {
   maxSessions: 4096,
   /** Public keys cached. */
   maxKeys: 8192,
+  /** Retransmissions of a DATA message through relays that is not acknowledged (0: no acks asked). */
+  retransmits: 2,
+  /** Least wait for an end-to-end ACK before the first retransmission (ms; longer when 3 smoothed round trips are, up to 30 s); doubled per retry. */
+  ackTimeoutMs: 2000,
+  /** DATA messages held for retransmission at once; past it the oldest loses its protection. */
+  maxUnacked: 1024,
   /** Hop limit of a routed message. */
   ttl: 32,
   /** Link handshake time limit (ms). */
@@ -294,12 +300,17 @@ export const LIMIT_GROUPS = {
  * `defaults` overridden by the numeric options in `opts` that name one of
  * them; each must be a positive number (RangeError naming `prefix.key`).
  */
+/** Limits for which 0 means "off" rather than nothing at all. */
+const ZERO_ALLOWED = new Set(['retransmits']);
+
 export function resolveLimits<T extends Record<string, number>>(defaults: T, opts: Partial<Record<keyof T, unknown>>, prefix: string): { -readonly [K in keyof T]: number } {
   const out = { ...defaults } as { -readonly [K in keyof T]: number };
   for (const k of Object.keys(defaults) as (keyof T)[]) {
     const v = opts[k];
     if (v === undefined) continue;
-    if (typeof v !== 'number' || !(v > 0)) throw new RangeError(`${prefix}.${String(k)} must be a positive number`);
+    if (typeof v !== 'number' || !(v > 0 || (v === 0 && ZERO_ALLOWED.has(k as string)))) {
+      throw new RangeError(`${prefix}.${String(k)} must be a positive number${ZERO_ALLOWED.has(k as string) ? ' or 0' : ''}`);
+    }
     out[k] = v;
   }
   return out;

@@ -33,8 +33,10 @@ export const MsgType = {
   LOOKUP: 0x08,
   /** Answer to LOOKUP: body is a NODES frame (the answering node and its closest links). */
   LOOKUP_RESULT: 0x09,
-  /** A relay's congestion report to a message's origin: stop, go on, or these messages were dropped (§4.4). */
+  /** A relay's congestion report to a message's origin: stop, go on, or these messages were dropped (§4.5). */
   CONGESTION: 0x0a,
+  /** End-to-end acknowledgement: body is the 8-byte ids of flagged DATA messages (PROTOCOL.md §4.5). */
+  ACK: 0x0b,
 } as const;
 export type MsgTypeCode = (typeof MsgType)[keyof typeof MsgType];
 
@@ -48,9 +50,18 @@ export const MAX_CONGESTION_ENTRIES = 64;
 /**
  * Envelope flag bits (PROTOCOL.md §4.1). Relays forward them untouched and
  * receivers ignore bits they do not know. BATCH, on HANDSHAKE_INIT and
- * HANDSHAKE_RESP: the sender opens batch records (§5.2).
+ * HANDSHAKE_RESP: the sender opens batch records (§5.2). ACK_REQUESTED and
+ * SPREAD, on DATA: acknowledgement and retransmission (§4.5).
  */
-export const EnvelopeFlags = { BATCH: 0x01 } as const;
+export const EnvelopeFlags = {
+  BATCH: 0x01,
+  /** On DATA: the origin keeps the message for retransmission and asks the destination for an ACK (§4.5). */
+  ACK_REQUESTED: 0x02,
+  /** Two bits on DATA: a retransmission's try (1-3); relays pick their next hop at random among that many + 1 closest links (§4.5). */
+  SPREAD: 0x0c,
+} as const;
+/** SPREAD's lowest bit. */
+export const SPREAD_SHIFT = 2;
 
 export const OFF_TYPE = 1;
 export const OFF_TTL = 2;

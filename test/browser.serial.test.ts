@@ -156,10 +156,10 @@ browserTest('a browser node joins through a bootstrap node and exchanges sealed 
   t.deepEqual(errors, [], 'no page errors');
 });
 
-async function webrtcLink(page: Page, to: string): Promise<{ kind: string; framesIn: number } | null> {
+async function webrtcLink(page: Page, to: string): Promise<{ kind: string; framesIn: number; bytesIn: number } | null> {
   return page.evaluate((id) => {
     const l = (window as any).node.linkInfo().find((x: { id: string }) => x.id === id);
-    return l ? { kind: l.kind, framesIn: l.stats.framesIn } : null;
+    return l ? { kind: l.kind, framesIn: l.stats.framesIn, bytesIn: l.stats.bytesIn } : null;
   }, to);
 }
 
@@ -170,13 +170,17 @@ browserTest('two browsers form a WebRTC link through the mesh and message over i
   await a.page.evaluate((id) => (window as any).node.connect(id), b.id);
   t.equal((await webrtcLink(a.page, b.id))?.kind, 'webrtc', 'A has a webrtc link to B');
   t.ok(await until(async () => (await webrtcLink(b.page, a.id))?.kind === 'webrtc', 10_000), 'B has a webrtc link to A');
-  const before = { relayed: bn.node.stats().relayed, framesIn: (await webrtcLink(b.page, a.id))!.framesIn };
+  const start = (await webrtcLink(b.page, a.id))!;
+  const before = { relayed: bn.node.stats().relayed, framesIn: start.framesIn, bytesIn: start.bytesIn };
   await a.page.evaluate((id) => { for (let i = 0; i < 20; i++) (window as any).node.send(id, { i }); }, b.id);
   t.ok(await until(async () => (await inbox(b.page)).length === 20, 15_000), 'B receives all 20 messages');
   t.deepEqual((await inbox(b.page)).map((m) => m.data.i), [...Array(20).keys()], 'in order, from A');
   t.equal(bn.node.stats().relayed, before.relayed, 'the bootstrap node relayed none of them');
-  const after = (await webrtcLink(b.page, a.id))!.framesIn;
-  t.ok(after - before.framesIn >= 20, `B's WebRTC link carried them (${after - before.framesIn} frames in)`);
+  // Messages sent in one turn may share one sealed batch record (PROTOCOL §5.2), so count bytes, not frames.
+  const after = (await webrtcLink(b.page, a.id))!;
+  const plain = [...Array(20).keys()].reduce((n, i) => n + JSON.stringify({ i }).length, 0);
+  t.ok(after.framesIn > before.framesIn && after.bytesIn - before.bytesIn >= plain,
+    `B's WebRTC link carried them (${after.framesIn - before.framesIn} frames, ${after.bytesIn - before.bytesIn} bytes in; ${plain} bytes of JSON sent)`);
   t.deepEqual(errors, [], 'no page errors');
 });
 

@@ -5,9 +5,18 @@
  * round-trips/s with 1,000 connected clients. Every path is checked for the
  * right content before it is timed.
  *
- *   node dist/bench/signaling.js    (BENCH_MESSAGES=2000 BENCH_ROUNDS=3 BENCH_CLIENTS=1000)
+ * Then (issue 16) a public node with BENCH_SCALE (10,000) raw IM clients held by a child process:
+ * registration rate (distinct proofs, each one ML-DSA verify; then one proof replayed, answered by the
+ * cache), RSS per client, the node's longest event-loop stall while 100 clients leave at once and the
+ * others hear of it, and destroy() time.
+ *
+ *   node dist/bench/signaling.js    (BENCH_MESSAGES=2000 BENCH_ROUNDS=3 BENCH_CLIENTS=1000 BENCH_SCALE=10000
+ *                                    BENCH_DISTINCT=300 BENCH_LEAVERS=100; BENCH_ONLY=scale: that part only)
  */
-import { pathToFileURL } from 'node:url';
+import { pathToFileURL, fileURLToPath } from 'node:url';
+import { fork, type ChildProcess } from 'node:child_process';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { dirname, join } from 'node:path';
 import { WebSocketServer, WebSocket, type RawData } from 'ws';
 import { ml_dsa65 } from '@noble/post-quantum/ml-dsa.js';
 import { PeerRelay, MessagingPeer, generateKeyPair } from '../src/index.js';
@@ -23,7 +32,10 @@ function check(cond: boolean, what: string): void {
 }
 
 async function startNode(opts: ConstructorParameters<typeof PeerRelay>[0] = {}): Promise<PeerRelay> {
-  const node = new PeerRelay({ host: '127.0.0.1', port: 0, signaling: { ratePerSecond: 1e6, rateBurst: 1e6, maxClients: 5000 }, ...opts });
+  // Every client of this bench comes from 127.0.0.1: the per-address caps are lifted.
+  const base = { ratePerSecond: 1e6, rateBurst: 1e6, maxClients: 5000, maxConnections: 20_000, maxConnectionsPerAddress: 20_000, registrationsPerSecondPerAddress: 1e6, verifiesPerSecond: 1e6 };
+  const { signaling, ...rest } = opts;
+  const node = new PeerRelay({ host: '127.0.0.1', port: 0, ...rest, signaling: { ...base, ...(signaling || {}) } });
   await new Promise<void>((resolve, reject) => { node.once('listening', resolve); node.once('error', reject); });
   return node;
 }
@@ -168,14 +180,85 @@ async function registry(clients: number): Promise<(string | number)[][]> {
   for (const ws of socks) ws.terminate();
   await destroy(node);
   return [
-    [`register (ML-DSA-65 proof verified), 32 in flight`, fmt(regRate)],
+    [`register (one proof for all: verified once, then from the cache), 32 in flight`, fmt(regRate)],
     [`discover (${fmt(Math.min(clients - 1, 1000))} ids), one at a time`, fmt(discSeq)],
     [`discover, 32 in flight`, fmt(discPar)],
   ];
 }
 
+/** One IPC command to the swarm child; resolves with its answer. */
+function ask(child: ChildProcess, cmd: Record<string, unknown>): Promise<any> {
+  return new Promise((resolve, reject) => {
+    child.once('message', (m: any) => (m.ok ? resolve(m) : reject(new Error(`swarm: ${m.error}`))));
+    child.send(cmd);
+  });
+}
+
+/** 10,000 clients on one node (issue 16): registration, RSS per client, the stall of 100 leaving at once, destroy(). */
+async function scale(): Promise<(string | number)[][]> {
+  const n = env('BENCH_SCALE', 10_000);
+  const distinct = Math.min(n, env('BENCH_DISTINCT', 300));
+  const leavers = Math.min(n - 1, env('BENCH_LEAVERS', 100));
+  const batchEvery = 10; // every 10th client registers without relaymesh-presence-v1 (the published client's form)
+  const node = await startNode({
+    signaling: {
+      maxClients: n, maxConnections: n + 100, maxConnectionsPerAddress: n + 100,
+      registrationsPerSecondPerAddress: 1e6, verifiesPerSecond: 1e6, maxCachedProofs: n + 100, ...(process.env.BENCH_ROSTER_DELAY ? { rosterDelayMs: Number(process.env.BENCH_ROSTER_DELAY) } : {}),
+    },
+  });
+  const child = fork(join(dirname(fileURLToPath(import.meta.url)), 'lib', 'im-swarm.js'), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  try {
+    (globalThis as { gc?: () => void }).gc?.();
+    const rss0 = process.memoryUsage().rss;
+    const connected = await ask(child, { cmd: 'connect', url: urlOf(node), n });
+    check(node.signaling!.stats().connections === n, `${n} connections counted`);
+    const reg1 = await ask(child, { cmd: 'register', from: 0, to: distinct, distinct: true, batchEvery });
+    const reg2 = await ask(child, { cmd: 'register', from: distinct, to: n, distinct: false, batchEvery });
+    const stats = node.signaling!.stats();
+    check(stats.clients === n, `${n} clients registered`);
+    (globalThis as { gc?: () => void }).gc?.();
+    const rss1 = process.memoryUsage().rss;
+    // The same watch over an idle second first: on a shared machine the scheduler alone makes stalls.
+    const idle = monitorEventLoopDelay({ resolution: 1 });
+    idle.enable();
+    await new Promise((r) => setTimeout(r, 1000));
+    idle.disable();
+    // 100 leave at once; the node's event loop is watched until every other client heard of all of them.
+    const lag = monitorEventLoopDelay({ resolution: 1 });
+    lag.enable();
+    const framesBefore = node.signaling!.stats().presenceFrames;
+    const cpu0 = process.cpuUsage();
+    const left = await ask(child, { cmd: 'leave', n: leavers });
+    const cpu = process.cpuUsage(cpu0);
+    lag.disable();
+    check(node.signaling!.stats().clients === n - leavers, 'the leavers are gone');
+    const frames = node.signaling!.stats().presenceFrames - framesBefore;
+    const t0 = performance.now();
+    await destroy(node);
+    const destroyMs = performance.now() - t0;
+    return [
+      [`connect ${fmt(n)} WebSockets (64 at a time)`, `${fmt((n * 1000) / connected.ms)} /s`],
+      [`register, ${fmt(distinct)} distinct proofs (1 ML-DSA verify each), 32 in flight`, `${fmt((distinct * 1000) / reg1.ms)} /s`],
+      [`register, ${fmt(n - distinct)} more with one proof (cache hit, no verify)`, `${fmt(((n - distinct) * 1000) / reg2.ms)} /s`],
+      ['ML-DSA verifies done by the node', fmt(stats.proofVerifies)],
+      [`RSS per registered client (node process, ${fmt(n)} clients)`, `${fmt((rss1 - rss0) / n / 1024)} KiB`],
+      [`${fmt(leavers)} leave at once: longest event-loop stall of the node`, `${fmt(lag.max / 1e6)} ms (target < 100); idle second before: ${fmt(idle.max / 1e6)} ms`],
+      [`${fmt(leavers)} leave at once: node CPU until all heard`, `${fmt((cpu.user + cpu.system) / 1000)} ms`],
+      [`${fmt(leavers)} leave at once: until all ${fmt(n - leavers)} others heard of all of them`, `${fmt(left.ms)} ms, ${fmt(frames)} sink writes, ${fmt(left.frames)} frames`],
+      [`destroy() with ${fmt(n - leavers)} clients`, `${fmt(destroyMs)} ms (target < 1000)`],
+    ];
+  } finally {
+    await ask(child, { cmd: 'exit' }).catch(() => undefined);
+    if (!node.destroyed) await destroy(node);
+  }
+}
+
 export async function run(): Promise<void> {
   console.log(machineLine());
+  if (process.env.BENCH_ONLY === 'scale') {
+    printTable(`A public node with ${fmt(env('BENCH_SCALE', 10_000))} IM clients (held by a child process; every 10th without relaymesh-presence-v1)`, ['measure', 'value'], await scale());
+    return;
+  }
   const rows: (string | number)[][] = [];
   await throughput(rows);
   printTable('Encrypted messages/s between two MessagingPeers (relaymesh-im-v1) vs a raw ws relay of the same frame sizes',
@@ -183,6 +266,8 @@ export async function run(): Promise<void> {
   console.log('(best of BENCH_ROUNDS interleaved rounds; all three paths run in this one process: clients, servers and relay share the event loop)');
   const clients = env('BENCH_CLIENTS', 1000);
   printTable(`Signaling round-trips/s with ${fmt(clients)} connected clients on one node`, ['operation', 'round-trips/s'], await registry(clients));
+  console.log(machineLine());
+  printTable(`A public node with ${fmt(env('BENCH_SCALE', 10_000))} IM clients (held by a child process; every 10th without relaymesh-presence-v1)`, ['measure', 'value'], await scale());
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {

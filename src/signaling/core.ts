@@ -629,7 +629,14 @@ export class SignalingCore extends EventEmitter<SignalingEvents> {
     this.#parked.clear();
     for (const set of this.#arrivals.values()) for (const w of set) w();
     this.#arrivals.clear();
-    for (const sink of [...this.#bySink.keys()]) this.unregister(sink);
+    // Each client is released without what only a running server needs (reservation, roster change).
+    for (const [sink, local] of [...this.#bySink]) {
+      this.#closedSinks.add(sink);
+      this.#bySink.delete(sink);
+      if (this.#clients.get(local.info.clientId) === local) this.#clients.delete(local.info.clientId);
+      local.questions.rejectAll(signalingError('PEER_NOT_FOUND', `${local.info.clientId} left: the server is closing`));
+      this.emit('departure', local.info);
+    }
   }
 
   // ------------------------------------------------------------ extension API (rooms.ts)
@@ -715,13 +722,9 @@ export class SignalingCore extends EventEmitter<SignalingEvents> {
         if (this.#bySink.get(local.sink) !== local || local.sink.dialect === 'connector') continue; // gone, or has no such event
         const mine = f.set.has(local.info.clientId) ? f.ids.filter((id) => id !== local.info.clientId) : f.ids;
         if (mine.length === 0) continue;
-        if (local.info.capabilities.includes(PRESENCE_BATCH)) {
-          local.sink.send({ kind: 'peers_disconnected', peerIds: mine });
-          budget--;
-        } else {
-          for (const peerId of mine) local.sink.send({ kind: 'peer_disconnected', peerId });
-          budget -= mine.length;
-        }
+        const single = !local.info.capabilities.includes(PRESENCE_BATCH);
+        local.sink.send({ kind: 'peers_disconnected', peerIds: mine, single });
+        budget -= single ? mine.length : 1;
         this.#presenceFrames++;
       }
       if (f.i >= f.sinks.length) this.#fanOut = null;

@@ -13,7 +13,7 @@ import { fromBase64, toBase64 } from '../util/bytes.js';
 import { KEM_PUBLIC_KEY_LENGTH } from '../crypto/identity.js';
 import type { RelayError } from '../util/errors.js';
 import { fastStringify } from './fast-json.js';
-import { PRESENCE_BATCH, type ClientEvent, type ClientSink, type RegistrationProof, type SignalingCore } from './core.js';
+import { type ClientEvent, type ClientSink, type RegistrationProof, type SignalingCore } from './core.js';
 import { JsonSocket, type BadFrame } from './json-socket.js';
 import { errorTypeOf } from './wire-errors.js';
 
@@ -27,6 +27,9 @@ const BAD_FRAME: Record<BadFrame, [errorType: string, details: string]> = {
 };
 
 type RequestId = string | number | undefined;
+/** Departure frames by the round's id array (see send). */
+const BATCH_TEXT = new WeakMap<string[], string>();
+const SINGLE_TEXTS = new WeakMap<string[], string[]>();
 interface Slot { frame: string | null; ready: boolean; timer: ReturnType<typeof setTimeout> | null }
 
 export function errorFrame(errorType: string, details: string, id?: RequestId): Record<string, unknown> {
@@ -73,8 +76,18 @@ export class ImSession implements ClientSink {
         if (event.messageJson !== undefined) return this.#pushText(`{"type":"message","payload":{"message":${event.messageJson},"fromId":${JSON.stringify(event.fromId)}}}`);
         return this.#pushText(`{"type":"message","payload":{"message":${fastStringify(event.message)},"fromId":${JSON.stringify(event.fromId)}}}`);
       case 'peer_disconnected': return this.#push({ type: 'peer_disconnected', payload: { peerId: event.peerId } });
-      // A PRESENCE_BATCH client: every id of the round in one frame (peerId: the first, for a reader of single ids).
-      case 'peers_disconnected': return this.#push({ type: 'peer_disconnected', payload: { peerId: event.peerIds[0], peerIds: event.peerIds } });
+      // One round of departures: for a PRESENCE_BATCH client one frame (peerId: the first, for a reader of single
+      // ids), else a frame per id; rendered once per round (the core hands every sink the same array), written corked.
+      case 'peers_disconnected': {
+        if (!event.single) {
+          let text = BATCH_TEXT.get(event.peerIds);
+          if (text === undefined) BATCH_TEXT.set(event.peerIds, text = JSON.stringify({ type: 'peer_disconnected', payload: { peerId: event.peerIds[0], peerIds: event.peerIds } }));
+          return this.#pushText(text);
+        }
+        let texts = SINGLE_TEXTS.get(event.peerIds);
+        if (texts === undefined) SINGLE_TEXTS.set(event.peerIds, texts = event.peerIds.map((peerId) => JSON.stringify({ type: 'peer_disconnected', payload: { peerId } })));
+        return this.#sock.corked(() => { for (const t of texts!) this.#pushText(t); });
+      }
       case 'question': return this.#push({ type: 'server_question', payload: { questionId: event.questionId, question: event.question } });
       case 'error': return this.#push(errorFrame(event.errorType, event.details));
     }

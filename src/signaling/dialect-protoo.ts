@@ -120,7 +120,10 @@ export class ProtooPeer extends EventEmitter<ProtooPeerEvents> implements RoomSi
     switch (event.kind) {
       case 'message': return void this.#push('message', { fromId: event.fromId, message: event.message });
       case 'peer_disconnected': return void this.#push('peer_disconnected', { peerId: event.peerId });
-      case 'peers_disconnected': return void this.#push('peer_disconnected', { peerId: event.peerIds[0], peerIds: event.peerIds });
+      case 'peers_disconnected':
+        if (!event.single) return void this.#push('peer_disconnected', { peerId: event.peerIds[0], peerIds: event.peerIds });
+        for (const peerId of event.peerIds) this.#push('peer_disconnected', { peerId });
+        return;
       case 'error': return void this.#push('error', { errorType: event.errorType, details: event.details });
       case 'question':
         this.request('server_question', { questionId: event.questionId, question: event.question }, { timeoutMs: this.#core.limits.questionTimeoutMs })

@@ -74,6 +74,17 @@ export class JsonSocket {
     return true;
   }
 
+  /** Runs `fn`, whose writes leave in one system call (the socket is corked meanwhile). */
+  corked(fn: () => void): void {
+    const raw = (this.#ws as unknown as { _socket?: { cork(): void; uncork(): void } | null })._socket;
+    raw?.cork();
+    try {
+      fn();
+    } finally {
+      raw?.uncork();
+    }
+  }
+
   close(code = 1000, reason = ''): void {
     if (this.#closed) return;
     try { this.#ws.close(code, reason.slice(0, 120)); } catch { this.#ws.terminate(); }

@@ -282,16 +282,24 @@ export class SignalingMesh {
 
   /** Makes sure `dest` has our current roster before it gets a message from one of our clients. */
   #rosterTo(dest: string): void {
-    if (this.#dirty || !this.#own) this.#publish();
+    if (this.#dirty || !this.#own) this.#publish(true);
     const own = this.#own!;
     if ((this.#rosterSentTo.get(dest) ?? -1) >= own.seq) return;
     this.#rosterSentTo.set(dest, own.seq);
     this.send(dest, { t: 'roster', r: own });
   }
 
-  /** Signs a new roster of our clients and floods it to our direct links. */
-  #publish(): void {
+  /**
+   * Signs a new roster and floods it to the direct links that run a core.
+   * With none (and not `force`d by a send to one home), nothing is signed:
+   * the roster stays dirty until a link or a message needs it.
+   */
+  #publish(force = false): void {
     if (this.#closed) return;
+    if (!force && this.corePeers().length === 0) {
+      this.#dirty = true;
+      return;
+    }
     this.#dirty = false;
     const seq = Math.max((this.#own?.seq ?? 0) + 1, Date.now());
     const { tags, ts } = this.#host.localEntries();
@@ -327,10 +335,10 @@ export class SignalingMesh {
   /** A direct link runs a signaling core: tell it who is registered here and what we know. */
   #greet(hex: string): void {
     if (this.#closed) return;
-    if (this.#own && this.#own.exp > Date.now()) {
+    if (this.#own && !this.#dirty && this.#own.exp > Date.now()) {
       this.#rosterSentTo.set(hex, this.#own.seq);
       this.send(hex, { t: 'roster', r: this.#own });
-    } else if (this.#host.localIds().length > 0) this.#rosterTo(hex);
+    } else if (this.#host.localIds().length > 0 || this.#own?.ids.length) this.#rosterTo(hex);
     for (const r of this.#store.records()) if (r.home !== hex) this.send(hex, { t: 'roster', r });
   }
 

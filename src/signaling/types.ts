@@ -11,8 +11,12 @@ import { wireError } from './wire-errors.js';
 export type ClientEvent =
   | { kind: 'message'; fromId: string; message: unknown; /** The message as JSON text, when the core already has it (saves a re-encode). */ messageJson?: string }
   | { kind: 'peer_disconnected'; peerId: string }
-  /** Several departures at once, to a client that registered the PRESENCE_BATCH capability. */
-  | { kind: 'peers_disconnected'; peerIds: string[] }
+  /**
+   * Several departures of one round: one frame with every id to a client that
+   * registered PRESENCE_BATCH, else (`single`) one peer_disconnected frame per
+   * id. The same array goes to many sinks: a dialect may cache its rendering by it.
+   */
+  | { kind: 'peers_disconnected'; peerIds: string[]; single: boolean }
   | { kind: 'question'; questionId: string; question: unknown }
   | { kind: 'error'; errorType: string; details: string };
 

@@ -112,7 +112,7 @@ export const SIGNALING_LIMITS = {
   /** Departed ids announced together in one fan-out round (more wait for the next round). */
   presenceBatch: 1000,
   /** Departure frames written per event-loop turn during a fan-out (the rest wait for the next turn). */
-  presenceFramesPerTurn: 2000,
+  presenceFramesPerTurn: 500,
   /** Nesting depth of a relayed message object (deeper: INVALID_MESSAGE). */
   maxMessageDepth: 64,
   /** Sustained frames per second per connection (token bucket rate). */

@@ -96,13 +96,17 @@ export class Sender {
     if (total > MAX_DATAGRAM || total + 4 > this.#maxMessageSize) return this.#failed(callback, 'EMSGSIZE', address, port);
     try {
       // Dropped before it left (a congested link refused it before sealing): the callback says so.
-      if (!this.#mux.send(to, port, this.#host.port, list, total)) return this.#failed(callback, 'ENOBUFS', address, port);
+      // A datagram waiting for a session has not left yet: its callback waits too (mux.ts).
+      const left = callback && ((code: string | null) => {
+        if (code) this.#failed(callback, code, address, port);
+        else queueMicrotask(() => callback(null, total));
+      });
+      if (!this.#mux.send(to, port, this.#host.port, list, total, left)) return this.#failed(callback, 'ENOBUFS', address, port);
     } catch (err) {
       const code = (err as RelayError).code;
       debug('send failed: %s', (err as Error).message);
       return this.#failed(callback, code === 'ERR_QUEUE_FULL' ? 'ENOBUFS' : code === 'ERR_FRAME_TOO_LARGE' ? 'EMSGSIZE' : 'EBADF', address, port);
     }
-    if (callback) queueMicrotask(() => callback(null, total));
   }
 
   /** dgram reports send failures through the callback only, never 'error'. */

@@ -68,6 +68,8 @@ export interface MeshNode {
   sendOnChannel(id: Uint8Array, channel: number, payload: Uint8Array): boolean;
   /** This node's own messages not yet sent: queued for sessions and in link queues (bytes, count). */
   sendQueue(): { bytes: number; count: number };
+  /** True while an end-to-end session with `id` is open (a message to it is sealed and sent at once). */
+  hasSession(id: Uint8Array): boolean;
   /** The `n` ids this node knows closest to `target`, nearest first: its links, then discovery's contacts. */
   closestKnown(target: Uint8Array, n: number): Uint8Array[];
   /** The public keys (dsa || kem) of `id` when this node holds them checked against the id (itself, links, session peers). */

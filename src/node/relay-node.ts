@@ -301,6 +301,9 @@ export class RelayNode extends EventEmitter<NodeEvents> implements MeshNode {
   /** Closes the direct link with `id`, if any. */
   disconnectLink(id: Uint8Array): void { this.#linkManager.disconnect(id); }
 
+  /** True while an end-to-end session with `id` is open (a message to it is sealed and sent at once). */
+  hasSession(id: Uint8Array): boolean { return this.#sessions.hasSession(id); }
+
   /** The `n` ids this node knows closest to `target`, nearest first: its links and discovery's contacts. */
   closestKnown(target: Uint8Array, n: number): Uint8Array[] {
     return closestIds(target, n, [this.#table.closest(target, n).map((e) => e.id), this.#discovery.contactIds()]);

@@ -5,7 +5,7 @@
 import test from 'tape';
 import { createSocket, type Socket } from '../../socket/index.js';
 import { SOCKET_LIMITS } from '../../src/util/limits.js';
-import { toHex } from '../../src/util/bytes.js';
+import { randomBytes, toHex } from '../../src/util/bytes.js';
 import { FAST, startNode } from '../helpers/testnet.js';
 
 test('datagrams refused for a full send buffer before bind leave the queue counts at what is held, never below 0', async (t) => {
@@ -74,4 +74,29 @@ test('a datagram the node drops before it leaves (a congested link refuses it) g
   const end = Date.now() + 20_000;
   while (received < ok && Date.now() < end) await new Promise((r) => setTimeout(r, 25));
   t.equal(received, ok, 'every datagram reported sent arrives');
+});
+
+test('a datagram that waits for a session the node never gets is reported lost through its callback (EHOSTUNREACH), never success', async (t) => {
+  const a = await startNode(t, { port: 0, ...FAST, sessionTimeoutMs: 1500 });
+  const b = await startNode(t, { bootstrap: [`ws://127.0.0.1:${a.address()!.port}`], ...FAST });
+  await new Promise<void>((r) => { const check = () => (a.peers.length && b.peers.length ? r() : setTimeout(check, 20)); check(); });
+  const s: Socket = createSocket({ type: 'peer-relay', peer: a });
+  t.teardown(() => new Promise<void>((r) => { try { s.close(() => r()); } catch { r(); } }));
+  const nobody = toHex(randomBytes(20)); // an id no node of the mesh has
+  const [err, n] = await new Promise<[(Error & { code?: string; syscall?: string; address?: string }) | null, number | undefined]>((resolve) => {
+    s.send('to nobody', 9, nobody, (e, k) => resolve([e, k]));
+  });
+  t.equal(err?.code, 'EHOSTUNREACH', 'the callback reports the loss once the node gives up on the session');
+  t.equal(err?.syscall, 'send', 'as a send error');
+  t.equal(err?.address, nobody, 'naming the destination');
+  t.equal(n, undefined, 'no byte count');
+  // And one to a live node whose session opens only after the send still reports success once it left.
+  const sb: Socket = createSocket({ type: 'peer-relay', peer: b });
+  t.teardown(() => new Promise<void>((r) => { try { sb.close(() => r()); } catch { r(); } }));
+  await new Promise<void>((r) => sb.bind(9, () => r()));
+  const got = new Promise<void>((r) => sb.once('message', () => r()));
+  const [err2, n2] = await new Promise<[Error | null, number | undefined]>((resolve) => s.send('to b', 9, toHex(b.id), (e, k) => resolve([e, k])));
+  t.equal(err2, null, 'a datagram that waited for a new session reports success once sent');
+  t.equal(n2, 4, 'with its byte count');
+  await got;
 });

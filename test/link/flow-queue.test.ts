@@ -1,0 +1,96 @@
+/**
+ * A link's window and fair queue (PROTOCOL.md §3.6), on the in-memory
+ * transport: CREDIT frames from the remote are held back, so everything past
+ * the window waits in the sender's queue, where the tests look at it.
+ */
+import test from 'tape';
+import { Link, type LinkOptions, type LinkHooks } from '../../src/link/link.js';
+import { MemoryNetwork } from '../../src/transport/memory.js';
+import { Identity } from '../../src/crypto/identity.js';
+import { FrameType, HelloFlags } from '../../src/wire/frames.js';
+import { encodeEnvelope, envelope, MsgType } from '../../src/wire/envelope.js';
+import { randomBytes, toHex } from '../../src/util/bytes.js';
+
+const WINDOW = 16 * 1024;
+
+async function pair(hooks: LinkHooks, limits: Partial<LinkOptions>) {
+  const net = new MemoryNetwork();
+  let holdCredits = true;
+  const held: Uint8Array[] = [];
+  net.intercept = (f, from) => {
+    if (from === 'mem://b' && f[0] === FrameType.CREDIT && holdCredits) { held.push(f); return null; }
+    return f;
+  };
+  const opts = (identity: Identity, initiator: boolean, h?: LinkHooks): LinkOptions => ({
+    identity, initiator, flags: HelloFlags.FLOW, url: '', handshakeTimeoutMs: 5000, pingIntervalMs: 60_000, deadAfterMs: 120_000,
+    maxBuffered: 1 << 20, window: WINDOW, countDrop: () => {}, hooks: h, ...limits,
+  });
+  let b!: Link;
+  net.listen('b', (conn) => { b = new Link(conn, opts(Identity.generate(), false)); });
+  const a = new Link(await net.dial('mem://b', 'mem://a'), opts(Identity.generate(), true, hooks));
+  await Promise.all([new Promise<void>((r) => a.once('open', () => r())), new Promise<void>((r) => setImmediate(() => (b.isOpen ? r() : b.once('open', () => r()))))]);
+  // Released, the held CREDITs go to A after all (the last one says what B consumed).
+  return { a, b, held, release: () => { holdCredits = false; for (const f of held.splice(0)) b.connection.send(f); } };
+}
+
+const tick = () => new Promise((r) => setTimeout(r, 20));
+
+test('past the window frames queue; the heaviest origin loses its newest frames, a light one loses none', async (t) => {
+  const evicted: string[] = [];
+  const signals: [string, boolean][] = [];
+  const hooks: LinkHooks = {
+    evicted: (f) => evicted.push(toHex(envelope.from(f))),
+    flowSignal: (_ref, origin, stop) => signals.push([toHex(origin), stop]),
+  };
+  const { a, b, held } = await pair(hooks, { maxBuffered: 64 * 1024, maxFlowBuffer: 48 * 1024, flowMark: 8 * 1024 });
+  const got: string[] = [];
+  b.on('frame', (f) => got.push(toHex(envelope.from(f))));
+  const heavy = randomBytes(20);
+  const light = randomBytes(20);
+  const frame = (from: Uint8Array) => encodeEnvelope(MsgType.DATA, randomBytes(20), from, new Uint8Array(1000));
+  let heavyRefused = 0;
+  for (let i = 0; i < 120; i++) if (!a.send(frame(heavy))) heavyRefused++;
+  await tick();
+  t.ok(held.length > 0, 'the remote credited what it consumed (those CREDITs are held back)');
+  t.ok(a.inFlight >= WINDOW, `the window is full (${a.inFlight} bytes in flight)`);
+  const q = a.queueInfo();
+  t.ok(q.bytes > 0 && q.bytes <= 48 * 1024, `the heavy origin's frames wait, within maxFlowBuffer (${q.bytes} bytes)`);
+  t.ok(heavyRefused > 0, `frames past its own limit were refused (${heavyRefused})`);
+  t.deepEqual(signals, [[toHex(heavy), true]], 'the heavy origin was told to stop once, when it passed flowMark');
+  let lightRefused = 0;
+  for (let i = 0; i < 20; i++) if (!a.send(frame(light))) lightRefused++;
+  t.equal(lightRefused, 0, 'every frame of the light origin is taken');
+  t.ok(evicted.length > 0 && evicted.every((o) => o === toHex(heavy)), `room was made from the heavy origin only (${evicted.length} evicted)`);
+  t.ok(a.queueInfo().bytes <= 64 * 1024, 'the link holds at most maxBuffered');
+  t.equal(a.queueInfo().flows, 2, 'two flows wait');
+  const before = got.length;
+  t.ok(got.every((o) => o === toHex(heavy)), 'so far only the heavy frames that fit the window arrived');
+  a.close();
+  await tick();
+  t.equal(got.length, before, 'nothing more arrived');
+  t.ok(evicted.filter((o) => o === toHex(light)).length === 20, 'frames still queued when the link closed are handed back, the light ones too');
+});
+
+test('CREDIT reopens the window: queued frames go by round robin, a light origin right behind the heavy one\'s quantum', async (t) => {
+  const { a, b, release } = await pair({}, { maxBuffered: 4 << 20, maxFlowBuffer: 4 << 20, flowMark: 1 << 20 });
+  const got: string[] = [];
+  b.on('frame', (f) => got.push(toHex(envelope.from(f))));
+  const heavy = randomBytes(20);
+  const light = randomBytes(20);
+  const frame = (from: Uint8Array) => encodeEnvelope(MsgType.DATA, randomBytes(20), from, new Uint8Array(1000));
+  for (let i = 0; i < 200; i++) a.send(frame(heavy));
+  await tick();
+  for (let i = 0; i < 5; i++) a.send(frame(light));
+  const arrivedBefore = got.length;
+  release();
+  t.ok(await new Promise<boolean>((resolve) => {
+    const end = Date.now() + 10_000;
+    const check = () => (got.length >= 205 ? resolve(true) : Date.now() > end ? resolve(false) : setTimeout(check, 10));
+    check();
+  }), `all 205 frames arrived (${got.length})`);
+  const firstLight = got.indexOf(toHex(light), arrivedBefore);
+  const heavyBetween = got.slice(arrivedBefore, firstLight).length;
+  t.ok(firstLight > 0 && heavyBetween <= 17, `the first light frame came after at most one quantum of heavy ones (${heavyBetween}), not after the ${200 - arrivedBefore} queued`);
+  t.equal(got.filter((o) => o === toHex(light)).length, 5, 'all light frames arrived');
+  a.close();
+});

@@ -73,7 +73,12 @@ export class ProtooPeer extends EventEmitter<ProtooPeerEvents> implements RoomSi
     this.#methods = this.#builtins();
     this.#sock = new JsonSocket(ws, remoteAddress, core.limits, {
       frame: (m) => { if (this.#registered) this.#onFrame(m); else void this.#ready.then(() => this.#onFrame(m)); },
-      bad: (why) => debug('dropped a %s frame from %s', why, remoteAddress),
+      bad: (why, text) => {
+        // A request over the rate still gets its response (429), so the client does not wait for a timeout.
+        const id = why === 'rate' && text !== undefined ? protooRequestId(text) : undefined;
+        if (id !== undefined) this.#sock.send({ response: true, id, ok: false, errorCode: 429, errorReason: `RATE_LIMITED: more than ${core.limits.ratePerSecond} frames/s` });
+        else debug('dropped a %s frame from %s', why, remoteAddress);
+      },
       closed: () => this.#onClose(),
     });
     // Registered keyless under its peerId at once, so any dialect can reach it; `register` adds keys.
@@ -249,3 +254,14 @@ export class ProtooPeer extends EventEmitter<ProtooPeerEvents> implements RoomSi
 
 /** Methods a client may also send as notifications (no response). */
 const NOTIFIABLE = new Set(['message', 'peer_response', 'room_message']);
+
+/** The id of a protoo request refused before parsing (over the rate); small frames only. */
+function protooRequestId(text: string): number | undefined {
+  if (text.length > 4096) return undefined;
+  try {
+    const m = JSON.parse(text) as { request?: unknown; id?: unknown } | null;
+    return m && m.request === true && Number.isSafeInteger(m.id) ? m.id as number : undefined;
+  } catch {
+    return undefined;
+  }
+}

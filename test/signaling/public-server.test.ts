@@ -239,3 +239,19 @@ test('an IM connection that never registers is closed after registerTimeoutMs', 
   t.equal(await idle.closed, 1008, 'the idle connection is closed with 1008');
   t.equal(reg.ws.readyState, reg.ws.OPEN, 'a registered connection stays open');
 });
+
+test('protoo requests over the rate get a 429 response with their id', async (t) => {
+  const node = await startNode(t, { port: 0, ...FAST, signaling: { ratePerSecond: 1, rateBurst: 1 } });
+  const { default: WebSocket } = await import('ws');
+  const ws = new WebSocket(`${urlOf(node)}/?peerId=p1`, 'protoo');
+  t.teardown(() => ws.terminate());
+  const got: any[] = [];
+  ws.on('message', (d) => got.push(JSON.parse(String(d))));
+  await new Promise((r) => ws.once('open', r));
+  for (let id = 1; id <= 3; id++) ws.send(JSON.stringify({ request: true, id, method: 'discover', data: {} }));
+  t.ok(await waitFor(() => got.filter((m) => m.response).length === 3), 'three responses');
+  const byId = new Map(got.filter((m) => m.response).map((m) => [m.id, m]));
+  t.equal(byId.get(1)?.ok, true, 'the first request is served');
+  t.deepEqual([byId.get(2)?.errorCode, byId.get(3)?.errorCode], [429, 429], 'the others get 429 with their ids');
+  t.match(String(byId.get(2)?.errorReason), /^RATE_LIMITED: /, 'errorReason names RATE_LIMITED');
+});

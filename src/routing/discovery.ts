@@ -51,6 +51,8 @@ export class Discovery {
   readonly #clock: Clock;
   /** Known nodes, the most recently heard of kept (limits.maxContacts). */
   readonly #contacts: BoundedMap<string, Contact>;
+  /** Contacts remembered per k-bucket (contactsPerBucket at most). */
+  readonly #perBucketContacts: number[] = [];
   readonly #dials: RateWindow;
   #maintainQueued: unknown = null;
   #refreshTimer: unknown = null;
@@ -60,7 +62,7 @@ export class Discovery {
     this.#host = host;
     this.#table = table;
     this.#clock = host.clock ?? systemClock;
-    this.#contacts = new BoundedMap(Math.max(2, host.limits.maxContacts));
+    this.#contacts = new BoundedMap(Math.max(2, host.limits.maxContacts), (_hex, c) => this.#uncount(c));
     this.#dials = new RateWindow(host.limits.maxDialsPerSecond);
   }
 
@@ -126,9 +128,23 @@ export class Discovery {
     this.maintainSoon();
   }
 
+  /**
+   * Remembers a contact, at most contactsPerBucket in one k-bucket: more than a
+   * few per bucket are never dialed, and far buckets' contacts are not pushed
+   * out by the many near ones (what an idle node holds is mostly contacts).
+   */
   #remember(id: Uint8Array, hex: string, flags: number, url: string): void {
-    this.#contacts.set(hex, { id, hex, flags, url, bucket: this.#table.bucketIndex(id), failures: 0, lastTried: 0 });
+    const known = this.#contacts.get(hex);
+    if (known) { known.url = url || known.url; known.flags |= flags; return; }
+    const bucket = this.#table.bucketIndex(id);
+    const n = this.#perBucketContacts[bucket] ?? 0;
+    if (n >= this.#host.limits.contactsPerBucket) return;
+    this.#perBucketContacts[bucket] = n + 1;
+    this.#contacts.set(hex, { id, hex, flags, url, bucket, failures: 0, lastTried: 0 });
   }
+
+  #forget(c: Contact): void { if (this.#contacts.delete(c.hex)) this.#uncount(c); }
+  #uncount(c: Contact): void { this.#perBucketContacts[c.bucket]--; }
 
   /**
    * Runs maintain() once, shortly (coalesced: a burst of NODES answers costs
@@ -200,7 +216,7 @@ export class Discovery {
       const attempt = c.url ? host.dial(c.url, c.id) : host.connect(c.id);
       attempt.then(() => { c.failures = 0; }, () => {
         c.failures++;
-        if (c.failures >= 4) this.#contacts.delete(c.hex);
+        if (c.failures >= 4) this.#forget(c);
       });
     }
     // Dials held back by the per-second budget go in the next window.

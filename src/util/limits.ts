@@ -23,6 +23,8 @@ export const DEFAULT_LIMITS = {
   maxDialsPerSecond: 8,
   /** Known-but-unlinked nodes remembered for discovery. */
   maxContacts: 512,
+  /** Of those, at most this many in one k-bucket. */
+  contactsPerBucket: 8,
   /** Messages waiting for one destination's session. */
   maxQueuePerPeer: 1024,
   /** Messages waiting for sessions, all destinations. */

@@ -269,7 +269,7 @@ export const SOCKET_LIMITS = {
   maxCachedAddresses: 1024,
 } as const;
 
-/** PeerRelay.Socket's alias resolver (`resolver` limits of the socket). */
+/** The alias service every node runs (src/alias): its resolver's limits (group `resolver`). */
 export const RESOLVER_LIMITS = {
   /** Ids remembered (LRU), the pool for alias lookups and answers. */
   maxKnownIds: 4096,

@@ -11,7 +11,7 @@
 // Exit code is non-zero on any failure.
 //   TEST_FILE_TIMEOUT_MS  per-file limit (default 5 minutes; the slowest files take about 2)
 import { execFileSync, spawn } from 'node:child_process';
-import { readdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { availableParallelism } from 'node:os';
 
@@ -29,7 +29,10 @@ function walk(dir) {
   return out;
 }
 
-const files = walk(root).sort().filter((f) => filter.length === 0 || filter.some((x) => f.includes(x)));
+// A compiled test whose source is gone (moved or deleted; tsc leaves its old output in dist/) is stale: not run.
+const sourceOf = (f) => new URL(`../test/${relative(root, f).replace(/\.js$/, '.ts')}`, import.meta.url).pathname;
+const files = walk(root).sort().filter((f) => existsSync(sourceOf(f)))
+  .filter((f) => filter.length === 0 || filter.some((x) => f.includes(x)));
 // Files whose name ends in .serial.test.js run alone (fixed ports, heavy load).
 const serial = files.filter((f) => f.endsWith('.serial.test.js'));
 const parallel = files.filter((f) => !f.endsWith('.serial.test.js'));

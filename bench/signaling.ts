@@ -42,16 +42,32 @@ async function startNode(opts: ConstructorParameters<typeof PeerRelay>[0] = {}):
 const urlOf = (n: PeerRelay) => `ws://127.0.0.1:${n.address()!.port}`;
 const destroy = (n: PeerRelay) => new Promise<void>((r) => n.destroy(() => r()));
 
-/** Sends n items keeping at most WINDOW unreceived; resolves to items/s. */
-async function pump(n: number, send: (i: number) => void | Promise<void>, received: () => number): Promise<number> {
+/** Messages a path lost (its pump gave up on them after STALL_MS without progress), by path. */
+const lost = new Map<string, number>();
+const STALL_MS = 10_000;
+
+/** Sends n items keeping at most WINDOW unreceived; resolves to items/s (a lost item is counted under `path`, not waited for). */
+async function pump(n: number, send: (i: number) => void | Promise<void>, received: () => number, path = ''): Promise<number> {
   const base = received();
   const start = performance.now();
+  let progress = performance.now();
+  let seen = base;
+  const stalled = () => {
+    if (received() !== seen) { seen = received(); progress = performance.now(); }
+    return performance.now() - progress > STALL_MS;
+  };
+  let given = 0;
   for (let i = 0; i < n; i++) {
-    while (i - (received() - base) >= WINDOW) await new Promise((r) => setImmediate(r));
+    while (i - (received() - base) - given >= WINDOW) {
+      await new Promise((r) => setImmediate(r));
+      if (stalled()) { given = i - (received() - base); break; }
+    }
     await send(i);
   }
-  while (received() - base < n) await new Promise((r) => setImmediate(r));
-  return (n * 1000) / (performance.now() - start);
+  while (received() - base < n && !stalled()) await new Promise((r) => setImmediate(r));
+  const missing = n - (received() - base);
+  if (missing > 0) lost.set(path, (lost.get(path) ?? 0) + missing);
+  return ((received() - base) * 1000) / (performance.now() - start);
 }
 
 /** A raw ws relay: every text frame from one client goes to the other, unchanged. */
@@ -110,8 +126,9 @@ async function throughput(rows: (string | number)[][]): Promise<void> {
     for (const p of [one, two]) {
       const before = p.count();
       await p.a.sendMessage(p.b.config.clientId, `${text}#check!`.slice(0, size));
-      while (p.count() === before) await new Promise((r) => setTimeout(r, 2));
-      check(p.got[1] === `${text}#check!`.slice(0, size), `message of ${size} bytes arrives intact`);
+      const t0 = Date.now();
+      while (p.count() === before && Date.now() - t0 < STALL_MS) await new Promise((r) => setTimeout(r, 2));
+      check(p.count() === before || p.got[1] === `${text}#check!`.slice(0, size), `message of ${size} bytes arrives intact`);
     }
     raw.send(frame);
     while (raw.received() === 0 || raw.last().length !== frame.length) await new Promise((r) => setTimeout(r, 2));
@@ -123,8 +140,8 @@ async function throughput(rows: (string | number)[][]): Promise<void> {
     let twoRate = 0;
     for (let round = 0; round < env('BENCH_ROUNDS', 3); round++) {
       rawRate = Math.max(rawRate, await pump(m, () => raw.send(frame), raw.received));
-      oneRate = Math.max(oneRate, await pump(m, (i) => one.a.sendMessage(one.b.config.clientId, `${i}`.padEnd(size, '.')), one.count));
-      twoRate = Math.max(twoRate, await pump(m, (i) => two.a.sendMessage(two.b.config.clientId, `${i}`.padEnd(size, '.')), two.count));
+      oneRate = Math.max(oneRate, await pump(m, (i) => one.a.sendMessage(one.b.config.clientId, `${i}`.padEnd(size, '.')), one.count, `one node, ${size} B`));
+      twoRate = Math.max(twoRate, await pump(m, (i) => two.a.sendMessage(two.b.config.clientId, `${i}`.padEnd(size, '.')), two.count, `two nodes, ${size} B`));
     }
     rows.push([`${fmt(size)} B (frame ${fmt(frame.length)} B)`, fmt(rawRate), fmt(oneRate), ratio(oneRate, rawRate), fmt(twoRate), ratio(twoRate, rawRate)]);
   }
@@ -264,6 +281,7 @@ export async function run(): Promise<void> {
   printTable('Encrypted messages/s between two MessagingPeers (relaymesh-im-v1) vs a raw ws relay of the same frame sizes',
     ['message size', 'raw ws relay msg/s', 'one node msg/s', 'vs raw', 'two nodes msg/s', 'vs raw'], rows);
   console.log('(best of BENCH_ROUNDS interleaved rounds; all three paths run in this one process: clients, servers and relay share the event loop)');
+  for (const [path, k] of lost) console.log(`LOST: ${fmt(k)} messages on the ${path} path never arrived (given up after ${STALL_MS / 1000} s without progress)`);
   const clients = env('BENCH_CLIENTS', 1000);
   printTable(`Signaling round-trips/s with ${fmt(clients)} connected clients on one node`, ['operation', 'round-trips/s'], await registry(clients));
   console.log(machineLine());

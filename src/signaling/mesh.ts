@@ -66,7 +66,7 @@ export class SignalingMesh {
   readonly #pending: PendingRequests<string, KeyInfo>;
   readonly #rosterSentTo: BoundedMap<string, number>;
   /** Client messages per home node waiting for the end of this tick, sent as one mesh message. */
-  readonly #batches = new Map<string, { items: string[]; chars: number }>();
+  readonly #batches = new Map<string, { items: string[]; froms: string[]; chars: number }>();
   readonly dropped: Partial<Record<SignalingDropReason, number>> = {};
   /**
    * Nodes known to run a signaling core: every node that sent us a signaling
@@ -222,7 +222,7 @@ export class SignalingMesh {
       // can hand the JSON text to the dialect without re-encoding it.
       if (msg.t === 'msg') {
         const m = msg as Extract<MeshMessage, { t: 'msg' }>;
-        return this.#batch(hex, `${JSON.stringify({ t: 'msg', to: m.to, from: m.from })}\n${fastStringify(m.m)}`);
+        return this.#batch(hex, `${JSON.stringify({ t: 'msg', to: m.to, from: m.from })}\n${fastStringify(m.m)}`, m.from);
       }
       this.#node.sendOnChannel(fromHexId(hex), SIGNALING, textEncoder.encode(JSON.stringify(msg)));
     } catch (err) {
@@ -250,18 +250,19 @@ export class SignalingMesh {
    * `{"t":"batch","lens":[..]}\n` then the messages back to back (lens in
    * UTF-16 code units), which saves a sealed mesh message per client message.
    */
-  #batch(dest: string, text: string): void {
+  #batch(dest: string, text: string, from: string): void {
     let b = this.#batches.get(dest);
     if (b && b.chars + text.length > MAX_BATCH_CHARS) {
       this.#flushBatch(dest);
       b = undefined;
     }
     if (!b) {
-      b = { items: [], chars: 0 };
+      b = { items: [], froms: [], chars: 0 };
       this.#batches.set(dest, b);
       queueMicrotask(() => this.#flushBatch(dest));
     }
     b.items.push(text);
+    b.froms.push(from);
     b.chars += text.length;
     if (b.items.length >= MAX_BATCH_ITEMS) this.#flushBatch(dest);
   }
@@ -272,11 +273,23 @@ export class SignalingMesh {
     this.#batches.delete(dest);
     if (this.#closed || this.#node.destroyed) return;
     const text = b.items.length === 1 ? b.items[0] : `${JSON.stringify({ t: 'batch', lens: b.items.map((i) => i.length) })}\n${b.items.join('')}`;
+    // The node refuses a message toward a congested link at once ('undeliverable', synchronously): the
+    // senders are told, so no client message is lost silently.
+    let refused = false;
+    const onRefused = (_err: unknown, to: Uint8Array) => { if (toHex(to) === dest) refused = true; };
+    this.#node.on('undeliverable', onRefused);
     try {
       this.#node.sendOnChannel(fromHexId(dest), SIGNALING, textEncoder.encode(text));
     } catch (err) {
-      this.#count('send_failed');
+      refused = true;
       debug('send to %s failed: %s', dest.slice(0, 8), (err as Error).message);
+    } finally {
+      this.#node.off('undeliverable', onRefused);
+    }
+    if (!refused) return;
+    this.#count('send_failed');
+    for (const from of new Set(b.froms)) {
+      this.#host.deliver(from, { kind: 'error', errorType: 'LIMIT_REACHED', details: 'the mesh toward the target\'s home node is congested: a message was not sent' });
     }
   }
 

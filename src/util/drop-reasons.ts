@@ -77,7 +77,7 @@ export const SIGNALING_DROP_REASONS = {
   unlisted_sender: 'a client message from a node whose roster does not list the sender',
   unexpected_keyres: 'a key answer to no pending request (or not from the home asked, or a repeat)',
   extension_failed: 'an extension message (rooms) whose handler threw',
-  send_failed: 'a mesh signaling message that could not be sent',
+  send_failed: 'a mesh signaling message that could not be sent (a batch of client messages the node refused, e.g. toward a congested link: its senders get `LIMIT_REACHED`)',
   roster_invalid: 'a roster that does not verify (shape, key-to-id binding, signature, expiry)',
   roster_full: 'a roster beyond maxHomes or maxRemoteIds',
   roster_oversized: 'a roster listing more ids than maxClients (refused before its signature is checked)',

@@ -23,6 +23,8 @@ const CHANNEL_HIGH_WATER = 1024 * 1024;
  * last reading (an upper bound).
  */
 const CHECK_EVERY = 64 * 1024;
+/** Above this estimate, reading bufferedAmount reads the channel again (see the getter). */
+const REREAD_ABOVE = 16 * 1024;
 /** How often a backed-up queue checks the channel again (ms). */
 const DRAIN_POLL_MS = 2;
 
@@ -115,7 +117,22 @@ export class WebRtcConnection extends Connection {
 
   /** Tracked from the peer's events: reading `peer.connected` is a native call too. */
   get open(): boolean { return !this.#closed; }
-  get bufferedAmount(): number { return this.#buffered + this.#queued + this.#outLength; }
+  /**
+   * Bytes waiting to leave. Between readings of the channel this is an upper
+   * bound; once that bound is high enough to hold a sender back, the channel is
+   * read again: otherwise a sender that waits for the figure to fall (the link
+   * above) would wait forever, since nothing else refreshes it while it sends
+   * nothing.
+   */
+  get bufferedAmount(): number {
+    if (this.#sinceCheck > 0 && this.#buffered >= REREAD_ABOVE && !this.#closed) {
+      try {
+        this.#buffered = this.#peer.bufferSize;
+        this.#sinceCheck = 0;
+      } catch { /* a closing channel: keep the bound */ }
+    }
+    return this.#buffered + this.#queued + this.#outLength;
+  }
 
   send(frame: Uint8Array): void {
     if (!this.open) return;

@@ -494,7 +494,10 @@ export class Rooms {
         // The replicas before this one take it over unless they are dead too.
         const before = rep.anchor.replicas.slice(0, rank);
         void Promise.all(before.map((b) => this.core.probeNode(b))).then((alive) => {
-          if (!alive.some(Boolean) && this.#replicas.get(room) === rep) this.#takeOver(room, rep);
+          if (this.#replicas.get(room) !== rep) return;
+          // A replica before this one lives and takes it over (and replicates it anew): this copy is stale.
+          if (alive.some(Boolean)) this.#replicas.delete(room);
+          else this.#takeOver(room, rep);
         });
       }
     }
@@ -540,7 +543,9 @@ export class Rooms {
     const w = this.#where.get(room);
     if (w) known.add(w);
     for (const rooms of this.#joined.values()) { const h = rooms.get(room); if (h) known.add(h); }
-    let chained = known.size === 0;
+    // Nothing here knows the room: nothing to move (and no cache to fill from an unasked claim).
+    if (known.size === 0 && !this.#homed.has(room)) return;
+    let chained = false;
     for (let p = a.prev; p && !chained; p = p.prev) if (known.has(p.home)) chained = true;
     if (!chained && !this.#homed.has(room)) return this.core.count('room_forged');
     // This node was thought dead and a replica took its room over: the taker wins, this copy goes.

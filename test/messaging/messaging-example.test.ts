@@ -25,7 +25,7 @@ test('the seed\'s "Complete Example: Building a Messenger App" runs as written',
   const got = inbox(target);
   const env = fakeEnvironment(t);
   node.signaling!.on('registration', (info) => {
-    if (info.clientId === 'your-unique-id') setTimeout(() => node.signaling!.ask('your-unique-id', 'what is your answer?').then((a) => env.logs.push(['ANSWER', a])), 10);
+    if (info.clientId === 'your-unique-id') setTimeout(() => node.signaling!.ask('your-unique-id', 'what is your answer?').then((a) => env.logs.push(['ANSWER', a]), (e) => env.logs.push(['ASK FAILED', e])), 10);
   });
   const yourPublicKey = generateKeyPair().publicKey;
   const serverUrl = urlOf(node);

@@ -77,6 +77,8 @@ export class SignalingMesh {
   /** Liveness probes in flight by node, and their nonces. */
   readonly #probes = new Map<string, Promise<boolean>>();
   readonly #pongs = new Map<string, () => void>();
+  /** Probes in flight by node: any signaling message from that node ends its probe as alive. */
+  readonly #alive = new Map<string, () => void>();
   #own: RosterRecord | null = null;
   #dirty = false;
   #publishTimer: ReturnType<typeof setTimeout> | null = null;
@@ -101,7 +103,10 @@ export class SignalingMesh {
     node.on('peer', (id) => this.#hello(id));
     // A lost link or an undeliverable message to a home: find out at once whether it is still there.
     node.on('disconnect', (id: Uint8Array) => this.#suspect(toHex(id)));
-    node.on('undeliverable', (_err: unknown, to: Uint8Array) => { if (to instanceof Uint8Array) this.#suspect(toHex(to)); });
+    // (A congested path is no sign of death: its drops are reported to the senders, not probed.)
+    node.on('undeliverable', (err: { code?: string } | null, to: Uint8Array) => {
+      if (to instanceof Uint8Array && err?.code !== 'ERR_CONGESTED') this.#suspect(toHex(to));
+    });
     this.#refreshTimer = setInterval(() => this.#refresh(), Math.max(50, limits.rosterTtlMs / 3));
     this.#refreshTimer.unref?.();
   }
@@ -160,6 +165,7 @@ export class SignalingMesh {
         for (const tm of timers) clearTimeout(tm);
         clearTimeout(end);
         this.#pongs.delete(n);
+        this.#alive.delete(hex);
         this.#probes.delete(hex);
         // Messages held for its clients while it was in doubt go now.
         if (alive && !this.#closed) this.#host.arrived(this.#store.idsOf(hex));
@@ -171,6 +177,7 @@ export class SignalingMesh {
       }, ms);
       for (const tm of [...timers, end]) tm.unref?.();
       this.#pongs.set(n, () => done(true));
+      this.#alive.set(hex, () => done(true));
     });
     this.#probes.set(hex, p);
     return p;
@@ -364,6 +371,8 @@ export class SignalingMesh {
     }
     const fromHex = toHex(from);
     if (!this.#cores.has(fromHex)) this.#cores.set(fromHex, true);
+    // Any message proves the sender alive (a pong may queue behind a busy link's traffic).
+    if (this.#alive.size > 0) this.#alive.get(fromHex)?.();
     if (!text.startsWith('{"t":"batch"')) return this.#onMeshText(text, fromHex);
     const nl = text.indexOf('\n');
     let lens: unknown;

@@ -105,7 +105,7 @@ export class SignalingMesh {
     node.on('disconnect', (id: Uint8Array) => this.#suspect(toHex(id)));
     // (A congested path is no sign of death: its drops are reported to the senders, not probed.)
     node.on('undeliverable', (err: { code?: string } | null, to: Uint8Array) => {
-      if (to instanceof Uint8Array && err?.code !== 'ERR_CONGESTED') this.#suspect(toHex(to));
+      if (to instanceof Uint8Array && err?.code !== 'ERR_CONGESTED' && err?.code !== 'ERR_QUEUE_FULL') this.#suspect(toHex(to));
     });
     this.#refreshTimer = setInterval(() => this.#refresh(), Math.max(50, limits.rosterTtlMs / 3));
     this.#refreshTimer.unref?.();
@@ -422,9 +422,9 @@ export class SignalingMesh {
         return this.send(fromHex, { t: 'pong', n: msg.n });
       }
       case 'pong': {
-        const done = typeof msg.n === 'string' ? this.#pongs.get(msg.n) : undefined;
-        if (!done) return this.#count('bad_message');
-        return done();
+        if (typeof msg.n !== 'string') return this.#count('bad_message');
+        // No probe waits for it: a late answer (another message already showed the node alive).
+        return this.#pongs.get(msg.n)?.();
       }
       case 'takeover': {
         if (typeof msg.id !== 'string' || !msg.proof || typeof msg.proof !== 'object') return this.#count('bad_message');

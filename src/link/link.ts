@@ -204,6 +204,8 @@ export class Link extends EventEmitter<LinkEvents> {
   send(frame: Uint8Array): boolean {
     if (this.#state !== 'open') return false;
     if (this.#queued === 0 && this.#canWrite()) {
+      // The hard limit holds on the fast path too (a transport may buffer beyond the window: a stale estimate).
+      if (this.connection.bufferedAmount + frame.length > this.#o.maxBuffered) { this.#o.countDrop('congested'); return false; }
       this.#send(frame);
       return true;
     }
@@ -213,7 +215,10 @@ export class Link extends EventEmitter<LinkEvents> {
   /** Bytes this link holds unsent: its queue and its transport's buffer. */
   get buffered(): number { return this.#queued + this.connection.bufferedAmount; }
   /** Bytes of this node's own routed frames in the queue, plus the transport's buffer. */
-  get ownBuffered(): number { return (this.#flows.get(this.#localKey)?.bytes ?? 0) + this.connection.bufferedAmount; }
+  get ownBuffered(): number {
+    const transport = this.#windowed ? Math.min(this.connection.bufferedAmount, this.inFlight) : this.connection.bufferedAmount;
+    return (this.#flows.get(this.#localKey)?.bytes ?? 0) + transport;
+  }
   /** Bytes sent and not yet credited by the remote (0 when the link is not windowed). */
   get inFlight(): number { return this.#windowed ? (this.#sent - this.#acked) >>> 0 : 0; }
   /** Queue figures for stats: bytes, frames, and flows with frames waiting. */
@@ -228,9 +233,14 @@ export class Link extends EventEmitter<LinkEvents> {
     return f ? { bytes: f.bytes, frames: f.q.length - f.head } : { bytes: 0, frames: 0 };
   }
 
+  /**
+   * Windowed, only the window counts: bytes in the transport are in flight too, and a transport's
+   * bufferedAmount may be a stale upper bound (WebRTC reads its channel's only while sending), so
+   * waiting on it could wait for ever. Otherwise the transport's buffer is all there is to go by.
+   */
   #canWrite(): boolean {
     const cap = this.#o.window;
-    if (this.#windowed && ((this.#sent - this.#acked) >>> 0) >= cap) return false;
+    if (this.#windowed) return ((this.#sent - this.#acked) >>> 0) < cap;
     return this.connection.bufferedAmount < cap;
   }
 

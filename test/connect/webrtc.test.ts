@@ -205,3 +205,32 @@ test('malformed signaling from a mesh node is dropped and counted', async (t) =>
   await b.connect(c.id);
   t.equal(linkKind(b, c), 'webrtc', 'and still forms WebRTC links');
 });
+
+test('3,000 1 KiB messages over a WebRTC link, 128 in flight and paced by drain, all arrive (the link window never stalls)', async (t) => {
+  // With the default linkWindow (64 KiB): the transport's bufferedAmount estimate is stale while nothing is sent,
+  // so a window that also waited on it could stop for good (bench/webrtc.ts stalled after ~60 messages; issue 13).
+  const a = await startNode(t, { port: 0, ...FAST });
+  const b = await startNode(t, { wrtc: loopbackWrtc(), bootstrap: [urlOf(a)], ...FAST });
+  const c = await startNode(t, { wrtc: loopbackWrtc(), bootstrap: [urlOf(a)], ...FAST });
+  t.ok(await waitFor(() => linkKind(b, c) === 'webrtc' && linkKind(c, b) === 'webrtc', 20_000), 'B and C link over WebRTC');
+  const relayed = a.stats().relayed;
+  const n = 3000;
+  let got = 0;
+  let sent = 0;
+  let wake: (() => void) | null = null;
+  c.on('message', (d) => { if (Buffer.isBuffer(d) && d.length === 1024) { got++; wake?.(); } });
+  const payload = Buffer.alloc(1024, 3);
+  while (sent < n) {
+    while (sent < n && sent - got < 128) {
+      sent++;
+      if (!b.send(c.id, payload)) await new Promise<void>((r) => b.once('drain', () => r()));
+    }
+    const progressed = await new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => { wake = null; resolve(false); }, 20_000);
+      wake = () => { clearTimeout(timer); wake = null; resolve(true); };
+    });
+    if (!progressed) { t.fail(`stalled: ${got} of ${sent} delivered, nothing for 20 s`); return; }
+  }
+  t.ok(await waitFor(() => got === n, 30_000), `all ${n} arrived (${got})`);
+  t.equal(a.stats().relayed, relayed, 'over the direct link, not through A');
+});

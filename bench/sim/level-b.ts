@@ -36,8 +36,11 @@ export interface LevelBOptions {
 export interface PhaseB {
   name: string;
   nodes: number;
-  /** Frames on the wire during the delivery round: DATA transmissions (retransmissions included) and ACK transmissions. */
-  wire?: { data: number; ack: number; retransmitted: number };
+  /**
+   * Frames on the wire during the delivery round: DATA transmissions (retransmissions included)
+   * and ACK transmissions (hops), plus the ACK messages destinations sent (each may carry several ids).
+   */
+  wire?: { data: number; ack: number; retransmitted: number; acksSent: number };
   /** Length of the path the first delivered copy took (from its TTL): p50/p99/max. */
   path?: { p50: number; p99: number; max: number };
   holes: { holes: number; pairs: number };
@@ -277,10 +280,12 @@ export async function runLevelB(o: LevelBOptions): Promise<LevelBReport> {
     const live = net.nodes.filter((n) => n.alive);
     const h = holes(live, 1_000_000, rand);
     net.wire = { data: 0, ack: 0 };
-    const retx0 = net.nodes.reduce((a, n) => a + n.router.ackCounters.retransmitted, 0);
+    const sum = (k: 'retransmitted' | 'acksSent') => net.nodes.reduce((a, n) => a + n.router.ackCounters[k], 0);
+    const retx0 = sum('retransmitted');
+    const acks0 = sum('acksSent');
     const { path, ...delivery } = await deliverB(net, live.filter((n) => !n.adversarial), o.pairs, rand);
-    const retransmitted = net.nodes.reduce((a, n) => a + n.router.ackCounters.retransmitted, 0) - retx0;
-    phases.push({ name, nodes: live.length, holes: h, links: spread(live.map((n) => n.table.size)), wire: { ...net.wire, retransmitted }, path, delivery });
+    const wire = { ...net.wire, retransmitted: sum('retransmitted') - retx0, acksSent: sum('acksSent') - acks0 };
+    phases.push({ name, nodes: live.length, holes: h, links: spread(live.map((n) => n.table.size)), wire, path, delivery });
     log(`${name}: ${live.length} nodes, holes ${h.holes}/${h.pairs}, delivered ${delivery.delivered}/${delivery.sent}, hops p50 ${delivery.hops.p50} p99 ${delivery.hops.p99}`);
   };
   await phase('built');

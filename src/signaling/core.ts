@@ -143,6 +143,9 @@ export class SignalingCore extends EventEmitter<SignalingEvents> {
         const local = this.#clients.get(id);
         return local && local.info.publicKey.length > 0 ? keyInfo(local.info) : null;
       },
+      pauseClients: (ids, paused) => {
+        for (const id of ids) this.#clients.get(id)?.sink.pauseReading?.(paused);
+      },
       deliver: (id, event) => {
         const local = this.#clients.get(id);
         if (local) local.sink.send(event);

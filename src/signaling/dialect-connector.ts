@@ -97,6 +97,7 @@ export class ConnectorSession implements RoomSink {
     }
   }
 
+  pauseReading(paused: boolean): void { this.#sock.pauseReading(paused); }
   close(code = 1000, reason = ''): void { this.#sock.close(code, reason); }
 
   // ------------------------------------------------------------ input

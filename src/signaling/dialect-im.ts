@@ -93,6 +93,7 @@ export class ImSession implements ClientSink {
     }
   }
 
+  pauseReading(paused: boolean): void { this.#sock.pauseReading(paused); }
   close(code = 1000, reason = ''): void { this.#sock.close(code, reason); }
 
   // ------------------------------------------------------------ input

@@ -116,6 +116,7 @@ export class ProtooPeer extends EventEmitter<ProtooPeerEvents> implements RoomSi
   }
 
   /** Closes the peer for good (close code 4000: the client does not reconnect). */
+  pauseReading(paused: boolean): void { this.#sock.pauseReading(paused); }
   close(reason = 'closed by server'): void { this.#sock.close(CLOSE_FOR_GOOD, reason); }
 
   // ------------------------------------------------------------ ClientSink / RoomSink

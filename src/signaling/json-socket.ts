@@ -57,6 +57,15 @@ export class JsonSocket {
 
   get closed(): boolean { return this.#closed; }
 
+  /** Stops (true) or resumes (false) reading frames: TCP backpressure holds the client back meanwhile. */
+  pauseReading(paused: boolean): void {
+    if (this.#closed) return;
+    try {
+      if (paused) this.#ws.pause();
+      else this.#ws.resume();
+    } catch { /* closing */ }
+  }
+
   /** Writes one frame; closes the socket (1013) if the client does not read. */
   send(frame: unknown): boolean {
     return this.sendText(JSON.stringify(frame));

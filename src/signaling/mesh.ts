@@ -55,6 +55,8 @@ export interface MeshHost {
   /** Home node `hex` did not answer a probe: its roster was dropped. */
   homeDead(hex: string): void;
   extension(t: string): MeshExtension | undefined;
+  /** Stops (true) or resumes (false) reading the connections of these local clients: backpressure from the mesh. */
+  pauseClients(ids: string[], paused: boolean): void;
 }
 
 export class SignalingMesh {
@@ -67,6 +69,9 @@ export class SignalingMesh {
   readonly #rosterSentTo: BoundedMap<string, number>;
   /** Client messages per home node waiting for the end of this tick, sent as one mesh message. */
   readonly #batches = new Map<string, { items: string[]; froms: string[]; chars: number }>();
+  /** Local clients whose connections are not read until the node's 'drain' (their messages filled the way to a home). */
+  readonly #paused = new Set<string>();
+  readonly #onDrain = (): void => this.#resumeClients();
   readonly dropped: Partial<Record<SignalingDropReason, number>> = {};
   /**
    * Nodes known to run a signaling core: every node that sent us a signaling
@@ -241,6 +246,7 @@ export class SignalingMesh {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    this.#resumeClients();
     clearInterval(this.#refreshTimer);
     if (this.#publishTimer) clearTimeout(this.#publishTimer);
     for (const done of [...this.#pongs.values()]) done();
@@ -283,21 +289,42 @@ export class SignalingMesh {
     // The node refuses a message toward a congested link at once ('undeliverable', synchronously): the
     // senders are told, so no client message is lost silently.
     let refused = false;
+    let accepted = true;
     const onRefused = (_err: unknown, to: Uint8Array) => { if (toHex(to) === dest) refused = true; };
     this.#node.on('undeliverable', onRefused);
     try {
-      this.#node.sendOnChannel(fromHexId(dest), SIGNALING, textEncoder.encode(text));
+      accepted = this.#node.sendOnChannel(fromHexId(dest), SIGNALING, textEncoder.encode(text));
     } catch (err) {
       refused = true;
       debug('send to %s failed: %s', dest.slice(0, 8), (err as Error).message);
     } finally {
       this.#node.off('undeliverable', onRefused);
     }
+    // Past sendHighWaterMark (or refused) the senders' connections are not read until 'drain': a client
+    // flooding a remote home is held back by its own socket instead of overrunning the link's queue.
+    if (!accepted || refused) this.#pauseClients(b.froms);
     if (!refused) return;
     this.#count('send_failed');
-    for (const from of new Set(b.froms)) {
+    // One error per message: every client message the batch carried is reported, none left unaccounted.
+    for (const from of b.froms) {
       this.#host.deliver(from, { kind: 'error', errorType: 'LIMIT_REACHED', details: 'the mesh toward the target\'s home node is congested: a message was not sent' });
     }
+  }
+
+  #pauseClients(froms: string[]): void {
+    const fresh = [...new Set(froms)].filter((id) => !this.#paused.has(id));
+    if (fresh.length === 0) return;
+    if (this.#paused.size === 0) this.#node.once('drain', this.#onDrain);
+    for (const id of fresh) this.#paused.add(id);
+    this.#host.pauseClients(fresh, true);
+  }
+
+  #resumeClients(): void {
+    if (this.#paused.size === 0) return;
+    const ids = [...this.#paused];
+    this.#paused.clear();
+    this.#node.off('drain', this.#onDrain);
+    this.#host.pauseClients(ids, false);
   }
 
   /** Makes sure `dest` has our current roster before it gets a message from one of our clients. */

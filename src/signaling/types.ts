@@ -25,6 +25,8 @@ export interface ClientSink {
   readonly remoteAddress: string;
   readonly dialect: string;
   send(event: ClientEvent): void;
+  /** Stops (true) or resumes (false) reading this client's connection (the mesh toward a home is full). */
+  pauseReading?(paused: boolean): void;
 }
 
 /** An ML-DSA-65 proof that the registrant holds `signingKey` and signed `message`. */

@@ -395,7 +395,7 @@ export class SignalingCore extends EventEmitter<SignalingEvents> {
     const { clientId } = local.info;
     this.#bySink.delete(local.sink);
     if (this.#clients.get(clientId) === local) this.#clients.delete(clientId);
-    local.questions.rejectAll(signalingError('PEER_NOT_FOUND', `${clientId} ${why}`));
+    local.questions.rejectAll(() => signalingError('PEER_NOT_FOUND', `${clientId} ${why}`));
     local.sink.send({ kind: 'error', errorType: 'CLIENT_ID_TAKEN', details: `${clientId} ${why}` });
     const closable = local.sink as Partial<{ close(code: number, reason: string): void }>;
     if (typeof closable.close === 'function') closable.close(TAKEN_OVER_CLOSE_CODE, 'taken over');
@@ -443,7 +443,7 @@ export class SignalingCore extends EventEmitter<SignalingEvents> {
     this.#bySink.delete(sink);
     const { clientId, signingKey } = local.info;
     if (this.#clients.get(clientId) === local) this.#clients.delete(clientId);
-    local.questions.rejectAll(signalingError('PEER_NOT_FOUND', `${clientId} left`));
+    local.questions.rejectAll(() => signalingError('PEER_NOT_FOUND', `${clientId} left`));
     if (signingKey) this.#reserved.set(clientId, { key: keyTag(signingKey), until: Date.now() + this.limits.idReserveMs });
     this.#notifyDeparted([clientId]);
     this.#mesh.changed();
@@ -637,7 +637,7 @@ export class SignalingCore extends EventEmitter<SignalingEvents> {
       this.#closedSinks.add(sink);
       this.#bySink.delete(sink);
       if (this.#clients.get(local.info.clientId) === local) this.#clients.delete(local.info.clientId);
-      local.questions.rejectAll(signalingError('PEER_NOT_FOUND', `${local.info.clientId} left: the server is closing`));
+      local.questions.rejectAll(() => signalingError('PEER_NOT_FOUND', `${local.info.clientId} left: the server is closing`));
       this.emit('departure', local.info);
     }
   }

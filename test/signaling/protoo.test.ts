@@ -1,42 +1,14 @@
 import test from 'tape';
-import { createRequire } from 'node:module';
 import SimplePeer from 'simple-peer';
 import WebSocket from 'ws';
 import { startNode, urlOf, waitFor, sleep, FAST } from '../helpers/testnet.js';
+import { protoo, nextNotification } from '../helpers/protoo-client.js';
 import { connector } from '../helpers/connector-client.js';
 import { loopbackWrtc } from '../helpers/webrtc-loopback.js';
 import { rawSocket } from '../helpers/messaging.js';
 import { imRegisterFrame } from '../helpers/im-register.js';
 import { protooServerOf } from '../../src/signaling/protoo-server.js';
 import type { PeerRelay } from '../../src/index.js';
-
-// The real protoo-client from npm (CommonJS, brings its own W3C WebSocket client).
-const protooClient: any = createRequire(import.meta.url)('protoo-client');
-
-/** A protoo-client Peer for `peerId`, open, closed at teardown. */
-async function protoo(t: test.Test, node: PeerRelay, peerId: string, retry?: object): Promise<any> {
-  const transport = new protooClient.WebSocketTransport(`${urlOf(node)}/?peerId=${encodeURIComponent(peerId)}`, retry ? { retry } : undefined);
-  const peer = new protooClient.Peer(transport);
-  t.teardown(() => peer.close());
-  await new Promise<void>((resolve, reject) => {
-    peer.once('open', () => resolve());
-    peer.once('close', () => reject(new Error('closed before open')));
-  });
-  return peer;
-}
-
-function nextNotification(peer: any, method: string, ms = 10_000): Promise<any> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => { peer.off('notification', on); reject(new Error(`no ${method} notification`)); }, ms);
-    function on(n: any) {
-      if (n.method !== method) return;
-      clearTimeout(timer);
-      peer.off('notification', on);
-      resolve(n.data);
-    }
-    peer.on('notification', on);
-  });
-}
 
 async function twoNodes(t: test.Test): Promise<[PeerRelay, PeerRelay]> {
   const a = await startNode(t, { port: 0, ...FAST });

@@ -1,36 +1,9 @@
 import test from 'tape';
-import { createRequire } from 'node:module';
-import { startMesh, urlOf, waitFor } from '../helpers/testnet.js';
+import { startMesh, waitFor } from '../helpers/testnet.js';
+import { protoo, nextNotification } from '../helpers/protoo-client.js';
 import { roomsOf } from '../../src/signaling/rooms.js';
 import { signAnchor } from '../../src/signaling/room-records.js';
 import type { PeerRelay } from '../../src/index.js';
-
-const protooClient: any = createRequire(import.meta.url)('protoo-client');
-
-async function protoo(t: test.Test, node: PeerRelay, peerId: string): Promise<any> {
-  const transport = new protooClient.WebSocketTransport(`${urlOf(node)}/?peerId=${encodeURIComponent(peerId)}`, { retries: 0 });
-  const peer = new protooClient.Peer(transport);
-  t.teardown(() => peer.close());
-  await new Promise<void>((resolve, reject) => {
-    peer.once('open', () => resolve());
-    peer.once('failed', () => reject(new Error('failed')));
-    peer.once('close', () => reject(new Error('closed before open')));
-  });
-  return peer;
-}
-
-function nextNotification(peer: any, method: string, ms = 10_000): Promise<any> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => { peer.off('notification', on); reject(new Error(`no ${method} notification`)); }, ms);
-    function on(n: any) {
-      if (n.method !== method) return;
-      clearTimeout(timer);
-      peer.off('notification', on);
-      resolve(n.data);
-    }
-    peer.on('notification', on);
-  });
-}
 
 const destroy = (n: PeerRelay) => new Promise<void>((r) => n.destroy(() => r()));
 const homes = (n: PeerRelay, room: string) => roomsOf(n.signaling!).list().some((r) => r.room === room);

@@ -11,10 +11,8 @@
  *
  * Once open, the link paces what it sends (PROTOCOL.md §3.6): at most
  * `window` bytes may be in flight before the remote's CREDIT frames say it
- * consumed them; the rest waits in the link's queue, one queue per origin of
- * routed frames, served by deficit round robin, so a flooding origin gets its
- * share and a light one keeps its latency. Control frames go first. When the
- * queue is over its limits, the heaviest flow loses its newest frame.
+ * consumed them; the rest waits in the link's FlowQueue (flow-queue.ts: one
+ * queue per origin of routed frames, served by deficit round robin).
  */
 import { EventEmitter } from 'events';
 import debugFactory from 'debug';
@@ -32,6 +30,9 @@ import { jitter } from '../util/clock.js';
 import { key53 } from '../util/bytes.js';
 import { DEFAULT_LIMITS } from '../util/limits.js';
 import { decodeCredit, encodeCredit, HelloFlags } from '../wire/frames.js';
+import { FlowQueue, type LinkHooks } from './flow-queue.js';
+
+export type { LinkHooks } from './flow-queue.js';
 
 const debug = debugFactory('relaymesh:link');
 const EMPTY = new Uint8Array(0);
@@ -64,40 +65,10 @@ export interface LinkOptions {
   hooks?: LinkHooks;
 }
 
-export interface LinkHooks {
-  /** A routed frame accepted into the queue was dropped later (a heavier flow needed room, or the link closed). */
-  evicted?(frame: Uint8Array, why: 'congested' | 'link_closed'): void;
-  /** A flow crossed `flowMark` (stop) or fell below half of it (go); `ref` is bytes 4..32 (id, to) of one of its frames. */
-  flowSignal?(ref: Uint8Array, origin: Uint8Array, stop: boolean): void;
-  /** The remote's CREDIT let queued frames go: buffers may have drained. */
-  writable?(): void;
-}
-
 type ResolvedLinkOptions = LinkOptions & Required<Pick<LinkOptions, 'maxFlowBuffer' | 'flowMark' | 'window'>>;
 
-/** One origin's routed frames waiting on a link. */
-interface Flow {
-  key: number;
-  origin: Uint8Array;
-  q: Uint8Array[];
-  head: number;
-  bytes: number;
-  deficit: number;
-  /** The quantum for the current round was added. */
-  topped: boolean;
-  active: boolean;
-  /** Set while the origin was told to stop: (id, to) of the frame that crossed the mark. */
-  stopped: Uint8Array | null;
-}
-
-/** DRR quantum: bytes a flow may send per round. */
-const QUANTUM = 16 * 1024;
 /** How often a link waiting on its transport buffer (not on CREDIT) looks again (ms). */
 const POLL_MS = 2;
-/** Offset of `from` and of the message type in a routed frame (wire/envelope.ts). */
-const OFF_FROM = 32;
-const ROUTE_TYPE_UNREACHABLE = 0x06;
-const ROUTE_TYPE_CONGESTION = 0x0a;
 
 export interface LinkEvents {
   open: [];
@@ -138,14 +109,7 @@ export class Link extends EventEmitter<LinkEvents> {
   /** Counted bytes received since open, and what the last CREDIT sent said (mod 2^32). */
   #consumed = 0;
   #credited = 0;
-  /** Control frames (and routed reports) waiting: sent before any flow. */
-  #control: Uint8Array[] = [];
-  readonly #flows = new Map<number, Flow>();
-  /** Flows with frames queued, in round-robin order, and the one being served. */
-  #ring: Flow[] = [];
-  #ringPos = 0;
-  /** Bytes queued (control and flows). */
-  #queued = 0;
+  readonly #queue: FlowQueue;
   #pollTimer: ReturnType<typeof setTimeout> | null = null;
   #localKey: number;
 
@@ -157,6 +121,9 @@ export class Link extends EventEmitter<LinkEvents> {
       maxFlowBuffer: DEFAULT_LIMITS.maxFlowBuffer, flowMark: DEFAULT_LIMITS.flowMark, window: DEFAULT_LIMITS.linkWindow, ...o,
     } as ResolvedLinkOptions;
     this.#localKey = key53(o.identity.id, 0);
+    this.#queue = new FlowQueue({
+      maxBuffered: o.maxBuffered, maxFlowBuffer: this.#o.maxFlowBuffer, flowMark: this.#o.flowMark, countDrop: o.countDrop, hooks: o.hooks,
+    });
     this.#hello = encodeHello({
       version: PROTOCOL_VERSION, flags: o.flags, nonce: randomBytes(NONCE_LENGTH), id: o.identity.id,
       publicKeys: o.identity.publicKeys(), url: o.url,
@@ -203,34 +170,33 @@ export class Link extends EventEmitter<LinkEvents> {
    */
   send(frame: Uint8Array): boolean {
     if (this.#state !== 'open') return false;
-    if (this.#queued === 0 && this.#canWrite()) {
+    if (this.#queue.bytes === 0 && this.#canWrite()) {
       // The hard limit holds on the fast path too (a transport may buffer beyond the window: a stale estimate).
       if (this.connection.bufferedAmount + frame.length > this.#o.maxBuffered) { this.#o.countDrop('congested'); return false; }
       this.#send(frame);
       return true;
     }
-    return this.#enqueue(frame);
+    if (!this.#queue.push(frame, this.connection.bufferedAmount)) return false;
+    this.#armPump();
+    return true;
   }
 
   /** Bytes this link holds unsent: its queue and its transport's buffer. */
-  get buffered(): number { return this.#queued + this.connection.bufferedAmount; }
+  get buffered(): number { return this.#queue.bytes + this.connection.bufferedAmount; }
   /** Bytes of this node's own routed frames in the queue, plus the transport's buffer. */
   get ownBuffered(): number {
     const transport = this.#windowed ? Math.min(this.connection.bufferedAmount, this.inFlight) : this.connection.bufferedAmount;
-    return (this.#flows.get(this.#localKey)?.bytes ?? 0) + transport;
+    return this.#queue.flowOf(this.#localKey).bytes + transport;
   }
   /** Bytes sent and not yet credited by the remote (0 when the link is not windowed). */
   get inFlight(): number { return this.#windowed ? (this.#sent - this.#acked) >>> 0 : 0; }
   /** Queue figures for stats: bytes, frames, and flows with frames waiting. */
   queueInfo(): { bytes: number; frames: number; flows: number; inFlight: number } {
-    let frames = this.#control.length;
-    for (const f of this.#ring) frames += f.q.length - f.head;
-    return { bytes: this.#queued, frames, flows: this.#ring.length, inFlight: this.inFlight };
+    return { ...this.#queue.info(), inFlight: this.inFlight };
   }
   /** This node's own frames in the queue: bytes and count. */
   ownQueued(): { bytes: number; frames: number } {
-    const f = this.#flows.get(this.#localKey);
-    return f ? { bytes: f.bytes, frames: f.q.length - f.head } : { bytes: 0, frames: 0 };
+    return this.#queue.flowOf(this.#localKey);
   }
 
   /**
@@ -244,117 +210,16 @@ export class Link extends EventEmitter<LinkEvents> {
     return this.connection.bufferedAmount < cap;
   }
 
-  #enqueue(frame: Uint8Array): boolean {
-    const len = frame.length;
-    const o = this.#o;
-    const routed = frame[0] === FrameType.ROUTE && frame.length >= 52;
-    const transport = this.connection.bufferedAmount;
-    if (transport + len > o.maxBuffered) { o.countDrop('congested'); return false; }
-    if (!routed || frame[1] === ROUTE_TYPE_UNREACHABLE || frame[1] === ROUTE_TYPE_CONGESTION) {
-      // Control frames and reports are small and go first; only the link's total bounds them.
-      if (this.#queued + transport + len > o.maxBuffered) { o.countDrop('congested'); return false; }
-      this.#control.push(frame);
-      this.#queued += len;
-      this.#armPump();
-      return true;
-    }
-    const key = key53(frame, OFF_FROM);
-    let flow = this.#flows.get(key);
-    if (flow && flow.bytes + len > o.maxFlowBuffer) { o.countDrop('congested'); return false; }
-    while (this.#queued + transport + len > o.maxBuffered) {
-      // Room is made by the heaviest flow; if that is this frame's own, the frame is refused.
-      let heavy: Flow | null = null;
-      for (const f of this.#ring) if (!heavy || f.bytes > heavy.bytes) heavy = f;
-      if (!heavy || heavy === flow || heavy.bytes <= (flow?.bytes ?? 0) + len || heavy.q.length - heavy.head <= 0) {
-        o.countDrop('congested');
-        return false;
-      }
-      const victim = heavy.q.pop()!;
-      heavy.bytes -= victim.length;
-      this.#queued -= victim.length;
-      o.countDrop('congested');
-      if (heavy.q.length === heavy.head) this.#deactivate(heavy);
-      else this.#maybeGo(heavy);
-      this.#o.hooks?.evicted?.(victim, 'congested');
-    }
-    if (!flow) {
-      flow = { key, origin: frame.slice(OFF_FROM, OFF_FROM + 20), q: [], head: 0, bytes: 0, deficit: 0, topped: false, active: false, stopped: null };
-      this.#flows.set(key, flow);
-    }
-    flow.q.push(frame);
-    flow.bytes += len;
-    this.#queued += len;
-    if (!flow.active) { flow.active = true; this.#ring.push(flow); }
-    if (!flow.stopped && flow.bytes > o.flowMark) {
-      flow.stopped = frame.slice(4, 32);
-      o.hooks?.flowSignal?.(flow.stopped, flow.origin, true);
-    }
-    this.#armPump();
-    return true;
-  }
-
-  #maybeGo(f: Flow): void {
-    if (f.stopped && f.bytes <= this.#o.flowMark / 2) {
-      const ref = f.stopped;
-      f.stopped = null;
-      this.#o.hooks?.flowSignal?.(ref, f.origin, false);
-    }
-  }
-
-  #deactivate(f: Flow): void {
-    const i = this.#ring.indexOf(f);
-    if (i >= 0) {
-      this.#ring.splice(i, 1);
-      if (i < this.#ringPos) this.#ringPos--;
-      if (this.#ringPos >= this.#ring.length) this.#ringPos = 0;
-    }
-    f.active = false;
-    f.deficit = 0;
-    f.topped = false;
-    f.q = [];
-    f.head = 0;
-    this.#maybeGo(f);
-    this.#flows.delete(f.key);
-  }
-
   /** Waiting on CREDIT needs no timer (the CREDIT pumps); waiting on the transport's buffer polls. */
   #armPump(): void {
-    if (this.#pollTimer || this.#queued === 0) return;
+    if (this.#pollTimer || this.#queue.bytes === 0) return;
     if (this.#windowed && ((this.#sent - this.#acked) >>> 0) >= this.#o.window) return;
     this.#pollTimer = setTimeout(() => { this.#pollTimer = null; this.#pump(); }, POLL_MS);
   }
 
   /** Sends queued frames while the window and the transport allow: control first, then flows by DRR. */
   #pump(): void {
-    while (this.#queued > 0 && this.#state === 'open') {
-      if (!this.#canWrite()) break;
-      if (this.#control.length) {
-        const f = this.#control.shift()!;
-        this.#queued -= f.length;
-        this.#send(f);
-        continue;
-      }
-      const flow = this.#ring[this.#ringPos];
-      if (!flow) { this.#ringPos = 0; if (!this.#ring.length) break; continue; }
-      if (!flow.topped) { flow.deficit += QUANTUM; flow.topped = true; }
-      let stalled = false;
-      while (flow.head < flow.q.length) {
-        const f = flow.q[flow.head];
-        if (f.length > flow.deficit) break;
-        if (!this.#canWrite()) { stalled = true; break; }
-        flow.q[flow.head++] = undefined as unknown as Uint8Array;
-        flow.deficit -= f.length;
-        flow.bytes -= f.length;
-        this.#queued -= f.length;
-        this.#send(f);
-      }
-      if (stalled) break;
-      if (flow.head === flow.q.length) { this.#deactivate(flow); continue; }
-      if (flow.head > 1024 && flow.head * 2 > flow.q.length) { flow.q = flow.q.slice(flow.head); flow.head = 0; }
-      this.#maybeGo(flow);
-      flow.topped = false;
-      this.#ringPos = (this.#ringPos + 1) % this.#ring.length;
-    }
+    this.#queue.drain(() => this.#state === 'open' && this.#canWrite(), (f) => this.#send(f));
     this.#armPump();
   }
 
@@ -362,19 +227,7 @@ export class Link extends EventEmitter<LinkEvents> {
   #dropQueue(): void {
     if (this.#pollTimer) clearTimeout(this.#pollTimer);
     this.#pollTimer = null;
-    const hooks = this.#o.hooks;
-    for (let i = 0; i < this.#control.length; i++) this.#o.countDrop('link_closed');
-    this.#control = [];
-    const ring = this.#ring;
-    this.#ring = [];
-    this.#flows.clear();
-    this.#queued = 0;
-    for (const flow of ring) {
-      for (let i = flow.head; i < flow.q.length; i++) {
-        this.#o.countDrop('link_closed');
-        hooks?.evicted?.(flow.q[i], 'link_closed');
-      }
-    }
+    this.#queue.clear();
   }
 
   /** Closes with a reason the remote is told. Idempotent. */
@@ -399,7 +252,7 @@ export class Link extends EventEmitter<LinkEvents> {
     // A credit beyond what was sent is a lying or broken remote: ignored.
     if (((this.#sent - consumed) >>> 0) > ((this.#sent - this.#acked) >>> 0)) { this.#o.countDrop('malformed'); return; }
     this.#acked = consumed;
-    if (this.#queued > 0) {
+    if (this.#queue.bytes > 0) {
       this.#pump();
       this.#o.hooks?.writable?.();
     }

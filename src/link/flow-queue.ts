@@ -1,0 +1,212 @@
+/**
+ * A link's send queue (PROTOCOL.md §3.6): what waits while the window or the
+ * transport is full. Control frames (and routed reports) go first; routed
+ * frames wait in one queue per origin, served by deficit round robin, so a
+ * flooding origin gets its share and a light one keeps its latency. When the
+ * queue is over its limits, the heaviest flow loses its newest frame.
+ *
+ * The queue knows nothing of windows or transports: the link says how many
+ * bytes its transport holds when a frame is queued, and whether it can write
+ * while the queue is drained.
+ */
+import type { CountDrop } from '../util/drop-reasons.js';
+import { key53 } from '../util/bytes.js';
+import { FrameType } from '../wire/frames.js';
+
+export interface LinkHooks {
+  /** A routed frame accepted into the queue was dropped later (a heavier flow needed room, or the link closed). */
+  evicted?(frame: Uint8Array, why: 'congested' | 'link_closed'): void;
+  /** A flow crossed `flowMark` (stop) or fell below half of it (go); `ref` is bytes 4..32 (id, to) of one of its frames. */
+  flowSignal?(ref: Uint8Array, origin: Uint8Array, stop: boolean): void;
+  /** The remote's CREDIT let queued frames go: buffers may have drained. */
+  writable?(): void;
+}
+
+export interface FlowQueueOptions {
+  /** Bytes the link may hold unsent in all (this queue and the transport's buffer). */
+  maxBuffered: number;
+  /** Bytes one origin's frames may hold in the queue. */
+  maxFlowBuffer: number;
+  /** A flow's queued bytes above which `flowSignal(.., true)` is called (false again below half). */
+  flowMark: number;
+  countDrop: CountDrop;
+  hooks?: LinkHooks;
+}
+
+/** One origin's routed frames waiting on a link. */
+interface Flow {
+  key: number;
+  origin: Uint8Array;
+  q: Uint8Array[];
+  head: number;
+  bytes: number;
+  deficit: number;
+  /** The quantum for the current round was added. */
+  topped: boolean;
+  active: boolean;
+  /** Set while the origin was told to stop: (id, to) of the frame that crossed the mark. */
+  stopped: Uint8Array | null;
+}
+
+/** DRR quantum: bytes a flow may send per round. */
+const QUANTUM = 16 * 1024;
+/** Offset of `from` and of the message type in a routed frame (wire/envelope.ts). */
+const OFF_FROM = 32;
+const ROUTE_TYPE_UNREACHABLE = 0x06;
+const ROUTE_TYPE_CONGESTION = 0x0a;
+
+export class FlowQueue {
+  readonly #o: FlowQueueOptions;
+  /** Control frames (and routed reports) waiting: sent before any flow. */
+  #control: Uint8Array[] = [];
+  readonly #flows = new Map<number, Flow>();
+  /** Flows with frames queued, in round-robin order, and the one being served. */
+  #ring: Flow[] = [];
+  #ringPos = 0;
+  /** Bytes queued (control and flows). */
+  #queued = 0;
+
+  constructor(o: FlowQueueOptions) { this.#o = o; }
+
+  /** Bytes queued (control and flows). */
+  get bytes(): number { return this.#queued; }
+
+  /** Queue figures for stats: bytes, frames, and flows with frames waiting. */
+  info(): { bytes: number; frames: number; flows: number } {
+    let frames = this.#control.length;
+    for (const f of this.#ring) frames += f.q.length - f.head;
+    return { bytes: this.#queued, frames, flows: this.#ring.length };
+  }
+
+  /** One origin's frames in the queue: bytes and count. */
+  flowOf(key: number): { bytes: number; frames: number } {
+    const f = this.#flows.get(key);
+    return f ? { bytes: f.bytes, frames: f.q.length - f.head } : { bytes: 0, frames: 0 };
+  }
+
+  /**
+   * Queues a frame, given the bytes the transport already holds. False when it
+   * cannot take it (over the link's or the flow's limit: counted as `congested`);
+   * a heavier flow may lose its newest frames to make room.
+   */
+  push(frame: Uint8Array, transport: number): boolean {
+    const len = frame.length;
+    const o = this.#o;
+    const routed = frame[0] === FrameType.ROUTE && frame.length >= 52;
+    if (transport + len > o.maxBuffered) { o.countDrop('congested'); return false; }
+    if (!routed || frame[1] === ROUTE_TYPE_UNREACHABLE || frame[1] === ROUTE_TYPE_CONGESTION) {
+      // Control frames and reports are small and go first; only the link's total bounds them.
+      if (this.#queued + transport + len > o.maxBuffered) { o.countDrop('congested'); return false; }
+      this.#control.push(frame);
+      this.#queued += len;
+      return true;
+    }
+    const key = key53(frame, OFF_FROM);
+    let flow = this.#flows.get(key);
+    if (flow && flow.bytes + len > o.maxFlowBuffer) { o.countDrop('congested'); return false; }
+    while (this.#queued + transport + len > o.maxBuffered) {
+      // Room is made by the heaviest flow; if that is this frame's own, the frame is refused.
+      let heavy: Flow | null = null;
+      for (const f of this.#ring) if (!heavy || f.bytes > heavy.bytes) heavy = f;
+      if (!heavy || heavy === flow || heavy.bytes <= (flow?.bytes ?? 0) + len || heavy.q.length - heavy.head <= 0) {
+        o.countDrop('congested');
+        return false;
+      }
+      const victim = heavy.q.pop()!;
+      heavy.bytes -= victim.length;
+      this.#queued -= victim.length;
+      o.countDrop('congested');
+      if (heavy.q.length === heavy.head) this.#deactivate(heavy);
+      else this.#maybeGo(heavy);
+      o.hooks?.evicted?.(victim, 'congested');
+    }
+    if (!flow) {
+      flow = { key, origin: frame.slice(OFF_FROM, OFF_FROM + 20), q: [], head: 0, bytes: 0, deficit: 0, topped: false, active: false, stopped: null };
+      this.#flows.set(key, flow);
+    }
+    flow.q.push(frame);
+    flow.bytes += len;
+    this.#queued += len;
+    if (!flow.active) { flow.active = true; this.#ring.push(flow); }
+    if (!flow.stopped && flow.bytes > o.flowMark) {
+      flow.stopped = frame.slice(4, 32);
+      o.hooks?.flowSignal?.(flow.stopped, flow.origin, true);
+    }
+    return true;
+  }
+
+  /** Sends queued frames while `canWrite()` allows: control first, then flows by DRR. */
+  drain(canWrite: () => boolean, send: (frame: Uint8Array) => void): void {
+    while (this.#queued > 0) {
+      if (!canWrite()) break;
+      if (this.#control.length) {
+        const f = this.#control.shift()!;
+        this.#queued -= f.length;
+        send(f);
+        continue;
+      }
+      const flow = this.#ring[this.#ringPos];
+      if (!flow) { this.#ringPos = 0; if (!this.#ring.length) break; continue; }
+      if (!flow.topped) { flow.deficit += QUANTUM; flow.topped = true; }
+      let stalled = false;
+      while (flow.head < flow.q.length) {
+        const f = flow.q[flow.head];
+        if (f.length > flow.deficit) break;
+        if (!canWrite()) { stalled = true; break; }
+        flow.q[flow.head++] = undefined as unknown as Uint8Array;
+        flow.deficit -= f.length;
+        flow.bytes -= f.length;
+        this.#queued -= f.length;
+        send(f);
+      }
+      if (stalled) break;
+      if (flow.head === flow.q.length) { this.#deactivate(flow); continue; }
+      if (flow.head > 1024 && flow.head * 2 > flow.q.length) { flow.q = flow.q.slice(flow.head); flow.head = 0; }
+      this.#maybeGo(flow);
+      flow.topped = false;
+      this.#ringPos = (this.#ringPos + 1) % this.#ring.length;
+    }
+  }
+
+  /** Drops everything queued (the link closed): routed frames are reported through `evicted`. */
+  clear(): void {
+    const o = this.#o;
+    for (let i = 0; i < this.#control.length; i++) o.countDrop('link_closed');
+    this.#control = [];
+    const ring = this.#ring;
+    this.#ring = [];
+    this.#ringPos = 0;
+    this.#flows.clear();
+    this.#queued = 0;
+    for (const flow of ring) {
+      for (let i = flow.head; i < flow.q.length; i++) {
+        o.countDrop('link_closed');
+        o.hooks?.evicted?.(flow.q[i], 'link_closed');
+      }
+    }
+  }
+
+  #maybeGo(f: Flow): void {
+    if (f.stopped && f.bytes <= this.#o.flowMark / 2) {
+      const ref = f.stopped;
+      f.stopped = null;
+      this.#o.hooks?.flowSignal?.(ref, f.origin, false);
+    }
+  }
+
+  #deactivate(f: Flow): void {
+    const i = this.#ring.indexOf(f);
+    if (i >= 0) {
+      this.#ring.splice(i, 1);
+      if (i < this.#ringPos) this.#ringPos--;
+      if (this.#ringPos >= this.#ring.length) this.#ringPos = 0;
+    }
+    f.active = false;
+    f.deficit = 0;
+    f.topped = false;
+    f.q = [];
+    f.head = 0;
+    this.#maybeGo(f);
+    this.#flows.delete(f.key);
+  }
+}

@@ -1,14 +1,15 @@
 /**
  * End-to-end sessions of one node: fetches and checks public keys, runs the
  * handshake of crypto/session.ts with retries, queues plaintexts (bounded)
- * until a session exists, seals and opens DATA. It routes through `route`
+ * until a session exists and opens DATA; sealing and batching of what it
+ * sends on a session is data-sender.ts. It routes through `route`
  * and never touches links itself.
  */
 import debugFactory from 'debug';
 import { toHex, equalBytes, key53 } from '../util/bytes.js';
 import { Identity, PublicIdentity, PUBLIC_KEYS_LENGTH } from '../crypto/identity.js';
 import {
-  Session, PendingInit, createInit, respond, complete, initSender, SID_LENGTH, DATA_OVERHEAD, INIT_LENGTH,
+  Session, PendingInit, createInit, respond, complete, initSender, SID_LENGTH, INIT_LENGTH,
 } from '../crypto/session.js';
 import { BoundedMap } from '../util/bounded-map.js';
 import { SessionTable } from './session-table.js';
@@ -16,23 +17,16 @@ import { SpareEphemeral } from './spare-ephemeral.js';
 import { RateWindow } from '../util/rate-window.js';
 import { defaultAead, type Aead } from '../crypto/aead.js';
 import {
-  allocEnvelope, CongestionKind, encodeEnvelope, envelope, EnvelopeFlags, HEADER_LENGTH, MsgType, OFF_FLAGS, OFF_MSG_ID, type MsgTypeCode,
+  encodeEnvelope, envelope, EnvelopeFlags, MsgType, OFF_FLAGS, type MsgTypeCode,
 } from '../wire/envelope.js';
-import { BatchWriter, BATCH_CHANNEL, readBatch } from './batch.js';
+import { BATCH_CHANNEL, readBatch } from './batch.js';
+import { DataSender } from './data-sender.js';
 import { relayError, type RelayError } from '../util/errors.js';
 import type { CountDrop } from '../util/drop-reasons.js';
 import type { RouteResult } from '../routing/router.js';
 
-/**
- * DATA message ids remembered (with their destination) to map an UNREACHABLE
- * or a CONGESTION report back to its message: enough for the messages of a
- * blast still in flight, ~5 MB at most.
- */
-const SENT_DATA_ENTRIES = 65_536;
 /** SESSION_UNKNOWN replies sent per second, to all senders together. */
 const UNKNOWN_REPLIES_PER_SECOND = 20;
-/** Idle batch buffers kept for reuse. */
-const SPARE_WRITERS = 8;
 /** DATA frames held for one INIT this node sent, that arrived before its RESP. */
 const HELD_PER_INIT = 32;
 /** Such DATA frames held in all. */
@@ -65,13 +59,6 @@ export interface SessionManagerOptions {
   maxHandshakesPerSecond: number;
   /** Plaintext bytes of one batch record. */
   maxBatchBytes: number;
-}
-
-/** Messages for one destination sent after the first in this event-loop turn, sealed together at its end. */
-interface Batch {
-  to: Uint8Array | null; session: Session; writer: BatchWriter | null;
-  /** Messages to this destination in this turn (sent at once or gathered). */
-  n: number;
 }
 
 /** A message waiting for a session: its channel byte and payload. */
@@ -120,17 +107,8 @@ export class SessionManager {
   readonly #unknownReplies = new RateWindow(UNKNOWN_REPLIES_PER_SECOND);
   /** Handshakes answered per sender in the current one-second window (bounded map). */
   readonly #initRate: BoundedMap<string, RateWindow>;
-  /**
-   * Ids (key53) of DATA messages sent: how many messages each carries (a batch record: several) and key53
-   * of its `to` (a congestion report must name both). Tells data from handshakes.
-   */
-  readonly #sentData = new BoundedMap<number, { n: number; to: number }>(SENT_DATA_ENTRIES);
-  /** Destinations sent to in this event-loop turn; their later messages wait here for the turn's end. */
-  readonly #batches = new Map<string, Batch>();
-  /** Destinations that had two or more messages in the last turn that sent any: their first waits too. */
-  readonly #hot = new Set<string>();
-  #flushQueued = false;
-  readonly #spareWriters: BatchWriter[] = [];
+  /** Sealing, batching and the memory of sent DATA. */
+  readonly #data: DataSender;
 
   constructor(o: SessionManagerOptions) {
     this.#o = o;
@@ -141,6 +119,12 @@ export class SessionManager {
     this.#answered = new BoundedMap(o.maxSessions);
     this.#answerInits = new BoundedMap(o.maxSessions);
     this.#initRate = new BoundedMap(o.maxKeys);
+    this.#data = new DataSender({
+      id: o.identity.id, ttl: o.ttl, maxBatchBytes: o.maxBatchBytes, route: o.route, fail: o.fail,
+      current: (hex) => this.#sessions.current(hex),
+      resend: (to, channel, payload) => this.send(to, channel, payload),
+      destroyed: () => this.#destroyed,
+    });
     this.#sweep = setInterval(() => this.#expire(), Math.min(o.sessionIdleMs, 30_000));
     this.#sweep.unref?.();
   }
@@ -177,7 +161,7 @@ export class SessionManager {
     const hex = toHex(to);
     const session = this.#sessions.current(hex);
     if (session && !session.exhausted) {
-      this.#sendNow(hex, to, session, channel, payload);
+      this.#data.send(hex, to, session, channel, payload);
       return;
     }
     let p = this.#pending.get(hex);
@@ -222,8 +206,7 @@ export class SessionManager {
 
   /** The routed message `msgKey` of ours came back undeliverable: data is reported, a handshake retried. */
   unreachable(msgKey: number, to: Uint8Array, err: RelayError): void {
-    const sent = this.#sentData.get(msgKey);
-    if (sent !== undefined) { this.#sentData.delete(msgKey); this.#o.fail(to, err, sent.n); return; }
+    if (this.#data.unreachable(msgKey, to, err)) return;
     const p = this.#pending.get(toHex(to));
     if (p) p.lastError = err;
   }
@@ -233,15 +216,7 @@ export class SessionManager {
    * that DATA message to that destination (a report naming anything else is
    * not acted on). A DROPPED message is reported undeliverable (ERR_CONGESTED).
    */
-  congestion(kind: number, msgKey: number, to: Uint8Array): boolean {
-    const sent = this.#sentData.get(msgKey);
-    if (sent === undefined || sent.to !== key53(to)) return false;
-    if (kind === CongestionKind.DROPPED) {
-      this.#sentData.delete(msgKey);
-      this.#o.fail(to, relayError('ERR_CONGESTED', `a queue toward ${toHex(to)} was full; the message was dropped`, { to: toHex(to) }), sent.n);
-    }
-    return true;
-  }
+  congestion(kind: number, msgKey: number, to: Uint8Array): boolean { return this.#data.congestion(kind, msgKey, to); }
 
   destroy(): void {
     if (this.#destroyed) return;
@@ -254,8 +229,7 @@ export class SessionManager {
     }
     this.#pending.clear();
     this.#queued = 0;
-    for (const [hex, b] of this.#batches) this.#flushBatch(hex, b);
-    this.#batches.clear();
+    this.#data.flushAll();
     this.#queuedBytes = 0;
     this.#sessions.clear();
   }
@@ -265,103 +239,6 @@ export class SessionManager {
     // The handshake says this node opens batch records (old nodes ignore the flag).
     if (type === MsgType.HANDSHAKE_INIT || type === MsgType.HANDSHAKE_RESP) frame[OFF_FLAGS] |= EnvelopeFlags.BATCH;
     return this.#o.route(frame);
-  }
-
-  /**
-   * Sends on an established session. The first message to a destination in an
-   * event-loop turn goes at once, as one DATA; the ones after it in the same
-   * turn (to a peer that opens batch records) are gathered and sealed together
-   * as one record at the turn's end (a microtask), one AEAD call for them all.
-   * A lone message thus costs one seal and no wait. Under load (the turn
-   * before had two or more for this destination) the first is gathered too,
-   * so a busy turn costs one seal, not two.
-   */
-  #sendNow(hex: string, to: Uint8Array, session: Session, channel: number, payload: Uint8Array): void {
-    if (!session.peerBatches) { this.#sendData(to, session, channel, payload); return; }
-    let b = this.#batches.get(hex);
-    if (!b || b.session !== session) {
-      if (b) { this.#flushBatch(hex, b); this.#batches.delete(hex); }
-      if (!this.#hot.has(hex)) {
-        // Only after a first message that went: one the route refused was reported now, and so is the next.
-        if (this.#sendData(to, session, channel, payload)) {
-          this.#batches.set(hex, { to: null, session, writer: null, n: 1 });
-          this.#scheduleFlush();
-        }
-        return;
-      }
-      // Under load (this destination had several messages in the turn before), the first waits for the turn's end too.
-      b = { to: null, session, writer: null, n: 0 };
-      this.#batches.set(hex, b);
-      this.#scheduleFlush();
-    }
-    if (b.writer && !b.writer.fits(payload.length)) this.#flushBatch(hex, b);
-    if (!b.writer) {
-      const w = this.#spareWriters.pop() ?? new BatchWriter(this.#o.maxBatchBytes);
-      if (!w.fits(payload.length)) { this.#spareWriters.push(w); this.#sendData(to, session, channel, payload); b.n++; return; }
-      b.writer = w;
-      b.to ??= to.slice();
-    }
-    b.writer.add(channel, payload);
-    b.n++;
-  }
-
-  #scheduleFlush(): void {
-    if (this.#flushQueued) return;
-    this.#flushQueued = true;
-    queueMicrotask(() => {
-      this.#flushQueued = false;
-      this.#hot.clear();
-      for (const [hex, b] of this.#batches) {
-        if (b.n >= 2) this.#hot.add(hex);
-        this.#flushBatch(hex, b);
-      }
-      this.#batches.clear();
-    });
-  }
-
-  /** Seals and sends what `b` gathered: one message as plain DATA, more as one batch record. */
-  #flushBatch(hex: string, b: Batch): void {
-    const w = b.writer;
-    const to = b.to;
-    if (!w || !to) return;
-    b.writer = null;
-    try {
-      if (this.#destroyed) { this.#o.fail(to, relayError('ERR_DESTROYED', 'the node was destroyed before the message was sent'), w.count); return; }
-      if (this.#sessions.current(hex) !== b.session || b.session.exhausted) {
-        // The session ended within the turn: each message takes the ordinary way (a new handshake).
-        for (const [channel, payload] of w.entries()) {
-          try { this.send(to, channel, payload); } catch (err) { this.#o.fail(to, err as RelayError, 1); }
-        }
-        return;
-      }
-      if (w.count === 1) this.#routeData(to, b.session, [w.single()], 1);
-      else this.#routeData(to, b.session, [w.record()], w.count);
-    } finally {
-      w.reset();
-      if (w.capacity === this.#o.maxBatchBytes && this.#spareWriters.length < SPARE_WRITERS) this.#spareWriters.push(w);
-    }
-  }
-
-  /** Builds the whole DATA frame in one allocation and seals straight into it. */
-  #sendData(to: Uint8Array, session: Session, channel: number, payload: Uint8Array): boolean {
-    return this.#routeData(to, session, [new Uint8Array([channel]), payload], 1);
-  }
-
-  /** Seals `parts` (the plaintext) as one DATA frame carrying `count` messages and routes it; false if refused (and reported). */
-  #routeData(to: Uint8Array, session: Session, parts: Uint8Array[], count: number): boolean {
-    let length = 0;
-    for (const p of parts) length += p.length;
-    const frame = allocEnvelope(MsgType.DATA, to, this.#o.identity.id, DATA_OVERHEAD + length, this.#o.ttl);
-    session.sealPartsInto(frame, HEADER_LENGTH, parts);
-    const key = key53(frame, OFF_MSG_ID);
-    this.#sentData.set(key, { n: count, to: key53(to) });
-    const result = this.#o.route(frame);
-    if (result === 'sent') return true;
-    this.#sentData.delete(key);
-    this.#o.fail(to, result === 'congested'
-      ? relayError('ERR_QUEUE_FULL', `the link toward ${toHex(to)} is congested`, { to: toHex(to) })
-      : relayError('ERR_NO_ROUTE', 'the node has no links', { to: toHex(to) }), count);
-    return false;
   }
 
   #attempt(p: Pending): void {
@@ -537,7 +414,7 @@ export class SessionManager {
     this.#queued -= p.queue.length;
     this.#queuedBytes -= p.bytes;
     const hex = toHex(p.to);
-    for (const q of p.queue) this.#sendNow(hex, p.to, session, q.channel, q.payload);
+    for (const q of p.queue) this.#data.send(hex, p.to, session, q.channel, q.payload);
   }
 
   #onData(frame: Uint8Array, from: Uint8Array, body: Uint8Array): void {

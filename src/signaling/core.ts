@@ -4,30 +4,33 @@
  * dialect), answers discover, asks clients questions, and enforces the auth
  * hook and limits. Its mesh side (mesh.ts) publishes the clients as signed
  * rosters and routes client messages and key requests to a client's home node
- * over Channel.SIGNALING. Dialects (dialect-im.ts; later Connector
- * and protoo) only translate frames to calls on this class.
+ * over Channel.SIGNALING. Dialects (dialect-im.ts, dialect-connector.ts,
+ * dialect-protoo.ts) only translate frames to calls on this class. Its parts:
+ * proofs.ts (registration checks and ML-DSA proofs), questions.ts (questions
+ * open to a client), held-messages.ts (messages for a client that may be
+ * moving), presence.ts (departure announcements off the hot path).
  */
 import { EventEmitter } from 'events';
 import debugFactory from 'debug';
-import { fromBase64, randomBytes, toBase64, toHex } from '../util/bytes.js';
-import { relayError } from '../util/errors.js';
 import { BoundedMap } from '../util/bounded-map.js';
-import { PendingRequests } from '../util/pending.js';
 import type { SignalingDropReason } from '../util/drop-reasons.js';
-import { KEM_PUBLIC_KEY_LENGTH } from '../crypto/identity.js';
-import { sha256 } from '../crypto/hash.js';
-import { ml_dsa65 } from '@noble/post-quantum/ml-dsa.js';
 import type { MeshNode } from '../node/mesh-node.js';
 import { ConnectionCap } from '../transport/connection-cap.js';
 import { PartialBudget, type FrameGuard } from '../transport/frame-guard.js';
-import { keyTag as rosterKeyTag, MAX_CLIENT_ID_LENGTH, registrationMessage, type RosterEntry } from './mesh-records.js';
+import { keyTag as rosterKeyTag, registrationMessage, type RosterEntry } from './mesh-records.js';
 import { Budgets, resolveLimits, resolveRoomLimits, type RoomLimits, type SignalingLimits } from './limits.js';
+import { tooDeep } from './fast-json.js';
 import { SignalingMesh, type MeshExtension } from './mesh.js';
-import { PRESENCE_BATCH } from './presence.js';
+import { DepartureFanOut } from './presence.js';
+import { HeldMessages } from './held-messages.js';
+import { checkRequest, keyTag, ProofCache, provesTakeover, takeoverProof, type TakeoverProof } from './proofs.js';
+import { Questions } from './questions.js';
 import {
-  signalingError, type Authorizer, type ClientInfo, type ClientSink, type KeyInfo, type RegistrationProof,
+  signalingError, type Authorizer, type ClientInfo, type ClientSink, type KeyInfo,
   type RegistrationRequest, type RequestHandler, type SignalingEvents, type SignalingOptions,
 } from './types.js';
+export { verifyProof } from './proofs.js';
+export { tooDeep } from './fast-json.js';
 
 export * from './types.js';
 export { PRESENCE_BATCH } from './presence.js';
@@ -35,16 +38,13 @@ export { PRESENCE_BATCH } from './presence.js';
 const debug = debugFactory('relaymesh:signaling');
 
 /**
- * A local client; `unawaited` holds the ids of its open questions nobody awaits (their answers are emitted);
+ * A local client and the questions open to it;
  * `tag` is its signing key's tag ('' without one), `ts` the time of its fresh proof (0 without one).
  */
-interface Local { info: ClientInfo; sink: ClientSink; questions: PendingRequests<string, unknown>; unawaited: Set<string>; tag: string; ts: number }
+interface Local { info: ClientInfo; sink: ClientSink; questions: Questions; tag: string; ts: number }
 
 /** What admitting a registration takes: a local connection or a remote home to displace. */
 interface Admission { displace?: Local; takeover?: RosterEntry }
-
-/** Messages held for a client that just left (it may be moving) until it registers again. */
-interface Parked { items: { from: string; message: unknown }[]; timer: ReturnType<typeof setTimeout> }
 
 /** WebSocket close code for a connection whose client registered again elsewhere (the client must not reconnect). */
 export const TAKEN_OVER_CLOSE_CODE = 4001;
@@ -68,9 +68,6 @@ export interface SignalingStats {
   partialFrameBytes: number;
 }
 
-/** A departure fan-out round: these ids, to these clients, from index i. */
-interface FanOut { ids: string[]; set: Set<string>; sinks: Local[]; i: number }
-
 export class SignalingCore extends EventEmitter<SignalingEvents> {
   readonly node: MeshNode;
   readonly limits: SignalingLimits;
@@ -92,26 +89,16 @@ export class SignalingCore extends EventEmitter<SignalingEvents> {
   readonly #mesh: SignalingMesh;
   /** When each client id last left (local or remote): it may be moving. */
   readonly #departedAt: BoundedMap<string, number>;
-  readonly #parked = new Map<string, Parked>();
-  #parkedCount = 0;
-  /** Key requests waiting for a moving client to register again. */
-  readonly #arrivals = new Map<string, Set<() => void>>();
+  readonly #held: HeldMessages;
   /** Counts of refused client input (registrations); merged into stats().dropped. */
   readonly #refused: Partial<Record<SignalingDropReason, number>> = {};
   #roomCount: () => number = () => 0;
   #closed = false;
-  /** ML-DSA results by the hash of what was verified (registration proofs, fresh proofs): true verified, false refused. */
-  readonly #proofs: BoundedMap<string, boolean>;
-  /** Registrations per address, and verifies node-wide (the per-connection count is the dialect's). */
+  /** Registration proofs and fresh proofs checked, by the bytes. */
+  readonly #proofs: ProofCache;
+  /** Registrations per address (the per-connection count is the dialect's). */
   readonly #registrations: Budgets<ClientSink>;
-  readonly #verifies: Budgets<ClientSink>;
-  #proofVerifies = 0;
-  #proofCacheHits = 0;
-  /** Departed ids not yet announced (insertion order), and the round in progress. */
-  readonly #departed = new Set<string>();
-  #fanOut: FanOut | null = null;
-  #presenceScheduled = false;
-  #presenceFrames = 0;
+  readonly #presence: DepartureFanOut<Local>;
 
   constructor(node: MeshNode, opts: SignalingOptions = {}) {
     super();
@@ -120,11 +107,20 @@ export class SignalingCore extends EventEmitter<SignalingEvents> {
     this.roomLimits = resolveRoomLimits(opts.rooms);
     this.#reserved = new BoundedMap(Math.max(2, this.limits.maxReservations));
     this.#departedAt = new BoundedMap(Math.max(2, this.limits.maxReservations));
-    this.#proofs = new BoundedMap(Math.max(2, this.limits.maxCachedProofs));
+    this.#proofs = new ProofCache(this.limits.maxCachedProofs, this.limits.verifiesPerSecond);
     this.connectionCap = new ConnectionCap(this.limits.maxConnections, this.limits.maxConnectionsPerAddress);
     this.frameGuard = { timeoutMs: this.limits.frameTimeoutMs, budget: new PartialBudget(this.limits.maxPartialFrameBytes) };
     this.#registrations = new Budgets(0, this.limits.registrationsPerSecondPerAddress, 0);
-    this.#verifies = new Budgets(0, 0, this.limits.verifiesPerSecond);
+    this.#held = new HeldMessages(this.limits, {
+      route: (from, to, m) => this.#route(from, to, m),
+      mayReturn: (id) => this.#inDoubt(id) || this.#moving(id),
+      notFound: (from, to, why) => this.#tellNotFound(from, to, why),
+    });
+    this.#presence = new DepartureFanOut(this.limits, {
+      gone: (id) => !this.#clients.has(id) && !this.#mesh.homeOf(id),
+      listeners: () => [...this.#clients.values()],
+      listening: (l) => this.#bySink.get(l.sink) === l,
+    });
     this.allowUnverified = opts.allowUnverified === true;
     this.authorize = opts.authorize ?? null;
     this.#mesh = new SignalingMesh(node, this.limits, {
@@ -171,8 +167,8 @@ export class SignalingCore extends EventEmitter<SignalingEvents> {
     for (const [k, n] of Object.entries(this.#refused) as [SignalingDropReason, number][]) dropped[k] = (dropped[k] ?? 0) + n;
     return {
       clients: this.#clients.size, remoteClients: this.#mesh.remoteClients, homes: this.#mesh.homes, rooms, dropped,
-      proofVerifies: this.#proofVerifies, proofCacheHits: this.#proofCacheHits,
-      presenceBacklog: this.#departed.size + (this.#fanOut?.ids.length ?? 0), presenceFrames: this.#presenceFrames,
+      proofVerifies: this.#proofs.verifies, proofCacheHits: this.#proofs.hits,
+      presenceBacklog: this.#presence.backlog, presenceFrames: this.#presence.frames,
       connections: this.connectionCap.open, partialFrameBytes: this.frameGuard.budget.held,
     };
   }
@@ -201,37 +197,15 @@ export class SignalingCore extends EventEmitter<SignalingEvents> {
     if (!(timeoutMs > 0)) throw new RangeError('opts.timeoutMs must be a positive number');
     const local = this.#clients.get(clientId);
     if (!local) return Promise.reject(signalingError('PEER_NOT_FOUND', `no local client ${clientId}`));
-    return this.#ask(local, question, timeoutMs, true, opts.signal);
+    return local.questions.ask(local.sink, question, timeoutMs, true, opts.signal);
   }
 
   /** Sends a question nobody awaits (debug_question); the answer is emitted as 'response'. */
   askUnawaited(sink: ClientSink, question: unknown): boolean {
     const local = this.#bySink.get(sink);
     if (!local) return false;
-    this.#ask(local, question, this.limits.questionTimeoutMs, false).catch(() => undefined);
+    local.questions.ask(local.sink, question, this.limits.questionTimeoutMs, false).catch(() => undefined);
     return true;
-  }
-
-  /** Rejects ERR_TIMEOUT (no answer in time), ERR_ABORTED (signal), LIMIT_REACHED (too many open questions). */
-  #ask(local: Local, question: unknown, timeoutMs: number, awaited: boolean, signal?: AbortSignal): Promise<unknown> {
-    const questionId = toHex(randomBytes(8));
-    const answer = local.questions.add(questionId, { timeoutMs, signal });
-    if (!local.questions.has(questionId)) return answer;
-    if (!awaited) {
-      local.unawaited.add(questionId);
-      const forget = () => { local.unawaited.delete(questionId); };
-      answer.then(forget, forget);
-    }
-    local.sink.send({ kind: 'question', questionId, question });
-    return answer;
-  }
-
-  #questions(clientId: string): PendingRequests<string, unknown> {
-    return new PendingRequests({
-      max: this.limits.maxQuestionsPerClient, timeoutMs: this.limits.questionTimeoutMs, what: `question to ${clientId}`,
-      timeoutError: (_id, ms) => relayError('ERR_TIMEOUT', `no answer from ${clientId} in ${ms} ms`),
-      fullError: (max) => signalingError('LIMIT_REACHED', `${clientId} has ${max} open questions`),
-    });
   }
 
   // ------------------------------------------------------------ dialect API
@@ -239,28 +213,9 @@ export class SignalingCore extends EventEmitter<SignalingEvents> {
   /** Registers (or re-registers) the client behind `sink`. Rejects with a signalingError. */
   async register(sink: ClientSink, req: RegistrationRequest): Promise<ClientInfo> {
     if (this.#closed) throw signalingError('INTERNAL_ERROR', 'server is closing');
-    const { clientId, publicKey, proof } = req;
-    if (typeof clientId !== 'string' || clientId.length === 0 || clientId.length > MAX_CLIENT_ID_LENGTH) {
-      throw signalingError('INVALID_MESSAGE', `clientId must be a string of 1 to ${MAX_CLIENT_ID_LENGTH} characters`);
-    }
-    if (req.keyless) {
-      if (!(publicKey instanceof Uint8Array) || publicKey.length !== 0 || proof) throw signalingError('INVALID_MESSAGE', 'a keyless registration has no key and no proof');
-    } else {
-      if (!(publicKey instanceof Uint8Array) || publicKey.length !== KEM_PUBLIC_KEY_LENGTH) {
-        throw signalingError('INVALID_PUBLIC_KEY', `publicKey must be ${KEM_PUBLIC_KEY_LENGTH} bytes (ML-KEM-768)`);
-      }
-      if (!proof && !this.allowUnverified) throw signalingError('INVALID_PROOF', 'registration needs an ml-dsa verification');
-      if (proof && !signsKey(publicKey, proof)) throw signalingError('INVALID_PROOF', 'the ml-dsa proof does not sign the registered key');
-    }
-    const fresh = req.fresh;
-    if (fresh) {
-      if (!proof || !Number.isSafeInteger(fresh.ts) || fresh.ts <= 0 || !(fresh.signature instanceof Uint8Array)) throw signalingError('INVALID_PROOF', 'a fresh proof needs the ml-dsa verification and a time');
-      if (Math.abs(fresh.ts - Date.now()) > this.limits.registrationSkewMs) throw signalingError('INVALID_PROOF', `the fresh proof's time is more than ${this.limits.registrationSkewMs} ms off`);
-    }
-    const info: ClientInfo = {
-      clientId, publicKey, signingKey: proof ? proof.signingKey : null, capabilities: req.capabilities.slice(0, 16),
-      remoteAddress: sink.remoteAddress, dialect: sink.dialect, registeredAt: Date.now(),
-    };
+    const info = checkRequest(sink, req, this.limits, this.allowUnverified);
+    const { clientId } = info;
+    const { proof, fresh } = req;
     const tag = rosterKeyTag(info.signingKey);
     const ts = fresh?.ts ?? 0;
     // Cheap checks before any ML-DSA verify: id held here by another key, reserved, capacity, the address's budget.
@@ -268,8 +223,8 @@ export class SignalingCore extends EventEmitter<SignalingEvents> {
     if (!req.keyless && this.#registrations.take(sink, sink.remoteAddress)) {
       throw signalingError('RATE_LIMITED', `more than ${this.limits.registrationsPerSecondPerAddress} registrations/s from this address`);
     }
-    if (proof && !this.#verified(sink, 'p', proof.signingKey, proof.signature, proof.message)) throw signalingError('INVALID_PROOF', 'the ml-dsa proof does not verify');
-    if (fresh && proof && !this.#verified(sink, 'f', proof.signingKey, fresh.signature, registrationMessage(clientId, fresh.ts))) {
+    if (proof && !this.#proofs.verified(sink, 'p', proof.signingKey, proof.signature, proof.message)) throw signalingError('INVALID_PROOF', 'the ml-dsa proof does not verify');
+    if (fresh && proof && !this.#proofs.verified(sink, 'f', proof.signingKey, fresh.signature, registrationMessage(clientId, fresh.ts))) {
       throw signalingError('INVALID_PROOF', 'the fresh proof does not verify');
     }
     let admission = await this.#admit(sink, info, tag, ts);
@@ -292,18 +247,15 @@ export class SignalingCore extends EventEmitter<SignalingEvents> {
     if (previous && previous.info.clientId !== clientId) this.#release(sink);
     const same = previous?.info.clientId === clientId;
     const local: Local = {
-      info, sink, questions: same ? previous.questions : this.#questions(clientId), unawaited: same ? previous.unawaited : new Set(), tag, ts,
+      info, sink, questions: same ? previous.questions : new Questions(clientId, this.limits), tag, ts,
     };
     this.#clients.set(clientId, local);
     this.#bySink.set(sink, local);
     this.#reserved.delete(clientId);
-    this.#departed.delete(clientId);
+    this.#presence.forget(clientId);
     if (admission.takeover && proof) {
       // The old home drops its copy once it has checked the same proof itself.
-      this.#mesh.sendTakeover(admission.takeover.home, {
-        t: 'takeover', id: clientId, proof: { sk: toBase64(proof.signingKey), sig: toBase64(proof.signature), msg: toBase64(proof.message) },
-        ...(fresh ? { fresh: { ts: fresh.ts, sig: toBase64(fresh.signature) } } : {}),
-      });
+      this.#mesh.sendTakeover(admission.takeover.home, { t: 'takeover', ...takeoverProof(clientId, proof, fresh ?? undefined) });
       this.#mesh.publishNow();
     } else if (!same || admission.displace) this.#mesh.changed();
     this.emit('registration', info);
@@ -358,30 +310,6 @@ export class SignalingCore extends EventEmitter<SignalingEvents> {
     if (!holder && this.#clients.size >= this.limits.maxClients) throw signalingError('LIMIT_REACHED', `this node holds ${this.limits.maxClients} clients`);
   }
 
-  /**
-   * ML-DSA.Verify(signature, message, key), from the cache by the bytes (a
-   * replay costs a lookup); a new one within the node-wide verifiesPerSecond
-   * (RATE_LIMITED past it) unless `sink` is null (mesh input, already bounded).
-   */
-  #verified(sink: ClientSink | null, kind: string, key: Uint8Array, signature: Uint8Array, message: Uint8Array): boolean {
-    const tag = proofTag(kind, key, signature, message);
-    const known = this.#proofs.get(tag);
-    if (known !== undefined) {
-      this.#proofCacheHits++;
-      return known;
-    }
-    if (sink && this.#verifies.take(sink, sink.remoteAddress)) throw signalingError('RATE_LIMITED', `the server verifies at most ${this.limits.verifiesPerSecond} proofs/s; try again`);
-    this.#proofVerifies++;
-    let ok = false;
-    try {
-      ok = ml_dsa65.verify(signature, message, key);
-    } catch {
-      ok = false;
-    }
-    this.#proofs.set(tag, ok);
-    return ok;
-  }
-
   /** A record with a fresh proof is only replaced by a newer one (an older or equal one is a replay). */
   #checkNewer(clientId: string, recordTs: number, ts: number): void {
     if (recordTs > 0 && !(ts > recordTs)) {
@@ -403,20 +331,10 @@ export class SignalingCore extends EventEmitter<SignalingEvents> {
   }
 
   /** Node `fromHex` says our client registered there with its key: check the proof ourselves, then drop our copy. */
-  #takenOver(msg: { id: string; proof: { sk: string; sig: string; msg: string }; fresh?: { ts: number; sig: string } }, fromHex: string): boolean {
+  #takenOver(msg: TakeoverProof, fromHex: string): boolean {
     const local = this.#clients.get(msg.id);
     if (!local) return true; // already gone here
-    try {
-      const signingKey = fromBase64(String(msg.proof.sk));
-      if (!local.tag || rosterKeyTag(signingKey) !== local.tag) return false;
-      if (local.ts > 0 && !(msg.fresh && Number.isSafeInteger(msg.fresh.ts) && msg.fresh.ts > local.ts)) return false;
-      const message = fromBase64(String(msg.proof.msg));
-      const signature = fromBase64(String(msg.proof.sig));
-      if (!this.#verified(null, 'p', signingKey, signature, message)) return false;
-      if (msg.fresh && !this.#verified(null, 'f', signingKey, fromBase64(String(msg.fresh.sig)), registrationMessage(msg.id, msg.fresh.ts))) return false;
-    } catch {
-      return false;
-    }
+    if (!provesTakeover(msg, local, this.#proofs)) return false;
     this.#displace(local, `registered again on node ${fromHex.slice(0, 8)}`);
     this.#mesh.publishNow();
     return true;
@@ -492,7 +410,7 @@ export class SignalingCore extends EventEmitter<SignalingEvents> {
     if (local) return keyInfo(local.info);
     const home = typeof targetId === 'string' ? this.#mesh.homeOf(targetId) : undefined;
     if (home) return this.#mesh.requestKey(home, targetId);
-    if (!waited && this.#moving(targetId) && await this.#waitArrival(targetId)) return this.publicKey(targetId, true);
+    if (!waited && this.#moving(targetId) && await this.#held.waitArrival(targetId, this.limits.movingWaitMs - (Date.now() - (this.#departedAt.get(targetId) ?? 0)))) return this.publicKey(targetId, true);
     throw signalingError('PEER_NOT_FOUND', `no client ${String(targetId)}`);
   }
 
@@ -508,7 +426,7 @@ export class SignalingCore extends EventEmitter<SignalingEvents> {
     if (tooDeep(message, this.limits.maxMessageDepth)) throw signalingError('INVALID_MESSAGE', `the message is nested deeper than ${this.limits.maxMessageDepth} levels`);
     if (!this.#route(from.info.clientId, targetId, message)) {
       if (!this.#moving(targetId) && !this.#inDoubt(targetId)) throw signalingError('PEER_NOT_FOUND', `no client ${targetId}`);
-      this.#park(targetId, from.info.clientId, message);
+      this.#held.hold(targetId, from.info.clientId, message);
     }
   }
 
@@ -537,64 +455,12 @@ export class SignalingCore extends EventEmitter<SignalingEvents> {
     return at !== undefined && Date.now() - at < this.limits.movingWaitMs;
   }
 
-  /** Holds a message for `to`; when the holding is full, or `to` does not come back in time, `from` hears PEER_NOT_FOUND. */
-  #park(to: string, from: string, message: unknown): void {
-    let p = this.#parked.get(to);
-    if ((p && p.items.length >= this.limits.maxParkedPerClient) || this.#parkedCount >= this.limits.maxParkedMessages) {
-      return this.#tellNotFound(from, to, 'is moving and too many messages wait for it');
-    }
-    if (!p) {
-      const timer = setTimeout(() => {
-        this.#parked.delete(to);
-        this.#parkedCount -= p!.items.length;
-        for (const item of p!.items) this.#tellNotFound(item.from, to, `did not register again within ${this.limits.movingWaitMs} ms`);
-      }, this.limits.movingWaitMs);
-      timer.unref?.();
-      p = { items: [], timer };
-      this.#parked.set(to, p);
-    }
-    p.items.push({ from, message });
-    this.#parkedCount++;
-  }
-
   #tellNotFound(from: string, to: string, why: string): void {
     this.#clients.get(from)?.sink.send({ kind: 'error', errorType: 'PEER_NOT_FOUND', details: `${to} ${why}` });
   }
 
   /** Clients registered here or got a new home: held messages and key requests go now. */
-  #arrived(ids: string[]): void {
-    for (const id of ids) {
-      const p = this.#parked.get(id);
-      if (p) {
-        this.#parked.delete(id);
-        clearTimeout(p.timer);
-        this.#parkedCount -= p.items.length;
-        for (const item of p.items) {
-          if (this.#route(item.from, id, item.message)) continue;
-          if (this.#inDoubt(id) || this.#moving(id)) this.#park(id, item.from, item.message);
-          else this.#tellNotFound(item.from, id, 'is not registered');
-        }
-      }
-      const waiting = this.#arrivals.get(id);
-      if (waiting) {
-        this.#arrivals.delete(id);
-        for (const w of waiting) w();
-      }
-    }
-  }
-
-  /** Resolves true when `id` registers again somewhere, false after what is left of movingWaitMs. */
-  #waitArrival(id: string): Promise<boolean> {
-    const left = this.limits.movingWaitMs - (Date.now() - (this.#departedAt.get(id) ?? 0));
-    return new Promise<boolean>((resolve) => {
-      let set = this.#arrivals.get(id);
-      if (!set) this.#arrivals.set(id, (set = new Set()));
-      const done = () => { clearTimeout(timer); resolve(true); };
-      const timer = setTimeout(() => { set!.delete(done); if (set!.size === 0 && this.#arrivals.get(id) === set) this.#arrivals.delete(id); resolve(false); }, Math.max(0, left));
-      timer.unref?.();
-      set.add(done);
-    });
-  }
+  #arrived(ids: string[]): void { this.#held.arrived(ids); }
 
   /** Home `fromHex` of `to` did not have it: hold the message (it may be moving), else tell the sender. */
   #notFound(to: string, from: string, m: unknown, fromHex: string): void {
@@ -603,21 +469,20 @@ export class SignalingCore extends EventEmitter<SignalingEvents> {
     const home = this.#mesh.homeOf(to);
     // It registered elsewhere already (it moved before the message got there).
     if (this.#clients.has(to) || (home !== undefined && home !== fromHex)) {
-      if (!this.#route(from, to, m)) this.#park(to, from, m);
+      if (!this.#route(from, to, m)) this.#held.hold(to, from, m);
       return;
     }
     if (!this.#departedAt.has(to) || !this.#moving(to)) this.#departedAt.set(to, Date.now());
-    this.#park(to, from, m);
+    this.#held.hold(to, from, m);
   }
 
 
   /** A client's answer to a question; false if no such question is open. */
   answer(sink: ClientSink, questionId: unknown, response: unknown): boolean {
     const local = this.#bySink.get(sink);
-    if (!local || typeof questionId !== 'string' || !local.questions.has(questionId)) return false;
-    if (local.unawaited.delete(questionId)) this.emit('response', local.info.clientId, questionId, response);
-    local.questions.resolve(questionId, response);
-    return true;
+    const settled = local?.questions.answer(questionId, response);
+    if (settled === 'unawaited') this.emit('response', local!.info.clientId, questionId as string, response);
+    return settled != null;
   }
 
   /** Stops timers and forgets everything (the node is closing). Idempotent. */
@@ -625,13 +490,9 @@ export class SignalingCore extends EventEmitter<SignalingEvents> {
     if (this.#closed) return;
     this.#closed = true;
     // Fan-out stops first: clients leaving a closing server are announced to nobody.
-    this.#departed.clear();
-    this.#fanOut = null;
+    this.#presence.close();
     this.#mesh.close();
-    for (const p of this.#parked.values()) clearTimeout(p.timer);
-    this.#parked.clear();
-    for (const set of this.#arrivals.values()) for (const w of set) w();
-    this.#arrivals.clear();
+    this.#held.close();
     // Each client is released without what only a running server needs (reservation, roster change).
     for (const [sink, local] of [...this.#bySink]) {
       this.#closedSinks.add(sink);
@@ -679,113 +540,16 @@ export class SignalingCore extends EventEmitter<SignalingEvents> {
   /** Where stats() reads the count of rooms homed here (rooms.ts reports it). */
   reportRooms(count: () => number): void { this.#roomCount = count; }
 
-  /**
-   * Clients left (local or remote): rooms hear at once; clients hear off the
-   * hot path. Ids are queued (one entry each, however often they come and go)
-   * and announced in rounds of at most presenceBatch ids: a round writes one
-   * frame per client that reads batches (PRESENCE_BATCH), one per id to the
-   * others, at most presenceFramesPerTurn frames per event-loop turn. Ids that
-   * leave during a round wait for the next one, so work never piles up.
-   */
+  /** Clients left (local or remote): rooms hear at once; clients hear off the hot path (presence.ts). */
   #notifyDeparted(ids: string[]): void {
     if (ids.length === 0 || this.#closed) return;
     const now = Date.now();
     for (const id of ids) this.#departedAt.set(id, now);
     this.emit('gone', ids);
-    for (const id of ids) this.#departed.add(id);
-    this.#schedulePresence();
-  }
-
-  #schedulePresence(): void {
-    if (this.#presenceScheduled || this.#closed) return;
-    this.#presenceScheduled = true;
-    setImmediate(() => {
-      this.#presenceScheduled = false;
-      this.#presenceTurn();
-    });
-  }
-
-  #presenceTurn(): void {
-    if (this.#closed) return;
-    if (!this.#fanOut) {
-      const ids: string[] = [];
-      for (const id of this.#departed) {
-        this.#departed.delete(id);
-        // Back already (here or elsewhere): nothing to announce.
-        if (!this.#clients.has(id) && !this.#mesh.homeOf(id)) ids.push(id);
-        if (ids.length >= this.limits.presenceBatch) break;
-      }
-      if (ids.length > 0) this.#fanOut = { ids, set: new Set(ids), sinks: [...this.#clients.values()], i: 0 };
-    }
-    const f = this.#fanOut;
-    if (f) {
-      let budget = this.limits.presenceFramesPerTurn;
-      while (f.i < f.sinks.length && budget > 0) {
-        const local = f.sinks[f.i++];
-        if (this.#bySink.get(local.sink) !== local || local.sink.dialect === 'connector') continue; // gone, or has no such event
-        const mine = f.set.has(local.info.clientId) ? f.ids.filter((id) => id !== local.info.clientId) : f.ids;
-        if (mine.length === 0) continue;
-        const single = !local.info.capabilities.includes(PRESENCE_BATCH);
-        local.sink.send({ kind: 'peers_disconnected', peerIds: mine, single });
-        budget -= single ? mine.length : 1;
-        this.#presenceFrames++;
-      }
-      if (f.i >= f.sinks.length) this.#fanOut = null;
-    }
-    if (this.#fanOut || this.#departed.size > 0) this.#schedulePresence();
-  }
-}
-
-/** True if `value` has objects or arrays nested deeper than `max` (walks at most `max` levels). */
-export function tooDeep(value: unknown, max: number): boolean {
-  if (value === null || typeof value !== 'object') return false;
-  if (max <= 0) return true;
-  if (Array.isArray(value)) {
-    for (const v of value) if (v !== null && typeof v === 'object' && tooDeep(v, max - 1)) return true;
-    return false;
-  }
-  for (const k in value as Record<string, unknown>) {
-    const v = (value as Record<string, unknown>)[k];
-    if (v !== null && typeof v === 'object' && tooDeep(v, max - 1)) return true;
-  }
-  return false;
-}
-
-/** The proof's message is exactly the registered key (checked before any verify). */
-function signsKey(publicKey: Uint8Array, proof: RegistrationProof): boolean {
-  if (proof.message.length !== publicKey.length) return false;
-  for (let i = 0; i < publicKey.length; i++) if (proof.message[i] !== publicKey[i]) return false;
-  return true;
-}
-
-/** A verify's cache key: SHA-256 over a kind byte and the three parts, each length-prefixed. */
-function proofTag(kind: string, key: Uint8Array, signature: Uint8Array, message: Uint8Array): string {
-  const len = (b: Uint8Array) => new Uint8Array([b.length >>> 24, (b.length >>> 16) & 0xff, (b.length >>> 8) & 0xff, b.length & 0xff]);
-  return toHex(sha256(new Uint8Array([kind.charCodeAt(0)]), len(key), key, len(message), message, len(signature), signature));
-}
-
-/** ML-DSA.Verify (FIPS 204 §5.3) of the proof, which must sign exactly the registered key. */
-export function verifyProof(publicKey: Uint8Array, proof: RegistrationProof): boolean {
-  if (proof.message.length !== publicKey.length) return false;
-  for (let i = 0; i < publicKey.length; i++) if (proof.message[i] !== publicKey[i]) return false;
-  try {
-    return ml_dsa65.verify(proof.signature, proof.message, proof.signingKey);
-  } catch {
-    return false;
+    this.#presence.add(ids);
   }
 }
 
 function keyInfo(info: ClientInfo): KeyInfo {
   return { peerId: info.clientId, publicKey: info.publicKey, signingKey: info.signingKey, capabilities: info.capabilities };
-}
-
-function keyTag(key: Uint8Array): string { return toHex(sha256(key)); }
-
-/** ML-DSA.Verify of a relaymesh client's fresh registration proof (registrationMessage()). */
-export function verifyFresh(clientId: string, ts: number, signature: Uint8Array, signingKey: Uint8Array): boolean {
-  try {
-    return ml_dsa65.verify(signature, registrationMessage(clientId, ts), signingKey);
-  } catch {
-    return false;
-  }
 }

@@ -1,5 +1,6 @@
 /**
- * JSON.stringify for relayed messages, whose bulk is long base64 strings.
+ * JSON helpers for relayed client messages: a nesting-depth check, and
+ * JSON.stringify for messages whose bulk is long base64 strings.
  * Node 20's JSON.stringify scans long strings at ~5 ns/char (100 µs for a
  * 16 KiB message's base64), while a regex that finds characters needing
  * escapes runs 5x faster; strings without them are copied verbatim. Output is
@@ -29,4 +30,19 @@ export function fastStringify(value: unknown, depth = 0): string | undefined {
     first = false;
   }
   return `${out}}`;
+}
+
+/** True if `value` has objects or arrays nested deeper than `max` (walks at most `max` levels). */
+export function tooDeep(value: unknown, max: number): boolean {
+  if (value === null || typeof value !== 'object') return false;
+  if (max <= 0) return true;
+  if (Array.isArray(value)) {
+    for (const v of value) if (v !== null && typeof v === 'object' && tooDeep(v, max - 1)) return true;
+    return false;
+  }
+  for (const k in value as Record<string, unknown>) {
+    const v = (value as Record<string, unknown>)[k];
+    if (v !== null && typeof v === 'object' && tooDeep(v, max - 1)) return true;
+  }
+  return false;
 }

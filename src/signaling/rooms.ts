@@ -558,7 +558,7 @@ export class Rooms {
       debug('room %s was taken over by %s: yielding', room, from.slice(0, 8));
     }
     this.#where.set(room, from);
-    for (const [client, rooms] of this.#joined) if (rooms.has(room)) rooms.set(room, from);
+    for (const rooms of this.#joined.values()) if (rooms.has(room)) rooms.set(room, from);
     const held = this.#replicas.get(room);
     if (held && held.home !== from) this.#replicas.delete(room);
   }

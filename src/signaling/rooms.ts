@@ -11,6 +11,7 @@
  * is found dead the first replica takes the room over (the second, if the
  * first is dead too): members stay members, the creator stays the creator, and
  * the new anchor carries the old one, so look-ups can check who may home it.
+ * The copies held here live in room-replicas.ts.
  */
 import debugFactory from 'debug';
 import { randomBytes, toHex } from '../util/bytes.js';
@@ -21,6 +22,7 @@ import { tooDeep, type ClientSink, type SignalingCore } from './core.js';
 import { Budgets, resolveRoomLimits, ROOM_LIMITS, type RoomLimits } from './limits.js';
 import { errorTypeOf, wireError } from './wire-errors.js';
 import { closestTo, ROOM_REPLICAS, signAnchor, verifyAnchor, type RoomAnchor } from './room-records.js';
+import { RoomReplicas, type Replica } from './room-replicas.js';
 
 const debug = debugFactory('relaymesh:signaling:rooms');
 
@@ -45,7 +47,6 @@ const OPS = new Set<string>(['create', 'join', 'leave', 'end', 'message']);
 /** A room homed here: `ver` counts its changes, `sentAnchor` the replicas that have its current anchor. */
 interface Room { name: string; creator: string; members: Set<string>; anchor: RoomAnchor; ver: number; sentAnchor: Set<string> }
 /** A copy of a room homed elsewhere, kept to take it over if its home dies. */
-interface Replica { home: string; anchor: RoomAnchor; ver: number; name: string; creator: string; members: string[] }
 
 /** A room refusal; `info.errorType` is a wire error type (wire-errors.ts: ROOM_NOT_FOUND, NOT_MEMBER, ...). */
 export function roomError(errorType: string, details: string): RelayError {
@@ -81,15 +82,14 @@ export class Rooms {
   readonly #waiting = new Map<string, number>();
   /** Membership operations and look-ups per connection, address and node. */
   readonly #budgets: Budgets<ClientSink>;
-  /** Copies of rooms other nodes home, by room. */
-  readonly #replicas = new Map<string, Replica>();
+  /** Copies of rooms other nodes home (room-replicas.ts). */
+  readonly #replicas: RoomReplicas;
   /** Anchors already verified (by signature), so a chain is checked once. */
   readonly #verified: BoundedMap<string, true>;
   /** Homes found dead: a room remembered there is looked up again. */
   readonly #deadHomes: BoundedMap<string, true>;
   /** The room each look-up in flight asks about (its answers must carry that room's anchor). */
   readonly #askingRoom = new Map<string, string>();
-  readonly #checkTimer: ReturnType<typeof setInterval>;
 
   constructor(core: SignalingCore, limits: Partial<RoomLimits> = {}) {
     this.core = core;
@@ -101,6 +101,11 @@ export class Rooms {
       timeoutError: () => roomError('TIMEOUT', 'the room\'s home node did not answer'),
       fullError: () => roomError('LIMIT_REACHED', 'too many room operations in flight'),
     });
+    this.#replicas = new RoomReplicas(core, this.limits, {
+      homes: (room) => this.#homed.has(room),
+      check: (a, room, from) => this.#check(a, room, from),
+      takeOver: (room, rep) => this.#takeOver(room, rep),
+    });
     this.#budgets = new Budgets(this.limits.opsPerSecond, this.limits.opsPerSecondPerAddress, this.limits.opsPerSecondPerNode);
     core.reportRooms(() => this.#homed.size);
     core.onMeshType('room-op', (m, from) => this.#onOp(m, from));
@@ -111,24 +116,18 @@ export class Rooms {
       core.sendMesh(from, r ? { t: 'room-found', rid: m.rid, have: true, anchor: r.anchor } : { t: 'room-found', rid: m.rid, have: false });
     });
     core.onMeshType('room-found', (m, from) => this.#onFound(m, from));
-    core.onMeshType('room-rep', (m, from) => this.#onReplica(m, from));
+    core.onMeshType('room-rep', (m, from) => this.#replicas.onReplica(m, from));
     core.onMeshType('room-rep-need', (m, from) => this.#onNeed(m, from));
     core.onMeshType('room-moved', (m, from) => this.#onMoved(m, from));
     core.on('gone', (ids) => this.#onGone(ids));
     core.on('homeDead', (hex) => this.#onHomeDead(hex));
     this.#verified = new BoundedMap(Math.max(2, this.limits.maxReplicas));
     this.#deadHomes = new BoundedMap(1024);
-    // Replicas watch their homes: a home that stops answering is found dead within homeProbeMs.
-    this.#checkTimer = setInterval(() => {
-      for (const home of new Set([...this.#replicas.values()].map((r) => r.home))) void core.probeNode(home);
-    }, this.limits.replicaCheckMs);
-    this.#checkTimer.unref?.();
-    core.node.once('close', () => clearInterval(this.#checkTimer));
   }
 
   /** Copies of other nodes' rooms held here (for takeover). */
   replicas(): { room: string; home: string; members: string[] }[] {
-    return [...this.#replicas].map(([room, r]) => ({ room, home: r.home, members: [...r.members] }));
+    return this.#replicas.list();
   }
 
   /** Rooms homed on this node. */
@@ -447,33 +446,6 @@ export class Rooms {
     return a;
   }
 
-  #onReplica(m: Record<string, unknown>, from: string): void {
-    const room = m.room;
-    if (typeof room !== 'string' || room.length > this.limits.maxRoomIdLength) return debug('bad room-rep from %s', from.slice(0, 8));
-    const held = this.#replicas.get(room);
-    if (m.gone === true) {
-      if (held?.home === from) this.#replicas.delete(room);
-      return;
-    }
-    const members = m.members;
-    // Cheap checks before the signature: an oversized roster is refused and counted.
-    if (Array.isArray(members) && members.length > this.limits.maxMembers) return this.core.count('room_oversized');
-    if (!Array.isArray(members) || !members.every((c) => typeof c === 'string' && c.length <= 128) || !Number.isSafeInteger(m.ver)
-      || typeof m.creator !== 'string' || typeof m.name !== 'string' || m.name.length > this.limits.maxNameLength) return debug('bad room-rep from %s', from.slice(0, 8));
-    if (this.#homed.has(room)) return debug('room-rep for %s, homed here', room);
-    let anchor = held?.home === from ? held.anchor : undefined;
-    if (m.anchor !== undefined) {
-      const a = this.#check(m.anchor, room, from);
-      if (!a) return;
-      anchor = a;
-    }
-    if (!anchor) return this.core.sendMesh(from, { t: 'room-rep-need', room });
-    if (!anchor.replicas.includes(this.#self) || anchor.creator !== m.creator) return this.core.count('room_forged');
-    if (held && held.home === from && held.ver >= (m.ver as number) && m.anchor === undefined) return;
-    if (!held && this.#replicas.size >= this.limits.maxReplicas) return debug('replica of %s refused: %d held', room, this.#replicas.size);
-    this.#replicas.set(room, { home: from, anchor, ver: m.ver as number, name: m.name, creator: m.creator, members: members as string[] });
-  }
-
   /** A replica lacks the anchor of a room homed here: send it again with the next state. */
   #onNeed(m: Record<string, unknown>, from: string): void {
     const r = typeof m.room === 'string' ? this.#homed.get(m.room) : undefined;
@@ -486,25 +458,10 @@ export class Rooms {
   /** Home `hex` was found dead: its rooms move to their first live replica; rooms remembered there are looked up again. */
   #onHomeDead(hex: string): void {
     this.#deadHomes.set(hex, true);
-    for (const [room, rep] of [...this.#replicas]) {
-      if (rep.home !== hex) continue;
-      const rank = rep.anchor.replicas.indexOf(this.#self);
-      if (rank === 0) this.#takeOver(room, rep);
-      else if (rank > 0) {
-        // The replicas before this one take it over unless they are dead too.
-        const before = rep.anchor.replicas.slice(0, rank);
-        void Promise.all(before.map((b) => this.core.probeNode(b))).then((alive) => {
-          if (this.#replicas.get(room) !== rep) return;
-          // A replica before this one lives and takes it over (and replicates it anew): this copy is stale.
-          if (alive.some(Boolean)) this.#replicas.delete(room);
-          else this.#takeOver(room, rep);
-        });
-      }
-    }
+    this.#replicas.onHomeDead(hex);
   }
 
   #takeOver(room: string, rep: Replica): void {
-    this.#replicas.delete(room);
     if (this.#homed.has(room) || this.#homed.size >= this.limits.maxRooms) return;
     let depth = 0;
     for (let a: RoomAnchor | undefined = rep.anchor; a; a = a.prev) depth++;
@@ -559,8 +516,7 @@ export class Rooms {
     }
     this.#where.set(room, from);
     for (const rooms of this.#joined.values()) if (rooms.has(room)) rooms.set(room, from);
-    const held = this.#replicas.get(room);
-    if (held && held.home !== from) this.#replicas.delete(room);
+    this.#replicas.dropUnlessFrom(room, from);
   }
 
   #onFound(m: Record<string, unknown>, from: string): void {

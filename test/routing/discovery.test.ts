@@ -148,26 +148,19 @@ test('an empty far bucket is dialed before a nearer contact in an occupied bucke
 
 test('maintain() never has more than maxDialing dials in progress', (t) => {
   const contacts = [0x80, 0x40, 0x20, 0x10, 0x08, 0x04].map((b) => node(b));
-  const fresh = makeDiscovery({ limits: { maxDialing: 3, targetLinks: 8 } });
-  fresh.state.active = false;
-  fresh.discovery.onNodes(encodeNodes(contacts));
-  fresh.state.active = true;
-  fresh.discovery.maintain();
-  t.equal(fresh.dials.length, 3, 'three of six contacts dialed');
-
-  const busy = makeDiscovery({ limits: { maxDialing: 3, targetLinks: 8 }, dialing: 2 });
-  busy.state.active = false;
-  busy.discovery.onNodes(encodeNodes(contacts));
-  busy.state.active = true;
-  busy.discovery.maintain();
-  t.equal(busy.dials.length, 1, 'with two dials under way, one more');
-
-  const full = makeDiscovery({ limits: { maxDialing: 3, targetLinks: 8 }, dialing: 3 });
-  full.state.active = false;
-  full.discovery.onNodes(encodeNodes(contacts));
-  full.state.active = true;
-  full.discovery.maintain();
-  t.equal(full.dials.length, 0, 'with maxDialing under way, none');
+  const cases = [
+    { dialing: 0, want: 3, why: 'three of six contacts dialed' },
+    { dialing: 2, want: 1, why: 'with two dials under way, one more' },
+    { dialing: 3, want: 0, why: 'with maxDialing under way, none' },
+  ];
+  for (const c of cases) {
+    const d = makeDiscovery({ limits: { maxDialing: 3, targetLinks: 8 }, ...(c.dialing ? { dialing: c.dialing } : {}) });
+    d.state.active = false;
+    d.discovery.onNodes(encodeNodes(contacts));
+    d.state.active = true;
+    d.discovery.maintain();
+    t.equal(d.dials.length, c.want, c.why);
+  }
   t.end();
 });
 

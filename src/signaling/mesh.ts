@@ -2,7 +2,8 @@
  * The signaling core's mesh side: publishes this node's signed roster and
  * keeps the others' (mesh-records.ts), and carries client messages, key
  * requests and extension messages between nodes over Channel.SIGNALING
- * (PROTOCOL.md §11). It knows local clients only through MeshHost.
+ * (PROTOCOL.md §11), client messages batched per home (mesh-batches.ts).
+ * It knows local clients only through MeshHost.
  */
 import debugFactory from 'debug';
 import { randomBytes, textDecoder, textEncoder, toBase64, toHex, fromBase64 } from '../util/bytes.js';
@@ -15,13 +16,12 @@ import type { MeshNode } from '../node/mesh-node.js';
 import { RosterStore, signRoster, type RosterEntry, type RosterRecord } from './mesh-records.js';
 import type { SignalingLimits } from './limits.js';
 import { fastStringify } from './fast-json.js';
+import { ClientBatches, MAX_BATCH_ITEMS } from './mesh-batches.js';
 import { signalingError, type ClientEvent, type KeyInfo } from './types.js';
 
 const debug = debugFactory('relaymesh:signaling:mesh');
 /** Channel.SIGNALING (kept local to avoid an import cycle with peer-relay.ts). */
 const SIGNALING = 4;
-const MAX_BATCH_ITEMS = 256;
-const MAX_BATCH_CHARS = 1024 * 1024;
 
 export type MeshMessage =
   | { t: 'roster'; r: RosterRecord }
@@ -67,11 +67,8 @@ export class SignalingMesh {
   /** Key requests by `<home>/<rid>`: only the asked home's answer matches. */
   readonly #pending: PendingRequests<string, KeyInfo>;
   readonly #rosterSentTo: BoundedMap<string, number>;
-  /** Client messages per home node waiting for the end of this tick, sent as one mesh message. */
-  readonly #batches = new Map<string, { items: string[]; froms: string[]; chars: number }>();
-  /** Local clients whose connections are not read until the node's 'drain' (their messages filled the way to a home). */
-  readonly #paused = new Set<string>();
-  readonly #onDrain = (): void => this.#resumeClients();
+  /** Client messages per home node in this tick, sent as one mesh message (mesh-batches.ts). */
+  readonly #batches: ClientBatches;
   readonly dropped: Partial<Record<SignalingDropReason, number>> = {};
   /**
    * Nodes known to run a signaling core: every node that sent us a signaling
@@ -100,6 +97,12 @@ export class SignalingMesh {
       max: limits.maxRemoteRequests, timeoutMs: limits.remoteTimeoutMs, what: 'key request',
       timeoutError: (key) => signalingError('PEER_NOT_FOUND', `home node of ${targetOf(String(key))} did not answer`),
       fullError: () => signalingError('LIMIT_REACHED', 'too many remote requests'),
+    });
+    this.#batches = new ClientBatches(node, SIGNALING, {
+      deliver: (id, event) => { host.deliver(id, event); },
+      pauseClients: (ids, paused) => host.pauseClients(ids, paused),
+      count: (reason) => this.#count(reason),
+      closed: () => this.#closed,
     });
     this.#store = new RosterStore(node.identity.idHex, {
       maxHomes: limits.maxHomes, maxIdsPerRoster: limits.maxClients, maxRemoteIds: limits.maxRemoteIds, maxTtlMs: limits.rosterTtlMs * 2,
@@ -234,7 +237,7 @@ export class SignalingMesh {
       // can hand the JSON text to the dialect without re-encoding it.
       if (msg.t === 'msg') {
         const m = msg as Extract<MeshMessage, { t: 'msg' }>;
-        return this.#batch(hex, `${JSON.stringify({ t: 'msg', to: m.to, from: m.from })}\n${fastStringify(m.m)}`, m.from);
+        return this.#batches.add(hex, `${JSON.stringify({ t: 'msg', to: m.to, from: m.from })}\n${fastStringify(m.m)}`, m.from);
       }
       this.#node.sendOnChannel(fromHexId(hex), SIGNALING, textEncoder.encode(JSON.stringify(msg)));
     } catch (err) {
@@ -246,7 +249,7 @@ export class SignalingMesh {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    this.#resumeClients();
+    this.#batches.close();
     clearInterval(this.#refreshTimer);
     if (this.#publishTimer) clearTimeout(this.#publishTimer);
     for (const done of [...this.#pongs.values()]) done();
@@ -256,75 +259,6 @@ export class SignalingMesh {
   #count(reason: SignalingDropReason): void {
     this.dropped[reason] = (this.dropped[reason] ?? 0) + 1;
     debug('dropped: %s', reason);
-  }
-
-  /**
-   * Client messages to one home node in the same tick travel together:
-   * `{"t":"batch","lens":[..]}\n` then the messages back to back (lens in
-   * UTF-16 code units), which saves a sealed mesh message per client message.
-   */
-  #batch(dest: string, text: string, from: string): void {
-    let b = this.#batches.get(dest);
-    if (b && b.chars + text.length > MAX_BATCH_CHARS) {
-      this.#flushBatch(dest);
-      b = undefined;
-    }
-    if (!b) {
-      b = { items: [], froms: [], chars: 0 };
-      this.#batches.set(dest, b);
-      queueMicrotask(() => this.#flushBatch(dest));
-    }
-    b.items.push(text);
-    b.froms.push(from);
-    b.chars += text.length;
-    if (b.items.length >= MAX_BATCH_ITEMS) this.#flushBatch(dest);
-  }
-
-  #flushBatch(dest: string): void {
-    const b = this.#batches.get(dest);
-    if (!b) return;
-    this.#batches.delete(dest);
-    if (this.#closed || this.#node.destroyed) return;
-    const text = b.items.length === 1 ? b.items[0] : `${JSON.stringify({ t: 'batch', lens: b.items.map((i) => i.length) })}\n${b.items.join('')}`;
-    // The node refuses a message toward a congested link at once ('undeliverable', synchronously): the
-    // senders are told, so no client message is lost silently.
-    let refused = false;
-    let accepted = true;
-    const onRefused = (_err: unknown, to: Uint8Array) => { if (toHex(to) === dest) refused = true; };
-    this.#node.on('undeliverable', onRefused);
-    try {
-      accepted = this.#node.sendOnChannel(fromHexId(dest), SIGNALING, textEncoder.encode(text));
-    } catch (err) {
-      refused = true;
-      debug('send to %s failed: %s', dest.slice(0, 8), (err as Error).message);
-    } finally {
-      this.#node.off('undeliverable', onRefused);
-    }
-    // Past sendHighWaterMark (or refused) the senders' connections are not read until 'drain': a client
-    // flooding a remote home is held back by its own socket instead of overrunning the link's queue.
-    if (!accepted || refused) this.#pauseClients(b.froms);
-    if (!refused) return;
-    this.#count('send_failed');
-    // One error per message: every client message the batch carried is reported, none left unaccounted.
-    for (const from of b.froms) {
-      this.#host.deliver(from, { kind: 'error', errorType: 'LIMIT_REACHED', details: 'the mesh toward the target\'s home node is congested: a message was not sent' });
-    }
-  }
-
-  #pauseClients(froms: string[]): void {
-    const fresh = [...new Set(froms)].filter((id) => !this.#paused.has(id));
-    if (fresh.length === 0) return;
-    if (this.#paused.size === 0) this.#node.once('drain', this.#onDrain);
-    for (const id of fresh) this.#paused.add(id);
-    this.#host.pauseClients(fresh, true);
-  }
-
-  #resumeClients(): void {
-    if (this.#paused.size === 0) return;
-    const ids = [...this.#paused];
-    this.#paused.clear();
-    this.#node.off('drain', this.#onDrain);
-    this.#host.pauseClients(ids, false);
   }
 
   /** Makes sure `dest` has our current roster before it gets a message from one of our clients. */

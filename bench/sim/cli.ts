@@ -29,6 +29,7 @@ const { values } = parseArgs({
     latency: { type: 'string', default: '20' },
     procs: { type: 'string', default: '8' },
     retransmits: { type: 'string' },
+    'join-rate': { type: 'string' },
     json: { type: 'string' },
     quiet: { type: 'boolean', default: false },
   },
@@ -66,6 +67,7 @@ if (values.level === 'a') {
 } else {
   const opts = {
     ...common, adversarial: num('adversarial', 0, 0.9), latencyMs: num('latency', 0, 10_000), settleMs: num('settle', 0, 86_400) * 1000,
+    ...(values['join-rate'] !== undefined ? { joinRate: num('join-rate', 1, 1_000_000) } : {}),
   };
   console.log(`options: ${JSON.stringify(opts)}`);
   const limits = values.retransmits !== undefined ? { retransmits: num('retransmits', 0, 16) } : {};

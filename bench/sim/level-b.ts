@@ -28,6 +28,8 @@ export interface LevelBOptions {
   latencyMs: number;
   /** Virtual time to settle after building and after each churn step (ms). */
   settleMs: number;
+  /** Nodes joining per virtual second (default: max(100, nodes / 100), so any mesh is built in at most 100 virtual s). */
+  joinRate?: number;
   seed: number;
   limits?: Partial<Limits>;
   log?: (line: string) => void;
@@ -82,9 +84,8 @@ class SimLink {
   send(f: Uint8Array): boolean {
     if (this.isClosed) return false;
     this.net.onSend(f);
-    const copy = f.slice();
-    const to = this.other;
-    this.net.clock.setTimeout(() => { if (!to.isClosed) to.local.onFrame(to, copy); }, this.net.latencyMs);
+    // A copy: the receiver forwards it with its TTL decremented in place, while the sender may keep its own.
+    this.net.clock.call(this.net.latencyMs, arrive, this.other, f.slice());
     return true;
   }
 
@@ -96,6 +97,10 @@ class SimLink {
     this.local.onClosed(this, false);
     this.other.local.onClosed(this.other, refusedByThisEnd);
   }
+}
+
+function arrive(to: SimLink, f: Uint8Array): void {
+  if (!to.isClosed) to.local.onFrame(to, f);
 }
 
 class SimNode {
@@ -179,15 +184,16 @@ class SimNet {
     this.limits = limits;
   }
 
-  add(adversarial: boolean, bootstrapFrom: SimNode[]): SimNode {
+  /** A new node, bootstrapping to 1-3 random nodes of the first `poolSize` of `pool` (no copy of the pool per join). */
+  add(adversarial: boolean, pool: readonly SimNode[], poolSize = pool.length): SimNode {
     const id = new Uint8Array(20);
     for (let i = 0; i < 20; i++) id[i] = Math.floor(this.rand() * 256);
     const node = new SimNode(id, this, adversarial);
     this.byHex.set(node.hex, node);
     this.nodes.push(node);
     const fanout = 1 + Math.floor(this.rand() * 3);
-    for (let k = 0; k < fanout && bootstrapFrom.length > 0; k++) {
-      const to = bootstrapFrom[Math.floor(this.rand() * bootstrapFrom.length)];
+    for (let k = 0; k < fanout && poolSize > 0; k++) {
+      const to = pool[Math.floor(this.rand() * poolSize)];
       this.dial(node, to.url).catch(() => {});
     }
     node.discovery.start();
@@ -230,10 +236,15 @@ class SimNet {
 
   rebootstrap(node: SimNode): void {
     if (!node.alive) return;
-    const alive = this.nodes.filter((n) => n.alive && n !== node);
-    if (alive.length === 0) return;
     this.clock.setTimeout(() => {
-      if (node.alive && node.table.size === 0) this.dial(node, alive[Math.floor(this.rand() * alive.length)].url).catch(() => this.rebootstrap(node));
+      if (!node.alive || node.table.size > 0) return;
+      // A random live node (most are: sampling beats filtering 100,000 nodes on every call).
+      let to: SimNode | undefined;
+      for (let tries = 0; tries < 64 && !to; tries++) {
+        const n = this.nodes[Math.floor(this.rand() * this.nodes.length)];
+        if (n.alive && n !== node) to = n;
+      }
+      if (to) this.dial(node, to.url).catch(() => this.rebootstrap(node));
     }, 1000 + this.rand() * 1000);
   }
 
@@ -266,14 +277,19 @@ export async function runLevelB(o: LevelBOptions): Promise<LevelBReport> {
   const t0 = performance.now();
   global.gc?.();
   const heap0 = process.memoryUsage().heapUsed;
-  // Nodes join at 100 per virtual second, each bootstrapping to 1-3 random earlier nodes.
-  for (let i = 0; i < o.nodes; i++) {
-    net.add(rand() < o.adversarial, net.nodes.slice(0, Math.max(1, i)));
-    if (i % 100 === 99) {
-      await net.clock.runUntil(net.clock.now() + 1000);
-      if (i % 10_000 === 9_999) log(`joined ${i + 1} nodes (virtual ${(net.clock.now() / 1000).toFixed(0)} s, ${net.clock.ran} events)`);
+  // Nodes join at joinRate per virtual second, spread evenly over each second (one every 1000/joinRate ms),
+  // each bootstrapping to 1-3 random earlier nodes. Every node's own rate limits (maxDialing,
+  // maxDialsPerSecond) hold whatever the join rate.
+  const joinRate = o.joinRate ?? Math.max(100, Math.ceil(o.nodes / 100));
+  const join = async (count: number, pool: () => readonly SimNode[], poolSize: (i: number) => number) => {
+    const step = 1000 / joinRate;
+    for (let i = 0; i < count; i++) {
+      net.add(rand() < o.adversarial, pool(), poolSize(i));
+      await net.clock.runUntil(net.clock.now() + step, 256);
+      if (i % 10_000 === 9_999) log(`joined ${i + 1} nodes (virtual ${(net.clock.now() / 1000).toFixed(0)} s, ${net.clock.ran} events, wall ${((performance.now() - t0) / 1000).toFixed(0)} s)`);
     }
-  }
+  };
+  await join(o.nodes, () => net.nodes, (i) => Math.max(1, i));
   const phases: PhaseB[] = [];
   const phase = async (name: string) => {
     await net.clock.runUntil(net.clock.now() + o.settleMs);
@@ -286,7 +302,7 @@ export async function runLevelB(o: LevelBOptions): Promise<LevelBReport> {
     const { path, ...delivery } = await deliverB(net, live.filter((n) => !n.adversarial), o.pairs, rand);
     const wire = { ...net.wire, retransmitted: sum('retransmitted') - retx0, acksSent: sum('acksSent') - acks0 };
     phases.push({ name, nodes: live.length, holes: h, links: spread(live.map((n) => n.table.size)), wire, path, delivery });
-    log(`${name}: ${live.length} nodes, holes ${h.holes}/${h.pairs}, delivered ${delivery.delivered}/${delivery.sent}, hops p50 ${delivery.hops.p50} p99 ${delivery.hops.p99}`);
+    log(`${name} (virtual ${(net.clock.now() / 1000).toFixed(0)} s, ${net.clock.ran} events): ${live.length} nodes, holes ${h.holes}/${h.pairs}, delivered ${delivery.delivered}/${delivery.sent}, hops p50 ${delivery.hops.p50} p99 ${delivery.hops.p99}`);
   };
   await phase('built');
   global.gc?.();
@@ -297,10 +313,7 @@ export async function runLevelB(o: LevelBOptions): Promise<LevelBReport> {
     for (const n of alive.map((n) => ({ n, r: rand() })).sort((a, b) => a.r - b.r).slice(0, kill).map((x) => x.n)) net.kill(n);
     await phase(`after ${Math.round(o.churn * 100)} % left`);
     const survivors = net.nodes.filter((n) => n.alive);
-    for (let i = 0; i < kill; i++) {
-      net.add(rand() < o.adversarial, survivors);
-      if (i % 100 === 99) await net.clock.runUntil(net.clock.now() + 1000);
-    }
+    await join(kill, () => survivors, () => survivors.length);
     await phase(`after ${kill} joined`);
   }
   return { level: 'b', wallMs: performance.now() - t0, virtualMs: net.clock.now(), events: net.clock.ran, heapPerNodeKiB, phases };

@@ -4,7 +4,7 @@
  * linksPerBucket in every bucket some known node falls in, at most linkBudget),
  * and refreshes sparse buckets with recursive lookups on a jittered timer.
  */
-import { equalBytes, randomBytes, toHex } from '../util/bytes.js';
+import { randomBytes, toHex, toHexAt } from '../util/bytes.js';
 import { ID_LENGTH } from '../crypto/identity.js';
 import { BoundedMap } from '../util/bounded-map.js';
 import { RoutingTable, compareDistance } from './routing-table.js';
@@ -12,7 +12,7 @@ import type { RouteLink } from './route-link.js';
 import { systemClock, jitter, type Clock } from '../util/clock.js';
 import { RateWindow } from '../util/rate-window.js';
 import {
-  HelloFlags, decodeFindNode, decodeNodes, encodeFindNode, encodeNodes, MAX_NODES_PER_FRAME, type NodeInfo,
+  HelloFlags, decodeFindNode, encodeFindNode, encodeNodes, MAX_NODES_PER_FRAME, nodeAt, nodesEntries, nodeUrlAt, type NodeInfo,
 } from '../wire/frames.js';
 import type { Limits } from '../util/limits.js';
 import type { CountDrop } from '../util/drop-reasons.js';
@@ -54,6 +54,7 @@ export class Discovery {
   /** Contacts remembered per k-bucket (contactsPerBucket at most). */
   readonly #perBucketContacts: number[] = [];
   readonly #dials: RateWindow;
+  readonly #localHex: string;
   #maintainQueued: unknown = null;
   #refreshTimer: unknown = null;
   #firstRefresh: unknown = null;
@@ -64,6 +65,7 @@ export class Discovery {
     this.#clock = host.clock ?? systemClock;
     this.#contacts = new BoundedMap(Math.max(2, host.limits.maxContacts), (_hex, c) => this.#uncount(c));
     this.#dials = new RateWindow(host.limits.maxDialsPerSecond);
+    this.#localHex = toHex(host.localId);
   }
 
   contact(id: Uint8Array): NodeInfo | undefined { return this.#contacts.get(toHex(id)); }
@@ -115,18 +117,29 @@ export class Discovery {
     link.send(encodeNodes(nodes));
   }
 
-  /** Learns contacts from a NODES frame (a neighbour's answer or a lookup result). */
+  /**
+   * Learns contacts from a NODES frame (a neighbour's answer or a lookup result).
+   * Entries already linked or known are read in place; only new ones are copied out.
+   */
   onNodes(f: Uint8Array): void {
-    const nodes = decodeNodes(f);
-    if (!nodes) return this.#host.countDrop('malformed');
-    for (const n of nodes) {
-      const hex = toHex(n.id);
-      if (equalBytes(n.id, this.#host.localId) || this.#table.getHex(hex)) continue;
+    const entries = nodesEntries(f);
+    if (!entries) return this.#host.countDrop('malformed');
+    for (const o of entries) {
+      const hex = toHexAt(f, o, o + ID_LENGTH);
+      if (hex === this.#localHex || this.#table.getHex(hex)) continue;
       const known = this.#contacts.get(hex);
-      if (known) { known.url ||= n.url; known.flags |= n.flags; } else this.#remember(n.id, hex, n.flags, n.url);
+      if (known) {
+        if (!known.url) known.url = nodeUrlAt(f, o);
+        known.flags |= f[o + ID_LENGTH];
+      } else if (this.#hasRoom(this.#table.bucketIndex(f.subarray(o, o + ID_LENGTH)))) {
+        const n = nodeAt(f, o);
+        this.#remember(n.id, hex, n.flags, n.url);
+      }
     }
     this.maintainSoon();
   }
+
+  #hasRoom(bucket: number): boolean { return (this.#perBucketContacts[bucket] ?? 0) < this.#host.limits.contactsPerBucket; }
 
   /**
    * Remembers a contact, at most contactsPerBucket in one k-bucket: more than a
@@ -137,9 +150,8 @@ export class Discovery {
     const known = this.#contacts.get(hex);
     if (known) { known.url = url || known.url; known.flags |= flags; return; }
     const bucket = this.#table.bucketIndex(id);
-    const n = this.#perBucketContacts[bucket] ?? 0;
-    if (n >= this.#host.limits.contactsPerBucket) return;
-    this.#perBucketContacts[bucket] = n + 1;
+    if (!this.#hasRoom(bucket)) return;
+    this.#perBucketContacts[bucket] = (this.#perBucketContacts[bucket] ?? 0) + 1;
     this.#contacts.set(hex, { id, hex, flags, url, bucket, failures: 0, lastTried: 0 });
   }
 
@@ -274,9 +286,10 @@ export class Discovery {
     this.maintain();
   }
 
+  /** Links per k-bucket, a copy (maintain closes links while it reads it). */
   #perBucket(): number[] {
-    const perBucket: number[] = [];
-    for (const e of this.#table.entries()) { const i = this.#table.bucketIndex(e.id); perBucket[i] = (perBucket[i] ?? 0) + 1; }
+    const perBucket = this.#table.perBucket().slice();
+    while (perBucket.length > 0 && !perBucket[perBucket.length - 1]) perBucket.pop();
     return perBucket;
   }
 }

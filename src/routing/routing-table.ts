@@ -1,29 +1,30 @@
 /**
- * The routing table: every open, authenticated link, kept in a k-bucket tree
- * keyed by XOR distance. Pure and synchronous: no I/O, no timers. A full bucket
- * does not silently drop a link: `add` reports `false` and the node refuses
- * the link instead of keeping it open and unused.
+ * The routing table: every open, authenticated link, looked up by XOR
+ * distance. It holds at most `capacity` (maxLinks) links, so it is a flat
+ * list scanned in one pass: `closest` keeps the n best while it scans and
+ * `nextHop` the single best, allocating nothing per candidate (a k-bucket tree
+ * built, mapped and sorted a fresh array of every link on each call, which was
+ * most of the routing CPU at simulator level b). Pure and synchronous: no I/O,
+ * no timers. A full table does not silently drop a link: `add` reports
+ * `false` and the node refuses the link instead of keeping it open and unused.
  */
-import KBucket from 'k-bucket';
 import { equalBytes, toHex } from '../util/bytes.js';
 
-export interface TableEntry<L> { id: Uint8Array; link: L; vectorClock?: number; [k: string]: unknown }
+export interface TableEntry<L> { id: Uint8Array; link: L; [k: string]: unknown }
 
 export class RoutingTable<L> {
   readonly localId: Uint8Array;
   readonly capacity: number;
-  readonly #bucket: KBucket<TableEntry<L>>;
+  readonly #list: TableEntry<L>[] = [];
   readonly #byHex = new Map<string, TableEntry<L>>();
+  /** Links per k-bucket index, kept as links come and go. */
+  readonly #perBucket: number[] = [];
 
-  /**
-   * @param capacity the most links the table holds; also the per-bucket size,
-   *   so an open link always fits (see PROTOCOL.md, "Routing table").
-   */
+  /** @param capacity the most links the table holds (see PROTOCOL.md, "Routing table"). */
   constructor(localId: Uint8Array, capacity: number) {
     if (!Number.isInteger(capacity) || capacity < 1) throw new RangeError('capacity must be a positive integer');
     this.localId = localId;
     this.capacity = capacity;
-    this.#bucket = new KBucket<TableEntry<L>>({ localNodeId: localId, numberOfNodesPerKBucket: capacity });
   }
 
   get size(): number { return this.#byHex.size; }
@@ -32,12 +33,13 @@ export class RoutingTable<L> {
   add(id: Uint8Array, link: L): boolean {
     const hex = toHex(id);
     const existing = this.#byHex.get(hex);
-    if (!existing && this.#byHex.size >= this.capacity) return false;
+    if (existing) { existing.link = link; return true; }
+    if (this.#byHex.size >= this.capacity) return false;
     const entry: TableEntry<L> = { id, link };
-    const before = this.#bucket.count();
-    this.#bucket.add(entry);
-    if (!existing && this.#bucket.count() === before) return false;
+    this.#list.push(entry);
     this.#byHex.set(hex, entry);
+    const b = this.bucketIndex(id);
+    this.#perBucket[b] = (this.#perBucket[b] ?? 0) + 1;
     return true;
   }
 
@@ -46,7 +48,11 @@ export class RoutingTable<L> {
     const entry = this.#byHex.get(hex);
     if (!entry) return undefined;
     this.#byHex.delete(hex);
-    this.#bucket.remove(id);
+    const list = this.#list;
+    const i = list.indexOf(entry);
+    list[i] = list[list.length - 1];
+    list.pop();
+    this.#perBucket[this.bucketIndex(entry.id)]--;
     return entry.link;
   }
 
@@ -56,7 +62,7 @@ export class RoutingTable<L> {
 
   /** The `n` links closest to `target` by XOR distance, nearest first. */
   closest(target: Uint8Array, n = this.capacity): TableEntry<L>[] {
-    return this.#bucket.closest(target, n);
+    return this.#best(target, n, null);
   }
 
   /**
@@ -70,16 +76,35 @@ export class RoutingTable<L> {
     // The closest untried link: strictly closer than this node when one exists
     // (greedy progress), else the best remaining one (a depth-first detour).
     if (spread <= 1) {
-      for (const e of this.#bucket.closest(target, exclude.size + 1)) {
-        if (!exclude.has(e.link)) return e;
+      let best: TableEntry<L> | undefined;
+      for (const e of this.#list) {
+        if ((best === undefined || compareDistance(target, e.id, best.id) < 0) && (exclude.size === 0 || !exclude.has(e.link))) best = e;
       }
-      return undefined;
+      return best;
     }
-    const untried = this.#bucket.closest(target, exclude.size + spread).filter((e) => !exclude.has(e.link)).slice(0, spread);
+    const untried = this.#best(target, spread, exclude);
     return untried.length ? untried[Math.floor(Math.random() * untried.length)] : undefined;
   }
 
-  entries(): TableEntry<L>[] { return [...this.#byHex.values()]; }
+  /** The `n` entries closest to `target` (not in `exclude`), nearest first: one pass, insertion into a list of at most n. */
+  #best(target: Uint8Array, n: number, exclude: { has(link: L): boolean; readonly size: number } | null): TableEntry<L>[] {
+    const out: TableEntry<L>[] = [];
+    if (n <= 0) return out;
+    for (const e of this.#list) {
+      if (out.length === n && compareDistance(target, e.id, out[n - 1].id) >= 0) continue;
+      if (exclude && exclude.size > 0 && exclude.has(e.link)) continue;
+      let i = out.length;
+      if (i === n) i--;
+      while (i > 0 && compareDistance(target, e.id, out[i - 1].id) < 0) { out[i] = out[i - 1]; i--; }
+      out[i] = e;
+    }
+    return out;
+  }
+
+  entries(): TableEntry<L>[] { return this.#list.slice(); }
+
+  /** Links in each k-bucket, by index (holes for buckets never used); read-only, it changes as links do. */
+  perBucket(): readonly number[] { return this.#perBucket; }
 
   /** Index (0..159) of the k-bucket `id` falls in: the length of the common prefix with the local id. */
   bucketIndex(id: Uint8Array): number {

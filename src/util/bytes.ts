@@ -10,14 +10,19 @@ const hexScratch: number[] = [];
  * string, not a chain of 20 concatenations (about 600 bytes held per id).
  */
 export function toHex(bytes: Uint8Array): string {
-  const n = bytes.length;
+  return toHexAt(bytes, 0, bytes.length);
+}
+
+/** toHex of `bytes[start..end)`, with no view made (a NODES frame's ids are read in place). */
+export function toHexAt(bytes: Uint8Array, start: number, end: number): string {
+  const n = end - start;
   if (n > 64) {
     let s = '';
-    for (let i = 0; i < n; i++) s += HEX[bytes[i]];
+    for (let i = start; i < end; i++) s += HEX[bytes[i]];
     return s;
   }
   for (let i = 0; i < n; i++) {
-    const b = bytes[i];
+    const b = bytes[start + i];
     hexScratch[2 * i] = HEX_CODES[b >> 4];
     hexScratch[2 * i + 1] = HEX_CODES[b & 15];
   }

@@ -84,6 +84,18 @@ test('contacts are learned from NODES, except this node and nodes already linked
   t.end();
 });
 
+test('a contact learned from NODES keeps its own copy of the id, not a view of the frame', (t) => {
+  const { discovery, state } = makeDiscovery();
+  state.active = false;
+  const f = encodeNodes([node(0x40), node(0x41)]);
+  discovery.onNodes(f);
+  f.fill(0, 2);
+  t.deepEqual([...discovery.contact(id(0x40))!.id], [...id(0x40)], 'the id survives the frame being reused');
+  t.equal(discovery.contact(id(0x41))?.url, 'ws://n41');
+  discovery.stop();
+  t.end();
+});
+
 test('contacts are bounded by maxContacts; the most recently heard of stay', (t) => {
   const { discovery, state } = makeDiscovery({ limits: { maxContacts: 4 } });
   state.active = false;

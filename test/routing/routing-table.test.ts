@@ -62,6 +62,30 @@ test('closest returns links in XOR order', (t) => {
   t.end();
 });
 
+test('perBucket counts the links in each k-bucket as links are added and removed', (t) => {
+  const table = new RoutingTable<string>(id(0), 8);
+  table.add(id(0x80), 'a');
+  table.add(id(0xc0), 'b');
+  table.add(id(0x01), 'c');
+  table.add(id(0x80), 'a2');
+  t.equal(table.perBucket()[0], 2, 'two links in bucket 0; replacing one does not count it twice');
+  t.equal(table.perBucket()[7], 1, 'one in bucket 7');
+  table.remove(id(0xc0));
+  table.remove(id(0x55)); // not in the table
+  t.equal(table.perBucket()[0], 1, 'a removed link is no longer counted');
+  t.deepEqual(table.entries().map((e) => e.link).sort(), ['a2', 'c'], 'entries follow');
+  t.end();
+});
+
+test('nextHop with a spread picks among the closest untried links only', (t) => {
+  const table = new RoutingTable<string>(id(0), 8);
+  for (const [first, name] of [[0x80, 'a'], [0x81, 'b'], [0x82, 'c'], [0x10, 'd']] as const) table.add(id(first), name);
+  const picked = new Set<string>();
+  for (let i = 0; i < 200; i++) picked.add(table.nextHop(id(0x83), new Set(['c']), undefined, 2)!.link);
+  t.deepEqual([...picked].sort(), ['a', 'b'], 'the two closest after the excluded 0x82');
+  t.end();
+});
+
 test('bucketIndex is the common prefix length with the local id', (t) => {
   const table = new RoutingTable<number>(id(0), 8);
   t.equal(table.bucketIndex(id(0x80)), 0);

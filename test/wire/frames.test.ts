@@ -2,7 +2,7 @@ import test from 'tape';
 import fc from 'fast-check';
 import {
   CloseReason, FrameType, MAX_NODES_PER_FRAME, MAX_URL_LENGTH, NONCE_LENGTH, PROOF_LENGTH, PROTOCOL_VERSION,
-  decodeChallenge, decodeClose, decodeFindNode, decodeHello, decodeNodes, decodePing, decodeProof, decodeUtf8,
+  decodeChallenge, decodeClose, decodeFindNode, decodeHello, decodeNodes, decodePing, decodeProof, decodeUtf8, nodeAt, nodesEntries, nodeUrlAt,
   encodeChallenge, encodeClose, encodeFindNode, encodeHello, encodeNodes, encodePing, encodeProof, type Hello, type NodeInfo,
 } from '../../src/wire/frames.js';
 import { ID_LENGTH, KEM_CIPHERTEXT_LENGTH, PUBLIC_KEYS_LENGTH } from '../../src/crypto/identity.js';
@@ -130,6 +130,26 @@ test('a truncated, lengthened or over-full NODES decodes to null', (t) => {
   badUtf8[2 + ID_LENGTH + 2] = 0xff; // first byte of the first url
   t.equal(decodeNodes(badUtf8), null, 'a url that is not UTF-8');
   t.deepEqual(decodeNodes(Uint8Array.of(FrameType.NODES, 0)), [], 'an empty list is valid');
+  t.end();
+});
+
+test('nodesEntries reads a NODES frame in place and nodeAt copies an entry out, ASCII or not', (t) => {
+  const nodes = [
+    { id: new Uint8Array(ID_LENGTH).fill(1), flags: 2, url: 'ws://127.0.0.1:9000' },
+    { id: new Uint8Array(ID_LENGTH).fill(2), flags: 1, url: 'ws://h\u00e9llo.example/\u2713' },
+    { id: new Uint8Array(ID_LENGTH).fill(3), flags: 0, url: '' },
+  ];
+  const f = encodeNodes(nodes);
+  const at = nodesEntries(f);
+  t.equal(at?.length, 3, 'one offset per entry');
+  const out = at!.map((o) => nodeAt(f, o));
+  t.deepEqual(out.map((n) => n.url), nodes.map((n) => n.url), 'urls decoded, the non-ASCII one by the UTF-8 decoder');
+  t.deepEqual(at!.map((o) => nodeUrlAt(f, o)), nodes.map((n) => n.url), 'nodeUrlAt reads the same url');
+  f.fill(0xaa, 2, 2 + ID_LENGTH);
+  t.deepEqual([...out[0].id], [...nodes[0].id], 'the copied id does not share the frame\'s memory');
+  const bad = encodeNodes(nodes);
+  bad[nodesEntries(bad)![1] + ID_LENGTH + 2] = 0xff; // the first byte of the non-ASCII url
+  t.equal(nodesEntries(bad), null, 'a url that is not UTF-8 makes the whole frame malformed');
   t.end();
 });
 

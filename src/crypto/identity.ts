@@ -9,6 +9,7 @@ import { ml_kem768 } from '@noble/post-quantum/ml-kem.js';
 import type { KEMPrepared } from '@noble/post-quantum/ml-kem.js';
 import { equalBytes, fromBase64, fromHex, randomBytes, toBase64, toBuffer, toHex } from '../util/bytes.js';
 import { label, sha256 } from './hash.js';
+import { timed } from '../util/trace.js';
 
 export const ID_LENGTH = 20;
 export const DSA_SEED_LENGTH = 32;
@@ -53,7 +54,7 @@ export class PublicIdentity {
     const copy = keys.slice();
     const dsa = copy.subarray(0, DSA_PUBLIC_KEY_LENGTH);
     const kem = copy.subarray(DSA_PUBLIC_KEY_LENGTH);
-    const id = deriveId(dsa, kem);
+    const id = timed('id check (SHA-256 of the keys)', () => deriveId(dsa, kem));
     if (expectedId && !equalBytes(id, expectedId)) return null;
     return new PublicIdentity(dsa, kem, id);
   }
@@ -72,7 +73,9 @@ export class PublicIdentity {
    * once; keeping the 6 KiB expansion for every neighbour is not worth it).
    */
   encapsulate(): { cipherText: Uint8Array; sharedSecret: Uint8Array } {
-    return this.#prepared ? this.#prepared.encapsulate() : ml_kem768.encapsulate(this.kemPublicKey);
+    const prepared = this.#prepared;
+    return prepared ? timed('ML-KEM encaps, static key (expanded)', () => prepared.encapsulate())
+      : timed('ML-KEM encaps, static key (one-shot)', () => ml_kem768.encapsulate(this.kemPublicKey));
   }
 
   /**
@@ -103,7 +106,7 @@ export class PublicIdentity {
   /** ML-DSA.Verify (FIPS 204 §5.3); false for any malformed input. */
   verify(signature: Uint8Array, message: Uint8Array): boolean {
     try {
-      return ml_dsa65.verify(signature, message, this.dsaPublicKey);
+      return timed('ML-DSA verify', () => ml_dsa65.verify(signature, message, this.dsaPublicKey));
     } catch {
       return false;
     }
@@ -167,12 +170,13 @@ export class Identity extends PublicIdentity {
   /** ML-KEM.Decaps (FIPS 203 §7.3) with this identity's secret key. Throws on malformed input. */
   decapsulate(cipherText: Uint8Array): Uint8Array {
     // The prepared form of the own key skips re-expanding Â on every decapsulation.
-    return this.prepared().decapsulate(cipherText, this.#kemSecretKey);
+    const prepared = this.prepared();
+    return timed('ML-KEM decaps, own static key', () => prepared.decapsulate(cipherText, this.#kemSecretKey));
   }
 
   /** ML-DSA.Sign (FIPS 204 §5.2), hedged (randomized). */
   sign(message: Uint8Array): Uint8Array {
-    return ml_dsa65.sign(message, this.#dsaSecretKey);
+    return timed('ML-DSA sign', () => ml_dsa65.sign(message, this.#dsaSecretKey));
   }
 
   /** The id as a Buffer in Node (the peer-relay API's type). */

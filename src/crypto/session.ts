@@ -22,6 +22,7 @@ import {
   Identity, PublicIdentity, ID_LENGTH, KEM_CIPHERTEXT_LENGTH, KEM_PUBLIC_KEY_LENGTH, PUBLIC_KEYS_LENGTH,
 } from './identity.js';
 import { ReplayWindow } from './replay-window.js';
+import { timed } from '../util/trace.js';
 
 export const SID_LENGTH = 8;
 export const INIT_LENGTH = SID_LENGTH + KEM_PUBLIC_KEY_LENGTH + KEM_CIPHERTEXT_LENGTH + PUBLIC_KEYS_LENGTH;
@@ -37,8 +38,10 @@ export interface EphemeralKeyPair { publicKey: Uint8Array; secretKey: Uint8Array
 
 /** An ephemeral ML-KEM key pair, prepared for decapsulation (made ahead of time, off the critical path). */
 export function generateEphemeral(): EphemeralKeyPair {
-  const kp = ml_kem768.keygen();
-  return { ...kp, prepared: ml_kem768.prepare(kp.publicKey) };
+  return timed('ML-KEM keygen, ephemeral (+ expand)', () => {
+    const kp = ml_kem768.keygen();
+    return { ...kp, prepared: ml_kem768.prepare(kp.publicKey) };
+  });
 }
 
 /** Initiator state between INIT and RESP. */
@@ -83,7 +86,7 @@ export function respond(self: Identity, fromId: Uint8Array, init: Uint8Array, ae
   let ct2: Uint8Array, ss2: Uint8Array;
   try {
     ss1 = self.decapsulate(ct1);
-    ({ cipherText: ct2, sharedSecret: ss2 } = ml_kem768.encapsulate(ephPk));
+    ({ cipherText: ct2, sharedSecret: ss2 } = timed('ML-KEM encaps, ephemeral key (one-shot)', () => ml_kem768.encapsulate(ephPk)));
   } catch {
     return null;
   }
@@ -107,7 +110,8 @@ export function complete(self: Identity, pending: PendingInit, resp: Uint8Array,
   let ss2: Uint8Array, ss3: Uint8Array;
   try {
     const eph = pending.ephemeral;
-    ss2 = eph.prepared ? eph.prepared.decapsulate(ct2, eph.secretKey) : ml_kem768.decapsulate(ct2, eph.secretKey);
+    const prepared = eph.prepared;
+    ss2 = timed('ML-KEM decaps, ephemeral key', () => prepared ? prepared.decapsulate(ct2, eph.secretKey) : ml_kem768.decapsulate(ct2, eph.secretKey));
     ss3 = self.decapsulate(ct3);
   } catch {
     return null;
@@ -123,8 +127,7 @@ export function complete(self: Identity, pending: PendingInit, resp: Uint8Array,
 /** Session keys from the three shared secrets (exported for the golden vectors). Wipes the secrets. */
 export function deriveKeys(idA: Uint8Array, idB: Uint8Array, init: Uint8Array, resp: Uint8Array,
   ss1: Uint8Array, ss2: Uint8Array, ss3: Uint8Array): [Uint8Array, Uint8Array] {
-  const th = sha256(label('e2e'), idA, idB, init, resp);
-  const okm = hkdfSha256(concatBytes(ss1, ss2, ss3), th, LABELS.e2e, 64);
+  const okm = timed('transcript hash + HKDF', () => hkdfSha256(concatBytes(ss1, ss2, ss3), sha256(label('e2e'), idA, idB, init, resp), LABELS.e2e, 64));
   ss1.fill(0); ss2.fill(0); ss3.fill(0);
   return [okm.slice(0, 32), okm.slice(32, 64)];
 }

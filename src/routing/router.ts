@@ -9,6 +9,7 @@ import { RoutingTable, compareDistance } from './routing-table.js';
 import { DedupCache } from './dedup-cache.js';
 import { AckTracker } from './ack-tracker.js';
 import type { RouteLink } from './route-link.js';
+import { trace } from '../util/trace.js';
 import { systemClock, type Clock } from '../util/clock.js';
 import { encodeNodes, MAX_NODES_PER_FRAME, type NodeInfo } from '../wire/frames.js';
 import {
@@ -141,6 +142,7 @@ export class Router {
       }
     }
     link.stats.relayed++;
+    trace('relayed', host.localId);
     this.#forward(f, link);
   }
 

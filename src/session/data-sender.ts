@@ -11,6 +11,7 @@ import { BoundedMap } from '../util/bounded-map.js';
 import { allocEnvelope, CongestionKind, HEADER_LENGTH, MsgType, OFF_MSG_ID } from '../wire/envelope.js';
 import { BatchWriter } from './batch.js';
 import { relayError, type RelayError } from '../util/errors.js';
+import { trace } from '../util/trace.js';
 import type { RouteResult } from '../routing/router.js';
 
 /**
@@ -183,6 +184,7 @@ export class DataSender {
     session.sealPartsInto(frame, HEADER_LENGTH, parts);
     const key = key53(frame, OFF_MSG_ID);
     this.#sentData.set(key, { n: count, to: key53(to) });
+    trace('DATA sent', this.#o.id);
     const result = this.#o.route(frame);
     if (result === 'sent') return true;
     this.#sentData.delete(key);

@@ -22,6 +22,7 @@ import {
 import { BATCH_CHANNEL, readBatch } from './batch.js';
 import { DataSender } from './data-sender.js';
 import { relayError, type RelayError } from '../util/errors.js';
+import { trace } from '../util/trace.js';
 import type { CountDrop } from '../util/drop-reasons.js';
 import type { RouteResult } from '../routing/router.js';
 
@@ -33,6 +34,9 @@ const HELD_PER_INIT = 32;
 const HELD_TOTAL = 256;
 
 const debug = debugFactory('relaymesh:e2e');
+
+/** Message type names for the trace hook (util/trace.ts). */
+const TRACE_NAMES: Record<number, string> = Object.fromEntries(Object.entries(MsgType).map(([k, v]) => [v, k]));
 
 export interface SessionManagerOptions {
   identity: Identity;
@@ -192,7 +196,9 @@ export class SessionManager {
   handle(frame: Uint8Array): void {
     const from = envelope.from(frame);
     const body = envelope.body(frame);
-    switch (envelope.type(frame)) {
+    const type = envelope.type(frame);
+    if (type !== MsgType.DATA) trace(TRACE_NAMES[type] ?? 'frame', this.#o.identity.id, ' received');
+    switch (type) {
       case MsgType.DATA: return this.#onData(frame, from, body);
       case MsgType.KEY_REQUEST: return this.#onKeyRequest(from, body);
       case MsgType.KEY_RESPONSE: return this.#onKeyResponse(from, body);
@@ -235,6 +241,7 @@ export class SessionManager {
   }
 
   #route(type: MsgTypeCode, to: Uint8Array, body: Uint8Array): RouteResult {
+    trace(TRACE_NAMES[type], this.#o.identity.id, ' sent');
     const frame = encodeEnvelope(type, to, this.#o.identity.id, body, this.#o.ttl);
     // The handshake says this node opens batch records (old nodes ignore the flag).
     if (type === MsgType.HANDSHAKE_INIT || type === MsgType.HANDSHAKE_RESP) frame[OFF_FLAGS] |= EnvelopeFlags.BATCH;
@@ -440,6 +447,7 @@ export class SessionManager {
     if (!equalBytes(session.remote.id, from)) { this.#o.countDrop('forged_sender'); return; }
     const r = session.open(envelope.to(frame), from, body);
     if (!r.ok) { this.#o.countDrop(r.reason === 'replay' ? 'replay' : r.reason === 'decrypt' ? 'decrypt_failed' : 'malformed'); return; }
+    trace('DATA opened', this.#o.identity.id);
     this.#sessions.used(session);
     const pt = r.plaintext;
     if (pt.length > 0 && pt[0] === BATCH_CHANNEL) {

@@ -4,8 +4,9 @@
  * sends `{ url }` over IPC once listening, and answers `'cpu'` with
  * `{ cpu: process.cpuUsage() }`; it exits when the parent disconnects.
  */
-import { WebSocketServer, type RawData, type WebSocket } from 'ws';
+import { WebSocketServer } from 'ws';
 import { PeerRelay } from '../../src/index.js';
+import { forwardBetweenEnds } from './relay-raw-ws.js';
 
 const kind = process.argv[2];
 const send = (m: object) => process.send?.(m);
@@ -15,13 +16,7 @@ process.on('disconnect', () => process.exit(0));
 
 if (kind === 'raw') {
   const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, perMessageDeflate: false });
-  const byName = new Map<string, WebSocket>();
-  wss.on('connection', (ws, req) => {
-    const me = req.url === '/B' ? 'B' : 'C';
-    const other = me === 'B' ? 'C' : 'B';
-    byName.set(me, ws);
-    ws.on('message', (data: RawData, isBinary: boolean) => byName.get(other)?.send(data as Buffer, { binary: isBinary }));
-  });
+  forwardBetweenEnds(wss);
   wss.on('listening', () => send({ url: `ws://127.0.0.1:${(wss.address() as { port: number }).port}` }));
 } else if (kind === 'relaymesh') {
   const a = new PeerRelay({ port: 0, host: '127.0.0.1' });

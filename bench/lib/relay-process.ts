@@ -6,9 +6,9 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
-import { WebSocket, type RawData } from 'ws';
-import { PeerRelay } from '../../src/index.js';
-import { once, type End, type RelayShape } from './relay-shape.js';
+import type { RelayShape } from './relay-shape.js';
+import { rawEnds } from './relay-raw-ws.js';
+import { relaymeshEnds } from './relay-relaymesh.js';
 
 export interface RemoteRelay extends RelayShape {
   /** The child's CPU time used so far (µs, user + system). */
@@ -48,59 +48,25 @@ function stop(proc: ChildProcess): Promise<void> {
 
 export async function startRemoteRaw(): Promise<RemoteRelay> {
   const { proc, url } = await child('raw');
-  const dial = async (name: End) => {
-    const ws = new WebSocket(`${url}/${name}`, { perMessageDeflate: false });
-    await once(ws, 'open');
-    return ws;
-  };
-  const ends = { B: await dial('B'), C: await dial('C') };
+  const ends = await rawEnds(url);
   await new Promise((r) => setTimeout(r, 50));
-  const handlers: Record<End, (p: unknown) => void> = { B: () => {}, C: () => {} };
-  for (const at of ['B', 'C'] as const) {
-    ends[at].on('message', (data: RawData, isBinary: boolean) => handlers[at](isBinary ? data : JSON.parse(String(data))));
-  }
   return {
     name: 'raw ws forwarder (own process)',
-    send: (from, payload) => {
-      if (payload instanceof Uint8Array) ends[from].send(payload, { binary: true });
-      else ends[from].send(JSON.stringify(payload));
-    },
-    onReceive: (at, cb) => { handlers[at] = cb; },
+    send: ends.send,
+    onReceive: ends.onReceive,
     cpuUs: cpuOf(proc),
-    close: async () => { for (const ws of Object.values(ends)) ws.terminate(); await stop(proc); },
+    close: async () => { for (const ws of ends.sockets) ws.terminate(); await stop(proc); },
   };
 }
 
 export async function startRemoteRelaymesh(): Promise<RemoteRelay> {
   const { proc, url } = await child('relaymesh');
-  const b = new PeerRelay({ bootstrap: [url] });
-  const c = new PeerRelay({ bootstrap: [url] });
-  const nodes = [b, c];
-  const closeAll = async () => {
-    await Promise.all(nodes.map((n) => new Promise<void>((r) => n.destroy(() => r()))));
-    await stop(proc);
+  const ends = await relaymeshEnds(url).catch(async (err: unknown) => { await stop(proc); throw err; });
+  return {
+    name: 'relaymesh A (own process)',
+    send: ends.send,
+    onReceive: ends.onReceive,
+    cpuUs: cpuOf(proc),
+    close: async () => { await ends.close(); await stop(proc); },
   };
-  try {
-    await Promise.all([once(b, 'peer'), once(c, 'peer')]);
-    const handlers: Record<End, (p: unknown) => void> = { B: () => {}, C: () => {} };
-    b.on('message', (d) => handlers.B(d));
-    c.on('message', (d) => handlers.C(d));
-    for (const [from, to] of [[b, c], [c, b]] as const) {
-      const got = once(to, 'message');
-      from.send(to.id, { warm: true });
-      await got;
-    }
-    if (b.peers.length !== 1 || c.peers.length !== 1) throw new Error('B and C must link to A only');
-    const ends = { B: b, C: c };
-    return {
-      name: 'relaymesh A (own process)',
-      send: (from, payload) => { ends[from].send((from === 'B' ? c : b).id, payload); },
-      onReceive: (at, cb) => { handlers[at] = cb; },
-      cpuUs: cpuOf(proc),
-      close: closeAll,
-    };
-  } catch (err) {
-    await closeAll();
-    throw err;
-  }
 }

@@ -5,9 +5,16 @@
  * flooding origin gets its share and a light one keeps its latency. When the
  * queue is over its limits, the heaviest flow loses its newest frame.
  *
- * The queue knows nothing of windows or transports: the link says how many
- * bytes its transport holds when a frame is queued, and whether it can write
- * while the queue is drained.
+ * Light flows go first. An origin is *light* on a link while its frames sent
+ * on it over the last two windows' worth of the link's routed bytes add up to
+ * less than a quarter window (the *reserve*); otherwise it is heavy. Control
+ * frames and light origins' frames may go past the window by up to the
+ * reserve, so a light frame never waits for the CREDIT a flood is waiting
+ * for, and never queues behind a flood's frames (`classify`).
+ *
+ * The queue knows nothing of transports: the link says how many bytes its
+ * transport holds when a frame is queued, and whether it can write (within
+ * the window, or within the reserve past it) while the queue is drained.
  */
 import type { CountDrop } from '../util/drop-reasons.js';
 import { key53 } from '../util/bytes.js';
@@ -29,6 +36,8 @@ export interface FlowQueueOptions {
   maxFlowBuffer: number;
   /** A flow's queued bytes above which `flowSignal(.., true)` is called (false again below half). */
   flowMark: number;
+  /** The link's window: a quarter of it is the reserve for light flows, and it measures what is recent. */
+  window: number;
   countDrop: CountDrop;
   hooks?: LinkHooks;
 }
@@ -55,6 +64,21 @@ const OFF_FROM = 32;
 const ROUTE_TYPE_UNREACHABLE = 0x06;
 const ROUTE_TYPE_CONGESTION = 0x0a;
 
+/** What `classify` says of a frame that would be sent now. */
+export const Go = {
+  /** Frames of its kind wait ahead of it (or it is heavy and others wait): it is queued. */
+  QUEUE: 0,
+  /** It may go if the window has room. */
+  WINDOW: 1,
+  /** A control frame or a light origin's frame with nothing ahead: it may use the reserve past the window. */
+  RESERVE: 2,
+} as const;
+export type Go = (typeof Go)[keyof typeof Go];
+
+function isFlowFrame(frame: Uint8Array): boolean {
+  return frame[0] === FrameType.ROUTE && frame.length >= 52 && frame[1] !== ROUTE_TYPE_UNREACHABLE && frame[1] !== ROUTE_TYPE_CONGESTION;
+}
+
 export class FlowQueue {
   readonly #o: FlowQueueOptions;
   /** Control frames (and routed reports) waiting: sent before any flow. */
@@ -65,8 +89,49 @@ export class FlowQueue {
   #ringPos = 0;
   /** Bytes queued (control and flows). */
   #queued = 0;
+  /** Routed bytes sent per origin in this epoch and the one before (an epoch: a window of the link's routed bytes). */
+  #recent = new Map<number, number>();
+  #before = new Map<number, number>();
+  #epochBytes = 0;
+  readonly #reserve: number;
 
-  constructor(o: FlowQueueOptions) { this.#o = o; }
+  constructor(o: FlowQueueOptions) {
+    this.#o = o;
+    this.#reserve = Math.max(1, Math.floor(o.window / 4));
+  }
+
+  /** Bytes control frames and light origins' frames may go past the window. */
+  get reserve(): number { return this.#reserve; }
+
+  /** An origin is light while what it sent recently is under the reserve. */
+  #light(key: number): boolean {
+    return (this.#recent.get(key) ?? 0) + (this.#before.get(key) ?? 0) < this.#reserve;
+  }
+
+  /** Whether an origin (its key53 of the 20-byte id) is light on this link now. */
+  isLight(key: number): boolean { return this.#light(key); }
+
+  /** Whether `frame` may go now, past everything queued, and within which bound (it is then the link's to send). */
+  classify(frame: Uint8Array): Go {
+    if (!isFlowFrame(frame)) return this.#control.length ? Go.QUEUE : Go.RESERVE;
+    if (this.#queued === 0) return this.#light(key53(frame, OFF_FROM)) ? Go.RESERVE : Go.WINDOW;
+    if (this.#control.length) return Go.QUEUE;
+    const key = key53(frame, OFF_FROM);
+    return !this.#flows.has(key) && this.#light(key) ? Go.RESERVE : Go.QUEUE;
+  }
+
+  /** Counts a routed frame the link sent (by whatever path), for telling light origins from heavy ones. */
+  sent(frame: Uint8Array): void {
+    if (!isFlowFrame(frame)) return;
+    const key = key53(frame, OFF_FROM);
+    this.#recent.set(key, (this.#recent.get(key) ?? 0) + frame.length);
+    this.#epochBytes += frame.length;
+    if (this.#epochBytes >= this.#o.window) {
+      this.#epochBytes = 0;
+      this.#before = this.#recent;
+      this.#recent = new Map();
+    }
+  }
 
   /** Bytes queued (control and flows). */
   get bytes(): number { return this.#queued; }
@@ -92,9 +157,8 @@ export class FlowQueue {
   push(frame: Uint8Array, transport: number): boolean {
     const len = frame.length;
     const o = this.#o;
-    const routed = frame[0] === FrameType.ROUTE && frame.length >= 52;
     if (transport + len > o.maxBuffered) { o.countDrop('congested'); return false; }
-    if (!routed || frame[1] === ROUTE_TYPE_UNREACHABLE || frame[1] === ROUTE_TYPE_CONGESTION) {
+    if (!isFlowFrame(frame)) {
       // Control frames and reports are small and go first; only the link's total bounds them.
       if (this.#queued + transport + len > o.maxBuffered) { o.countDrop('congested'); return false; }
       this.#control.push(frame);
@@ -135,11 +199,21 @@ export class FlowQueue {
     return true;
   }
 
-  /** Sends queued frames while `canWrite()` allows: control first, then flows by DRR. */
-  drain(canWrite: () => boolean, send: (frame: Uint8Array) => void): void {
+  /**
+   * Sends queued frames while `canWrite` allows (`reserve`: may the frame use the reserve past the
+   * window): control first, then light origins' frames, then every flow by DRR.
+   */
+  drain(canWrite: (reserve: boolean) => boolean, send: (frame: Uint8Array) => void): void {
+    while (this.#control.length) {
+      if (!canWrite(true)) return;
+      const f = this.#control.shift()!;
+      this.#queued -= f.length;
+      send(f);
+    }
+    if (this.#ring.length) this.#drainLight(canWrite, send);
     while (this.#queued > 0) {
-      if (!canWrite()) break;
       if (this.#control.length) {
+        if (!canWrite(true)) break;
         const f = this.#control.shift()!;
         this.#queued -= f.length;
         send(f);
@@ -147,16 +221,19 @@ export class FlowQueue {
       }
       const flow = this.#ring[this.#ringPos];
       if (!flow) { this.#ringPos = 0; if (!this.#ring.length) break; continue; }
+      const light = this.#light(flow.key);
+      if (!canWrite(light)) break;
       if (!flow.topped) { flow.deficit += QUANTUM; flow.topped = true; }
       let stalled = false;
       while (flow.head < flow.q.length) {
         const f = flow.q[flow.head];
         if (f.length > flow.deficit) break;
-        if (!canWrite()) { stalled = true; break; }
+        if (!canWrite(light)) { stalled = true; break; }
         flow.q[flow.head++] = undefined as unknown as Uint8Array;
         flow.deficit -= f.length;
         flow.bytes -= f.length;
         this.#queued -= f.length;
+        this.sent(f);
         send(f);
       }
       if (stalled) break;
@@ -165,6 +242,24 @@ export class FlowQueue {
       this.#maybeGo(flow);
       flow.topped = false;
       this.#ringPos = (this.#ringPos + 1) % this.#ring.length;
+    }
+  }
+
+  /** Light origins' queued frames go before the round: each while it stays light and the reserve allows. */
+  #drainLight(canWrite: (reserve: boolean) => boolean, send: (frame: Uint8Array) => void): void {
+    for (let i = 0; i < this.#ring.length;) {
+      const flow = this.#ring[i];
+      while (flow.head < flow.q.length && this.#light(flow.key)) {
+        if (!canWrite(true)) return;
+        const f = flow.q[flow.head];
+        flow.q[flow.head++] = undefined as unknown as Uint8Array;
+        flow.bytes -= f.length;
+        this.#queued -= f.length;
+        this.sent(f);
+        send(f);
+      }
+      if (flow.head === flow.q.length) this.#deactivate(flow);
+      else { this.#maybeGo(flow); i++; }
     }
   }
 

@@ -30,7 +30,7 @@ import { jitter } from '../util/clock.js';
 import { key53 } from '../util/bytes.js';
 import { DEFAULT_LIMITS } from '../util/limits.js';
 import { decodeCredit, encodeCredit, HelloFlags } from '../wire/frames.js';
-import { FlowQueue, type LinkHooks } from './flow-queue.js';
+import { FlowQueue, Go, type LinkHooks } from './flow-queue.js';
 
 export type { LinkHooks } from './flow-queue.js';
 
@@ -122,7 +122,8 @@ export class Link extends EventEmitter<LinkEvents> {
     } as ResolvedLinkOptions;
     this.#localKey = key53(o.identity.id, 0);
     this.#queue = new FlowQueue({
-      maxBuffered: o.maxBuffered, maxFlowBuffer: this.#o.maxFlowBuffer, flowMark: this.#o.flowMark, countDrop: o.countDrop, hooks: o.hooks,
+      maxBuffered: o.maxBuffered, maxFlowBuffer: this.#o.maxFlowBuffer, flowMark: this.#o.flowMark, window: this.#o.window,
+      countDrop: o.countDrop, hooks: o.hooks,
     });
     this.#hello = encodeHello({
       version: PROTOCOL_VERSION, flags: o.flags, nonce: randomBytes(NONCE_LENGTH), id: o.identity.id,
@@ -170,9 +171,12 @@ export class Link extends EventEmitter<LinkEvents> {
    */
   send(frame: Uint8Array): boolean {
     if (this.#state !== 'open') return false;
-    if (this.#queue.bytes === 0 && this.#canWrite()) {
+    // Nothing of its kind ahead of it (control frames, light origins' frames: §3.6): it goes now if the window allows.
+    const go = this.#queue.classify(frame);
+    if (go !== Go.QUEUE && this.#canWrite(go === Go.RESERVE)) {
       // The hard limit holds on the fast path too (a transport may buffer beyond the window: a stale estimate).
       if (this.connection.bufferedAmount + frame.length > this.#o.maxBuffered) { this.#o.countDrop('congested'); return false; }
+      this.#queue.sent(frame);
       this.#send(frame);
       return true;
     }
@@ -203,9 +207,10 @@ export class Link extends EventEmitter<LinkEvents> {
    * Windowed, only the window counts: bytes in the transport are in flight too, and a transport's
    * bufferedAmount may be a stale upper bound (WebRTC reads its channel's only while sending), so
    * waiting on it could wait for ever. Otherwise the transport's buffer is all there is to go by.
+   * `reserve`: a control frame or a light origin's, which may go past the window by the queue's reserve.
    */
-  #canWrite(): boolean {
-    const cap = this.#o.window;
+  #canWrite(reserve: boolean): boolean {
+    const cap = reserve ? this.#o.window + this.#queue.reserve : this.#o.window;
     if (this.#windowed) return ((this.#sent - this.#acked) >>> 0) < cap;
     return this.connection.bufferedAmount < cap;
   }
@@ -217,9 +222,9 @@ export class Link extends EventEmitter<LinkEvents> {
     this.#pollTimer = setTimeout(() => { this.#pollTimer = null; this.#pump(); }, POLL_MS);
   }
 
-  /** Sends queued frames while the window and the transport allow: control first, then flows by DRR. */
+  /** Sends queued frames while the window and the transport allow: control first, light origins next, then flows by DRR. */
   #pump(): void {
-    this.#queue.drain(() => this.#state === 'open' && this.#canWrite(), (f) => this.#send(f));
+    this.#queue.drain((reserve) => this.#state === 'open' && this.#canWrite(reserve), (f) => this.#send(f));
     this.#armPump();
   }
 

@@ -35,7 +35,7 @@ async function pair(hooks: LinkHooks, limits: Partial<LinkOptions>) {
 
 const tick = () => new Promise((r) => setTimeout(r, 20));
 
-test('past the window frames queue; the heaviest origin loses its newest frames, a light one loses none', async (t) => {
+test('past the window frames queue; a light origin goes past it by the reserve, then queues; the heaviest origin loses its newest frames, the light one none', async (t) => {
   const evicted: string[] = [];
   const signals: [string, boolean][] = [];
   const hooks: LinkHooks = {
@@ -58,20 +58,79 @@ test('past the window frames queue; the heaviest origin loses its newest frames,
   t.ok(heavyRefused > 0, `frames past its own limit were refused (${heavyRefused})`);
   t.deepEqual(signals, [[toHex(heavy), true]], 'the heavy origin was told to stop once, when it passed flowMark');
   let lightRefused = 0;
-  for (let i = 0; i < 20; i++) if (!a.send(frame(light))) lightRefused++;
+  const outBefore = a.stats.framesOut;
+  const inFlightBefore = a.inFlight;
+  for (let i = 0; i < 24; i++) if (!a.send(frame(light))) lightRefused++;
+  const direct = a.stats.framesOut - outBefore;
   t.equal(lightRefused, 0, 'every frame of the light origin is taken');
+  // The reserve is a quarter window (4 KiB here): 1 KiB frames of the light origin go past the full window until it has sent that much.
+  t.equal(direct, 4, `the light origin's first frames went at once, past the full window (${direct})`);
+  t.ok(a.inFlight > inFlightBefore && a.inFlight < WINDOW + WINDOW / 4 + 1100, `in flight: within the window plus the reserve (${a.inFlight})`);
   t.ok(evicted.length > 0 && evicted.every((o) => o === toHex(heavy)), `room was made from the heavy origin only (${evicted.length} evicted)`);
   t.ok(a.queueInfo().bytes <= 64 * 1024, 'the link holds at most maxBuffered');
   t.equal(a.queueInfo().flows, 2, 'two flows wait');
+  await tick();
   const before = got.length;
-  t.ok(got.every((o) => o === toHex(heavy)), 'so far only the heavy frames that fit the window arrived');
+  t.equal(got.filter((o) => o === toHex(light)).length, direct, 'the light frames that went at once arrived');
   a.close();
   await tick();
   t.equal(got.length, before, 'nothing more arrived');
-  t.ok(evicted.filter((o) => o === toHex(light)).length === 20, 'frames still queued when the link closed are handed back, the light ones too');
+  t.equal(evicted.filter((o) => o === toHex(light)).length, 24 - direct, 'frames still queued when the link closed are handed back, the light ones too');
 });
 
-test('CREDIT reopens the window: queued frames go by round robin, a light origin right behind the heavy one\'s quantum', async (t) => {
+test('a light origin\'s frame goes before a flood\'s queued frames, even with the window full; nothing is lost', async (t) => {
+  const { a, b, release } = await pair({}, { maxBuffered: 4 << 20, maxFlowBuffer: 4 << 20, flowMark: 1 << 20 });
+  const got: string[] = [];
+  b.on('frame', (f) => got.push(toHex(envelope.from(f))));
+  const heavy = randomBytes(20);
+  const light = randomBytes(20);
+  const frame = (from: Uint8Array, size = 1000) => encodeEnvelope(MsgType.DATA, randomBytes(20), from, new Uint8Array(size));
+  // The flood: 16 KiB frames, as batch records are; the window (16 KiB here) is full after one, the rest waits.
+  for (let i = 0; i < 20; i++) a.send(frame(heavy, 16 * 1024));
+  await tick();
+  const queued = a.queueInfo();
+  t.equal(queued.frames, 19, 'one flood frame is in flight, 19 wait for CREDIT (held back)');
+  const lightOut = a.stats.framesOut;
+  for (let i = 0; i < 3; i++) a.send(frame(light));
+  t.equal(a.stats.framesOut - lightOut, 3, 'the three light frames went at once, ahead of the 19 queued');
+  await tick();
+  t.deepEqual(got.map((o) => (o === toHex(light) ? 'L' : 'H')), ['H', 'L', 'L', 'L'], 'they arrived right after the flood frame in flight');
+  release();
+  t.ok(await new Promise<boolean>((resolve) => {
+    const end = Date.now() + 10_000;
+    const check = () => (got.length >= 23 ? resolve(true) : Date.now() > end ? resolve(false) : setTimeout(check, 10));
+    check();
+  }), `all 23 frames arrived (${got.length})`);
+  t.equal(got.filter((o) => o === toHex(heavy)).length, 20, 'every flood frame arrived');
+  t.equal(a.queueInfo().frames, 0, 'nothing is left queued');
+  a.close();
+});
+
+test('an origin that has sent more than the reserve counts as heavy: the rest of its frames wait for the window like the flood\'s; none is lost', async (t) => {
+  const { a, b, release } = await pair({}, { maxBuffered: 4 << 20, maxFlowBuffer: 4 << 20, flowMark: 1 << 20 });
+  const got: string[] = [];
+  b.on('frame', (f) => got.push(toHex(envelope.from(f))));
+  const heavy = randomBytes(20);
+  const second = randomBytes(20);
+  const frame = (from: Uint8Array) => encodeEnvelope(MsgType.DATA, randomBytes(20), from, new Uint8Array(1000));
+  for (let i = 0; i < 100; i++) a.send(frame(heavy));
+  await tick();
+  const out = a.stats.framesOut;
+  for (let i = 0; i < 40; i++) a.send(frame(second));
+  const direct = a.stats.framesOut - out;
+  t.equal(direct, 4, `only the second origin's first 4 KiB went past the window (${direct} frames)`);
+  t.equal(a.queueInfo().flows, 2, 'the rest of both flows wait');
+  release();
+  t.ok(await new Promise<boolean>((resolve) => {
+    const end = Date.now() + 10_000;
+    const check = () => (got.length >= 140 ? resolve(true) : Date.now() > end ? resolve(false) : setTimeout(check, 10));
+    check();
+  }), `all 140 frames arrived (${got.length})`);
+  t.equal(got.filter((o) => o === toHex(second)).length, 40, 'all of the second origin\'s frames arrived');
+  a.close();
+});
+
+test('CREDIT reopens the window: queued frames go by round robin, a light origin\'s no later than right behind the heavy one\'s quantum', async (t) => {
   const { a, b, release } = await pair({}, { maxBuffered: 4 << 20, maxFlowBuffer: 4 << 20, flowMark: 1 << 20 });
   const got: string[] = [];
   b.on('frame', (f) => got.push(toHex(envelope.from(f))));

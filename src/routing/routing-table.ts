@@ -1,13 +1,15 @@
 /**
- * The routing table: every open, authenticated link, looked up by XOR
- * distance. It holds at most `capacity` (maxLinks) links, so it is a flat
- * list scanned in one pass: `closest` keeps the n best while it scans and
- * `nextHop` the single best, allocating nothing per candidate (a k-bucket tree
- * built, mapped and sorted a fresh array of every link on each call, which was
- * most of the routing CPU at simulator level b). Pure and synchronous: no I/O,
- * no timers. A full table does not silently drop a link: `add` reports
- * `false` and the node refuses the link instead of keeping it open and unused.
+ * The routing table: every open, authenticated link, kept in a k-bucket tree
+ * (the `k-bucket` package) keyed by XOR distance, which decides membership: a
+ * full bucket or table does not silently drop a link: `add` reports `false`
+ * and the node refuses the link instead of keeping it open and unused.
+ * Look-ups by distance read a flat list of the same entries in one pass
+ * (`closest` keeps the n best while it scans, `nextHop` the single best,
+ * allocating nothing per candidate): the tree's own `closest` concatenates,
+ * maps and sorts every link on each call, which was most of the routing CPU
+ * at simulator level b. Pure and synchronous: no I/O, no timers.
  */
+import KBucket from 'k-bucket';
 import { equalBytes, toHex } from '../util/bytes.js';
 
 export interface TableEntry<L> { id: Uint8Array; link: L; [k: string]: unknown }
@@ -15,16 +17,21 @@ export interface TableEntry<L> { id: Uint8Array; link: L; [k: string]: unknown }
 export class RoutingTable<L> {
   readonly localId: Uint8Array;
   readonly capacity: number;
+  readonly #bucket: KBucket<TableEntry<L>>;
   readonly #list: TableEntry<L>[] = [];
   readonly #byHex = new Map<string, TableEntry<L>>();
   /** Links per k-bucket index, kept as links come and go. */
   readonly #perBucket: number[] = [];
 
-  /** @param capacity the most links the table holds (see PROTOCOL.md, "Routing table"). */
+  /**
+   * @param capacity the most links the table holds; also the per-bucket size,
+   *   so an open link always fits (see PROTOCOL.md, "Routing table").
+   */
   constructor(localId: Uint8Array, capacity: number) {
     if (!Number.isInteger(capacity) || capacity < 1) throw new RangeError('capacity must be a positive integer');
     this.localId = localId;
     this.capacity = capacity;
+    this.#bucket = new KBucket<TableEntry<L>>({ localNodeId: localId, numberOfNodesPerKBucket: capacity });
   }
 
   get size(): number { return this.#byHex.size; }
@@ -36,6 +43,9 @@ export class RoutingTable<L> {
     if (existing) { existing.link = link; return true; }
     if (this.#byHex.size >= this.capacity) return false;
     const entry: TableEntry<L> = { id, link };
+    const before = this.#bucket.count();
+    this.#bucket.add(entry);
+    if (this.#bucket.count() === before) return false;
     this.#list.push(entry);
     this.#byHex.set(hex, entry);
     const b = this.bucketIndex(id);
@@ -48,6 +58,7 @@ export class RoutingTable<L> {
     const entry = this.#byHex.get(hex);
     if (!entry) return undefined;
     this.#byHex.delete(hex);
+    this.#bucket.remove(id);
     const list = this.#list;
     const i = list.indexOf(entry);
     list[i] = list[list.length - 1];

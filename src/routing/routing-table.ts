@@ -14,12 +14,24 @@ import { equalBytes, toHex } from '../util/bytes.js';
 
 export interface TableEntry<L> { id: Uint8Array; link: L; [k: string]: unknown }
 
+/** An entry with the id's first 32 bits as a number: most XOR comparisons end there. */
+interface Entry<L> extends TableEntry<L> { readonly head: number }
+
+const head32 = (id: Uint8Array): number => ((id[0] << 24) | (id[1] << 16) | (id[2] << 8) | id[3]) >>> 0;
+
+/** XOR-closer comparison of two entries to a target whose first 32 bits are `t`: negative if `a` is closer. */
+function closer<L>(target: Uint8Array, t: number, a: Entry<L>, b: Entry<L>): number {
+  const da = (a.head ^ t) >>> 0;
+  const db = (b.head ^ t) >>> 0;
+  return da !== db ? da - db : compareDistance(target, a.id, b.id);
+}
+
 export class RoutingTable<L> {
   readonly localId: Uint8Array;
   readonly capacity: number;
   readonly #bucket: KBucket<TableEntry<L>>;
-  readonly #list: TableEntry<L>[] = [];
-  readonly #byHex = new Map<string, TableEntry<L>>();
+  readonly #list: Entry<L>[] = [];
+  readonly #byHex = new Map<string, Entry<L>>();
   /** Links per k-bucket index, kept as links come and go. */
   readonly #perBucket: number[] = [];
 
@@ -42,7 +54,7 @@ export class RoutingTable<L> {
     const existing = this.#byHex.get(hex);
     if (existing) { existing.link = link; return true; }
     if (this.#byHex.size >= this.capacity) return false;
-    const entry: TableEntry<L> = { id, link };
+    const entry: Entry<L> = { id, link, head: head32(id) };
     const before = this.#bucket.count();
     this.#bucket.add(entry);
     if (this.#bucket.count() === before) return false;
@@ -87,9 +99,10 @@ export class RoutingTable<L> {
     // The closest untried link: strictly closer than this node when one exists
     // (greedy progress), else the best remaining one (a depth-first detour).
     if (spread <= 1) {
-      let best: TableEntry<L> | undefined;
+      const t = head32(target);
+      let best: Entry<L> | undefined;
       for (const e of this.#list) {
-        if ((best === undefined || compareDistance(target, e.id, best.id) < 0) && (exclude.size === 0 || !exclude.has(e.link))) best = e;
+        if ((best === undefined || closer(target, t, e, best) < 0) && (exclude.size === 0 || !exclude.has(e.link))) best = e;
       }
       return best;
     }
@@ -98,15 +111,16 @@ export class RoutingTable<L> {
   }
 
   /** The `n` entries closest to `target` (not in `exclude`), nearest first: one pass, insertion into a list of at most n. */
-  #best(target: Uint8Array, n: number, exclude: { has(link: L): boolean; readonly size: number } | null): TableEntry<L>[] {
-    const out: TableEntry<L>[] = [];
+  #best(target: Uint8Array, n: number, exclude: { has(link: L): boolean; readonly size: number } | null): Entry<L>[] {
+    const out: Entry<L>[] = [];
     if (n <= 0) return out;
+    const t = head32(target);
     for (const e of this.#list) {
-      if (out.length === n && compareDistance(target, e.id, out[n - 1].id) >= 0) continue;
+      if (out.length === n && closer(target, t, e, out[n - 1]) >= 0) continue;
       if (exclude && exclude.size > 0 && exclude.has(e.link)) continue;
       let i = out.length;
       if (i === n) i--;
-      while (i > 0 && compareDistance(target, e.id, out[i - 1].id) < 0) { out[i] = out[i - 1]; i--; }
+      while (i > 0 && closer(target, t, e, out[i - 1]) < 0) { out[i] = out[i - 1]; i--; }
       out[i] = e;
     }
     return out;

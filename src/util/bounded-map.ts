@@ -38,13 +38,20 @@ export class BoundedMap<K, V> {
   set(key: K, value: V): this {
     this.#old.delete(key);
     this.#current.set(key, value);
-    if (this.#current.size >= this.#half) {
-      const dropped = this.#old;
-      this.#old = this.#current;
-      this.#current = new Map();
-      if (this.#onEvict) for (const [k, v] of dropped) this.#onEvict(k, v);
-    }
+    if (this.#current.size >= this.#half) this.rotate();
     return this;
+  }
+
+  /**
+   * Starts a new generation now: `old` (and every entry in it) is dropped and
+   * `current` becomes `old`, whatever their sizes. Lets a caller expire entries
+   * by age as well as by count (DedupCache). `onEvict` is told of the drops.
+   */
+  rotate(): void {
+    const dropped = this.#old;
+    this.#old = this.#current;
+    this.#current = new Map();
+    if (this.#onEvict) for (const [k, v] of dropped) this.#onEvict(k, v);
   }
 
   delete(key: K): boolean {

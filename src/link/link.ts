@@ -76,10 +76,14 @@ export interface LinkEvents {
   close: [reason: CloseReasonCode | null, err: RelayError | null];
 }
 
+/** Who is at the other end of a link: its id, checked against its keys in the handshake. */
+export interface RemotePeer { readonly id: Uint8Array; readonly idHex: string }
+
 export class Link extends EventEmitter<LinkEvents> {
   readonly connection: Connection;
   readonly initiator: boolean;
-  remote: PublicIdentity | null = null;
+  /** The remote's id, once its HELLO checked out (its keys are held apart, until `takeKeys()`). */
+  remote: RemotePeer | null = null;
   remoteHello: Hello | null = null;
   readonly createdAt = Date.now();
   openedAt = 0;
@@ -93,6 +97,8 @@ export class Link extends EventEmitter<LinkEvents> {
   #ssOut: Uint8Array | null = null;
   #proofSent = false;
   #remoteProven = false;
+  /** The remote's public keys (checked against its id), until the node takes them. */
+  #keys: PublicIdentity | null = null;
   #state: 'handshake' | 'open' | 'closed' = 'handshake';
   #closeReason: CloseReasonCode | null = null;
   #lastIn = Date.now();
@@ -154,6 +160,18 @@ export class Link extends EventEmitter<LinkEvents> {
         if (this.#state === 'handshake') this.close(CloseReason.PROTOCOL_ERROR, relayError('ERR_TIMEOUT', 'link handshake timed out'));
       });
     }, ms);
+  }
+
+  /**
+   * The remote's public keys, checked against its id in the handshake, handed
+   * over once: the link needs them no more after its HELLO. A node that does not
+   * keep them (past its first targetLinks links) then holds only the id, and
+   * fetches the keys with KEY_REQUEST if it ever wants a session (§5.1).
+   */
+  takeKeys(): PublicIdentity | null {
+    const keys = this.#keys;
+    this.#keys = null;
+    return keys;
   }
 
   get isOpen(): boolean { return this.#state === 'open'; }
@@ -350,8 +368,9 @@ export class Link extends EventEmitter<LinkEvents> {
       this.#o.countDrop('auth_failed');
       return this.close(CloseReason.AUTH_FAILED, relayError('ERR_AUTH_FAILED', `expected ${toHex(this.#o.expectedId)}, got ${remote.idHex}`));
     }
-    this.remote = remote;
-    // Kept: what the remote said of itself. Not kept: its keys (in `remote`) and the HELLO bytes (in th).
+    this.remote = { id: remote.id, idHex: remote.idHex };
+    this.#keys = remote;
+    // Kept: what the remote said of itself. Not kept: its keys (until takeKeys) and the HELLO bytes (in th).
     this.remoteHello = { version: h.version, flags: h.flags, url: h.url, id: remote.id, nonce: EMPTY, publicKeys: EMPTY };
     this.#th = linkTranscript(this.#o.identity.id, this.#hello!, remote.id, f);
     this.#hello = null;

@@ -429,10 +429,12 @@ export class RelayNode extends EventEmitter<NodeEvents> implements MeshNode {
   #flags(): number { return HelloFlags.FLOW | (this.wrtc ? HelloFlags.WEBRTC : 0) | (this.#url ? HelloFlags.WEBSOCKET : 0); }
 
   #onLinkOpen(link: Link, isNewPeer: boolean): void {
-    // One encapsulation to a new neighbour is made ahead (its session then starts
-    // faster) only while this node has few links: at scale that KEM work would go
-    // to links that may never carry a session.
-    this.#sessions.learnKeys(link.remote!, this.#table.size <= this.limits.targetLinks);
+    // The keys of its first targetLinks links are kept, with one encapsulation to each
+    // made ahead (their sessions then start faster). Past that, a link's keys (3,136
+    // bytes) are dropped: most links never carry a session, and one that does fetches
+    // them with KEY_REQUEST, checked against the id like any keys received (§5.1).
+    const keys = link.takeKeys();
+    if (keys && this.#table.size <= this.limits.targetLinks) this.#sessions.learnKeys(keys, true);
     this.#discovery.onLinkOpen(link);
     this.#sessions.kick();
     if (isNewPeer) this.emit('peer', toBuffer(link.remote!.id.slice()));

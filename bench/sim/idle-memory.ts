@@ -1,0 +1,56 @@
+/**
+ * What an idle level-a node holds: N real PeerRelay nodes on the in-memory
+ * transport (as `npm run sim -- --level a` builds them), left alone for
+ * --settle seconds, then the process's memory per node, split into V8 heap,
+ * ArrayBuffer data and the rest of RSS (free heap pages, allocator slack).
+ *
+ *   node --expose-gc dist/bench/sim/idle-memory.js --nodes 200 --settle 45
+ */
+import { parseArgs } from 'node:util';
+import { cpus } from 'node:os';
+import { getHeapSpaceStatistics } from 'node:v8';
+import { PeerRelay } from '../../src/index.js';
+import { MemoryNetwork } from '../../src/transport/memory.js';
+import { seededRandom } from './measure.js';
+
+const { values } = parseArgs({
+  options: {
+    nodes: { type: 'string', default: '200' },
+    settle: { type: 'string', default: '45' },
+    seed: { type: 'string', default: '1' },
+  },
+});
+const n = Number(values.nodes);
+const settleMs = Number(values.settle) * 1000;
+const rand = seededRandom(Number(values.seed));
+console.log(`idle level-a memory: ${cpus()[0]?.model ?? 'unknown CPU'} × ${cpus().length}, Node ${process.version}; ${n} nodes, ${settleMs / 1000} s`);
+
+const gc = () => { global.gc?.(); global.gc?.(); };
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+gc();
+const m0 = process.memoryUsage();
+const net = new MemoryNetwork();
+const nodes: PeerRelay[] = [];
+for (let i = 0; i < n; i++) {
+  const fanout = 1 + Math.floor(rand() * 3);
+  const bootstrap = new Set<string>();
+  for (let k = 0; k < fanout && nodes.length > 0; k++) bootstrap.add(`mem://${nodes[Math.floor(rand() * nodes.length)].identity.idHex}`);
+  nodes.push(new PeerRelay({ memory: net, bootstrap: [...bootstrap] }));
+  if (i % 100 === 99) await sleep(0);
+}
+await sleep(settleMs);
+gc();
+await sleep(100);
+gc();
+const m = process.memoryUsage();
+const kib = (b: number) => (b / 1024 / n).toFixed(1);
+const links = nodes.map((x) => x.peers.length).sort((a, b) => a - b);
+const rss = m.rss - m0.rss;
+const heap = m.heapUsed - m0.heapUsed;
+const ab = m.arrayBuffers - m0.arrayBuffers;
+const freeHeap = (m.heapTotal - m.heapUsed) - (m0.heapTotal - m0.heapUsed);
+console.log(`links per node min/p50/max ${links[0]}/${links[links.length >> 1]}/${links[links.length - 1]}`);
+console.log(`per node: RSS ${kib(rss)} KiB = V8 heap used ${kib(heap)} + ArrayBuffer data ${kib(ab)} + heap committed but free ${kib(freeHeap)} + the rest ${kib(rss - heap - ab - freeHeap)} KiB (allocator, code)`);
+// Committed but free space by heap space, for the whole process (the young generation's semispaces are a fixed cost, not a per-node one).
+console.log(`heap spaces, committed but free (whole process): ${getHeapSpaceStatistics().map((sp) => `${sp.space_name} ${((sp.space_size - sp.space_used_size) / 1048576).toFixed(1)} MiB`).join(', ')}`);
+await Promise.all(nodes.map((x) => new Promise<void>((r) => x.destroy(() => r()))));

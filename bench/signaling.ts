@@ -11,7 +11,8 @@
  * others hear of it, and destroy() time; a second node on a link makes the node re-sign its roster after changes.
  *
  *   node dist/bench/signaling.js    (BENCH_MESSAGES=2000 BENCH_ROUNDS=3 BENCH_CLIENTS=1000 BENCH_SCALE=10000
- *                                    BENCH_DISTINCT=300 BENCH_LEAVERS=100 BENCH_PEER=1; BENCH_ONLY=scale: that part only)
+ *                                    BENCH_DISTINCT=300 BENCH_LEAVERS=100 BENCH_PEER=1; BENCH_ONLY=scale: that part only;
+ *                                    BENCH_ONLY=messages: the MessagingPeer msg/s table only)
  */
 import { pathToFileURL, fileURLToPath } from 'node:url';
 import { fork, type ChildProcess } from 'node:child_process';
@@ -295,10 +296,11 @@ export async function run(): Promise<void> {
   }
   const rows: (string | number)[][] = [];
   await throughput(rows);
-  printTable('Encrypted messages/s between two MessagingPeers (relaymesh-im-v1) vs a raw ws relay of the same frame sizes',
+  printTable('Encrypted messages/s between two MessagingPeers (relaymesh-im-v1) vs a raw ws relay of the same frame sizes (target >= 0.5x)',
     ['message size', 'raw ws relay msg/s', 'one node msg/s', 'vs raw', 'two nodes msg/s', 'vs raw'], rows);
   console.log('(best of BENCH_ROUNDS interleaved rounds; all three paths run in this one process: clients, servers and relay share the event loop)');
   for (const [path, k] of lost) console.log(`LOST: ${fmt(k)} messages on the ${path} path never arrived (given up after ${STALL_MS / 1000} s without progress)`);
+  if (process.env.BENCH_ONLY === 'messages') return;
   const clients = env('BENCH_CLIENTS', 1000);
   printTable(`Signaling round-trips/s with ${fmt(clients)} connected clients on one node`, ['operation', 'round-trips/s'], await registry(clients));
   console.log(machineLine());

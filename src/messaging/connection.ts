@@ -12,6 +12,7 @@
 import { relayError, type RelayError } from '../util/errors.js';
 import { MESSAGING_LIMITS } from '../util/limits.js';
 import { WebSocketImpl } from '../transport/ws-impl.js';
+import { corkSocket } from '../transport/cork.js';
 import type { ConnectionState } from './handlers.js';
 import type { MessagingError } from './inbound.js';
 
@@ -80,6 +81,8 @@ export class ServerConnection {
     const ws = this.#ws;
     if (ws && ws.readyState === 1 && this.#registered) {
       this.#track(id, frame);
+      // Messages sent one after another (awaited or not) leave in one socket write, on the loop's next check phase.
+      corkSocket(ws, 'immediate');
       ws.send(frame);
       return;
     }

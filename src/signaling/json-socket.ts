@@ -6,6 +6,7 @@
  */
 import debugFactory from 'debug';
 import type { WebSocket } from 'ws';
+import { corkSocket } from '../transport/cork.js';
 import { DIALECT_LIMITS, TokenBucket, type SignalingLimits } from './limits.js';
 
 const debug = debugFactory('relaymesh:signaling:socket');
@@ -79,6 +80,7 @@ export class JsonSocket {
       this.close(1013, 'too slow');
       return false;
     }
+    corkSocket(this.#ws); // the frames written this turn (a chunk of client frames answered) leave in one write
     this.#ws.send(text);
     return true;
   }

@@ -6,6 +6,7 @@
 import { Connection } from './connection.js';
 import { WebSocketImpl, IS_NODE_WS } from './ws-impl.js';
 import { MESH_SUBPROTOCOL } from '../wire/frames.js';
+import { corkSocket } from './cork.js';
 
 /** The subset of the W3C WebSocket (and of `ws`) this transport uses. */
 interface WsLike {
@@ -23,7 +24,6 @@ export class WebSocketConnection extends Connection {
   readonly remoteAddress: string;
   readonly #ws: WsLike;
   #closed = false;
-  #corked = false;
 
   constructor(ws: WsLike, remoteAddress: string) {
     super();
@@ -48,14 +48,8 @@ export class WebSocketConnection extends Connection {
 
   send(frame: Uint8Array): void {
     if (!this.open) return;
-    // Frames sent in one tick leave in one socket write: cork now, uncork after
-    // this turn's synchronous work (one syscall instead of one per frame).
-    const socket = (this.#ws as { _socket?: { cork(): void; uncork(): void } })._socket;
-    if (socket && !this.#corked) {
-      this.#corked = true;
-      socket.cork();
-      queueMicrotask(() => { this.#corked = false; socket.uncork(); });
-    }
+    // Frames sent in one tick leave in one socket write (one syscall instead of one per frame).
+    corkSocket(this.#ws);
     this.#ws.send(frame);
   }
 

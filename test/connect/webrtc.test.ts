@@ -66,10 +66,12 @@ test('connect(id) forms a WebRTC link between two port-less nodes', async (t) =>
   t.equal(b.peers.length, 2, 'connect() to a linked node resolves without a second link');
 });
 
-test('a WebRTC link carries many link windows of data from a windowed sender, none of it relayed', async (t) => {
-  // The link sends only while its transport's bufferedAmount is under the window: the WebRTC
-  // transport's estimate must be refreshed while the link waits, or the link stalls for good
-  // after about one window (it did: 246 of 2000 arrived, with default options; FAST's pings hid it).
+test('a WebRTC link carries 2,000 1 KiB messages (many link windows) from a sender that keeps 128 in flight: send() never says wait, all arrive intact, none relayed', async (t) => {
+  // Two stalls this test has seen, both after about one 64 KiB window (default options: FAST's pings
+  // hid them): the WebRTC transport's bufferedAmount estimate was not refreshed while the link waited
+  // (246 of 2000 arrived), and a window that also waited on that stale estimate stopped for good
+  // (bench/webrtc.ts stalled after ~60 messages; issue 13). One message per arrival, each in a turn of
+  // its own (so each goes as a frame of its own, not in a 16 KiB batch record), is what showed them.
   const a = await startNode(t, { port: 0 });
   const b = await startNode(t, { wrtc: loopbackWrtc(), bootstrap: [urlOf(a)], targetLinks: 1 });
   const c = await startNode(t, { wrtc: loopbackWrtc(), bootstrap: [urlOf(a)], targetLinks: 1 });
@@ -80,12 +82,13 @@ test('a WebRTC link carries many link windows of data from a windowed sender, no
   const n = 2000;
   let sent = 0;
   let bad = 0;
+  let refused = 0;
   const seen = new Set<number>();
   const sendOne = () => {
     if (sent >= n) return;
     const m = Buffer.alloc(1024, sent & 255);
     m.writeUInt32BE(sent++, 0);
-    b.send(c.id, m);
+    if (!b.send(c.id, m)) refused++;
   };
   c.on('message', (d: unknown) => {
     const buf = d as Buffer;
@@ -97,8 +100,9 @@ test('a WebRTC link carries many link windows of data from a windowed sender, no
   while (sent < 128) sendOne();
   await waitFor(() => seen.size === n, 30_000);
   t.equal(seen.size, n, `all ${n} arrive (${seen.size}; ${sent} sent)`);
+  t.equal(refused, 0, 'send() never returned false: 128 KiB in flight is under sendHighWaterMark');
   t.equal(bad, 0, 'every message intact');
-  t.equal(a.stats().relayed, relayed, 'the middle node carries none of it');
+  t.equal(a.stats().relayed, relayed, 'over the direct link, none of it through A');
 });
 
 test('connect(id) from both ends at once forms one link (glare)', async (t) => {
@@ -204,33 +208,4 @@ test('malformed signaling from a mesh node is dropped and counted', async (t) =>
   t.equal((await got).data, 'still fine', 'the node keeps working');
   await b.connect(c.id);
   t.equal(linkKind(b, c), 'webrtc', 'and still forms WebRTC links');
-});
-
-test('3,000 1 KiB messages over a WebRTC link, 128 in flight and paced by drain, all arrive (the link window never stalls)', async (t) => {
-  // With the default linkWindow (64 KiB): the transport's bufferedAmount estimate is stale while nothing is sent,
-  // so a window that also waited on it could stop for good (bench/webrtc.ts stalled after ~60 messages; issue 13).
-  const a = await startNode(t, { port: 0, ...FAST });
-  const b = await startNode(t, { wrtc: loopbackWrtc(), bootstrap: [urlOf(a)], ...FAST });
-  const c = await startNode(t, { wrtc: loopbackWrtc(), bootstrap: [urlOf(a)], ...FAST });
-  t.ok(await waitFor(() => linkKind(b, c) === 'webrtc' && linkKind(c, b) === 'webrtc', 20_000), 'B and C link over WebRTC');
-  const relayed = a.stats().relayed;
-  const n = 3000;
-  let got = 0;
-  let sent = 0;
-  let wake: (() => void) | null = null;
-  c.on('message', (d) => { if (Buffer.isBuffer(d) && d.length === 1024) { got++; wake?.(); } });
-  const payload = Buffer.alloc(1024, 3);
-  while (sent < n) {
-    while (sent < n && sent - got < 128) {
-      sent++;
-      if (!b.send(c.id, payload)) await new Promise<void>((r) => b.once('drain', () => r()));
-    }
-    const progressed = await new Promise<boolean>((resolve) => {
-      const timer = setTimeout(() => { wake = null; resolve(false); }, 20_000);
-      wake = () => { clearTimeout(timer); wake = null; resolve(true); };
-    });
-    if (!progressed) { t.fail(`stalled: ${got} of ${sent} delivered, nothing for 20 s`); return; }
-  }
-  t.ok(await waitFor(() => got === n, 30_000), `all ${n} arrived (${got})`);
-  t.equal(a.stats().relayed, relayed, 'over the direct link, not through A');
 });

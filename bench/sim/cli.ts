@@ -30,6 +30,7 @@ const { values } = parseArgs({
     procs: { type: 'string', default: '8' },
     retransmits: { type: 'string' },
     'join-rate': { type: 'string' },
+    turn: { type: 'string' },
     json: { type: 'string' },
     quiet: { type: 'boolean', default: false },
   },
@@ -68,6 +69,7 @@ if (values.level === 'a') {
   const opts = {
     ...common, adversarial: num('adversarial', 0, 0.9), latencyMs: num('latency', 0, 10_000), settleMs: num('settle', 0, 86_400) * 1000,
     ...(values['join-rate'] !== undefined ? { joinRate: num('join-rate', 1, 1_000_000) } : {}),
+    ...(values.turn !== undefined ? { turn: num('turn', 0, 0.9) } : {}),
   };
   console.log(`options: ${JSON.stringify(opts)}`);
   const limits = values.retransmits !== undefined ? { retransmits: num('retransmits', 0, 16) } : {};

@@ -28,6 +28,8 @@ export interface LevelBOptions {
   latencyMs: number;
   /** Virtual time to settle after building and after each churn step (ms). */
   settleMs: number;
+  /** After the churn phases, this fraction of the live honest nodes starts dropping what it should relay; one more round. */
+  turn?: number;
   /** Nodes joining per virtual second (default: max(100, nodes / 100), so any mesh is built in at most 100 virtual s). */
   joinRate?: number;
   seed: number;
@@ -113,7 +115,7 @@ class SimNode {
   readonly dialing = new Set<string>();
   alive = true;
 
-  constructor(readonly id: Uint8Array, readonly net: SimNet, readonly adversarial: boolean) {
+  constructor(readonly id: Uint8Array, readonly net: SimNet, public adversarial: boolean) {
     this.hex = toHex(id);
     this.url = `sim://${this.hex}`;
     this.pub = { id, idHex: this.hex };
@@ -286,13 +288,13 @@ export async function runLevelB(o: LevelBOptions): Promise<LevelBReport> {
     for (let i = 0; i < count; i++) {
       net.add(rand() < o.adversarial, pool(), poolSize(i));
       await net.clock.runUntil(net.clock.now() + step, 256);
-      if (i % 10_000 === 9_999) log(`joined ${i + 1} nodes (virtual ${(net.clock.now() / 1000).toFixed(0)} s, ${net.clock.ran} events, wall ${((performance.now() - t0) / 1000).toFixed(0)} s)`);
+      if (i % (o.nodes >= 50_000 ? 10_000 : 2_500) === (o.nodes >= 50_000 ? 9_999 : 2_499)) log(`joined ${i + 1} nodes (virtual ${(net.clock.now() / 1000).toFixed(0)} s, ${net.clock.ran} events, wall ${((performance.now() - t0) / 1000).toFixed(0)} s)`);
     }
   };
   await join(o.nodes, () => net.nodes, (i) => Math.max(1, i));
   const phases: PhaseB[] = [];
-  const phase = async (name: string) => {
-    await net.clock.runUntil(net.clock.now() + o.settleMs);
+  const phase = async (name: string, settleMs = o.settleMs) => {
+    await net.clock.runUntil(net.clock.now() + settleMs);
     const live = net.nodes.filter((n) => n.alive);
     const h = holes(live, 1_000_000, rand);
     net.wire = { data: 0, ack: 0 };
@@ -302,7 +304,8 @@ export async function runLevelB(o: LevelBOptions): Promise<LevelBReport> {
     const { path, ...delivery } = await deliverB(net, live.filter((n) => !n.adversarial), o.pairs, rand);
     const wire = { ...net.wire, retransmitted: sum('retransmitted') - retx0, acksSent: sum('acksSent') - acks0 };
     phases.push({ name, nodes: live.length, holes: h, links: spread(live.map((n) => n.table.size)), wire, path, delivery });
-    log(`${name} (virtual ${(net.clock.now() / 1000).toFixed(0)} s, ${net.clock.ran} events): ${live.length} nodes, holes ${h.holes}/${h.pairs}, delivered ${delivery.delivered}/${delivery.sent}, hops p50 ${delivery.hops.p50} p99 ${delivery.hops.p99}`);
+    const l = phases[phases.length - 1].links;
+    log(`${name} (virtual ${(net.clock.now() / 1000).toFixed(0)} s, ${net.clock.ran} events, wall ${((performance.now() - t0) / 1000).toFixed(0)} s, heap ${(process.memoryUsage().heapUsed / 1048576).toFixed(0)} MiB): ${live.length} nodes, holes ${h.holes}/${h.pairs}, links ${l.min}/${l.p50}/${l.max}, delivered ${delivery.delivered}/${delivery.sent} ${JSON.stringify(delivery.reported)} silent ${delivery.silent}, hops p50/p95/p99/max ${delivery.hops.p50}/${delivery.hops.p95}/${delivery.hops.p99}/${delivery.hops.max}, path p50/p99/max ${path?.p50}/${path?.p99}/${path?.max}, DATA ${wire.data} (${wire.retransmitted} retransmitted)`);
   };
   await phase('built');
   global.gc?.();
@@ -315,6 +318,14 @@ export async function runLevelB(o: LevelBOptions): Promise<LevelBReport> {
     const survivors = net.nodes.filter((n) => n.alive);
     await join(kill, () => survivors, () => survivors.length);
     await phase(`after ${kill} joined`);
+  }
+  if (o.turn && o.turn > 0) {
+    // Droppers in a mesh built without them: the tables are what honest nodes built, the
+    // delivery round the same as with --adversarial (endpoints honest, droppers drop what they relay).
+    const honest = net.nodes.filter((n) => n.alive && !n.adversarial);
+    const turn = Math.round(honest.length * o.turn);
+    for (const n of honest.map((n) => ({ n, r: rand() })).sort((a, b) => a.r - b.r).slice(0, turn)) n.n.adversarial = true;
+    await phase(`${Math.round(o.turn * 100)} % turned droppers`, 0);
   }
   return { level: 'b', wallMs: performance.now() - t0, virtualMs: net.clock.now(), events: net.clock.ran, heapPerNodeKiB, phases };
 }

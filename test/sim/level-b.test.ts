@@ -37,3 +37,14 @@ test('without droppers nothing is retransmitted: the cost is one ACK per message
   t.ok(p.wire!.acksSent > 0 && p.wire!.acksSent <= p.delivery.delivered,
     `at most one ACK message per delivered message (${p.wire!.acksSent} for ${p.delivery.delivered}; ${p.wire!.ack} ACK and ${p.wire!.data} DATA transmissions)`);
 });
+
+test('nodes turned droppers after the mesh is built drop what they relay, and acks still deliver 99 % (--turn)', async (t) => {
+  const r = await runLevelB({ nodes: 1000, churn: 0, adversarial: 0, turn: 0.1, pairs: 500, latencyMs: 20, settleMs: 60_000, seed: 5 });
+  t.deepEqual(r.phases.map((p) => p.name), ['built', '10 % turned droppers'], 'one more round after the turn');
+  const [built, turned] = r.phases;
+  t.equal(built.wire!.retransmitted, 0, 'before the turn nothing is retransmitted');
+  t.ok(turned.wire!.retransmitted > 0, `after it, retransmissions route around the droppers (${turned.wire!.retransmitted})`);
+  const d = turned.delivery;
+  t.ok(d.delivered >= d.sent * 0.99, `at least 99 % delivered (${d.delivered}/${d.sent})`);
+  t.equal(d.silent, 0, 'every message not delivered was reported');
+});

@@ -98,12 +98,13 @@ function printC(r: LevelCReport): void {
 /** One table for every level; level a's phases also say how long they settled. */
 function printPhases(phases: readonly (PhaseB & { settleMs?: number })[]): void {
   const settled = phases.some((p) => p.settleMs !== undefined);
-  console.log(`| phase | nodes |${settled ? ' settle (s) |' : ''} holes | links min/p50/max | delivered | hops p50/p95/p99/max | undeliverable | silent |`);
-  console.log(`|---|---|${settled ? '---|' : ''}---|---|---|---|---|---|`);
+  const paths = phases.some((p) => p.delivery.path !== undefined);
+  console.log(`| phase | nodes |${settled ? ' settle (s) |' : ''} holes | links min/p50/max | delivered | ${paths ? 'path of the delivered copy p50/p95/p99/max | DATA transmissions incl. copies' : 'hops'} p50/p95/p99/max | undeliverable | silent |`);
+  console.log(`|---|---|${settled ? '---|' : ''}${paths ? '---|' : ''}---|---|---|---|---|---|`);
   for (const p of phases) {
     const d = p.delivery;
     const rep = Object.entries(d.reported).map(([k, v]) => `${k} ${v}`).join(', ') || '-';
     const settle = p.settleMs !== undefined ? ` ${(p.settleMs / 1000).toFixed(0)} |` : '';
-    console.log(`| ${p.name} | ${p.nodes} |${settle} ${p.holes.holes}/${p.holes.pairs} | ${p.links.min}/${p.links.p50}/${p.links.max} | ${(d.rate * 100).toFixed(2)} % (${d.delivered}/${d.sent}) | ${d.hops.p50}/${d.hops.p95}/${d.hops.p99}/${d.hops.max} | ${rep} | ${d.silent} |`);
+    console.log(`| ${p.name} | ${p.nodes} |${settle} ${p.holes.holes}/${p.holes.pairs} | ${p.links.min}/${p.links.p50}/${p.links.max} | ${(d.rate * 100).toFixed(2)} % (${d.delivered}/${d.sent}) |${d.path ? ` ${d.path.p50}/${d.path.p95}/${d.path.p99}/${d.path.max} |` : paths ? ' - |' : ''} ${d.hops.p50}/${d.hops.p95}/${d.hops.p99}/${d.hops.max} | ${rep} | ${d.silent} |`);
   }
 }

@@ -7,8 +7,9 @@
 import { PeerRelay, MemoryNetwork } from '../../src/index.js';
 import type { PeerRelayOptions } from '../../src/peer-relay.js';
 import { toHex } from '../../src/util/bytes.js';
-import { FrameType } from '../../src/wire/frames.js';
-import { MsgType, OFF_FROM, OFF_TO } from '../../src/wire/envelope.js';
+import { CloseReason, FrameType } from '../../src/wire/frames.js';
+import { MsgType, OFF_FROM, OFF_TO, OFF_TTL } from '../../src/wire/envelope.js';
+import { DEFAULT_LIMITS } from '../../src/util/limits.js';
 import { deliveryResult, holes, randomPairs, seededRandom, spread, type DeliveryResult, type Spread } from './measure.js';
 
 export interface LevelAOptions {
@@ -47,22 +48,48 @@ export interface LevelAReport {
   phases: Phase[];
 }
 
+/** What the interceptor counts in a round, by origin and destination (hex ids). */
+interface Wire { data: Map<string, number>; path: Map<string, number> }
+
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export async function runLevelA(o: LevelAOptions): Promise<LevelAReport> {
   const log = o.log ?? (() => {});
   const rand = seededRandom(o.seed);
   const net = new MemoryNetwork();
-  // Hops on the wire: DATA transmissions by (origin, destination) during a round.
-  let counting: Map<string, number> | null = null;
-  net.intercept = (f) => {
+  // Hops on the wire: DATA transmissions by (origin, destination) during a round, retransmitted copies
+  // included; and the path of the first copy that reached the destination's own link (from its TTL).
+  let counting: Wire | null = null;
+  const ttl = o.node?.ttl ?? DEFAULT_LIMITS.ttl;
+  const frames = new Map<string, number>();
+  const FRAME_NAMES = new Map(Object.entries(FrameType).map(([k, v]) => [v as number, k]));
+  const CLOSE_NAMES = new Map(Object.entries(CloseReason).map(([k, v]) => [v as number, k]));
+  net.intercept = (f, _from, to) => {
+    const name = f[0] === FrameType.CLOSE ? `CLOSE:${CLOSE_NAMES.get(f[1]) ?? f[1]}` : FRAME_NAMES.get(f[0]) ?? String(f[0]);
+    frames.set(name, (frames.get(name) ?? 0) + 1);
     if (counting && f[0] === FrameType.ROUTE && f[1] === MsgType.DATA) {
-      const key = toHex(f.subarray(OFF_FROM, OFF_FROM + 20)) + toHex(f.subarray(OFF_TO, OFF_TO + 20));
-      counting.set(key, (counting.get(key) ?? 0) + 1);
+      const dest = toHex(f.subarray(OFF_TO, OFF_TO + 20));
+      const key = toHex(f.subarray(OFF_FROM, OFF_FROM + 20)) + dest;
+      counting.data.set(key, (counting.data.get(key) ?? 0) + 1);
+      if (to === `mem://${dest}` && !counting.path.has(key)) counting.path.set(key, ttl + 1 - f[OFF_TTL]);
     }
     return f;
   };
   const nodes: PeerRelay[] = [];
+  // Event-loop lag, for the log lines: how late this process runs its timers.
+  let lagMax = 0, lagSum = 0, lagN = 0, lagDue = performance.now() + 100;
+  const lagTimer = setInterval(() => {
+    const late = Math.max(0, performance.now() - lagDue);
+    lagMax = Math.max(lagMax, late); lagSum += late; lagN++;
+    lagDue = performance.now() + 100;
+  }, 100);
+  const lagLine = (): string => {
+    const s = `lag mean ${(lagSum / Math.max(1, lagN)).toFixed(0)} ms max ${lagMax.toFixed(0)} ms`;
+    lagMax = lagSum = lagN = 0;
+    const fr = [...frames].sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ${v}`).join(' ');
+    frames.clear();
+    return `${s} · frames ${fr}`;
+  };
   const make = (pool: PeerRelay[]) => {
     const fanout = 1 + Math.floor(rand() * 3);
     const bootstrap = new Set<string>();
@@ -81,7 +108,7 @@ export async function runLevelA(o: LevelAOptions): Promise<LevelAReport> {
   }
   await waitFor(() => nodes.every((n) => n.peers.length > 0), 120_000);
   const buildMs = performance.now() - t0;
-  log(`built ${o.nodes} nodes in ${(buildMs / 1000).toFixed(1)} s`);
+  log(`built ${o.nodes} nodes in ${(buildMs / 1000).toFixed(1)} s · ${lagLine()}`);
 
   const phases: Phase[] = [];
   const phase = async (name: string, live: PeerRelay[], capMs: number): Promise<Phase> => {
@@ -90,12 +117,12 @@ export async function runLevelA(o: LevelAOptions): Promise<LevelAReport> {
     while (h.holes > 0 && performance.now() - start < capMs) {
       await sleep(2000);
       h = holes(live, 400_000, rand);
-      log(`${name}: t=${((performance.now() - start) / 1000).toFixed(0)} s holes ${h.holes}/${h.pairs}`);
+      log(`${name}: t=${((performance.now() - start) / 1000).toFixed(0)} s holes ${h.holes}/${h.pairs} · ${lagLine()} · ${dropLine(live)}`);
     }
     const settleMs = performance.now() - start;
     const delivery = await deliver(live, o.pairs, o.pairRate, rand, (m) => { counting = m; });
     const p: Phase = { name, nodes: live.length, settleMs, holes: h, links: spread(live.map((n) => n.peers.length)), delivery };
-    log(`${name}: delivered ${delivery.delivered}/${delivery.sent}, hops p50 ${delivery.hops.p50} p99 ${delivery.hops.p99}`);
+    log(`${name}: delivered ${delivery.delivered}/${delivery.sent}, path p50 ${delivery.path?.p50} p99 ${delivery.path?.p99}, DATA transmissions p50 ${delivery.hops.p50} p99 ${delivery.hops.p99} · ${lagLine()} · ${dropLine(live)}`);
     return p;
   };
 
@@ -121,16 +148,18 @@ export async function runLevelA(o: LevelAOptions): Promise<LevelAReport> {
     nodes.length = 0;
     nodes.push(...alive);
   }
+  clearInterval(lagTimer);
   await Promise.all(nodes.map((n) => new Promise<void>((r) => n.destroy(() => r()))));
   return { level: 'a', buildMs, rssPerNodeKiB, idleCpuPerNodeUs, phases };
 }
 
 /** One round: `count` random pairs each send one message; waits until each is delivered or reported. */
-async function deliver(live: PeerRelay[], count: number, rate: number, rand: () => number, setCounting: (m: Map<string, number> | null) => void): Promise<DeliveryResult> {
+async function deliver(live: PeerRelay[], count: number, rate: number, rand: () => number, setCounting: (m: Wire | null) => void): Promise<DeliveryResult> {
   const pairs = randomPairs(live.length, count, rand);
-  const wire = new Map<string, number>();
+  const wire: Wire = { data: new Map(), path: new Map() };
   setCounting(wire);
   const hopCounts: number[] = [];
+  const keys: string[] = [];
   const reported: Record<string, number> = {};
   const round = Math.random().toString(36).slice(2);
   let settled = 0;
@@ -150,7 +179,7 @@ async function deliver(live: PeerRelay[], count: number, rate: number, rand: () 
         const k = t !== undefined ? m.get(t) : undefined;
         if (k === undefined) return;
         m.delete(t!);
-        hopCounts.push(wire.get(k) ?? 0);
+        keys.push(k);
         settled++;
       };
       b.on('message', onMessage);
@@ -189,9 +218,28 @@ async function deliver(live: PeerRelay[], count: number, rate: number, rand: () 
     if (wait > 1) await sleep(wait);
   }
   await waitFor(() => settled >= pairs.length, 30_000);
+  // Transmissions are read at the end: retransmitted copies may still be on their way when the first arrives.
+  await sleep(100);
   setCounting(null);
   for (const c of cleanups) c();
-  return deliveryResult(pairs.length, hopCounts, reported);
+  for (const k of keys) hopCounts.push(wire.data.get(k) ?? 0);
+  return deliveryResult(pairs.length, hopCounts, reported, keys.map((k) => wire.path.get(k) ?? 0));
+}
+
+/** Drops and detours summed over the nodes since the last call (the log's view of what goes wrong). */
+let lastDrops = new Map<string, number>();
+function dropLine(live: readonly PeerRelay[]): string {
+  const now = new Map<string, number>();
+  for (const n of live) {
+    const s = n.stats();
+    for (const [k, v] of Object.entries(s.dropped)) now.set(k, (now.get(k) ?? 0) + (v ?? 0));
+    now.set('detour:loop', (now.get('detour:loop') ?? 0) + s.detours.loop);
+    now.set('detour:backtrack', (now.get('detour:backtrack') ?? 0) + s.detours.backtrack);
+  }
+  const parts: string[] = [];
+  for (const [k, v] of now) { const d = v - (lastDrops.get(k) ?? 0); if (d > 0) parts.push(`${k} ${d}`); }
+  lastDrops = now;
+  return parts.join(', ') || 'no drops';
 }
 
 async function waitFor(cond: () => boolean, ms: number): Promise<boolean> {

@@ -301,10 +301,11 @@ export async function runLevelB(o: LevelBOptions): Promise<LevelBReport> {
     const sum = (k: 'retransmitted' | 'acksSent') => net.nodes.reduce((a, n) => a + n.router.ackCounters[k], 0);
     const retx0 = sum('retransmitted');
     const acks0 = sum('acksSent');
-    const { path, ...delivery } = await deliverB(net, live.filter((n) => !n.adversarial), o.pairs, rand);
+    const delivery = await deliverB(net, live.filter((n) => !n.adversarial), o.pairs, rand);
     const wire = { ...net.wire, retransmitted: sum('retransmitted') - retx0, acksSent: sum('acksSent') - acks0 };
-    phases.push({ name, nodes: live.length, holes: h, links: spread(live.map((n) => n.table.size)), wire, path, delivery });
+    phases.push({ name, nodes: live.length, holes: h, links: spread(live.map((n) => n.table.size)), wire, path: delivery.path, delivery });
     const l = phases[phases.length - 1].links;
+    const path = delivery.path;
     log(`${name} (virtual ${(net.clock.now() / 1000).toFixed(0)} s, ${net.clock.ran} events, wall ${((performance.now() - t0) / 1000).toFixed(0)} s, heap ${(process.memoryUsage().heapUsed / 1048576).toFixed(0)} MiB): ${live.length} nodes, holes ${h.holes}/${h.pairs}, links ${l.min}/${l.p50}/${l.max}, delivered ${delivery.delivered}/${delivery.sent} ${JSON.stringify(delivery.reported)} silent ${delivery.silent}, hops p50/p95/p99/max ${delivery.hops.p50}/${delivery.hops.p95}/${delivery.hops.p99}/${delivery.hops.max}, path p50/p99/max ${path?.p50}/${path?.p99}/${path?.max}, DATA ${wire.data} (${wire.retransmitted} retransmitted)`);
   };
   await phase('built');
@@ -331,7 +332,7 @@ export async function runLevelB(o: LevelBOptions): Promise<LevelBReport> {
 }
 
 /** Random pairs of honest nodes each route one DATA message; the run goes on until each is delivered or reported. */
-async function deliverB(net: SimNet, honest: SimNode[], count: number, rand: () => number): Promise<DeliveryResult & { path: PhaseB['path'] }> {
+async function deliverB(net: SimNet, honest: SimNode[], count: number, rand: () => number): Promise<DeliveryResult> {
   const pairs = randomPairs(honest.length, count, rand);
   const probes = new Map<number, Probe>();
   net.probes = probes;
@@ -352,5 +353,5 @@ async function deliverB(net: SimNet, honest: SimNode[], count: number, rand: () 
     else if (p.reported) reported[p.reported] = (reported[p.reported] ?? 0) + 1;
   }
   const paths = [...probes.values()].filter((p) => p.delivered).map((p) => p.path);
-  return { ...deliveryResult(pairs.length, hops, reported), path: { p50: quantile(paths, 0.5), p99: quantile(paths, 0.99), max: paths.length ? Math.max(...paths) : NaN } };
+  return deliveryResult(pairs.length, hops, reported, paths);
 }

@@ -62,25 +62,29 @@ export interface DeliveryResult {
   /** Delivered / sent. */
   rate: number;
   hops: { p50: number; p95: number; p99: number; max: number };
+  /** Hops of the path the delivered copy took, when the level can tell (a and b), apart from `hops`, which counts every DATA transmission including retransmitted copies. */
+  path?: { p50: number; p95: number; p99: number; max: number };
   /** Undeliverable reports by code (every message not delivered should have one, or be counted `silent`). */
   reported: Record<string, number>;
   silent: number;
 }
 
-export function deliveryResult(sent: number, hopCounts: readonly number[], reported: Record<string, number>): DeliveryResult {
+export function deliveryResult(sent: number, hopCounts: readonly number[], reported: Record<string, number>, paths?: readonly number[]): DeliveryResult {
   const delivered = hopCounts.length;
   const reportedTotal = Object.values(reported).reduce((a, b) => a + b, 0);
   return {
     sent,
     delivered,
     rate: sent === 0 ? NaN : delivered / sent,
-    hops: {
-      p50: quantile(hopCounts, 0.5), p95: quantile(hopCounts, 0.95), p99: quantile(hopCounts, 0.99),
-      max: hopCounts.length ? Math.max(...hopCounts) : NaN,
-    },
+    hops: quantiles(hopCounts),
+    ...(paths ? { path: quantiles(paths) } : {}),
     reported,
     silent: Math.max(0, sent - delivered - reportedTotal),
   };
+}
+
+function quantiles(v: readonly number[]): { p50: number; p95: number; p99: number; max: number } {
+  return { p50: quantile(v, 0.5), p95: quantile(v, 0.95), p99: quantile(v, 0.99), max: v.length ? Math.max(...v) : NaN };
 }
 
 /** `count` distinct random ordered pairs of distinct indices below `n` (fewer if there are not that many). */

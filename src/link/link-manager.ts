@@ -113,6 +113,7 @@ export class LinkManager {
       window: limits.linkWindow,
       countDrop: this.#host.countDrop,
       hooks: this.#host.linkHooks,
+      beforeKem: (l) => this.#beforeKem(l),
     });
     if (this.#destroyed) { link.close(CloseReason.SHUTDOWN); return link; }
     this.#links.add(link);
@@ -168,6 +169,30 @@ export class LinkManager {
 
   closeTransports(): void {
     for (const link of this.#links) link.connection.close();
+  }
+
+  /**
+   * Two links to one node dialed by different ends (each end dialed the other):
+   * both ends keep the one the lower id dialed, as #onOpen would, but decided
+   * here, on the remote's HELLO, before either side spends KEM work on the
+   * loser. False: `link` is the loser. A loser still in its handshake is closed
+   * now; an open one is swapped at `link`'s open (#onOpen). Links one end
+   * dialed both of are left to #onOpen (the newer wins there).
+   */
+  #beforeKem(link: Link): boolean {
+    const local = this.#host.identity.id;
+    const id = link.remote!.id;
+    const dialer = link.initiator ? local : id;
+    for (const other of this.#links) {
+      if (other === link || other.isClosed) continue;
+      const pid = other.peerId;
+      if (!pid || !equalBytes(pid, id)) continue;
+      const otherDialer = other.initiator ? local : id;
+      if (equalBytes(otherDialer, dialer)) continue;
+      if (compareBytes(otherDialer, dialer) < 0) return false;
+      if (!other.isOpen) other.close(CloseReason.DUPLICATE, relayError('ERR_DUPLICATE_LINK', `another link to ${link.idHex} is kept`));
+    }
+    return true;
   }
 
   /**

@@ -33,11 +33,19 @@ import { decodeCredit, encodeCredit, HelloFlags } from '../wire/frames.js';
 import { FlowQueue, Go, type LinkHooks } from './flow-queue.js';
 
 export type { LinkHooks } from './flow-queue.js';
+import { cpuQueue, CpuPriority } from '../util/cpu-queue.js';
 
 const debug = debugFactory('relaymesh:link');
 const EMPTY = new Uint8Array(0);
 /** How often a late handshake timer gives the remote this node's own lateness back. */
 const MAX_HANDSHAKE_EXTENSIONS = 3;
+
+/**
+ * Link handshakes in progress in this process, every node together: discovery
+ * starts no dial while there are `busyHandshakes` (limits.ts), as each costs
+ * four ML-KEM operations of this process's CPU.
+ */
+export const linkHandshakes = { inProgress: 0 };
 
 export interface LinkOptions {
   identity: Identity;
@@ -63,6 +71,11 @@ export interface LinkOptions {
   countDrop: CountDrop;
   /** What became of queued frames, for the routing layer's reports (all optional). */
   hooks?: LinkHooks;
+  /**
+   * The remote's HELLO checked out (its id is known), before any KEM work: false
+   * closes this link as a DUPLICATE (another link to that node makes it redundant).
+   */
+  beforeKem?(link: Link): boolean;
 }
 
 type ResolvedLinkOptions = LinkOptions & Required<Pick<LinkOptions, 'maxFlowBuffer' | 'flowMark' | 'window'>>;
@@ -106,6 +119,13 @@ export class Link extends EventEmitter<LinkEvents> {
   /** When the keepalive timer is due: how late it fires is this node's own lateness. */
   #due = 0;
   #handshakeTimer: ReturnType<typeof setTimeout> | null = null;
+  /** KEM jobs of this link's handshake waiting in this process's CPU queue. */
+  #kemWaiting = 0;
+  /** Time those jobs waited there (ms): this node's own lateness, given back to the remote. */
+  #kemWaited = 0;
+  #challengeSeen = false;
+  /** Time the handshake limit may still be moved while this process's CPU queue is busy (ms). */
+  #busyCredit = 0;
   // ---- flow control (§3.6)
   /** Both ends set HelloFlags.FLOW: in-flight bytes are bounded by `window`. */
   #windowed = false;
@@ -139,6 +159,8 @@ export class Link extends EventEmitter<LinkEvents> {
     connection.on('invalid', (reason) => { o.countDrop('invalid_frame'); debug('dropped input: %s', reason); });
     connection.on('close', () => this.#closed(null, null));
     connection.on('error', (err) => debug('transport error: %s', err.message));
+    linkHandshakes.inProgress++;
+    this.#busyCredit = 3 * o.handshakeTimeoutMs;
     this.#armHandshakeTimer(o.handshakeTimeoutMs, MAX_HANDSHAKE_EXTENSIONS);
     this.#send(this.#hello!);
   }
@@ -154,6 +176,18 @@ export class Link extends EventEmitter<LinkEvents> {
     const due = Date.now() + ms;
     this.#handshakeTimer = setTimeout(() => {
       this.#handshakeTimer = null;
+      if (this.#state !== 'handshake') return;
+      // Own KEM work that waited in this process's CPU queue, or work still queued there (ours, or
+      // other handshakes this process runs, the remote's answer may wait behind), is this node's
+      // lateness, not the remote's: the limit moves by as much, up to three limits in all.
+      const waited = Math.min(this.#kemWaited, this.#busyCredit);
+      this.#kemWaited = 0;
+      if (waited > 50) { this.#busyCredit -= waited; return this.#armHandshakeTimer(waited, extensions); }
+      if ((this.#kemWaiting > 0 || cpuQueue.waiting > 0) && this.#busyCredit > 0) {
+        const more = Math.min(this.#busyCredit, Math.max(250, ms / 4));
+        this.#busyCredit -= more;
+        return this.#armHandshakeTimer(more, extensions);
+      }
       const late = Date.now() - due;
       if (late > ms / 4 && extensions > 0) return this.#armHandshakeTimer(late, extensions - 1);
       setImmediate(() => {
@@ -178,6 +212,8 @@ export class Link extends EventEmitter<LinkEvents> {
   get isClosed(): boolean { return this.#state === 'closed'; }
   get id(): Uint8Array | null { return this.remote?.id ?? null; }
   get idHex(): string { return this.remote ? this.remote.idHex : ''; }
+  /** The remote's id once its HELLO checked out, else the id this link was dialed to expect (or null). */
+  get peerId(): Uint8Array | null { return this.remote?.id ?? this.#o.expectedId ?? null; }
   /** The url the remote advertises for dialing it, or ''. */
   get remoteUrl(): string { return this.remoteHello?.url ?? ''; }
   get remoteFlags(): number { return this.remoteHello?.flags ?? 0; }
@@ -374,28 +410,56 @@ export class Link extends EventEmitter<LinkEvents> {
     this.remoteHello = { version: h.version, flags: h.flags, url: h.url, id: remote.id, nonce: EMPTY, publicKeys: EMPTY };
     this.#th = linkTranscript(this.#o.identity.id, this.#hello!, remote.id, f);
     this.#hello = null;
-    const { cipherText, sharedSecret } = remote.encapsulate();
-    this.#ssOut = sharedSecret;
-    this.#send(encodeChallenge(cipherText));
+    if (this.#o.beforeKem && !this.#o.beforeKem(this)) {
+      // Redundant before any KEM work was spent on it.
+      return this.close(CloseReason.DUPLICATE, relayError('ERR_DUPLICATE_LINK', `another link to ${remote.idHex} is kept`));
+    }
+    this.#kem(() => {
+      const { cipherText, sharedSecret } = remote.encapsulate();
+      this.#ssOut = sharedSecret;
+      this.#send(encodeChallenge(cipherText));
+    });
+  }
+
+  /** Runs a KEM step of the handshake through the process's CPU queue (at once when it is idle). */
+  #kem(step: () => void): void {
+    const queuedAt = performance.now();
+    this.#kemWaiting++;
+    cpuQueue.run(CpuPriority.LINK, () => {
+      this.#kemWaiting--;
+      this.#kemWaited += performance.now() - queuedAt;
+      if (this.#state !== 'handshake') return;
+      try {
+        step();
+      } catch (err) {
+        this.#o.countDrop('handler_error');
+        debug('handshake step failed: %s', (err as Error).message);
+        this.close(CloseReason.PROTOCOL_ERROR, relayError('ERR_MALFORMED_FRAME', 'handshake step failed'));
+      }
+    });
   }
 
   #transcript(): Uint8Array { return this.#th!; }
 
   #onChallenge(f: Uint8Array): void {
-    if (!this.remote || this.#proofSent) return this.#fail('CHALLENGE out of order');
+    if (!this.remote || this.#challengeSeen) return this.#fail('CHALLENGE out of order');
     const ct = decodeChallenge(f);
     if (!ct) return this.#fail('malformed CHALLENGE');
-    let ssIn: Uint8Array;
-    try {
-      ssIn = this.#o.identity.decapsulate(ct);
-    } catch {
-      return this.#fail('undecodable CHALLENGE');
-    }
-    const mac = linkProofMac(ssIn, this.#transcript(), this.#o.identity.id);
-    ssIn.fill(0);
-    this.#send(encodeProof(mac));
-    this.#proofSent = true;
-    this.#maybeOpen();
+    this.#challengeSeen = true;
+    const copy = ct.slice(); // the frame's buffer may be reused while the step waits
+    this.#kem(() => {
+      let ssIn: Uint8Array;
+      try {
+        ssIn = this.#o.identity.decapsulate(copy);
+      } catch {
+        return this.#fail('undecodable CHALLENGE');
+      }
+      const mac = linkProofMac(ssIn, this.#transcript(), this.#o.identity.id);
+      ssIn.fill(0);
+      this.#send(encodeProof(mac));
+      this.#proofSent = true;
+      this.#maybeOpen();
+    });
   }
 
   #onProof(f: Uint8Array): void {
@@ -416,6 +480,7 @@ export class Link extends EventEmitter<LinkEvents> {
   #maybeOpen(): void {
     if (!this.#proofSent || !this.#remoteProven || this.#state !== 'handshake') return;
     this.#state = 'open';
+    linkHandshakes.inProgress--;
     this.#windowed = (this.#o.flags & HelloFlags.FLOW) !== 0 && (this.remoteFlags & HelloFlags.FLOW) !== 0;
     this.openedAt = Date.now();
     if (this.#handshakeTimer) clearTimeout(this.#handshakeTimer);
@@ -478,6 +543,7 @@ export class Link extends EventEmitter<LinkEvents> {
 
   #closed(reason: CloseReasonCode | null, err: RelayError | null): void {
     if (this.#state === 'closed') return;
+    if (this.#state === 'handshake') linkHandshakes.inProgress--;
     this.#state = 'closed';
     this.#closeReason = reason;
     if (this.#timer) clearTimeout(this.#timer);

@@ -23,7 +23,7 @@ import type { Connection } from '../transport/connection.js';
 import { CloseReason, FrameType, HelloFlags, MESH_SUBPROTOCOL } from '../wire/frames.js';
 import { CongestionKind } from '../wire/envelope.js';
 import { LinkManager, opened } from '../link/link-manager.js';
-import type { Link } from '../link/link.js';
+import { linkHandshakes, type Link } from '../link/link.js';
 import { RoutingTable, closestIds } from '../routing/routing-table.js';
 import { DedupCache } from '../routing/dedup-cache.js';
 import { Router } from '../routing/router.js';
@@ -34,6 +34,12 @@ import type { ChannelHandler, IceServer, LinkInfo, NodeEvents, NodeOptions, Node
 
 /** How often a pending 'drain' is looked at besides CREDIT and CONGESTION go (ms). */
 const DRAIN_POLL_MS = 5;
+/**
+ * Encapsulations are made ahead for a node's first links only: with few links a
+ * session is likely to go to a neighbour; at scale that KEM work (one ML-KEM
+ * encapsulation per link) would go to links that never carry a session.
+ */
+const AHEAD_LINKS = 2;
 const NO_LINKS: { has(): boolean; readonly size: number } = { has: () => false, size: 0 };
 
 export class RelayNode extends EventEmitter<NodeEvents> implements MeshNode {
@@ -132,6 +138,7 @@ export class RelayNode extends EventEmitter<NodeEvents> implements MeshNode {
       limits,
       get active() { return node.#started && !node.#destroyed; },
       dialing: () => this.#linkManager.dialing,
+      load: () => linkHandshakes.inProgress / limits.busyHandshakes,
       isDialing: (url) => this.#linkManager.isDialing(url),
       dial: (url, id) => this.#linkManager.dial(url, id),
       canAutoConnect: () => Boolean(this.wrtc) && this.#autoConnector !== null && this.#autoConnector.canAuto(),
@@ -429,12 +436,12 @@ export class RelayNode extends EventEmitter<NodeEvents> implements MeshNode {
   #flags(): number { return HelloFlags.FLOW | (this.wrtc ? HelloFlags.WEBRTC : 0) | (this.#url ? HelloFlags.WEBSOCKET : 0); }
 
   #onLinkOpen(link: Link, isNewPeer: boolean): void {
-    // The keys of its first targetLinks links are kept, with one encapsulation to each
-    // made ahead (their sessions then start faster). Past that, a link's keys (3,136
-    // bytes) are dropped: most links never carry a session, and one that does fetches
-    // them with KEY_REQUEST, checked against the id like any keys received (§5.1).
+    // The keys of its first targetLinks links are kept (past that, a link's keys, 3,136 bytes, are
+    // dropped: most links never carry a session, and one that does fetches them with KEY_REQUEST,
+    // checked against the id like any keys received, §5.1). One encapsulation is made ahead only
+    // for the first AHEAD_LINKS: at scale that KEM work would go to links that never carry a session.
     const keys = link.takeKeys();
-    if (keys && this.#table.size <= this.limits.targetLinks) this.#sessions.learnKeys(keys, true);
+    if (keys && this.#table.size <= this.limits.targetLinks) this.#sessions.learnKeys(keys, this.#table.size <= AHEAD_LINKS);
     this.#discovery.onLinkOpen(link);
     this.#sessions.kick();
     if (isNewPeer) this.emit('peer', toBuffer(link.remote!.id.slice()));

@@ -24,6 +24,8 @@ interface Contact extends NodeInfo { hex: string; bucket: number; failures: numb
 const MAINTAIN_DELAY_MS = 100;
 /** A maintain timer this late (ms) means the node is overloaded: no new dials this round. */
 const OVERLOADED_LATE_MS = 500;
+/** While the process is busy with link handshakes, maintain() looks again after about this long (ms). */
+const BUSY_RETRY_MS = 1000;
 
 export interface DiscoveryHost {
   readonly localId: Uint8Array;
@@ -33,6 +35,12 @@ export interface DiscoveryHost {
   readonly clock?: Clock;
   /** Outgoing dials in progress. */
   dialing(): number;
+  /**
+   * How busy this process is with link handshakes, as a fraction of what it
+   * takes (optional, default 0): from 1/2 on, discovery dials only into empty
+   * buckets (holes); from 1, not at all (a node with no link still bootstraps).
+   */
+  load?(): number;
   isDialing(url: string): boolean;
   dial(url: string, expectedId: Uint8Array): Promise<void>;
   /** A WebRTC link through the mesh, when this node can form one. */
@@ -55,6 +63,8 @@ export class Discovery {
   readonly #perBucketContacts: number[] = [];
   readonly #dials: RateWindow;
   readonly #localHex: string;
+  /** Dials this discovery started and that have not settled, by k-bucket: they count as that bucket's links. */
+  readonly #dialsPerBucket = new Map<number, number>();
   #maintainQueued: unknown = null;
   #refreshTimer: unknown = null;
   #firstRefresh: unknown = null;
@@ -185,19 +195,33 @@ export class Discovery {
     const host = this.#host;
     if (!host.active) return;
     const now = this.#clock.now();
-    const perBucket = this.#perBucket();
-    const { targetLinks, maxLinks, maxDialing, linksPerBucket, linkBudget } = host.limits;
+    const { targetLinks, maxLinks, maxDialing, linkBudget } = host.limits;
     const size = this.#table.size;
+    const load = size > 0 ? host.load?.() ?? 0 : 0;
+    if (load >= 1 && size <= linkBudget) {
+      // Graceful overload: the handshakes under way use the CPU; dialing more would only make them time out.
+      this.maintainSoon(jitter(BUSY_RETRY_MS, 0.5));
+      return;
+    }
+    const perBucket = this.#perBucket();
     if (size > linkBudget) this.#prune(perBucket, size - linkBudget);
+    if (load >= 1) { this.maintainSoon(jitter(BUSY_RETRY_MS, 0.5)); return; }
+    // Busy: the handshakes this process can take go to holes first (a bucket with no link), the
+    // second link of a bucket and targetLinks wait (a later maintain() adds them).
+    const holesOnly = load >= 0.5;
+    if (holesOnly) this.maintainSoon(jitter(BUSY_RETRY_MS, 0.5));
+    const linksPerBucket = holesOnly ? 1 : host.limits.linksPerBucket;
     // How many links each bucket still wants, given the contacts known in it.
     // Past targetLinks only sparse buckets are dialed, so full ones are skipped first (cheap).
-    const fill = size >= targetLinks;
+    const fill = holesOnly || size >= targetLinks;
     const room = new Map<number, number>();
     let sparse = 0;
     const auto = host.canAutoConnect();
     const candidates: Contact[] = [];
     for (const c of this.#contacts.values()) {
-      const have = perBucket[c.bucket] ?? 0;
+      // A dial in progress counts as a link of its bucket: under load a dial takes seconds, and
+      // maintain() runs after every NODES answer meanwhile; without this a bucket got dial after dial.
+      const have = (perBucket[c.bucket] ?? 0) + (this.#dialsPerBucket.get(c.bucket) ?? 0);
       if (fill && have >= linksPerBucket) continue;
       if (now - c.lastTried <= 5000 * 2 ** c.failures || this.#table.getHex(c.hex)) continue;
       if (!((c.url && !host.isDialing(c.url)) || (auto && c.flags & HelloFlags.WEBRTC))) continue;
@@ -209,8 +233,9 @@ export class Discovery {
       candidates.push(c);
     }
     const cap = Math.min(maxLinks, linkBudget) - size;
-    let want = Math.min(Math.max(targetLinks - size, sparse), cap) - host.dialing();
-    want = Math.min(want, maxDialing - host.dialing());
+    // `sparse` already nets out this discovery's dials in progress; the other limits count every dial.
+    const dialing = host.dialing();
+    let want = Math.min(Math.max(targetLinks - size - dialing, sparse), cap - dialing, maxDialing - dialing);
     if (want <= 0 || candidates.length === 0) return;
     // Kademlia shape: fill the emptiest buckets first (far ones matter most for
     // greedy routing), nearest first within a bucket.
@@ -226,7 +251,14 @@ export class Discovery {
       want--;
       c.lastTried = now;
       const attempt = c.url ? host.dial(c.url, c.id) : host.connect(c.id);
-      attempt.then(() => { c.failures = 0; }, () => {
+      const bucket = c.bucket;
+      this.#dialsPerBucket.set(bucket, (this.#dialsPerBucket.get(bucket) ?? 0) + 1);
+      const settled = () => {
+        const left = (this.#dialsPerBucket.get(bucket) ?? 1) - 1;
+        if (left > 0) this.#dialsPerBucket.set(bucket, left); else this.#dialsPerBucket.delete(bucket);
+      };
+      attempt.then(() => { settled(); c.failures = 0; }, () => {
+        settled();
         c.failures++;
         if (c.failures >= 4) this.#forget(c);
       });

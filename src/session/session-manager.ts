@@ -15,6 +15,7 @@ import { BoundedMap } from '../util/bounded-map.js';
 import { SessionTable } from './session-table.js';
 import { SpareEphemeral } from './spare-ephemeral.js';
 import { RateWindow } from '../util/rate-window.js';
+import { cpuQueue, CpuPriority } from '../util/cpu-queue.js';
 import { defaultAead, type Aead } from '../crypto/aead.js';
 import {
   encodeEnvelope, envelope, EnvelopeFlags, MsgType, OFF_FLAGS, type MsgTypeCode,
@@ -32,6 +33,8 @@ const UNKNOWN_REPLIES_PER_SECOND = 20;
 const HELD_PER_INIT = 32;
 /** Such DATA frames held in all. */
 const HELD_TOTAL = 256;
+/** While this process's CPU queue holds handshake work, a session deadline moves by this much at a time (ms; three limits in all). */
+const BUSY_EXTENSION_MS = 1000;
 
 const debug = debugFactory('relaymesh:e2e');
 
@@ -85,6 +88,8 @@ interface Pending {
   lastLook: boolean;
   timer: ReturnType<typeof setTimeout> | null;
   lastError: RelayError | null;
+  /** The INIT is being made in the CPU queue. */
+  creating: boolean;
 }
 
 export class SessionManager {
@@ -105,6 +110,8 @@ export class SessionManager {
   readonly #answered: BoundedMap<string, Uint8Array>;
   #queued = 0;
   #queuedBytes = 0;
+  /** KEM steps waiting in the CPU queue, so a repeated INIT, RESP or key request makes no second one. */
+  readonly #working = new Set<string>();
   readonly #spare = new SpareEphemeral();
   #sweep: ReturnType<typeof setInterval>;
   #destroyed = false;
@@ -151,7 +158,8 @@ export class SessionManager {
     this.#keys.set(remote.idHex, known ?? remote);
     if (ahead) {
       const keys = known ?? remote;
-      setTimeout(() => { if (!this.#destroyed) keys.precompute(); }, 0);
+      // Work made ahead waits for the CPU queue to have nothing more urgent (link handshakes).
+      setTimeout(() => cpuQueue.run(CpuPriority.AHEAD, () => { if (!this.#destroyed) keys.precompute(); }), 0);
     }
   }
 
@@ -173,7 +181,7 @@ export class SessionManager {
     if (this.#queued >= this.#o.maxQueueTotal) throw relayError('ERR_QUEUE_FULL', `more than ${this.#o.maxQueueTotal} messages wait for sessions`);
     if (!p) {
       const now = Date.now();
-      p = { to: to.slice(), queue: [], bytes: 0, init: null, attempts: 0, startedAt: now, deadline: now + this.#o.handshakeTimeoutMs, due: 0, extended: 0, lastLook: false, timer: null, lastError: null };
+      p = { to: to.slice(), queue: [], bytes: 0, init: null, attempts: 0, startedAt: now, deadline: now + this.#o.handshakeTimeoutMs, due: 0, extended: 0, lastLook: false, timer: null, lastError: null, creating: false };
       this.#pending.set(hex, p);
       if (session) this.#sessions.drop(session);
       this.#attempt(p);
@@ -269,22 +277,40 @@ export class SessionManager {
       p.timer = setTimeout(() => this.#attempt(p), left);
       return;
     }
+    if (now >= p.deadline && (p.creating || cpuQueue.waiting > 0) && p.extended < 3 * this.#o.handshakeTimeoutMs) {
+      // This process's CPU queue holds handshake work (ours, or the answer we wait for, when the
+      // remote shares the process): that is this node's own lateness, not the remote's.
+      const add = Math.min(BUSY_EXTENSION_MS, 3 * this.#o.handshakeTimeoutMs - p.extended);
+      p.deadline = now + add;
+      p.extended += add;
+    }
     if (now >= p.deadline) {
       // An answer may be queued unread: look once more after the event loop's I/O phase.
       if (!p.lastLook) { p.lastLook = true; this.#retryIn(p, 0); return; }
       return this.#giveUp(p, p.lastError ?? relayError('ERR_HANDSHAKE_TIMEOUT', `no session with ${toHex(p.to)} after ${this.#o.handshakeTimeoutMs} ms`));
+    }
+    if (p.attempts > 0 && (p.creating || cpuQueue.waiting > 0)) {
+      // No retry while this process's CPU queue holds handshake work: the answer may be waiting there,
+      // and under overload retries would only add routed traffic (a collapse must not feed itself).
+      this.#retryIn(p, Math.min(BUSY_EXTENSION_MS / 2, Math.max(1, p.deadline - now)));
+      return;
     }
     p.attempts++;
     const keys = this.#keys.get(toHex(p.to));
     if (!keys) {
       // Our keys ride along: a node that knows them answers with its INIT at once (§5.1), an older one with its keys.
       this.#route(MsgType.KEY_REQUEST, p.to, this.#o.identity.publicKeys());
-    } else {
-      if (!p.init) {
-        p.init = createInit(this.#o.identity, keys, this.#spare.take());
-        this.#inits.set(toHex(p.init.sid), Object.assign(p.init, { at: now }));
-      }
+    } else if (p.init) {
       this.#route(MsgType.HANDSHAKE_INIT, p.to, p.init.init);
+    } else if (!p.creating) {
+      p.creating = true;
+      cpuQueue.run(CpuPriority.SESSION, () => {
+        p.creating = false;
+        if (this.#destroyed || this.#pending.get(toHex(p.to)) !== p || p.init) return;
+        p.init = createInit(this.#o.identity, keys, this.#spare.take());
+        this.#inits.set(toHex(p.init.sid), Object.assign(p.init, { at: Date.now() }));
+        this.#route(MsgType.HANDSHAKE_INIT, p.to, p.init.init);
+      });
     }
     this.#retryIn(p, Math.min(250 * 2 ** (p.attempts - 1), 2000, Math.max(1, p.deadline - now)));
   }
@@ -330,13 +356,20 @@ export class SessionManager {
     if (again) { this.#route(MsgType.HANDSHAKE_INIT, remote.id, again.init); return true; }
     const p = this.#pending.get(hex);
     if (p?.init) { this.#route(MsgType.HANDSHAKE_INIT, remote.id, p.init.init); return true; } // ours is on its way already
+    const work = `a${hex}`;
+    if (this.#working.has(work) || p?.creating) return true; // ours is being made
     if (!this.#allowInit(hex)) return false;
     this.learnKeys(remote);
-    const init = createInit(this.#o.identity, this.#keys.get(hex) ?? remote, this.#spare.take());
-    const sidHex = toHex(init.sid);
-    this.#inits.set(sidHex, Object.assign(init, { at: Date.now() }));
-    this.#answerInits.set(hex, sidHex);
-    this.#route(MsgType.HANDSHAKE_INIT, remote.id, init.init);
+    this.#working.add(work);
+    cpuQueue.run(CpuPriority.SESSION, () => {
+      this.#working.delete(work);
+      if (this.#destroyed || this.#answerInits.get(hex) !== undefined) return;
+      const init = createInit(this.#o.identity, this.#keys.get(hex) ?? remote, this.#spare.take());
+      const sidHex = toHex(init.sid);
+      this.#inits.set(sidHex, Object.assign(init, { at: Date.now() }));
+      this.#answerInits.set(hex, sidHex);
+      this.#route(MsgType.HANDSHAKE_INIT, remote.id, init.init);
+    });
     return true;
   }
 
@@ -362,7 +395,22 @@ export class SessionManager {
       return;
     }
     const hex = toHex(from);
+    const work = body.length >= SID_LENGTH ? `i${hex}${toHex(body.subarray(0, SID_LENGTH))}` : '';
+    if (work && this.#working.has(work)) return; // the answer to this INIT is being made
     if (!this.#allowInit(hex)) { this.#o.countDrop('handshake_rate'); return; }
+    if (!work) { this.#respond(from, hex, body, batches); return; }
+    this.#working.add(work);
+    const copy = body.slice(); // the frame's buffer may be reused while this waits
+    cpuQueue.run(CpuPriority.SESSION, () => {
+      this.#working.delete(work);
+      if (!this.#destroyed) this.#respond(from.slice(), hex, copy, batches);
+    });
+  }
+
+  /** Answers an INIT (three ML-KEM operations): the session is made here, the RESP goes back. */
+  #respond(from: Uint8Array, hex: string, body: Uint8Array, batches: boolean): void {
+    const answered = this.#answered.get(hex + toHex(body.subarray(0, SID_LENGTH)));
+    if (answered) { this.#route(MsgType.HANDSHAKE_RESP, from, answered); return; }
     const sender = body.length === INIT_LENGTH ? initSender(body, from, this.#keys.get(hex)) : null;
     if (body.length === INIT_LENGTH && !sender) {
       // The keys in the INIT do not hash to its sender: substituted on the way (it may be the answer to our key request).
@@ -396,6 +444,17 @@ export class SessionManager {
       this.#o.countDrop('unsolicited_handshake');
       return;
     }
+    const work = `r${sidHex}`;
+    if (this.#working.has(work)) return; // a repeated RESP while the first is being opened
+    this.#working.add(work);
+    const copy = body.slice();
+    cpuQueue.run(CpuPriority.SESSION, () => {
+      this.#working.delete(work);
+      if (!this.#destroyed && this.#inits.get(sidHex) === init) this.#complete(from.slice(), sidHex, init, copy, batches);
+    });
+  }
+
+  #complete(from: Uint8Array, sidHex: string, init: PendingInit, body: Uint8Array, batches: boolean): void {
     const session = complete(this.#o.identity, init, body, this.#aead);
     if (!session) { this.#o.countDrop('bad_handshake'); return; }
     this.#inits.delete(sidHex);

@@ -51,7 +51,7 @@ function makeDiscovery(o: { limits?: Partial<Limits>; links?: FakeLink[]; autoCo
     countDrop: (r) => { drops.push(r); },
   };
   const discovery = new Discovery(host, table);
-  return { discovery, table, dials, connects, lookups, drops, state, rebootstraps: () => rebootstraps };
+  return { discovery, table, dials, connects, lookups, drops, state, host, rebootstraps: () => rebootstraps };
 }
 
 const node = (first: number, url = `ws://n${first.toString(16)}`, flags = HelloFlags.WEBSOCKET): NodeInfo => ({ id: id(first), flags, url });
@@ -173,6 +173,56 @@ test('maintain() never has more than maxDialing dials in progress', (t) => {
     d.discovery.maintain();
     t.equal(d.dials.length, c.want, c.why);
   }
+  t.end();
+});
+
+test('a dial in progress counts as a link of its bucket: maintain() again does not dial that bucket twice', (t) => {
+  // Past targetLinks (1), only buckets with fewer than linksPerBucket (1) links are dialed.
+  const links = [new FakeLink(id(0x01))];
+  const { discovery, dials, state } = makeDiscovery({ links, limits: { targetLinks: 1, linksPerBucket: 1, maxDialing: 4 } });
+  state.active = false;
+  discovery.onNodes(encodeNodes([node(0x80), node(0xc0), node(0x40)]));
+  state.active = true;
+  discovery.maintain();
+  t.deepEqual(dials.map((d) => d.url[6]).sort(), ['4', '8'], 'one dial into bucket 0, one into bucket 1');
+  state.dialing = dials.length;
+  discovery.maintain();
+  t.equal(dials.length, 2, 'no second dial into bucket 0 while the first is in progress');
+  t.end();
+});
+
+test('a bucket whose dial failed is dialed again once it settled', async (t) => {
+  const links = [new FakeLink(id(0x01))];
+  const { discovery, dials, state } = makeDiscovery({ links, limits: { targetLinks: 1, linksPerBucket: 1, maxDialing: 4 } });
+  state.active = false;
+  discovery.onNodes(encodeNodes([node(0x80), node(0xc0)]));
+  state.active = true;
+  discovery.maintain();
+  t.equal(dials.length, 1, 'one dial into bucket 0');
+  dials[0].settle(false);
+  await flush();
+  discovery.maintain();
+  t.equal(dials.length, 2, 'after it failed, the other contact in bucket 0 is dialed');
+  t.notEqual(dials[1].url, dials[0].url);
+  t.end();
+});
+
+test('maintain() starts no dial while the process is busy with link handshakes, only holes while half busy, and all once idle', async (t) => {
+  // One link in bucket 0; contacts: one more in bucket 0, one in the empty bucket 1.
+  const { discovery, dials, state, host } = makeDiscovery({ links: [new FakeLink(id(0x80))], limits: { maxDialing: 4, targetLinks: 8, linksPerBucket: 2 } });
+  let load = 1;
+  host.load = () => load;
+  state.active = false;
+  discovery.onNodes(encodeNodes([node(0xc0), node(0x40)]));
+  state.active = true;
+  discovery.maintain();
+  t.equal(dials.length, 0, 'no dial while busy');
+  load = 0.5;
+  discovery.maintain();
+  t.deepEqual(dials.map((d) => d.url), ['ws://n40'], 'half busy: only the empty bucket is dialed');
+  load = 0;
+  discovery.maintain();
+  t.deepEqual(dials.map((d) => d.url), ['ws://n40', 'ws://nc0'], 'idle: the second link of bucket 0 too');
   t.end();
 });
 

@@ -52,8 +52,9 @@ if (values.level === 'a') {
     ...common, pairRate: num('rate', 1, 100_000),
     maxSettleMs: num('settle', 0, 86_400) * 1000, churnSettleMs: num('churn-settle', 0, 86_400) * 1000,
   };
-  console.log(`options: ${JSON.stringify(opts)}`);
-  const report = await runLevelA({ ...opts, log });
+  const node = values.retransmits !== undefined ? { retransmits: num('retransmits', 0, 16) } : undefined;
+  console.log(`options: ${JSON.stringify({ ...opts, ...node })}`);
+  const report = await runLevelA({ ...opts, node, log });
   printA(report);
   if (values.json) writeFileSync(values.json, JSON.stringify({ machine, opts, report }, null, 2));
 } else if (values.level === 'c') {

@@ -97,13 +97,23 @@ export async function settle(nodes: PeerRelay[], quietMs = 1500, ms = 15_000): P
 export async function allPairsReach(nodes: PeerRelay[], ms = 20_000): Promise<string[]> {
   const expected = new Set<string>();
   const handlers: [PeerRelay, (d: unknown, f: Uint8Array) => void][] = [];
-  for (const b of nodes) {
+  // Why a pair failed, when its origin was told ('undeliverable' with a code): part of the answer.
+  const why = new Map<string, string>();
+  const onUndeliverable: [PeerRelay, (err: { code?: string } | null, to: Uint8Array) => void][] = [];
+  const index = new Map(nodes.map((n, i) => [Buffer.from(n.id).toString('hex'), i]));
+  nodes.forEach((b, i) => {
     const h = (d: unknown) => {
       if (d && typeof d === 'object' && 'pair' in d) expected.delete((d as { pair: string }).pair);
     };
     b.on('message', h);
     handlers.push([b, h]);
-  }
+    const u = (err: { code?: string } | null, to: Uint8Array) => {
+      const j = index.get(Buffer.from(to).toString('hex'));
+      if (j !== undefined) why.set(`${i}->${j}`, err?.code ?? 'undeliverable');
+    };
+    b.on('undeliverable', u);
+    onUndeliverable.push([b, u]);
+  });
   // One source at a time (a wave of n-1 handshakes), so a loaded CI machine
   // measures reachability rather than how many ML-KEM operations fit in a timeout.
   for (let i = 0; i < nodes.length; i++) {
@@ -117,5 +127,6 @@ export async function allPairsReach(nodes: PeerRelay[], ms = 20_000): Promise<st
   }
   await waitFor(() => expected.size === 0, ms, 50);
   for (const [b, h] of handlers) b.off('message', h);
-  return [...expected];
+  for (const [b, u] of onUndeliverable) b.off('undeliverable', u);
+  return [...expected].map((pair) => (why.has(pair) ? `${pair} ${why.get(pair)}` : pair));
 }

@@ -66,7 +66,7 @@ export async function runLevelA(o: LevelAOptions): Promise<LevelAReport> {
   const MSG_NAMES = new Map(Object.entries(MsgType).map(([k, v]) => [v as number, k]));
   const CLOSE_NAMES = new Map(Object.entries(CloseReason).map(([k, v]) => [v as number, k]));
   net.intercept = (f, _from, to) => {
-    const name = f[0] === FrameType.CLOSE ? `CLOSE:${CLOSE_NAMES.get(f[1]) ?? f[1]}`
+    const name = f[0] === FrameType.CLOSE ? `CLOSE:${CLOSE_NAMES.get(f[1]) ?? f[1]}${f[1] === CloseReason.PROTOCOL_ERROR ? `(${new TextDecoder().decode(f.subarray(2, 24))})` : ''}`
       : f[0] === FrameType.ROUTE ? `ROUTE:${MSG_NAMES.get(f[1]) ?? f[1]}` : FRAME_NAMES.get(f[0]) ?? String(f[0]);
     frames.set(name, (frames.get(name) ?? 0) + 1);
     if (counting && f[0] === FrameType.ROUTE && f[1] === MsgType.DATA) {

@@ -183,7 +183,7 @@ export class Link extends EventEmitter<LinkEvents> {
       const waited = Math.min(this.#kemWaited, this.#busyCredit);
       this.#kemWaited = 0;
       if (waited > 50) { this.#busyCredit -= waited; return this.#armHandshakeTimer(waited, extensions); }
-      if ((this.#kemWaiting > 0 || cpuQueue.waiting > 0) && this.#busyCredit > 0) {
+      if ((this.#kemWaiting > 0 || cpuQueue.urgent > 0) && this.#busyCredit > 0) {
         const more = Math.min(this.#busyCredit, Math.max(250, ms / 4));
         this.#busyCredit -= more;
         return this.#armHandshakeTimer(more, extensions);

@@ -263,7 +263,9 @@ export class Router {
   /** Tells the origin its message could not be delivered (never for an UNREACHABLE itself). */
   #bounce(f: Uint8Array, reason: number): void {
     this.#host.countDrop(reason === UnreachableReason.HOP_LIMIT ? 'hop_limit' : 'no_route');
-    if (envelope.type(f) === MsgType.UNREACHABLE || envelope.type(f) === MsgType.CONGESTION || envelope.type(f) === MsgType.ACK) return;
+    const type = envelope.type(f);
+    // Nobody acts on a report about a report, an ack or a lookup (a lost lookup is made again at the next refresh).
+    if (type === MsgType.UNREACHABLE || type === MsgType.CONGESTION || type === MsgType.ACK || type === MsgType.LOOKUP || type === MsgType.LOOKUP_RESULT) return;
     const origin = envelope.from(f);
     const body = encodeUnreachable(reason, envelope.msgId(f), envelope.to(f));
     // The report gets at least the default hop limit: a small TTL chosen for the

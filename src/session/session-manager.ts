@@ -277,7 +277,7 @@ export class SessionManager {
       p.timer = setTimeout(() => this.#attempt(p), left);
       return;
     }
-    if (now >= p.deadline && (p.creating || cpuQueue.waiting > 0) && p.extended < 3 * this.#o.handshakeTimeoutMs) {
+    if (now >= p.deadline && (p.creating || cpuQueue.urgent > 0) && p.extended < 3 * this.#o.handshakeTimeoutMs) {
       // This process's CPU queue holds handshake work (ours, or the answer we wait for, when the
       // remote shares the process): that is this node's own lateness, not the remote's.
       const add = Math.min(BUSY_EXTENSION_MS, 3 * this.#o.handshakeTimeoutMs - p.extended);
@@ -289,7 +289,7 @@ export class SessionManager {
       if (!p.lastLook) { p.lastLook = true; this.#retryIn(p, 0); return; }
       return this.#giveUp(p, p.lastError ?? relayError('ERR_HANDSHAKE_TIMEOUT', `no session with ${toHex(p.to)} after ${this.#o.handshakeTimeoutMs} ms`));
     }
-    if (p.attempts > 0 && (p.creating || cpuQueue.waiting > 0)) {
+    if (p.attempts > 0 && (p.creating || cpuQueue.urgent > 0)) {
       // No retry while this process's CPU queue holds handshake work: the answer may be waiting there,
       // and under overload retries would only add routed traffic (a collapse must not feed itself).
       this.#retryIn(p, Math.min(BUSY_EXTENSION_MS / 2, Math.max(1, p.deadline - now)));

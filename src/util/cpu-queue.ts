@@ -40,6 +40,10 @@ export class CpuQueue {
 
   /** Jobs waiting. */
   get waiting(): number { return this.#waiting; }
+  /** Handshake jobs waiting (session and link; not work made ahead): while there are, this process is behind. */
+  get urgent(): number {
+    return this.#queues[CpuPriority.SESSION].length - this.#heads[CpuPriority.SESSION] + this.#queues[CpuPriority.LINK].length - this.#heads[CpuPriority.LINK];
+  }
   /** Estimated work waiting (ms). */
   get backlogMs(): number { return this.#waiting * this.#mean; }
 

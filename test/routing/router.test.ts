@@ -136,6 +136,16 @@ test('a dead end at the origin reports ERR_NO_ROUTE through unreachable(msgKey, 
   t.end();
 });
 
+test('a LOOKUP or LOOKUP_RESULT whose hop limit runs out is dropped and counted, with no UNREACHABLE (nobody acts on one)', (t) => {
+  const a = new FakeLink('a'); const o = new FakeLink('origin');
+  const { router, rec } = makeRouter(X, [[id(0x80), a], [ORIGIN, o]]);
+  router.onRouted(asLink(a), frame(MsgType.LOOKUP_RESULT, id(0x41), ORIGIN, 0));
+  router.onRouted(asLink(a), frame(MsgType.LOOKUP, id(0x42), ORIGIN, 0));
+  t.deepEqual(rec.drops, ['hop_limit', 'hop_limit'], 'both dropped for their hop limit');
+  t.equal(o.sent.length + a.sent.length, 0, 'and no report sent anywhere');
+  t.end();
+});
+
 test('a message whose hop limit runs out is dropped and an UNREACHABLE goes to its origin with at least the default TTL', (t) => {
   const a = new FakeLink('a'); const o = new FakeLink('origin');
   const { router, rec } = makeRouter(X, [[id(0x80), a], [ORIGIN, o]], { ttl: 4 });

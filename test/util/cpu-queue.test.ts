@@ -40,6 +40,7 @@ test('past the slice, jobs wait for later turns; link work goes before work made
   }
   t.deepEqual(order, [], 'nothing more ran in the turn whose slice was spent');
   t.equal(q.waiting, 6, 'six jobs wait');
+  t.equal(q.urgent, 3, 'three of them handshake work: work made ahead is not urgent');
   t.ok(q.backlogMs > 0, 'the backlog is estimated');
   for (let turns = 0; q.waiting > 0 && turns < 100; turns++) await nextTurn();
   t.deepEqual(order, ['link0', 'link1', 'link2', 'ahead0', 'ahead1', 'ahead2'], 'link work first, in order, then work made ahead');

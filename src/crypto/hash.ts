@@ -15,7 +15,7 @@ export function sha256(...parts: Uint8Array[]): Uint8Array {
     for (const p of parts) h.update(p);
     return new Uint8Array(h.digest());
   }
-  return nobleSha256Of(parts);
+  return nobleHash.sha256(...parts);
 }
 
 export function hmacSha256(key: Uint8Array, ...parts: Uint8Array[]): Uint8Array {
@@ -24,19 +24,21 @@ export function hmacSha256(key: Uint8Array, ...parts: Uint8Array[]): Uint8Array 
     for (const p of parts) h.update(p);
     return new Uint8Array(h.digest());
   }
-  const h = nobleHmac.create(nobleSha256, key);
-  for (const p of parts) h.update(p);
-  return h.digest();
+  return nobleHash.hmacSha256(key, ...parts);
 }
 
 export function hkdfSha256(ikm: Uint8Array, salt: Uint8Array, info: string, length: number): Uint8Array {
   if (native) return new Uint8Array(native.hkdfSync('sha256', ikm, salt, textEncoder.encode(info), length));
-  return nobleHkdf(nobleSha256, ikm, salt, textEncoder.encode(info), length);
+  return nobleHash.hkdfSha256(ikm, salt, info, length);
 }
 
 /** The @noble/hashes forms, the ones browsers use (exported so the tests compare both). */
 export const nobleHash = {
-  sha256: (...parts: Uint8Array[]): Uint8Array => nobleSha256Of(parts),
+  sha256: (...parts: Uint8Array[]): Uint8Array => {
+    const h = nobleSha256.create();
+    for (const p of parts) h.update(p);
+    return h.digest();
+  },
   hmacSha256: (key: Uint8Array, ...parts: Uint8Array[]): Uint8Array => {
     const h = nobleHmac.create(nobleSha256, key);
     for (const p of parts) h.update(p);
@@ -45,12 +47,6 @@ export const nobleHash = {
   hkdfSha256: (ikm: Uint8Array, salt: Uint8Array, info: string, length: number): Uint8Array =>
     nobleHkdf(nobleSha256, ikm, salt, textEncoder.encode(info), length),
 };
-
-function nobleSha256Of(parts: Uint8Array[]): Uint8Array {
-  const h = nobleSha256.create();
-  for (const p of parts) h.update(p);
-  return h.digest();
-}
 
 /** Domain-separation labels, one per use; PROTOCOL.md lists them. */
 export const LABELS = {

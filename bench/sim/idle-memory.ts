@@ -1,14 +1,14 @@
 /**
  * What an idle level-a node holds: N real PeerRelay nodes on the in-memory
  * transport (as `npm run sim -- --level a` builds them), left alone for
- * --settle seconds, then the process's memory per node, split into V8 heap,
+ * --settle seconds and until their links stop growing, then the process's memory per node, split into V8 heap,
  * ArrayBuffer data and the rest of RSS (free heap pages, allocator slack).
  *
- *   node --expose-gc dist/bench/sim/idle-memory.js --nodes 200 --settle 45
+ *   node --expose-gc dist/bench/sim/idle-memory.js --nodes 200 --settle 45 [--snapshot FILE]
  */
 import { parseArgs } from 'node:util';
 import { cpus } from 'node:os';
-import { getHeapSpaceStatistics } from 'node:v8';
+import { getHeapSpaceStatistics, writeHeapSnapshot } from 'node:v8';
 import { PeerRelay } from '../../src/index.js';
 import { MemoryNetwork } from '../../src/transport/memory.js';
 import { seededRandom } from './measure.js';
@@ -18,6 +18,8 @@ const { values } = parseArgs({
     nodes: { type: 'string', default: '200' },
     settle: { type: 'string', default: '45' },
     seed: { type: 'string', default: '1' },
+    snapshot: { type: 'string' },
+    'max-wait': { type: 'string', default: '600' },
   },
 });
 const n = Number(values.nodes);
@@ -29,6 +31,7 @@ const gc = () => { global.gc?.(); global.gc?.(); };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 gc();
 const m0 = process.memoryUsage();
+const t0 = performance.now();
 const net = new MemoryNetwork();
 const nodes: PeerRelay[] = [];
 for (let i = 0; i < n; i++) {
@@ -39,6 +42,15 @@ for (let i = 0; i < n; i++) {
   if (i % 100 === 99) await sleep(0);
 }
 await sleep(settleMs);
+// Then until the links stop growing (under 1 % more in 15 s), at most --max-wait s: idle means formed.
+const totalLinks = () => nodes.reduce((a, x) => a + x.peers.length, 0);
+const waitEnd = Date.now() + Number(values['max-wait']) * 1000;
+for (let before = totalLinks(); Date.now() < waitEnd; ) {
+  await sleep(15_000);
+  const now = totalLinks();
+  if (now <= before * 1.01) break;
+  before = now;
+}
 gc();
 await sleep(100);
 gc();
@@ -49,8 +61,9 @@ const rss = m.rss - m0.rss;
 const heap = m.heapUsed - m0.heapUsed;
 const ab = m.arrayBuffers - m0.arrayBuffers;
 const freeHeap = (m.heapTotal - m.heapUsed) - (m0.heapTotal - m0.heapUsed);
-console.log(`links per node min/p50/max ${links[0]}/${links[links.length >> 1]}/${links[links.length - 1]}`);
+console.log(`after ${((performance.now() - t0) / 1000).toFixed(0)} s: links per node min/p50/max ${links[0]}/${links[links.length >> 1]}/${links[links.length - 1]}`);
 console.log(`per node: RSS ${kib(rss)} KiB = V8 heap used ${kib(heap)} + ArrayBuffer data ${kib(ab)} + heap committed but free ${kib(freeHeap)} + the rest ${kib(rss - heap - ab - freeHeap)} KiB (allocator, code)`);
 // Committed but free space by heap space, for the whole process (the young generation's semispaces are a fixed cost, not a per-node one).
 console.log(`heap spaces, committed but free (whole process): ${getHeapSpaceStatistics().map((sp) => `${sp.space_name} ${((sp.space_size - sp.space_used_size) / 1048576).toFixed(1)} MiB`).join(', ')}`);
+if (values.snapshot) console.log(`heap snapshot: ${writeHeapSnapshot(values.snapshot)}`);
 await Promise.all(nodes.map((x) => new Promise<void>((r) => x.destroy(() => r()))));

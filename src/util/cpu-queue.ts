@@ -34,6 +34,8 @@ export class CpuQueue {
   #spent = 0;
   #resetArmed = false;
   #drainArmed = false;
+  /** A job is running: a job it adds waits its turn (no recursion, and its time counts). */
+  #running = false;
   /** Mean cost of a job (ms, moving average): the backlog's estimate. */
   #mean = 1;
   readonly counters = { ran: 0, queued: 0 };
@@ -47,9 +49,9 @@ export class CpuQueue {
   /** Estimated work waiting (ms). */
   get backlogMs(): number { return this.#waiting * this.#mean; }
 
-  /** Runs `job` now if nothing waits and the turn's slice is not spent, else queues it. */
+  /** Runs `job` now if nothing waits, no job is running and the turn's slice is not spent, else queues it. */
   run(priority: CpuPriorityCode, job: Job): void {
-    if (this.#waiting === 0 && this.#spent < SLICE_MS) { this.#exec(job); return; }
+    if (!this.#running && this.#waiting === 0 && this.#spent < SLICE_MS) { this.#exec(job); return; }
     this.#queues[priority].push(job);
     this.#waiting++;
     this.counters.queued++;
@@ -58,11 +60,13 @@ export class CpuQueue {
 
   #exec(job: Job): void {
     const t0 = performance.now();
+    this.#running = true;
     try {
       job();
     } catch (err) {
       queueMicrotask(() => { throw err; });
     } finally {
+      this.#running = false;
       const ms = performance.now() - t0;
       this.#spent += ms;
       this.#mean += (ms - this.#mean) / 16;

@@ -4,7 +4,7 @@
  * remote's. Counts and outcomes are asserted, never durations.
  */
 import test from 'tape';
-import { startMemoryMesh, waitFor, nextMessage } from '../helpers/testnet.js';
+import { startMemoryMesh, startNode, urlOf, waitFor, nextMessage, FAST } from '../helpers/testnet.js';
 import { cpuQueue, CpuPriority } from '../../src/util/cpu-queue.js';
 import { CloseReason, FrameType } from '../../src/wire/frames.js';
 
@@ -36,4 +36,26 @@ test('link handshakes queued behind more work than handshakeTimeoutMs still open
   for (let i = 0; i < 75; i++) cpuQueue.run(CpuPriority.SESSION, () => spin(20));
   t.ok(await waitFor(() => nodes.every((n) => n.peers.length > 0), 20_000), 'every node linked');
   t.deepEqual(closes.filter((r) => r === CloseReason.PROTOCOL_ERROR), [], `no handshake timed out (CLOSE reasons seen: ${closes.join(',') || 'none'})`);
+});
+
+test('messages queued before the first link arrive in the order sent while the CPU queue delays opening a RESP (both ends start a session at once)', async (t) => {
+  // A has a port, so its signaling core starts a session to B as the link opens while B starts its own to A:
+  // B may send its first message on A's session (whose RESP A opens through the busy queue) and the next ones on
+  // its own. A holds the peer's later frames behind the first until that RESP is open, so the order holds.
+  const rounds = 3;
+  for (let r = 0; r < rounds; r++) {
+    const a = await startNode(t, { port: 0, ...FAST });
+    const b = await startNode(t, { ...FAST });
+    const got: number[] = [];
+    a.on('message', (d) => { got.push((d as { i: number }).i); });
+    for (let i = 0; i < 5; i++) b.send(a.id, { i });
+    let stop = false;
+    const busy = (): void => { if (!stop) { spin(3); cpuQueue.run(CpuPriority.AHEAD, busy); } };
+    for (let k = 0; k < 4; k++) cpuQueue.run(CpuPriority.AHEAD, busy);
+    b.links.dial(urlOf(a)).catch(() => {});
+    const all = await waitFor(() => got.length === 5, 15_000);
+    stop = true;
+    t.ok(all, `round ${r + 1}: all five arrive`);
+    t.deepEqual(got, [0, 1, 2, 3, 4], `round ${r + 1}: in the order sent`);
+  }
 });

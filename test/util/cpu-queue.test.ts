@@ -66,3 +66,24 @@ test('a job that throws does not stop the jobs after it', async (t) => {
   t.equal(errors.length, 1, 'the error was rethrown, not swallowed');
   t.end();
 });
+
+test('a job that adds a job does not run it inside itself: it waits its turn (no recursion)', async (t) => {
+  await nextTurn();
+  const q = new CpuQueue();
+  const order: string[] = [];
+  let depth = 0;
+  const chain = (n: number) => () => {
+    depth++;
+    t.equal(depth, 1, `job ${n} runs alone, not nested in another`);
+    order.push(`start ${n}`);
+    if (n < 3) q.run(CpuPriority.LINK, chain(n + 1));
+    order.push(`end ${n}`);
+    depth--;
+  };
+  q.run(CpuPriority.LINK, chain(1));
+  t.deepEqual(order, ['start 1', 'end 1'], 'the first ran at once; the one it added waits');
+  t.equal(q.waiting, 1);
+  while (q.waiting > 0) await nextTurn();
+  t.deepEqual(order, ['start 1', 'end 1', 'start 2', 'end 2', 'start 3', 'end 3'], 'each ran after the one that added it');
+  t.end();
+});

@@ -10,6 +10,8 @@ import { toHex } from '../../src/util/bytes.js';
 import { CloseReason, FrameType } from '../../src/wire/frames.js';
 import { MsgType, OFF_FROM, OFF_TO, OFF_TTL } from '../../src/wire/envelope.js';
 import { DEFAULT_LIMITS } from '../../src/util/limits.js';
+import { linkHandshakes } from '../../src/link/link.js';
+import { cpuQueue } from '../../src/util/cpu-queue.js';
 import { deliveryResult, holes, randomPairs, seededRandom, spread, type DeliveryResult, type Spread } from './measure.js';
 
 export interface LevelAOptions {
@@ -90,7 +92,7 @@ export async function runLevelA(o: LevelAOptions): Promise<LevelAReport> {
     lagMax = lagSum = lagN = 0;
     const fr = [...frames].sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ${v}`).join(' ');
     frames.clear();
-    return `${s} · frames ${fr}`;
+    return `${s} · link handshakes ${linkHandshakes.inProgress}, CPU queue ${cpuQueue.urgent}/${cpuQueue.waiting} · frames ${fr}`;
   };
   const make = (pool: PeerRelay[]) => {
     const fanout = 1 + Math.floor(rand() * 3);

@@ -177,13 +177,16 @@ export class Link extends EventEmitter<LinkEvents> {
     this.#handshakeTimer = setTimeout(() => {
       this.#handshakeTimer = null;
       if (this.#state !== 'handshake') return;
-      // Own KEM work that waited in this process's CPU queue, or work still queued there (ours, or
-      // other handshakes this process runs, the remote's answer may wait behind), is this node's
-      // lateness, not the remote's: the limit moves by as much, up to three limits in all.
-      const waited = Math.min(this.#kemWaited, this.#busyCredit);
+      // Own KEM work that waited in this process's CPU queue is this node's lateness, not the
+      // remote's: the limit moves by as much. So does time while other handshake work is queued
+      // there (the remote's answer may wait behind it, when the remote shares the process), up to
+      // three limits in all.
+      // While a step of ours still waits there the verdict waits too: the delay is ours alone.
+      if (this.#kemWaiting > 0) return this.#armHandshakeTimer(Math.max(250, ms / 4), extensions);
+      const waited = this.#kemWaited;
       this.#kemWaited = 0;
-      if (waited > 50) { this.#busyCredit -= waited; return this.#armHandshakeTimer(waited, extensions); }
-      if ((this.#kemWaiting > 0 || cpuQueue.urgent > 0) && this.#busyCredit > 0) {
+      if (waited > 50) return this.#armHandshakeTimer(waited, extensions);
+      if (cpuQueue.urgent > 0 && this.#busyCredit > 0) {
         const more = Math.min(this.#busyCredit, Math.max(250, ms / 4));
         this.#busyCredit -= more;
         return this.#armHandshakeTimer(more, extensions);

@@ -1,7 +1,8 @@
 /**
  * CPU work that may wait a little, for every node in this process: the KEM
  * operations of session and link handshakes, and encapsulations made ahead of
- * time. At most `SLICE_MS` of it runs per event-loop turn, by priority
+ * time. At most `SLICE_MS` of it runs per event-loop turn (or as long as the
+ * rest of the turn took, when that was longer), by priority
  * (session handshakes, then link handshakes, work made ahead only when nothing
  * else waits), so that many handshakes arriving together (one process hosting
  * many nodes, or one node dialed by many) cannot hold the event loop for
@@ -17,7 +18,11 @@
 export const CpuPriority = { SESSION: 0, LINK: 1, AHEAD: 2 } as const;
 export type CpuPriorityCode = (typeof CpuPriority)[keyof typeof CpuPriority];
 
-/** Work run per event-loop turn at most (ms), once a job had to wait. */
+/**
+ * Work run per event-loop turn (ms), once a job had to wait: at least this, or
+ * as long as everything else took since the last slice, so a busy event loop
+ * (routing, keepalives) never starves the queue: it gets half the CPU then.
+ */
 export const SLICE_MS = 12;
 
 type Job = () => void;
@@ -36,6 +41,8 @@ export class CpuQueue {
   #drainArmed = false;
   /** A job is running: a job it adds waits its turn (no recursion, and its time counts). */
   #running = false;
+  /** When the last slice ended (performance.now()). */
+  #lastSliceEnd = 0;
   /** Mean cost of a job (ms, moving average): the backlog's estimate. */
   #mean = 1;
   readonly counters = { ran: 0, queued: 0 };
@@ -88,7 +95,9 @@ export class CpuQueue {
   #drain(): void {
     this.#drainArmed = false;
     this.#spent = 0;
-    while (this.#waiting > 0 && this.#spent < SLICE_MS) {
+    const start = performance.now();
+    const budget = this.#lastSliceEnd > 0 ? Math.max(SLICE_MS, Math.min(start - this.#lastSliceEnd, 1000)) : SLICE_MS;
+    while (this.#waiting > 0 && this.#spent < budget) {
       let p = 0;
       while (this.#queues[p].length <= this.#heads[p]) p++;
       const q = this.#queues[p];
@@ -101,7 +110,8 @@ export class CpuQueue {
       this.#waiting--;
       this.#exec(job);
     }
-    if (this.#waiting > 0) this.#armDrain();
+    this.#lastSliceEnd = performance.now();
+    if (this.#waiting > 0) this.#armDrain(); else this.#lastSliceEnd = 0;
   }
 }
 

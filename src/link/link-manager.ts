@@ -18,7 +18,7 @@ import type { Connection } from '../transport/connection.js';
 import type { MemoryNetwork } from '../transport/memory.js';
 import { dialWebSocket } from '../transport/websocket.js';
 import { CloseReason, type CloseReasonCode } from '../wire/frames.js';
-import { Link, type LinkHooks } from './link.js';
+import { Link, linkHandshakes, type LinkHooks } from './link.js';
 
 const debug = debugFactory('relaymesh:links');
 /** First re-bootstrap delay; doubles up to limits.maxBackoffMs. */
@@ -89,11 +89,17 @@ export class LinkManager {
   async #dial(url: string, expectedId?: Uint8Array): Promise<void> {
     const { memory, limits } = this.#host;
     let conn: Connection;
-    if (url.startsWith('mem://')) {
-      if (!memory) throw relayError('ERR_CONNECT_FAILED', 'mem:// URL without a memory network');
-      conn = await memory.dial(url, this.#host.url() || undefined);
-    } else {
-      conn = await dialWebSocket(url, { maxPayload: limits.maxMessageSize + FRAME_OVERHEAD, timeoutMs: limits.handshakeTimeoutMs });
+    // Counted from now: dials started together in one turn (many nodes' timers) are seen at once.
+    linkHandshakes.dialing++;
+    try {
+      if (url.startsWith('mem://')) {
+        if (!memory) throw relayError('ERR_CONNECT_FAILED', 'mem:// URL without a memory network');
+        conn = await memory.dial(url, this.#host.url() || undefined);
+      } else {
+        conn = await dialWebSocket(url, { maxPayload: limits.maxMessageSize + FRAME_OVERHEAD, timeoutMs: limits.handshakeTimeoutMs });
+      }
+    } finally {
+      linkHandshakes.dialing--;
     }
     if (this.#destroyed) { conn.close(); throw relayError('ERR_DESTROYED'); }
     return opened(this.adopt(conn, true, expectedId), `link to ${url} closed during handshake`);

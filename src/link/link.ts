@@ -45,7 +45,13 @@ const MAX_HANDSHAKE_EXTENSIONS = 3;
  * starts no dial while there are `busyHandshakes` (limits.ts), as each costs
  * four ML-KEM operations of this process's CPU.
  */
-export const linkHandshakes = { inProgress: 0 };
+export const linkHandshakes = {
+  inProgress: 0,
+  /** Dials started whose connection is not up yet (their handshake is counted from then on). */
+  dialing: 0,
+  /** Both: what discovery weighs against `busyHandshakes`. */
+  get load(): number { return this.inProgress + this.dialing; },
+};
 
 export interface LinkOptions {
   identity: Identity;

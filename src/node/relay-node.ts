@@ -138,7 +138,7 @@ export class RelayNode extends EventEmitter<NodeEvents> implements MeshNode {
       limits,
       get active() { return node.#started && !node.#destroyed; },
       dialing: () => this.#linkManager.dialing,
-      load: () => linkHandshakes.inProgress / limits.busyHandshakes,
+      load: () => linkHandshakes.load / limits.busyHandshakes,
       isDialing: (url) => this.#linkManager.isDialing(url),
       dial: (url, id) => this.#linkManager.dial(url, id),
       canAutoConnect: () => Boolean(this.wrtc) && this.#autoConnector !== null && this.#autoConnector.canAuto(),

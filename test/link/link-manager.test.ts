@@ -1,6 +1,6 @@
 import test from 'tape';
 import { LinkManager, type LinkManagerHost, type LinkRegistry } from '../../src/link/link-manager.js';
-import type { Link } from '../../src/link/link.js';
+import { linkHandshakes, type Link } from '../../src/link/link.js';
 import { RoutingTable } from '../../src/routing/routing-table.js';
 import { MemoryNetwork, type MemoryConnection } from '../../src/transport/memory.js';
 import { Identity } from '../../src/crypto/identity.js';
@@ -94,6 +94,19 @@ test('dial() opens an authenticated link that both registries hold, and frames c
   t.ok(await waitFor(() => b.frames.length === 1), 'B receives the frame');
   t.equal(b.frames[0].from, a.identity.idHex);
   t.deepEqual([...b.frames[0].frame], [0x10, 1, 2, 3]);
+  t.end();
+});
+
+test('a dial counts toward the process\'s link handshakes from the moment it starts until its link opens', async (t) => {
+  const net = new MemoryNetwork();
+  const a = makeNode(t, net, IDS[0]);
+  const b = makeNode(t, net, IDS[1]);
+  b.listen();
+  const before = linkHandshakes.load;
+  const dialing = a.manager.dial(b.url, b.identity.id);
+  t.equal(linkHandshakes.load, before + 1, 'counted at once, before its connection is up (dials started in one turn see each other)');
+  await dialing;
+  t.ok(await waitFor(() => linkHandshakes.load === before), 'no longer counted once both ends opened');
   t.end();
 });
 

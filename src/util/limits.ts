@@ -22,7 +22,7 @@ export const DEFAULT_LIMITS = {
   /** Dials discovery starts per second. */
   maxDialsPerSecond: 8,
   /** Link handshakes in progress in this process (all its nodes) at which discovery starts no new dial. */
-  busyHandshakes: 64,
+  busyHandshakes: 256,
   /** Known-but-unlinked nodes remembered for discovery. */
   maxContacts: 512,
   /** Of those, at most this many in one k-bucket. */

@@ -10,7 +10,7 @@
  */
 import type { EventEmitter } from 'events';
 import debugFactory from 'debug';
-import { isBytes, textDecoder, textEncoder, toBuffer, toHex } from './util/bytes.js';
+import { copyToBuffer, isBytes, textDecoder, textEncoder, toBuffer, toHex } from './util/bytes.js';
 import { relayError } from './util/errors.js';
 import { parseId } from './crypto/identity.js';
 import { RelayNode } from './node/relay-node.js';
@@ -112,7 +112,7 @@ export class PeerRelay extends RelayNode {
   }
 
   #emitMessage(data: unknown, from: Uint8Array): void {
-    (this as EventEmitter).emit('message', data, toBuffer(from.slice()));
+    (this as EventEmitter).emit('message', data, copyToBuffer(from));
   }
 
   protected override onDestroy(): void {

@@ -25,6 +25,22 @@ test('bytes arrive as bytes', async (t) => {
   t.deepEqual([...(data as Buffer)], [0, 1, 2, 255], 'same bytes');
 });
 
+test('the sender id given with each message is a Buffer of its own: changing one changes no other', async (t) => {
+  const a = await startNode(t, { port: 0, ...FAST });
+  const b = await startNode(t, { bootstrap: [urlOf(a)], ...FAST });
+  t.ok(await waitFor(() => b.peers.length > 0), 'linked');
+  const froms: Buffer[] = [];
+  a.on('message', (_d, from) => froms.push(from as Buffer));
+  for (let i = 0; i < 3; i++) b.send(a.id, Buffer.from([i]));
+  t.ok(await waitFor(() => froms.length === 3), 'three messages arrive');
+  t.ok(froms.every((f) => Buffer.isBuffer(f) && f.equals(Buffer.from(b.id))), 'each from is a Buffer holding B\'s id');
+  froms[0].fill(0);
+  t.ok(froms[1].equals(Buffer.from(b.id)) && froms[2].equals(Buffer.from(b.id)), 'zeroing the first leaves the others as they were');
+  b.send(a.id, Buffer.from([9]));
+  t.ok(await waitFor(() => froms.length === 4), 'a fourth arrives');
+  t.ok(froms[3].equals(Buffer.from(b.id)), 'and still names B');
+});
+
 test('every node of a 20-node WebSocket mesh reaches every other', async (t) => {
   const nodes = await startMesh(t, 20);
   t.ok(await waitFor(() => nodes.every((n) => n.peers.length > 0), 15_000), 'every node has a link');

@@ -11,7 +11,7 @@
  * and the signaling server.
  */
 import { EventEmitter } from 'events';
-import { equalBytes, toBuffer, toHex } from '../util/bytes.js';
+import { copyToBuffer, equalBytes, toBuffer, toHex } from '../util/bytes.js';
 import { relayError, type RelayError } from '../util/errors.js';
 import { DEFAULT_LIMITS, FRAME_OVERHEAD, resolveLimits, type Limits } from '../util/limits.js';
 import type { Detour, DropReason } from '../util/drop-reasons.js';
@@ -458,7 +458,7 @@ export class RelayNode extends EventEmitter<NodeEvents> implements MeshNode {
 
   #undeliverable(err: RelayError, to: Uint8Array): void {
     this.#counters.undeliverable++;
-    if (!this.#destroyed) this.emit('undeliverable', err, toBuffer(to.slice()));
+    if (!this.#destroyed) this.emit('undeliverable', err, copyToBuffer(to));
   }
 
   #deliver(from: Uint8Array, pt: Uint8Array): void {

@@ -83,6 +83,16 @@ export function toBuffer(bytes: Uint8Array): Uint8Array {
   return B ? B.from(bytes.buffer as ArrayBuffer, bytes.byteOffset, bytes.byteLength) : bytes;
 }
 
+/**
+ * A copy of `bytes` of its own, as a Buffer in Node. Small copies come from Node's Buffer pool (as
+ * `Buffer.from` gives them), not one ArrayBuffer each: a 20-byte id per delivered message made a
+ * receiver run a full GC every few hundred ms under a flood (issue 13).
+ */
+export function copyToBuffer(bytes: Uint8Array): Uint8Array {
+  const B = (globalThis as { Buffer?: { from(a: Uint8Array): Uint8Array } }).Buffer;
+  return B ? B.from(bytes) : bytes.slice();
+}
+
 export function isBytes(x: unknown): x is Uint8Array {
   return x instanceof Uint8Array;
 }

@@ -76,6 +76,18 @@ export class DataSender {
   }
 
   /**
+   * `to` says it had no session for DATA message `msgKey` (SESSION_UNKNOWN naming it): true if this
+   * node sent that message to `to`, which is then reported undeliverable (ERR_SESSION_LOST).
+   */
+  lost(msgKey: number, to: Uint8Array): boolean {
+    const sent = this.#sentData.get(msgKey);
+    if (sent === undefined || sent.to !== key53(to)) return false;
+    this.#sentData.delete(msgKey);
+    this.#o.fail(to, relayError('ERR_SESSION_LOST', `${toHex(to)} had no session for the message; it was not delivered`, { to: toHex(to) }), sent.n);
+    return true;
+  }
+
+  /**
    * A congestion report names message `msgKey` to `to`: true if this node sent
    * that DATA message to that destination (a report naming anything else is
    * not acted on). A DROPPED message is reported undeliverable (ERR_CONGESTED).

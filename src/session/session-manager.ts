@@ -18,7 +18,7 @@ import { RateWindow } from '../util/rate-window.js';
 import { cpuQueue, CpuPriority } from '../util/cpu-queue.js';
 import { defaultAead, type Aead } from '../crypto/aead.js';
 import {
-  encodeEnvelope, envelope, EnvelopeFlags, MsgType, OFF_FLAGS, type MsgTypeCode,
+  encodeEnvelope, envelope, EnvelopeFlags, MSG_ID_LENGTH, MsgType, OFF_FLAGS, type MsgTypeCode,
 } from '../wire/envelope.js';
 import { BATCH_CHANNEL, readBatch } from './batch.js';
 import { DataSender } from './data-sender.js';
@@ -531,7 +531,7 @@ export class SessionManager {
       const init = this.#inits.get(sidHex);
       if (init && equalBytes(init.remote.id, from) && this.#hold(toHex(from), frame, sidHex)) return;
       this.#o.countDrop('unknown_session');
-      this.#replyUnknown(from, body.subarray(0, SID_LENGTH));
+      this.#replyUnknown(from, body.subarray(0, SID_LENGTH), envelope.msgId(frame));
       return;
     }
     if (!equalBytes(session.remote.id, from)) { this.#o.countDrop('forged_sender'); return; }
@@ -556,17 +556,29 @@ export class SessionManager {
     return w.take();
   }
 
-  #replyUnknown(to: Uint8Array, sid: Uint8Array): void {
+  /** SESSION_UNKNOWN: the sid, and the id of the DATA that named it (so its origin can report that message). */
+  #replyUnknown(to: Uint8Array, sid: Uint8Array, msgId: Uint8Array): void {
     if (!this.#unknownReplies.take()) return;
-    this.#route(MsgType.SESSION_UNKNOWN, to, sid.slice());
+    const body = new Uint8Array(SID_LENGTH + MSG_ID_LENGTH);
+    body.set(sid);
+    body.set(msgId, SID_LENGTH);
+    this.#route(MsgType.SESSION_UNKNOWN, to, body);
   }
 
+  /**
+   * `from` has no session `sid`: ours with it is dropped (the next message makes a new handshake), and
+   * the DATA it names, if this node sent it there, is reported undeliverable (ERR_SESSION_LOST). An
+   * older peer sends the sid alone.
+   */
   #onSessionUnknown(from: Uint8Array, body: Uint8Array): void {
+    if (body.length !== SID_LENGTH && body.length !== SID_LENGTH + MSG_ID_LENGTH) { this.#o.countDrop('malformed'); return; }
+    const sid = body.subarray(0, SID_LENGTH);
     const s = this.#sessions.current(toHex(from));
-    if (s && equalBytes(s.remoteSid, body)) {
+    if (s && equalBytes(s.remoteSid, sid)) {
       debug('%s lost our session; a new handshake follows on the next send', toHex(from));
       this.#sessions.drop(s);
     }
+    if (body.length > SID_LENGTH) this.#data.lost(key53(body, SID_LENGTH), from);
   }
 
   #expire(): void {

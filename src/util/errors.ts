@@ -13,6 +13,7 @@ export const ERROR_CODES = {
   ERR_HANDSHAKE_TIMEOUT: 'no end-to-end session could be set up in time',
   ERR_QUEUE_FULL: 'a bounded queue is full; the message was not accepted',
   ERR_CONGESTED: 'the message was dropped from a full link queue on its path (at a relay, or at this node after it was accepted)',
+  ERR_SESSION_LOST: 'the destination no longer had the end-to-end session the message was sealed for; it was not delivered',
   ERR_FRAME_TOO_LARGE: 'a frame or message exceeds the size limit',
   ERR_MALFORMED_FRAME: 'a frame could not be decoded',
   ERR_UNKNOWN_TYPE: 'a frame or message of an unknown type',

@@ -501,3 +501,39 @@ test('under load the first message of a turn joins the record too; after a quiet
   t.deepEqual(b.delivered.slice(1).map((d) => read(d.plaintext).text), ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'i'], 'all in order');
   t.end();
 });
+
+test('DATA to a peer that lost its sessions (restarted) is reported ERR_SESSION_LOST, and the next message makes a new session', async (t) => {
+  const { a, b, peers } = await linked(t);
+  // Bob restarts: same identity, no sessions. Alice still holds hers.
+  b.manager.destroy();
+  const b2 = new End(BOB, peers);
+  t.teardown(() => b2.manager.destroy());
+  a.manager.send(BOB.id, 1, text('lost'));
+  await a.until(() => a.failures.length === 1);
+  t.ok(b2.drops.includes('unknown_session'), 'the restarted end had no such session');
+  t.deepEqual(a.failures, [{ to: BOB.idHex, code: 'ERR_SESSION_LOST', count: 1 }], 'the sender is told, for that one message');
+  t.equal(b2.delivered.length, 0, 'nothing was delivered');
+  a.manager.send(BOB.id, 1, text('again'));
+  await b2.until(() => b2.delivered.length === 1);
+  t.deepEqual(read(b2.delivered[0].plaintext), { channel: 1, text: 'again' }, 'the next one goes on a new session');
+  t.equal(a.failures.length, 1, 'and nothing more is reported');
+  t.end();
+});
+
+test('a SESSION_UNKNOWN naming a message this node did not send there reports nothing', async (t) => {
+  const { a, b } = await linked(t);
+  const data = a.sentOf(MsgType.DATA)[0];
+  const sid = data.subarray(HEADER_LENGTH, HEADER_LENGTH + 8);
+  const forged = new Uint8Array(16);
+  forged.set(sid);
+  forged.fill(7, 8); // a message id Alice never sent
+  a.manager.handle(encodeEnvelope(MsgType.SESSION_UNKNOWN, ALICE.id, BOB.id, forged, 32));
+  const named = new Uint8Array(16);
+  named.set(sid);
+  named.set(data.subarray(OFF_MSG_ID, OFF_MSG_ID + 8), 8);
+  a.manager.handle(encodeEnvelope(MsgType.SESSION_UNKNOWN, ALICE.id, CAROL.id, named, 32)); // from another node
+  await new Promise((r) => setImmediate(r));
+  t.deepEqual(a.failures, [], 'no message is reported');
+  t.equal(b.delivered.length, 1);
+  t.end();
+});

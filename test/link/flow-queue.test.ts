@@ -34,6 +34,16 @@ async function pair(hooks: LinkHooks, limits: Partial<LinkOptions>) {
 }
 
 const tick = () => new Promise((r) => setTimeout(r, 20));
+/** A 1000-byte DATA frame from `from` (an origin's flow), to a random node. */
+const frame = (from: Uint8Array) => encodeEnvelope(MsgType.DATA, randomBytes(20), from, new Uint8Array(1000));
+/** True once `got` holds `n` entries; false if that takes more than 10 s. */
+function arrived(got: unknown[], n: number): Promise<boolean> {
+  return new Promise<boolean>((resolve) => {
+    const end = Date.now() + 10_000;
+    const check = () => (got.length >= n ? resolve(true) : Date.now() > end ? resolve(false) : setTimeout(check, 10));
+    check();
+  });
+}
 
 test('past the window frames queue; a light origin goes past it by the reserve, then queues; the heaviest origin loses its newest frames, the light one none', async (t) => {
   const evicted: string[] = [];
@@ -47,7 +57,6 @@ test('past the window frames queue; a light origin goes past it by the reserve, 
   b.on('frame', (f) => got.push(toHex(envelope.from(f))));
   const heavy = randomBytes(20);
   const light = randomBytes(20);
-  const frame = (from: Uint8Array) => encodeEnvelope(MsgType.DATA, randomBytes(20), from, new Uint8Array(1000));
   let heavyRefused = 0;
   for (let i = 0; i < 120; i++) if (!a.send(frame(heavy))) heavyRefused++;
   await tick();
@@ -96,11 +105,7 @@ test('a light origin\'s frame goes before a flood\'s queued frames, even with th
   await tick();
   t.deepEqual(got.map((o) => (o === toHex(light) ? 'L' : 'H')), ['H', 'L', 'L', 'L'], 'they arrived right after the flood frame in flight');
   release();
-  t.ok(await new Promise<boolean>((resolve) => {
-    const end = Date.now() + 10_000;
-    const check = () => (got.length >= 23 ? resolve(true) : Date.now() > end ? resolve(false) : setTimeout(check, 10));
-    check();
-  }), `all 23 frames arrived (${got.length})`);
+  t.ok(await arrived(got, 23), `all 23 frames arrived (${got.length})`);
   t.equal(got.filter((o) => o === toHex(heavy)).length, 20, 'every flood frame arrived');
   t.equal(a.queueInfo().frames, 0, 'nothing is left queued');
   a.close();
@@ -112,7 +117,6 @@ test('an origin that has sent more than the reserve counts as heavy: the rest of
   b.on('frame', (f) => got.push(toHex(envelope.from(f))));
   const heavy = randomBytes(20);
   const second = randomBytes(20);
-  const frame = (from: Uint8Array) => encodeEnvelope(MsgType.DATA, randomBytes(20), from, new Uint8Array(1000));
   for (let i = 0; i < 100; i++) a.send(frame(heavy));
   await tick();
   const out = a.stats.framesOut;
@@ -121,11 +125,7 @@ test('an origin that has sent more than the reserve counts as heavy: the rest of
   t.equal(direct, 4, `only the second origin's first 4 KiB went past the window (${direct} frames)`);
   t.equal(a.queueInfo().flows, 2, 'the rest of both flows wait');
   release();
-  t.ok(await new Promise<boolean>((resolve) => {
-    const end = Date.now() + 10_000;
-    const check = () => (got.length >= 140 ? resolve(true) : Date.now() > end ? resolve(false) : setTimeout(check, 10));
-    check();
-  }), `all 140 frames arrived (${got.length})`);
+  t.ok(await arrived(got, 140), `all 140 frames arrived (${got.length})`);
   t.equal(got.filter((o) => o === toHex(second)).length, 40, 'all of the second origin\'s frames arrived');
   a.close();
 });
@@ -136,17 +136,12 @@ test('CREDIT reopens the window: queued frames go by round robin, a light origin
   b.on('frame', (f) => got.push(toHex(envelope.from(f))));
   const heavy = randomBytes(20);
   const light = randomBytes(20);
-  const frame = (from: Uint8Array) => encodeEnvelope(MsgType.DATA, randomBytes(20), from, new Uint8Array(1000));
   for (let i = 0; i < 200; i++) a.send(frame(heavy));
   await tick();
   for (let i = 0; i < 5; i++) a.send(frame(light));
   const arrivedBefore = got.length;
   release();
-  t.ok(await new Promise<boolean>((resolve) => {
-    const end = Date.now() + 10_000;
-    const check = () => (got.length >= 205 ? resolve(true) : Date.now() > end ? resolve(false) : setTimeout(check, 10));
-    check();
-  }), `all 205 frames arrived (${got.length})`);
+  t.ok(await arrived(got, 205), `all 205 frames arrived (${got.length})`);
   const firstLight = got.indexOf(toHex(light), arrivedBefore);
   const heavyBetween = got.slice(arrivedBefore, firstLight).length;
   t.ok(firstLight > 0 && heavyBetween <= 17, `the first light frame came after at most one quantum of heavy ones (${heavyBetween}), not after the ${200 - arrivedBefore} queued`);

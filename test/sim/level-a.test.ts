@@ -9,7 +9,7 @@ test('200 nodes with real crypto: random pairs are delivered within the hop boun
   const r = await runLevelA({ nodes: 200, churn: 0.2, pairs: 200, pairRate: 100, maxSettleMs: 60_000, churnSettleMs: 30_000, seed: 7 });
   for (const p of r.phases) {
     const d = p.delivery;
-    t.ok(d.delivered >= d.sent * 0.99, `${p.name}: at least 99 % delivered (${d.delivered}/${d.sent})`);
+    t.ok(d.delivered >= d.sent * 0.99, `${p.name}: at least 99 % delivered (${d.delivered}/${d.sent}; reported ${JSON.stringify(d.reported)})`);
     t.equal(d.silent, 0, `${p.name}: every message not delivered was reported undeliverable`);
     t.ok(d.hops.p50 <= 4, `${p.name}: median hops at most 4 (${d.hops.p50})`);
     t.ok(d.hops.p99 <= 8, `${p.name}: p99 hops at most 8 (${d.hops.p99})`);

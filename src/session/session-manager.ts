@@ -22,6 +22,7 @@ import {
 } from '../wire/envelope.js';
 import { BATCH_CHANNEL, readBatch } from './batch.js';
 import { DataSender } from './data-sender.js';
+import { HeldFrames } from './held-frames.js';
 import { relayError, type RelayError } from '../util/errors.js';
 import { trace } from '../util/trace.js';
 import type { CountDrop } from '../util/drop-reasons.js';
@@ -29,10 +30,6 @@ import type { RouteResult } from '../routing/router.js';
 
 /** SESSION_UNKNOWN replies sent per second, to all senders together. */
 const UNKNOWN_REPLIES_PER_SECOND = 20;
-/** DATA frames held from one peer while an INIT this node sent it waits for its RESP. */
-const HELD_PER_PEER = 32;
-/** Such DATA frames held in all. */
-const HELD_TOTAL = 256;
 /** While this process's CPU queue holds handshake work, a session deadline moves by this much at a time (ms; three limits in all). */
 const BUSY_EXTENSION_MS = 1000;
 
@@ -103,14 +100,8 @@ export class SessionManager {
   readonly #inits: BoundedMap<string, PendingInit & { at: number }>;
   /** The sid (hex) of the INIT this node sent to a node (hex id) in answer to its key request. */
   readonly #answerInits: BoundedMap<string, string>;
-  /**
-   * DATA from a peer (by hex id) that arrived for the sid of an INIT this node sent it before the
-   * RESP was opened (a responder sends at once, and opening a RESP may wait in the CPU queue), and
-   * the peer's DATA that arrived after them on other sessions: held in arrival order, so the
-   * peer's messages are delivered in the order it sent them. `sids`: the INITs they wait for.
-   */
-  readonly #held = new Map<string, { frames: Uint8Array[]; sids: Set<string> }>();
-  #heldCount = 0;
+  /** A peer's DATA that overtook the RESP it follows, and what came after it (held-frames.ts). */
+  readonly #held = new HeldFrames((sid) => this.#working.has(`r${sid}`));
   /** RESP bodies of recent INITs, keyed by sender id and its sid. */
   readonly #answered: BoundedMap<string, Uint8Array>;
   #queued = 0;
@@ -475,11 +466,7 @@ export class SessionManager {
 
   /** Handles the frames held from peer `hex` again, in arrival order (those for an INIT still open are held again). */
   #release(hex: string): void {
-    const held = this.#held.get(hex);
-    if (!held) return;
-    this.#held.delete(hex);
-    this.#heldCount -= held.frames.length;
-    for (const f of held.frames) this.handle(f);
+    for (const f of this.#held.take(hex)) this.handle(f);
   }
 
   #flush(p: Pending, session: Session): void {
@@ -492,44 +479,16 @@ export class SessionManager {
     for (const q of p.queue) this.#data.send(hex, p.to, session, q.channel, q.payload);
   }
 
-  /**
-   * Holds a copy of `frame` from peer `hex`: for the INIT `sid`, or (sid null) behind frames held
-   * from that peer while the RESP they wait for is being opened. False if there is nothing to wait
-   * behind (sid null) or the bounds are reached.
-   */
-  #hold(hex: string, frame: Uint8Array, sid: string | null): boolean {
-    let held = this.#held.get(hex);
-    if (!held) {
-      if (sid === null) return false;
-      held = { frames: [], sids: new Set() };
-      this.#held.set(hex, held);
-    } else if (sid === null && !this.#opening(held.sids)) {
-      // Their RESP has not arrived: this frame need not wait for it (it may never come).
-      return false;
-    }
-    if (held.frames.length >= HELD_PER_PEER || this.#heldCount >= HELD_TOTAL) return false;
-    if (sid !== null) held.sids.add(sid);
-    held.frames.push(frame.slice());
-    this.#heldCount++;
-    return true;
-  }
-
-  /** True if the RESP to one of these INITs is being opened (in the CPU queue). */
-  #opening(sids: Set<string>): boolean {
-    for (const sid of sids) if (this.#working.has(`r${sid}`)) return true;
-    return false;
-  }
-
   #onData(frame: Uint8Array, from: Uint8Array, body: Uint8Array): void {
     if (body.length < SID_LENGTH) { this.#o.countDrop('malformed'); return; }
     const session = this.#sessions.bySid(key53(body));
     // Frames from this peer wait already: this one goes behind them (the peer's order holds).
-    if (this.#heldCount > 0 && this.#hold(toHex(from), frame, null)) return;
+    if (this.#held.count > 0 && this.#held.hold(toHex(from), frame, null)) return;
     if (!session) {
       // For an INIT of ours not answered yet: the responder may send before its RESP arrived here. Held, bounded.
       const sidHex = toHex(body.subarray(0, SID_LENGTH));
       const init = this.#inits.get(sidHex);
-      if (init && equalBytes(init.remote.id, from) && this.#hold(toHex(from), frame, sidHex)) return;
+      if (init && equalBytes(init.remote.id, from) && this.#held.hold(toHex(from), frame, sidHex)) return;
       this.#o.countDrop('unknown_session');
       this.#replyUnknown(from, body.subarray(0, SID_LENGTH), envelope.msgId(frame));
       return;
@@ -585,9 +544,7 @@ export class SessionManager {
     const now = Date.now();
     for (const [k, i] of this.#inits.entries()) if (now - i.at > this.#o.handshakeTimeoutMs * 2) this.#inits.delete(k);
     // INITs given up on: what waited for them is handled again (unknown sessions are counted and answered there).
-    for (const [hex, held] of [...this.#held]) {
-      if (![...held.sids].some((sid) => this.#inits.get(sid))) this.#release(hex);
-    }
+    for (const hex of this.#held.abandoned((sid) => this.#inits.get(sid) !== undefined)) this.#release(hex);
     this.#sessions.expire(now, this.#o.sessionIdleMs);
   }
 }

@@ -186,6 +186,8 @@ export async function run(): Promise<void> {
   if (traces.length > 0) {
     printTable(`Cold relayed first message B -> A -> C, step by step (${traces.length} traced runs, medians; ms after B's send())`,
       ['step (node; indented: crypto on it, timed)', 'at ms', 'takes ms', 'runs'], breakdownRows(traces, traceTotals));
+    console.log('Each cell is the median over the runs of that cell alone, so "at + takes" need not meet the next row\'s "at": '
+      + 'an apparent gap is not idle time (in single runs the steps follow each other without one).');
     const tm = median(traceTotals);
     printTable('Where the traced cold path spends its time (medians of the per-run sums)', ['part', 'ms', 'share of the median total'], [
       ['ML-KEM operations on the path (in-path timings, caches as they are)', fmt(median(parts.kem), 2), ratio(median(parts.kem), tm)],

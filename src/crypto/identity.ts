@@ -99,7 +99,7 @@ export class PublicIdentity {
 
   /** The KEM public key expanded once (FIPS 203 matrix Â), so later encapsulations are cheaper. */
   prepared(): KEMPrepared {
-    this.#prepared ??= ml_kem768.prepare(this.kemPublicKey);
+    this.#prepared ??= timed('ML-KEM key expansion (prepare)', () => ml_kem768.prepare(this.kemPublicKey));
     return this.#prepared;
   }
 

@@ -83,15 +83,16 @@ export class FlowQueue {
   readonly #o: FlowQueueOptions;
   /** Control frames (and routed reports) waiting: sent before any flow. */
   #control: Uint8Array[] = [];
-  readonly #flows = new Map<number, Flow>();
+  /** Flows by origin key, made on the first queued routed frame (an idle link holds no maps: see docs/bench.md, Memory). */
+  #flows: Map<number, Flow> | null = null;
   /** Flows with frames queued, in round-robin order, and the one being served. */
   #ring: Flow[] = [];
   #ringPos = 0;
   /** Bytes queued (control and flows). */
   #queued = 0;
   /** Routed bytes sent per origin in this epoch and the one before (an epoch: a window of the link's routed bytes). */
-  #recent = new Map<number, number>();
-  #before = new Map<number, number>();
+  #recent: Map<number, number> | null = null;
+  #before: Map<number, number> | null = null;
   #epochBytes = 0;
   readonly #reserve: number;
 
@@ -105,7 +106,7 @@ export class FlowQueue {
 
   /** An origin is light while what it sent recently is under the reserve. */
   #light(key: number): boolean {
-    return (this.#recent.get(key) ?? 0) + (this.#before.get(key) ?? 0) < this.#reserve;
+    return (this.#recent?.get(key) ?? 0) + (this.#before?.get(key) ?? 0) < this.#reserve;
   }
 
   /** Whether an origin (its key53 of the 20-byte id) is light on this link now. */
@@ -117,19 +118,20 @@ export class FlowQueue {
     if (this.#queued === 0) return this.#light(key53(frame, OFF_FROM)) ? Go.RESERVE : Go.WINDOW;
     if (this.#control.length) return Go.QUEUE;
     const key = key53(frame, OFF_FROM);
-    return !this.#flows.has(key) && this.#light(key) ? Go.RESERVE : Go.QUEUE;
+    return !this.#flows?.has(key) && this.#light(key) ? Go.RESERVE : Go.QUEUE;
   }
 
   /** Counts a routed frame the link sent (by whatever path), for telling light origins from heavy ones. */
   sent(frame: Uint8Array): void {
     if (!isFlowFrame(frame)) return;
     const key = key53(frame, OFF_FROM);
-    this.#recent.set(key, (this.#recent.get(key) ?? 0) + frame.length);
+    const recent = this.#recent ??= new Map();
+    recent.set(key, (recent.get(key) ?? 0) + frame.length);
     this.#epochBytes += frame.length;
     if (this.#epochBytes >= this.#o.window) {
       this.#epochBytes = 0;
       this.#before = this.#recent;
-      this.#recent = new Map();
+      this.#recent = null;
     }
   }
 
@@ -145,7 +147,7 @@ export class FlowQueue {
 
   /** One origin's frames in the queue: bytes and count. */
   flowOf(key: number): { bytes: number; frames: number } {
-    const f = this.#flows.get(key);
+    const f = this.#flows?.get(key);
     return f ? { bytes: f.bytes, frames: f.q.length - f.head } : { bytes: 0, frames: 0 };
   }
 
@@ -166,7 +168,7 @@ export class FlowQueue {
       return true;
     }
     const key = key53(frame, OFF_FROM);
-    let flow = this.#flows.get(key);
+    let flow = this.#flows?.get(key);
     if (flow && flow.bytes + len > o.maxFlowBuffer) { o.countDrop('congested'); return false; }
     while (this.#queued + transport + len > o.maxBuffered) {
       // Room is made by the heaviest flow; if that is this frame's own, the frame is refused.
@@ -186,7 +188,7 @@ export class FlowQueue {
     }
     if (!flow) {
       flow = { key, origin: frame.slice(OFF_FROM, OFF_FROM + 20), q: [], head: 0, bytes: 0, deficit: 0, topped: false, active: false, stopped: null };
-      this.#flows.set(key, flow);
+      (this.#flows ??= new Map()).set(key, flow);
     }
     flow.q.push(frame);
     flow.bytes += len;
@@ -271,7 +273,7 @@ export class FlowQueue {
     const ring = this.#ring;
     this.#ring = [];
     this.#ringPos = 0;
-    this.#flows.clear();
+    this.#flows = null;
     this.#queued = 0;
     for (const flow of ring) {
       for (let i = flow.head; i < flow.q.length; i++) {
@@ -302,6 +304,7 @@ export class FlowQueue {
     f.q = [];
     f.head = 0;
     this.#maybeGo(f);
-    this.#flows.delete(f.key);
+    const flows = this.#flows;
+    if (flows && flows.delete(f.key) && flows.size === 0) this.#flows = null;
   }
 }

@@ -5,8 +5,11 @@
  * run. The clients run in a worker thread so the server under test has the
  * main thread; each client is a ws socket speaking protoo framing (subprotocol
  * `protoo`) with one request outstanding, so every count is a full round trip.
- * Both servers are checked to echo a request correctly before timing; rounds
- * alternate between them and the best round of each counts.
+ * A bare `ws` echo server (parse, answer the same response frame, nothing
+ * else) runs beside them as the floor any ws-based server pays per round trip.
+ * Every server is checked to echo a request correctly before timing; rounds
+ * alternate between them and the best round of each counts. The clients'
+ * worker prints its own busy time per round trip, to tell a client-bound run.
  *
  *   node dist/bench/protoo.js [seconds-per-round]
  */
@@ -15,7 +18,7 @@ import { createRequire } from 'node:module';
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { pathToFileURL } from 'node:url';
 import { performance } from 'node:perf_hooks';
-import WebSocket from 'ws';
+import WebSocket, { WebSocketServer } from 'ws';
 import { PeerRelay } from '../src/index.js';
 import { protooServerOf } from '../src/signaling/protoo-server.js';
 import { fmt, machineLine, printTable, ratio } from './lib/table.js';
@@ -67,11 +70,28 @@ async function protooServer(): Promise<Server> {
   };
 }
 
+/**
+ * The floor: a bare `ws` server (no protoo layer, no limits, no registry) that parses each request and
+ * answers it with the same response frame. What any server built on ws spends at least per round trip.
+ */
+async function wsEchoFloor(): Promise<Server> {
+  const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, perMessageDeflate: false, handleProtocols: (p) => (p.has('protoo') ? 'protoo' : false) });
+  await new Promise((r) => wss.once('listening', r));
+  wss.on('connection', (ws) => ws.on('message', (d) => {
+    const m = JSON.parse(String(d));
+    ws.send(JSON.stringify({ response: true, id: m.id, ok: true, data: m.data }));
+  }));
+  return {
+    name: 'bare ws echo (floor)', url: `ws://127.0.0.1:${(wss.address() as { port: number }).port}/`,
+    close: () => new Promise((r) => { for (const c of wss.clients) c.terminate(); wss.close(() => r()); }),
+  };
+}
+
 // ------------------------------------------------------------ client side (worker)
 
 interface Job { url: string; clients: number; ms: number; check: boolean; data: unknown }
 
-async function clientsRun(job: Job): Promise<{ count: number; ok: boolean }> {
+async function clientsRun(job: Job): Promise<{ count: number; ok: boolean; busyMs: number }> {
   const sockets = await Promise.all(Array.from({ length: job.clients }, (_, i) => new Promise<WebSocket>((resolve, reject) => {
     const ws = new WebSocket(`${job.url}?peerId=bench-${i}-${Math.random().toString(36).slice(2)}`, 'protoo');
     ws.once('open', () => resolve(ws));
@@ -88,6 +108,7 @@ async function clientsRun(job: Job): Promise<{ count: number; ok: boolean }> {
   }
   let count = 0;
   let running = true;
+  const elu0 = performance.eventLoopUtilization();
   await new Promise<void>((resolve) => {
     let live = sockets.length;
     sockets.forEach((ws, i) => {
@@ -104,15 +125,16 @@ async function clientsRun(job: Job): Promise<{ count: number; ok: boolean }> {
     });
     setTimeout(() => { running = false; }, job.ms);
   });
+  const busyMs = performance.eventLoopUtilization(elu0).active;
   for (const ws of sockets) ws.terminate();
-  return { count, ok };
+  return { count, ok, busyMs };
 }
 
 if (!isMainThread && (workerData as { protooBench?: Job })?.protooBench) {
   clientsRun((workerData as { protooBench: Job }).protooBench).then((r) => parentPort!.postMessage(r));
 }
 
-function inWorker(job: Job): Promise<{ count: number; ok: boolean }> {
+function inWorker(job: Job): Promise<{ count: number; ok: boolean; busyMs: number }> {
   return new Promise((resolve, reject) => {
     const w = new Worker(new URL(import.meta.url), { workerData: { protooBench: job } });
     w.once('message', (r) => { resolve(r); void w.terminate(); });
@@ -124,7 +146,8 @@ function inWorker(job: Job): Promise<{ count: number; ok: boolean }> {
 
 export async function run(secondsPerRound = 2): Promise<void> {
   const ms = secondsPerRound * 1000;
-  const servers = [await relaymeshServer(), await protooServer()];
+  // protoo-server is the baseline (the ratios' denominator); the bare ws echo shows the floor under both.
+  const servers = [await relaymeshServer(), await protooServer(), await wsEchoFloor()];
   const rows: (string | number)[][] = [];
   try {
     for (const { label, data } of PAYLOADS) {
@@ -132,7 +155,7 @@ export async function run(secondsPerRound = 2): Promise<void> {
         const r = await inWorker({ url: s.url, clients: 4, ms: 200, check: true, data });
         if (!r.ok) throw new Error(`${s.name} did not echo the protoo request correctly`);
       }
-      const best = new Map<string, { rt: number; busy: number }>();
+      const best = new Map<string, { rt: number; busy: number; client: number }>();
       for (let round = 0; round < ROUNDS; round++) {
         for (const s of round % 2 ? [...servers].reverse() : servers) {
           const elu0 = performance.eventLoopUtilization();
@@ -140,21 +163,23 @@ export async function run(secondsPerRound = 2): Promise<void> {
           const elu = performance.eventLoopUtilization(elu0);
           if (!r.ok) throw new Error(`${s.name} answered a request wrongly`);
           const rt = r.count / secondsPerRound;
-          if (rt > (best.get(s.name)?.rt ?? 0)) best.set(s.name, { rt, busy: (elu.active * 1000) / r.count });
+          if (rt > (best.get(s.name)?.rt ?? 0)) best.set(s.name, { rt, busy: (elu.active * 1000) / r.count, client: (r.busyMs * 1000) / r.count });
         }
       }
       const base = best.get(servers[1].name)!;
       for (const s of servers) {
         const b = best.get(s.name)!;
-        rows.push([label, s.name, fmt(b.rt), ratio(b.rt, base.rt), fmt(b.busy, 1), ratio(base.busy, b.busy)]);
+        rows.push([label, s.name, fmt(b.rt), ratio(b.rt, base.rt), fmt(b.busy, 1), ratio(base.busy, b.busy), fmt(b.client, 1)]);
       }
     }
   } finally {
     for (const s of servers) await s.close();
   }
   printTable(`protoo request/response round trips/s, ${CLIENTS} concurrent clients, one request outstanding each (best of ${ROUNDS} alternating rounds of ${secondsPerRound} s)`,
-    ['payload', 'server', 'round trips/s', 'vs protoo-server', 'server busy µs/rt', 'server CPU saving'], rows);
-  console.log(`\n'server busy' is the server thread's event-loop active time per round trip (clients run in a worker thread).\n${machineLine()}`);
+    ['payload', 'server', 'round trips/s', 'vs protoo-server', 'server busy µs/rt', 'server CPU saving', 'client busy µs/rt'], rows);
+  console.log(`\n'server busy' is the server thread's event-loop active time per round trip (clients run in a worker thread);`
+    + ` 'client busy' the same for the worker holding all ${CLIENTS} clients. When the client's figure is the larger, the round trips/s are`
+    + ` bound by the clients, not by the server, and the server busy time decides.\n${machineLine()}`);
 }
 
 if (isMainThread && import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {

@@ -11,10 +11,13 @@
  */
 import { relayError, type RelayError } from '../util/errors.js';
 import { MESSAGING_LIMITS } from '../util/limits.js';
-import { WebSocketImpl } from '../transport/ws-impl.js';
+import { IS_NODE_WS, WebSocketImpl } from '../transport/ws-impl.js';
 import { corkSocket } from '../transport/cork.js';
 import type { ConnectionState } from './handlers.js';
 import type { MessagingError } from './inbound.js';
+
+/** The part of a `ws` WebSocket (Node) read here. */
+interface NodeWs { on(event: 'message', fn: (data: { toString(): string }, isBinary: boolean) => void): void }
 
 export interface ReconnectOptions { baseDelayMs?: number; maxDelayMs?: number; maxAttempts?: number }
 
@@ -208,7 +211,10 @@ export class ServerConnection {
           reject(err);
         });
       };
-      ws.onmessage = (ev: MessageEvent) => h.frame(ev.data);
+      if (IS_NODE_WS) {
+        // ws's own event (no MessageEvent per frame); a text frame is handed on as its text, as onmessage does.
+        (ws as unknown as NodeWs).on('message', (data, isBinary) => { if (this.#ws === ws) h.frame(isBinary ? data : data.toString()); });
+      } else ws.onmessage = (ev: MessageEvent) => h.frame(ev.data);
       ws.onerror = () => { /* a close follows */ };
       ws.onclose = (ev?: { code?: number }) => {
         if (this.#ws !== ws) return;

@@ -19,6 +19,7 @@ import { ServerRequests, type Frame } from './requests.js';
 import { fastStringify } from '../signaling/fast-json.js';
 import { registrationMessage } from '../signaling/mesh-records.js';
 import { PRESENCE_BATCH } from '../signaling/presence.js';
+import { ACK_BATCH } from '../signaling/types.js';
 import { encodeText } from './text.js';
 import { RELAYMESH_IM, SecureSessions, secureEnvelopeJson } from './secure-envelope.js';
 import { PeerKeyStore } from './peer-keys.js';
@@ -199,7 +200,7 @@ export class MessagingPeer {
     const fresh = { ts, sig: encodeBase64(ml_dsa65.sign(registrationMessage(this.config.clientId, ts), this.#dsa.secretKey)) };
     return {
       type: 'register',
-      payload: { clientId: this.config.clientId, publicKey: Array.from(this.config.publicKey), verification: this.#proof, fresh, capabilities: [RELAYMESH_IM, PRESENCE_BATCH] },
+      payload: { clientId: this.config.clientId, publicKey: Array.from(this.config.publicKey), verification: this.#proof, fresh, capabilities: [RELAYMESH_IM, PRESENCE_BATCH, ACK_BATCH] },
     };
   }
 
@@ -240,7 +241,12 @@ export class MessagingPeer {
     // A message's acknowledgement (or refusal: an error frame with its id).
     if (typeof frame.id === 'string' && frame.id.startsWith('m')) {
       this.#conn.acked(frame.id);
-      if (frame.type === 'message_ack') return;
+      if (frame.type === 'message_ack') {
+        // A relaymesh server acknowledges the messages it took in one turn in one frame (ACK_BATCH).
+        const ids: unknown = frame.payload?.ids;
+        if (Array.isArray(ids)) for (const id of ids) if (typeof id === 'string') this.#conn.acked(id);
+        return;
+      }
     }
     if (this.#requests.offer(frame)) return;
     const p = frame.payload;

@@ -14,6 +14,7 @@ import { KEM_PUBLIC_KEY_LENGTH } from '../crypto/identity.js';
 import type { RelayError } from '../util/errors.js';
 import { fastStringify } from './fast-json.js';
 import { type ClientEvent, type ClientSink, type RegistrationProof, type SignalingCore } from './core.js';
+import { ACK_BATCH } from './types.js';
 import { JsonSocket, type BadFrame } from './json-socket.js';
 import { errorTypeOf } from './wire-errors.js';
 
@@ -46,6 +47,10 @@ export class ImSession implements ClientSink {
   readonly #sock: JsonSocket;
   readonly #queue: Slot[] = [];
   #registrations = 0;
+  /** The client registered ACK_BATCH: the ids of the messages taken this turn, acknowledged in one frame. */
+  #batchAcks = false;
+  readonly #acks: RequestId[] = [];
+  #ackTarget = '';
   /** Closes the connection if it has not registered within registerTimeoutMs. */
   #registerTimer: ReturnType<typeof setTimeout> | null;
 
@@ -153,8 +158,16 @@ export class ImSession implements ClientSink {
           return this.#answerNow(failure(err as RelayError, id));
         }
         // relaymesh's client numbers its messages and waits for this (the published client sends no id).
-        if (id !== undefined) this.#answerNow({ type: 'message_ack', id, payload: { targetId } });
-        return;
+        if (id === undefined) return;
+        if (this.#batchAcks) {
+          // Acknowledged with the others of this turn, before any other frame to this client.
+          if (this.#acks.length === 0) queueMicrotask(() => this.#flushAcks());
+          this.#acks.push(id);
+          this.#ackTarget = targetId;
+          if (this.#acks.length >= MAX_BATCHED_ACKS) this.#flushAcks();
+          return;
+        }
+        return this.#pushText(ackText(id, targetId));
       }
       case 'peer_response':
         if (!core.answer(this, p.questionId, p.response)) debug('answer to unknown question %s dropped', String(p.questionId));
@@ -208,6 +221,7 @@ export class ImSession implements ClientSink {
     this.#core.register(this, { clientId: p.clientId as string, publicKey, proof, capabilities, fresh }).then(
       (info) => {
         if (this.#registerTimer) { clearTimeout(this.#registerTimer); this.#registerTimer = null; }
+        this.#batchAcks = info.capabilities.includes(ACK_BATCH);
         this.#fill(slot, withId({ type: 'register', payload: { success: true, clientId: info.clientId } }, id));
       },
       (err: RelayError) => this.#fill(slot, failure(err, id)),
@@ -218,6 +232,8 @@ export class ImSession implements ClientSink {
 
   /** A place in the output order for an answer that comes later; it times out with a TIMEOUT error. */
   #reserve(id?: RequestId, async = true): Slot {
+    // Messages taken before this request are acknowledged before its answer, as when acknowledged one by one.
+    if (this.#acks.length > 0) this.#flushAcks();
     const slot: Slot = { frame: null, ready: false, timer: null };
     if (async) {
       slot.timer = setTimeout(() => {
@@ -241,14 +257,27 @@ export class ImSession implements ClientSink {
 
   #answerNow(frame: Record<string, unknown>): void { this.#push(frame); }
 
+  /** One `message_ack` for the messages taken since the last: `id` the last one's, `payload.ids` all of them in order. */
+  #flushAcks(): void {
+    const acks = this.#acks;
+    if (acks.length === 0) return;
+    const last = acks[acks.length - 1];
+    let ids = '';
+    for (let i = 0; i < acks.length; i++) ids += (i ? ',' : '') + JSON.stringify(acks[i]);
+    acks.length = 0;
+    this.#pushText(`{"type":"message_ack","id":${JSON.stringify(last)},"payload":{"targetId":${JSON.stringify(this.#ackTarget)},"ids":[${ids}]}}`);
+  }
+
   #push(frame: Record<string, unknown>): void {
     if (this.#sock.closed) return;
+    if (this.#acks.length > 0) this.#flushAcks();
     if (this.#queue.length === 0) return this.#write(JSON.stringify(frame));
     this.#fill(this.#reserve(undefined, false), frame);
   }
 
   #pushText(frame: string): void {
     if (this.#sock.closed) return;
+    if (this.#acks.length > 0) this.#flushAcks();
     if (this.#queue.length === 0) return this.#write(frame);
     const slot = this.#reserve(undefined, false);
     slot.frame = frame;
@@ -264,6 +293,14 @@ export class ImSession implements ClientSink {
   }
 
   #write(frame: string): void { this.#sock.sendText(frame); }
+}
+
+/** Acknowledgements per frame at most (then a frame is written and a new one starts). */
+const MAX_BATCHED_ACKS = 256;
+
+/** `{type:"message_ack", id, payload:{targetId}}` as JSON (what JSON.stringify makes of it). */
+function ackText(id: string | number, targetId: string): string {
+  return `{"type":"message_ack","id":${JSON.stringify(id)},"payload":{"targetId":${JSON.stringify(targetId)}}}`;
 }
 
 function withId(frame: Record<string, unknown>, id: RequestId): Record<string, unknown> {

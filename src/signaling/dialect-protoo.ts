@@ -179,7 +179,9 @@ export class ProtooPeer extends EventEmitter<ProtooPeerEvents> implements RoomSi
       answered = true;
       clearTimeout(timer);
       this.#serving--;
-      this.#sock.send({ response: true, id: req.id, ok: true, data: data ?? {} });
+      // What JSON.stringify makes of {response, id, ok, data}, without the wrapper object (a data without JSON form is left out).
+      const json = JSON.stringify(data ?? {}) as string | undefined;
+      this.#sock.sendText(json === undefined ? `{"response":true,"id":${req.id},"ok":true}` : `{"response":true,"id":${req.id},"ok":true,"data":${json}}`);
     };
     const reject: Reject = (code = 500, reason) => {
       if (answered) return;

@@ -21,6 +21,13 @@ export function fastStringify(value: unknown, depth = 0): string | undefined {
     for (let i = 0; i < value.length; i++) out += (i ? ',' : '') + (fastStringify(value[i], depth + 1) ?? 'null');
     return `${out}]`;
   }
+  // No long string and nothing nested at this level: one native call is cheaper than the walk.
+  let plain = true;
+  for (const key in value as Record<string, unknown>) {
+    const v = (value as Record<string, unknown>)[key];
+    if (typeof v === 'string' ? v.length >= LONG : v !== null && typeof v === 'object') { plain = false; break; }
+  }
+  if (plain) return JSON.stringify(value);
   let out = '{';
   let first = true;
   for (const key of Object.keys(value)) {

@@ -7,6 +7,13 @@ import type { RelayError } from '../util/errors.js';
 import type { RoomLimits, SignalingLimits } from './limits.js';
 import { wireError } from './wire-errors.js';
 
+/**
+ * Registration capability of a client that reads coalesced acknowledgements:
+ * the IM dialect acknowledges the messages it took in one turn with one
+ * `message_ack` whose payload lists their ids in `ids` (PROTOCOL.md §11 "Acknowledgements").
+ */
+export const ACK_BATCH = 'relaymesh-acks-v1';
+
 /** What the core asks a dialect to deliver to one client. */
 export type ClientEvent =
   | { kind: 'message'; fromId: string; message: unknown; /** The message as JSON text, when the core already has it (saves a re-encode). */ messageJson?: string }

@@ -171,3 +171,21 @@ test('after disconnect, sends fail with ERR_NOT_CONNECTED instead of queueing', 
   await alice.connect();
   t.deepEqual(await alice.discoverPeers(), ['bob'], 'connect() again works');
 });
+
+test('MessagingPeer reads batched acknowledgements: messages sent together are all acknowledged, none held as unacknowledged', async (t) => {
+  const node = await startNode(t, { port: 0, ...FAST });
+  // maxQueued bounds the unacknowledged messages: one left unacknowledged per round would pass it in the second round.
+  const alice = await startClient(t, node, 'alice', { maxQueued: 20 });
+  const bob = await startClient(t, node, 'bob');
+  const b = inbox(bob);
+  const errors: string[] = [];
+  alice.onError((e) => errors.push(e.type));
+  for (let round = 0; round < 3; round++) {
+    await Promise.all(Array.from({ length: 20 }, (_, i) => alice.sendMessage('bob', `r${round} #${i}`)));
+    t.ok(await waitFor(() => b.length === 20 * (round + 1)), `round ${round}: bob got all 20`);
+    // The acknowledgements follow the messages on alice's socket; a discover answer comes after them.
+    await alice.discoverPeers();
+  }
+  t.deepEqual(errors, [], 'no UNACKNOWLEDGED (or other) error');
+  t.deepEqual(b.map((m) => m.message), Array.from({ length: 60 }, (_, i) => `r${Math.floor(i / 20)} #${i % 20}`), 'in order');
+});

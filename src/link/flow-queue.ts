@@ -151,6 +151,9 @@ export class FlowQueue {
     return f ? { bytes: f.bytes, frames: f.q.length - f.head } : { bytes: 0, frames: 0 };
   }
 
+  /** One origin's bytes in the queue (flowOf's bytes, with no object made: send() asks on every message). */
+  flowBytes(key: number): number { return this.#flows?.get(key)?.bytes ?? 0; }
+
   /**
    * Queues a frame, given the bytes the transport already holds. False when it
    * cannot take it (over the link's or the flow's limit: counted as `congested`);

@@ -253,8 +253,10 @@ export class Link extends EventEmitter<LinkEvents> {
   /** Bytes of this node's own routed frames in the queue, plus the transport's buffer. */
   get ownBuffered(): number {
     const transport = this.#windowed ? Math.min(this.connection.bufferedAmount, this.inFlight) : this.connection.bufferedAmount;
-    return this.#queue.flowOf(this.#localKey).bytes + transport;
+    return this.#queue.flowBytes(this.#localKey) + transport;
   }
+  /** Bytes of this node's own routed frames in the queue (no object made, unlike ownQueued()). */
+  get ownQueuedBytes(): number { return this.#queue.flowBytes(this.#localKey); }
   /** Bytes sent and not yet credited by the remote (0 when the link is not windowed). */
   get inFlight(): number { return this.#windowed ? (this.#sent - this.#acked) >>> 0 : 0; }
   /** Queue figures for stats: bytes, frames, and flows with frames waiting. */

@@ -76,6 +76,9 @@ export class RelayNode extends EventEmitter<NodeEvents> implements MeshNode {
   readonly #holds = new Map<string, number>();
   #drainTimer: ReturnType<typeof setTimeout> | null = null;
   #drainCheckQueued = false;
+  /** The destination of the last send() (a copy) and its hex. */
+  #lastTo: Uint8Array = new Uint8Array(0);
+  #lastHex = '';
 
   constructor(opts: NodeOptions = {}) {
     super();
@@ -152,7 +155,7 @@ export class RelayNode extends EventEmitter<NodeEvents> implements MeshNode {
       identity: this.identity,
       aead: opts.aead ?? defaultAead,
       route: (frame) => (this.#destroyed ? 'no_links' : this.#router.route(frame)),
-      deliver: (from, pt) => this.#deliver(from, pt),
+      deliver: (from, pt, start, end) => this.#deliver(from, pt, start, end),
       fail: (to, err, count) => { for (let i = 0; i < count; i++) this.#undeliverable(err, to); },
       countDrop,
       hasLinks: () => this.#table.size > 0,
@@ -215,16 +218,16 @@ export class RelayNode extends EventEmitter<NodeEvents> implements MeshNode {
       queueMicrotask(() => { if (!this.#destroyed) this.#deliver(this.identity.id, pt); });
       return true;
     }
-    const hop = this.#table.nextHop(id, NO_LINKS);
-    if (hop && hop.link.ownQueued().bytes + payload.length > this.limits.maxFlowBuffer) {
+    const hex = this.#hexOf(id);
+    const hop = this.#table.nextHop(id, NO_LINKS, hex);
+    if (hop && hop.link.ownQueuedBytes + payload.length > this.limits.maxFlowBuffer) {
       // Over the hard limit already: refused before it is sealed (the link would refuse the frame anyway).
       this.countDrop('congested');
-      this.#undeliverable(relayError('ERR_QUEUE_FULL', `the link toward ${toHex(id)} is congested`, { to: toHex(id) }), id);
+      this.#undeliverable(relayError('ERR_QUEUE_FULL', `the link toward ${hex} is congested`, { to: hex }), id);
       return false;
     }
-    this.#sessions.send(id, channel, payload);
-    const hex = toHex(id);
-    if (!this.#held(hex) && this.#pressure(id, hop?.link) < this.limits.sendHighWaterMark) return true;
+    this.#sessions.send(id, channel, payload, hex);
+    if (!this.#held(hex) && this.#pressure(id, hex, hop?.link) < this.limits.sendHighWaterMark) return true;
     if (!this.#blocked.has(hex)) this.#blocked.set(hex, id.slice());
     this.#armDrain();
     return false;
@@ -242,9 +245,23 @@ export class RelayNode extends EventEmitter<NodeEvents> implements MeshNode {
     return { bytes, count };
   }
 
-  /** Bytes of this node's toward `to`: queued for its session, and on the link to its next hop. */
-  #pressure(to: Uint8Array, link = this.#table.nextHop(to, NO_LINKS)?.link): number {
-    return this.#sessions.pendingBytes(to) + (link ? link.ownBuffered : 0);
+  /** Bytes of this node's toward `to` (`hex`): queued for its session, and on the link to its next hop. */
+  #pressure(to: Uint8Array, hex: string, link = this.#table.nextHop(to, NO_LINKS, hex)?.link): number {
+    return this.#sessions.pendingBytes(hex) + (link ? link.ownBuffered : 0);
+  }
+
+  /**
+   * The hex of a destination, made once for a run of sends to the same id (the
+   * hex keys the routing table, the session table and the flow signal: made per
+   * send, it was several strings per message). A copy of the id is compared, so
+   * a caller reusing its buffer for another id gets the right hex.
+   */
+  #hexOf(id: Uint8Array): string {
+    if (!equalBytes(id, this.#lastTo)) {
+      this.#lastTo = id.slice();
+      this.#lastHex = toHex(id);
+    }
+    return this.#lastHex;
   }
 
   #held(hex: string): boolean {
@@ -289,7 +306,7 @@ export class RelayNode extends EventEmitter<NodeEvents> implements MeshNode {
   #checkDrain(): void {
     if (this.#destroyed || this.#blocked.size === 0) return;
     for (const [hex, to] of this.#blocked) {
-      if (!this.#held(hex) && this.#pressure(to) < this.limits.sendLowWaterMark) this.#blocked.delete(hex);
+      if (!this.#held(hex) && this.#pressure(to, hex) < this.limits.sendLowWaterMark) this.#blocked.delete(hex);
     }
     if (this.#blocked.size > 0) { this.#armDrain(); return; }
     if (this.#drainTimer) { clearTimeout(this.#drainTimer); this.#drainTimer = null; }
@@ -461,13 +478,14 @@ export class RelayNode extends EventEmitter<NodeEvents> implements MeshNode {
     if (!this.#destroyed) this.emit('undeliverable', err, copyToBuffer(to));
   }
 
-  #deliver(from: Uint8Array, pt: Uint8Array): void {
-    if (pt.length === 0) return this.countDrop('malformed');
-    const handler = this.#channels.get(pt[0]);
+  /** Hands `pt[start..end)` (`channel || payload`) to its channel: the payload as one view. */
+  #deliver(from: Uint8Array, pt: Uint8Array, start = 0, end = pt.length): void {
+    if (end <= start) return this.countDrop('malformed');
+    const handler = this.#channels.get(pt[start]);
     if (!handler) return this.countDrop('unknown_channel');
     this.#counters.delivered++;
     try {
-      handler(pt.subarray(1), from);
+      handler(pt.subarray(start + 1, end), from);
     } catch (err) {
       // A throwing application listener must not take down routing for everyone else.
       queueMicrotask(() => { throw err; });

@@ -71,15 +71,28 @@ export class BatchWriter {
  * nothing: a record that does not parse delivers none of its messages.
  */
 export function readBatch(pt: Uint8Array): Uint8Array[] | null {
-  if (pt.length < 1 + BATCH_ENTRY_OVERHEAD || pt[0] !== BATCH_CHANNEL) return null;
+  const at = batchEntries(pt);
+  if (!at) return null;
   const out: Uint8Array[] = [];
+  for (let i = 0; i < at.length; i += 2) out.push(pt.subarray(at[i], at[i + 1]));
+  return out;
+}
+
+/**
+ * readBatch's entries as offsets into `pt`, `[start, end, start, end, ...]`
+ * (each `channel || payload`), or null if the record is malformed: the
+ * receiver makes one view per message, the one it hands up.
+ */
+export function batchEntries(pt: Uint8Array): number[] | null {
+  if (pt.length < 1 + BATCH_ENTRY_OVERHEAD || pt[0] !== BATCH_CHANNEL) return null;
+  const out: number[] = [];
   let o = 1;
   while (o < pt.length) {
     if (pt.length - o < 2) return null;
     const len = (pt[o] << 8) | pt[o + 1];
     o += 2;
     if (len < 1 || pt.length - o < len || pt[o] === BATCH_CHANNEL) return null;
-    out.push(pt.subarray(o, o + len));
+    out.push(o, o + len);
     o += len;
   }
   return out;

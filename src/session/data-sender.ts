@@ -20,6 +20,7 @@ import type { RouteResult } from '../routing/router.js';
  * blast still in flight, ~5 MB at most.
  */
 const SENT_DATA_ENTRIES = 65_536;
+const EMPTY = new Uint8Array(0);
 /** Idle batch buffers kept for reuse. */
 const SPARE_WRITERS = 8;
 
@@ -60,6 +61,8 @@ export class DataSender {
   readonly #hot = new Set<string>();
   #flushQueued = false;
   readonly #spareWriters: BatchWriter[] = [];
+  /** `[channel byte, payload]` of a message sealed alone (#sendData). */
+  readonly #parts: Uint8Array[] = [new Uint8Array(1), EMPTY];
 
   constructor(o: DataSenderOptions) { this.#o = o; }
 
@@ -183,9 +186,19 @@ export class DataSender {
     }
   }
 
-  /** Builds the whole DATA frame in one allocation and seals straight into it. */
+  /**
+   * Builds the whole DATA frame in one allocation and seals straight into it. The plaintext's
+   * parts (channel byte, payload) are this sender's own scratch: sealing reads them at once.
+   */
   #sendData(to: Uint8Array, session: Session, channel: number, payload: Uint8Array): boolean {
-    return this.#routeData(to, session, [new Uint8Array([channel]), payload], 1);
+    const parts = this.#parts;
+    parts[0][0] = channel;
+    parts[1] = payload;
+    try {
+      return this.#routeData(to, session, parts, 1);
+    } finally {
+      parts[1] = EMPTY; // the caller's payload is not held
+    }
   }
 
   /** Seals `parts` (the plaintext) as one DATA frame carrying `count` messages and routes it; false if refused (and reported). */

@@ -20,7 +20,7 @@ import { defaultAead, type Aead } from '../crypto/aead.js';
 import {
   encodeEnvelope, envelope, EnvelopeFlags, MSG_ID_LENGTH, MsgType, OFF_FLAGS, type MsgTypeCode,
 } from '../wire/envelope.js';
-import { BATCH_CHANNEL, readBatch } from './batch.js';
+import { BATCH_CHANNEL, batchEntries } from './batch.js';
 import { DataSender } from './data-sender.js';
 import { HeldFrames } from './held-frames.js';
 import { relayError, type RelayError } from '../util/errors.js';
@@ -43,7 +43,8 @@ export interface SessionManagerOptions {
   aead?: Aead;
   /** Sends a routed frame that originates here. */
   route: (frame: Uint8Array) => RouteResult;
-  deliver: (from: Uint8Array, plaintext: Uint8Array) => void;
+  /** One message, `channel || payload`, is `plaintext[start..end)` (several share one opened record). */
+  deliver: (from: Uint8Array, plaintext: Uint8Array, start: number, end: number) => void;
   /** `count` messages to `to` could not be sent. */
   fail: (to: Uint8Array, err: RelayError, count: number) => void;
   countDrop: CountDrop;
@@ -140,8 +141,8 @@ export class SessionManager {
   get queued(): number { return this.#queued; }
   /** Payload bytes waiting for sessions, all destinations. */
   get queuedBytes(): number { return this.#queuedBytes; }
-  /** Payload bytes waiting for the session with `to`. */
-  pendingBytes(to: Uint8Array): number { return this.#pending.get(toHex(to))?.bytes ?? 0; }
+  /** Payload bytes waiting for the session with node `hex`. */
+  pendingBytes(hex: string): number { return this.#pending.get(hex)?.bytes ?? 0; }
 
   /**
    * Remembers keys that were checked against their id. With `ahead` (keys from
@@ -163,10 +164,9 @@ export class SessionManager {
 
   hasSession(id: Uint8Array): boolean { return this.#sessions.current(toHex(id)) !== undefined; }
 
-  /** Seals and sends `channel || payload` to `to`, setting up a session first if needed. */
-  send(to: Uint8Array, channel: number, payload: Uint8Array): void {
+  /** Seals and sends `channel || payload` to `to` (`hex`: its hex, if the caller has it), setting up a session first if needed. */
+  send(to: Uint8Array, channel: number, payload: Uint8Array, hex = toHex(to)): void {
     if (this.#destroyed) throw relayError('ERR_DESTROYED');
-    const hex = toHex(to);
     const session = this.#sessions.current(hex);
     if (session && !session.exhausted) {
       this.#data.send(hex, to, session, channel, payload);
@@ -500,13 +500,13 @@ export class SessionManager {
     this.#sessions.used(session);
     const pt = r.plaintext;
     if (pt.length > 0 && pt[0] === BATCH_CHANNEL) {
-      const entries = readBatch(pt);
-      if (!entries) { this.#o.countDrop('malformed'); return; }
+      const at = batchEntries(pt);
+      if (!at) { this.#o.countDrop('malformed'); return; }
       session.peerBatches = true; // it sent one, so it opens them
-      for (const e of entries) this.#o.deliver(session.remote.id, e);
+      for (let i = 0; i < at.length; i += 2) this.#o.deliver(session.remote.id, pt, at[i], at[i + 1]);
       return;
     }
-    this.#o.deliver(session.remote.id, pt);
+    this.#o.deliver(session.remote.id, pt, 0, pt.length);
   }
 
   #allowInit(hex: string): boolean {

@@ -36,7 +36,7 @@ class End {
     this.manager = new SessionManager({
       identity,
       route: (f) => this.#route(f),
-      deliver: (from, plaintext) => { this.delivered.push({ from: toHex(from), plaintext: plaintext.slice() }); this.#wake(); },
+      deliver: (from, plaintext, start, end) => { this.delivered.push({ from: toHex(from), plaintext: plaintext.slice(start, end) }); this.#wake(); },
       fail: (to, err, count) => { this.failures.push({ to: toHex(to), code: err.code, count }); this.#wake(); },
       countDrop: (r) => { this.drops.push(r); this.#wake(); },
       hasLinks: () => true,

@@ -1,10 +1,12 @@
 /**
  * What an idle level-a node holds: N real PeerRelay nodes on the in-memory
  * transport (as `npm run sim -- --level a` builds them), left alone for
- * --settle seconds and until their links stop growing, then the process's memory per node, split into V8 heap,
+ * --settle seconds and until their links stop growing, then --idle seconds more (default 240: two ages of
+ * the routers' duplicate caches, which fill with the relayed refresh lookups until then; the heap used is
+ * sampled every 30 s to show it level off), then the process's memory per node, split into V8 heap,
  * ArrayBuffer data and the rest of RSS (free heap pages, allocator slack).
  *
- *   node --expose-gc dist/bench/sim/idle-memory.js --nodes 200 --settle 45 [--snapshot FILE]
+ *   node --expose-gc dist/bench/sim/idle-memory.js --nodes 200 --settle 45 [--idle 240] [--snapshot FILE]
  */
 import { parseArgs } from 'node:util';
 import { cpus } from 'node:os';
@@ -20,6 +22,7 @@ const { values } = parseArgs({
     seed: { type: 'string', default: '1' },
     snapshot: { type: 'string' },
     'max-wait': { type: 'string', default: '600' },
+    idle: { type: 'string', default: '240' },
   },
 });
 const n = Number(values.nodes);
@@ -51,9 +54,18 @@ for (let before = totalLinks(); Date.now() < waitEnd; ) {
   if (now <= before * 1.01) break;
   before = now;
 }
+const idleMs = Number(values.idle) * 1000;
+const heapPerNode = () => ((process.memoryUsage().heapUsed - m0.heapUsed) / 1024 / n).toFixed(1);
+const samples: string[] = [];
+for (let waited = 0; waited < idleMs; waited += 30_000) {
+  gc();
+  samples.push(`${waited / 1000} s: ${heapPerNode()}`);
+  await sleep(Math.min(30_000, idleMs - waited));
+}
 gc();
 await sleep(100);
 gc();
+if (samples.length) console.log(`V8 heap used per node (KiB) after the links stopped growing, ${samples.join(', ')}, ${idleMs / 1000} s: ${heapPerNode()}`);
 const m = process.memoryUsage();
 const kib = (b: number) => (b / 1024 / n).toFixed(1);
 const links = nodes.map((x) => x.peers.length).sort((a, b) => a - b);

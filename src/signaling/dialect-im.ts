@@ -12,7 +12,7 @@ import type { WebSocket } from 'ws';
 import { fromBase64, toBase64 } from '../util/bytes.js';
 import { KEM_PUBLIC_KEY_LENGTH } from '../crypto/identity.js';
 import type { RelayError } from '../util/errors.js';
-import { fastStringify } from './fast-json.js';
+import { fastStringify, markEscapeFree } from './fast-json.js';
 import { type ClientEvent, type ClientSink, type RegistrationProof, type SignalingCore } from './core.js';
 import { ACK_BATCH } from './types.js';
 import { JsonSocket, type BadFrame } from './json-socket.js';
@@ -58,7 +58,7 @@ export class ImSession implements ClientSink {
     this.#core = core;
     this.remoteAddress = remoteAddress;
     this.#sock = new JsonSocket(ws, remoteAddress, core.limits, {
-      frame: (m) => this.#onFrame(m),
+      frame: (m, escapeFree) => this.#onFrame(m, escapeFree),
       bad: (why, text) => {
         const [errorType, details] = BAD_FRAME[why];
         this.#answerNow(errorFrame(errorType, details || `more than ${core.limits.ratePerSecond} frames/s`, text === undefined ? undefined : requestIdOf(text)));
@@ -110,14 +110,14 @@ export class ImSession implements ClientSink {
     this.#core.unregister(this);
   }
 
-  #onFrame(msg: { type?: unknown; payload?: unknown; id?: unknown }): void {
+  #onFrame(msg: { type?: unknown; payload?: unknown; id?: unknown }, escapeFree = false): void {
     if (typeof msg.type !== 'string') {
       return this.#answerNow(errorFrame(...BAD_FRAME.shape));
     }
     const id = typeof msg.id === 'string' && msg.id.length <= 64 ? msg.id : typeof msg.id === 'number' ? msg.id : undefined;
     const payload = (msg.payload && typeof msg.payload === 'object' ? msg.payload : {}) as Record<string, unknown>;
     try {
-      this.#dispatch(msg.type, payload, id, msg.payload);
+      this.#dispatch(msg.type, payload, id, msg.payload, escapeFree);
     } catch (err) {
       // Remote input never throws out of a handler.
       debug('handler failed for %s: %s', msg.type, (err as Error).message);
@@ -125,7 +125,7 @@ export class ImSession implements ClientSink {
     }
   }
 
-  #dispatch(type: string, p: Record<string, unknown>, id: RequestId, raw: unknown): void {
+  #dispatch(type: string, p: Record<string, unknown>, id: RequestId, raw: unknown, escapeFree: boolean): void {
     const core = this.#core;
     switch (type) {
       case 'register': return this.#register(p, id);
@@ -152,6 +152,8 @@ export class ImSession implements ClientSink {
         if (typeof targetId !== 'string' || !p.message || typeof p.message !== 'object') {
           return this.#answerNow(errorFrame('INVALID_MESSAGE', 'message needs a string targetId and a message object', id));
         }
+        // Parsed from text without a backslash: re-encoding it for the recipient copies its strings as they are.
+        if (escapeFree) markEscapeFree(p.message);
         try {
           core.relay(this, targetId, p.message);
         } catch (err) {

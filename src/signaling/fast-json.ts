@@ -6,19 +6,36 @@
  * escapes runs 5x faster; strings without them are copied verbatim. Output is
  * identical to JSON.stringify for JSON data (what JSON.parse produced); other
  * values (toJSON, deep nesting) fall back to JSON.stringify.
+ *
+ * A value parsed from text without a single backslash (markEscapeFree) needs
+ * no scan at all: JSON text without `\` cannot hold a string with a quote, a
+ * backslash or a control character (raw ones are not JSON), and its strings
+ * came from UTF-8, so they hold no lone surrogate either: every string of it
+ * is copied verbatim.
  */
 const NEEDS_ESCAPE = /["\\\u0000-\u001f\u007f-\uffff]/;
 const LONG = 256;
 const MAX_DEPTH = 32;
 
-export function fastStringify(value: unknown, depth = 0): string | undefined {
-  if (typeof value === 'string') return value.length >= LONG && !NEEDS_ESCAPE.test(value) ? `"${value}"` : JSON.stringify(value);
+/** Values JSON.parse made from text without a backslash, whose strings need no escaping (see above). */
+const escapeFree = new WeakSet<object>();
+
+/**
+ * Marks `value`, which JSON.parse made from UTF-8 text containing no backslash
+ * and which is not changed afterwards, so fastStringify copies its strings verbatim.
+ */
+export function markEscapeFree(value: unknown): void {
+  if (value !== null && typeof value === 'object') escapeFree.add(value);
+}
+
+export function fastStringify(value: unknown, depth = 0, verbatim = value !== null && typeof value === 'object' && escapeFree.has(value)): string | undefined {
+  if (typeof value === 'string') return value.length >= LONG && (verbatim || !NEEDS_ESCAPE.test(value)) ? `"${value}"` : JSON.stringify(value);
   if (value === null || typeof value !== 'object' || depth > MAX_DEPTH || typeof (value as { toJSON?: unknown }).toJSON === 'function') {
     return JSON.stringify(value);
   }
   if (Array.isArray(value)) {
     let out = '[';
-    for (let i = 0; i < value.length; i++) out += (i ? ',' : '') + (fastStringify(value[i], depth + 1) ?? 'null');
+    for (let i = 0; i < value.length; i++) out += (i ? ',' : '') + (fastStringify(value[i], depth + 1, verbatim) ?? 'null');
     return `${out}]`;
   }
   // No long string and nothing nested at this level: one native call is cheaper than the walk.
@@ -31,9 +48,9 @@ export function fastStringify(value: unknown, depth = 0): string | undefined {
   let out = '{';
   let first = true;
   for (const key of Object.keys(value)) {
-    const v = fastStringify((value as Record<string, unknown>)[key], depth + 1);
+    const v = fastStringify((value as Record<string, unknown>)[key], depth + 1, verbatim);
     if (v === undefined) continue;
-    out += `${first ? '' : ','}${JSON.stringify(key)}:${v}`;
+    out += `${first ? '' : ','}${verbatim ? `"${key}"` : JSON.stringify(key)}:${v}`;
     first = false;
   }
   return `${out}}`;

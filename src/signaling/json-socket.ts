@@ -11,6 +11,7 @@ import { DIALECT_LIMITS, TokenBucket, type SignalingLimits } from './limits.js';
 
 const debug = debugFactory('relaymesh:signaling:socket');
 const OPEN = 1;
+const BACKSLASH = 0x5c;
 
 /** Keepalive ping period (ms; src/util/limits.ts, group `dialects`). */
 export const KEEPALIVE_MS = DIALECT_LIMITS.keepaliveMs;
@@ -18,8 +19,8 @@ export const KEEPALIVE_MS = DIALECT_LIMITS.keepaliveMs;
 export type BadFrame = 'binary' | 'json' | 'shape' | 'rate';
 
 export interface JsonSocketHandlers {
-  /** A JSON object arrived. */
-  frame(msg: Record<string, unknown>): void;
+  /** A JSON object arrived; `escapeFree`: its text had no backslash (fast-json.ts markEscapeFree). */
+  frame(msg: Record<string, unknown>, escapeFree: boolean): void;
   /** A frame was refused (binary, not JSON, not an object, over the rate); `text` is a text frame's content. */
   bad(reason: BadFrame, text?: string): void;
   closed(code: number): void;
@@ -122,7 +123,7 @@ export class JsonSocket {
     }
     if (!msg || typeof msg !== 'object' || Array.isArray(msg)) return this.#h.bad('shape');
     try {
-      this.#h.frame(msg as Record<string, unknown>);
+      this.#h.frame(msg as Record<string, unknown>, data.indexOf(BACKSLASH) < 0);
     } catch (err) {
       // Remote input never throws out of a handler.
       debug('handler failed: %s', (err as Error).message);

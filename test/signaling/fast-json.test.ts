@@ -1,5 +1,5 @@
 import test from 'tape';
-import { fastStringify, tooDeep } from '../../src/signaling/fast-json.js';
+import { fastStringify, markEscapeFree, tooDeep } from '../../src/signaling/fast-json.js';
 
 test('fastStringify gives what JSON.stringify gives, for long and short strings, escapes, nesting and toJSON', (t) => {
   const long = 'QUJD'.repeat(200);
@@ -21,5 +21,21 @@ test('tooDeep counts nesting levels of objects and arrays', (t) => {
   t.notOk(tooDeep({ a: { b: [1] } }, 3), 'three levels fit in three');
   t.ok(tooDeep({ a: { b: { c: {} } } }, 3), 'four do not');
   t.notOk(tooDeep('x', 0), 'a string has no depth');
+  t.end();
+});
+
+test('a value parsed from text without a backslash and marked escape-free gives what JSON.stringify gives', (t) => {
+  const long = 'QUJD+/=='.repeat(100);
+  const texts = [
+    JSON.stringify({ algorithm: 'relaymesh-im-v1', sid: 'AAAA', seq: 7, serializedEncryptedData: long }),
+    JSON.stringify({ u: 'ünïcödé \u2028 \u{1F600}'.repeat(40), list: [long, 1, null, { deep: long }], 'ключ': long }),
+    JSON.stringify({ big: 1e400, small: -0, n: 1.5e-7, s: long }).replace('null', '1e400'),
+  ];
+  for (const text of texts) {
+    t.notOk(text.includes('\\'), 'the text has no backslash');
+    const v = JSON.parse(text);
+    markEscapeFree(v);
+    t.equal(fastStringify(v), JSON.stringify(v), `same as JSON.stringify: ${text.slice(0, 40)}`);
+  }
   t.end();
 });

@@ -208,3 +208,24 @@ test('a connection that closes while the auth hook runs leaves no registration b
   const again = await startClient(t, node, 'slowpoke');
   t.ok(again.isConnected, 'the id is free');
 });
+
+test('a relayed message reaches its recipient as the same JSON value, with and without escapes in its text', async (t) => {
+  const node = await startNode(t, { port: 0, ...FAST });
+  const bob = await rawSocket(t, urlOf(node));
+  bob.send(registerFrame('bob'));
+  t.equal((await bob.next()).type, 'register', 'bob registered');
+  const alice = await rawSocket(t, urlOf(node));
+  alice.send(registerFrame('alice'));
+  t.equal((await alice.next()).type, 'register', 'alice registered');
+  const long = 'QUJD+/=='.repeat(400);
+  const messages = [
+    { algorithm: 'x', data: long, text: 'ünïcödé \u2028'.repeat(50) }, // no backslash in the frame: copied verbatim
+    { algorithm: 'x', data: long, text: `"quoted" \\ back\nslash \u0001 ${'é'.repeat(300)}` }, // escapes: re-encoded
+    { algorithm: 'x', nested: [{ data: `${long}\t` }, long], n: 1.5 },
+  ];
+  for (const message of messages) {
+    alice.send({ type: 'message', payload: { targetId: 'bob', message } });
+    const got = await bob.next();
+    t.deepEqual(got, { type: 'message', payload: { message, fromId: 'alice' } }, `bob gets the same value (${JSON.stringify(message).includes('\\') ? 'escapes' : 'no escapes'})`);
+  }
+});

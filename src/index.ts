@@ -6,6 +6,8 @@ export { RelayError, ERROR_CODES } from './util/errors.js';
 export type { ErrorCode } from './util/errors.js';
 export { DEFAULT_LIMITS, ROOM_LIMITS } from './util/limits.js';
 export { MemoryNetwork } from './transport/memory.js';
+export { ThreadNetwork } from './transport/thread-network.js';
+export type { ThreadPort } from './transport/thread-network.js';
 export { PROTOCOL_VERSION, MESH_SUBPROTOCOL } from './wire/frames.js';
 export { MessagingPeer } from './messaging/messaging-peer.js';
 export type { MessagingPeerConfig, Message, ConnectionState, MessageInfo, MessagingError } from './messaging/messaging-peer.js';

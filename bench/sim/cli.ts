@@ -1,6 +1,6 @@
 /**
  * The simulator, one command:
- *   npm run sim -- --level a --nodes 2000 --churn 0.2
+ *   npm run sim -- --level a --nodes 2000 --churn 0.2 [--workers 2]
  *   npm run sim -- --level b --nodes 100000 --churn 0.2 --adversarial 0.1
  *   npm run sim -- --level c --procs 8 --nodes 1000
  * Prints the machine, the options and a table per run; --json FILE keeps the
@@ -28,6 +28,7 @@ const { values } = parseArgs({
     adversarial: { type: 'string', default: '0' },
     latency: { type: 'string', default: '20' },
     procs: { type: 'string', default: '8' },
+    workers: { type: 'string', default: '1' },
     retransmits: { type: 'string' },
     'join-rate': { type: 'string' },
     turn: { type: 'string' },
@@ -49,7 +50,7 @@ const log = values.quiet ? undefined : (l: string) => console.log(`  [${((Date.n
 const common = { nodes: num('nodes', 2, 1_000_000), churn: num('churn', 0, 0.9), pairs: num('pairs', 1, 1_000_000), seed: num('seed', 0, 2 ** 32) };
 if (values.level === 'a') {
   const opts = {
-    ...common, pairRate: num('rate', 1, 100_000),
+    ...common, pairRate: num('rate', 1, 100_000), workers: num('workers', 1, 64),
     maxSettleMs: num('settle', 0, 86_400) * 1000, churnSettleMs: num('churn-settle', 0, 86_400) * 1000,
   };
   const node = values.retransmits !== undefined ? { retransmits: num('retransmits', 0, 16) } : undefined;
@@ -86,8 +87,9 @@ function printB(r: LevelBReport): void {
 }
 
 function printA(r: LevelAReport): void {
-  console.log(`\nbuild ${(r.buildMs / 1000).toFixed(1)} s · RSS ${r.rssPerNodeKiB.toFixed(0)} KiB/node · idle CPU ${r.idleCpuPerNodeUs.toFixed(0)} µs/node/s`);
+  console.log(`\n${r.workers} thread${r.workers > 1 ? 's' : ''} · build ${(r.buildMs / 1000).toFixed(1)} s · RSS ${r.rssPerNodeKiB.toFixed(0)} KiB/node · idle CPU ${r.idleCpuPerNodeUs.toFixed(0)} µs/node/s`);
   printPhases(r.phases);
+  if (r.workers > 1) console.log(`links between threads: ${r.phases.map((p) => `${p.name} ${(p.crossThreadLinks * 100).toFixed(0)} %`).join(', ')}`);
 }
 
 function printC(r: LevelCReport): void {

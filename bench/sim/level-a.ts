@@ -1,18 +1,22 @@
 /**
- * Simulator level a: real code, real crypto. N PeerRelay nodes in this
- * process on the in-memory transport, each bootstrapping to 1-3 random
- * earlier nodes; hops are DATA transmissions counted on the wire through the
- * network's interceptor.
+ * Simulator level a: real code, real crypto. N PeerRelay nodes on the
+ * in-memory transport, each bootstrapping to 1-3 random earlier nodes; hops
+ * are DATA transmissions counted on the wire through the network's
+ * interceptor.
+ *
+ * With `workers` 1 (the default) every node lives in this thread, on one
+ * MemoryNetwork and one event loop. With W > 1 the nodes are spread round
+ * robin over W worker threads (level-a-worker.ts), each with its own event
+ * loop and CPU queue; a link between nodes of two workers is a real link
+ * over a ThreadNetwork port. This thread then only drives the run and adds
+ * up what the workers report: routing tables for the holes, links, wire
+ * counts, deliveries; RSS and CPU are the whole process's.
  */
-import { PeerRelay, MemoryNetwork } from '../../src/index.js';
+import { Worker, MessageChannel, type MessagePort } from 'node:worker_threads';
 import type { PeerRelayOptions } from '../../src/peer-relay.js';
 import { toHex } from '../../src/util/bytes.js';
-import { CloseReason, FrameType } from '../../src/wire/frames.js';
-import { MsgType, OFF_FROM, OFF_TO, OFF_TTL } from '../../src/wire/envelope.js';
-import { DEFAULT_LIMITS } from '../../src/util/limits.js';
-import { linkHandshakes } from '../../src/link/link.js';
-import { cpuQueue } from '../../src/util/cpu-queue.js';
-import { deliveryResult, holes, randomPairs, seededRandom, spread, type DeliveryResult, type Spread } from './measure.js';
+import { Shard, type ShardEvent, type ShardStats, type WireCounts } from './level-a-shard.js';
+import { deliveryResult, holes, randomPairs, seededRandom, spread, type DeliveryResult, type NodeView, type Spread } from './measure.js';
 
 export interface LevelAOptions {
   nodes: number;
@@ -27,7 +31,9 @@ export interface LevelAOptions {
   /** Settling time after churn before measuring again (ms). */
   churnSettleMs: number;
   seed: number;
-  /** Node options for every node (limits). */
+  /** Worker threads to spread the nodes over (1: all in this thread). */
+  workers?: number;
+  /** Node options for every node (limits); plain data (it is copied to the workers). */
   node?: Partial<PeerRelayOptions>;
   log?: (line: string) => void;
 }
@@ -39,217 +45,305 @@ export interface Phase {
   settleMs: number;
   holes: { holes: number; pairs: number };
   links: Spread;
+  /** Fraction of the links that join nodes of two threads (0 with one thread). */
+  crossThreadLinks: number;
   delivery: DeliveryResult;
 }
 
 export interface LevelAReport {
   level: 'a';
+  workers: number;
   buildMs: number;
   rssPerNodeKiB: number;
   idleCpuPerNodeUs: number;
   phases: Phase[];
 }
 
-/** What the interceptor counts in a round, by origin and destination (hex ids). */
-interface Wire { data: Map<string, number>; path: Map<string, number> }
+/** A node as the orchestrator knows it: its id and where it lives. */
+interface NodeRef { id: string; shard: number; local: number }
+
+/** The calls every shard answers, here or in a worker. */
+interface ShardHandle {
+  prepare(count: number): Promise<string[]>;
+  create(list: [string, string[]][]): Promise<number[]>;
+  views(): Promise<Uint8Array>;
+  stats(): Promise<ShardStats>;
+  zeroPeers(): Promise<number>;
+  gc(): Promise<void>;
+  destroy(indices: number[]): Promise<void>;
+  expect(receive: [number, string, string][], send: [number, string][]): Promise<void>;
+  send(list: [number, string, string][]): Promise<void>;
+  finish(): Promise<WireCounts>;
+  close(): Promise<void>;
+}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** The shard in this thread: calls run at once, as the single-thread simulator always ran them. */
+function localShard(node: Partial<PeerRelayOptions> | undefined, onEvent: (e: ShardEvent) => void): ShardHandle {
+  const s = new Shard(node, false, onEvent);
+  const wrap = <A extends unknown[], R>(f: (...a: A) => R | Promise<R>) => (...a: A): Promise<R> => {
+    try { return Promise.resolve(f.apply(s, a)); } catch (err) { return Promise.reject(err); }
+  };
+  return {
+    prepare: wrap(s.prepare), create: wrap(s.create), views: wrap(s.views), stats: wrap(s.stats), zeroPeers: wrap(s.zeroPeers),
+    gc: wrap(s.gc), destroy: wrap(s.destroy), expect: wrap(s.expect), send: wrap(s.send), finish: wrap(s.finish), close: wrap(s.close),
+  };
+}
+
+/** W workers, each a shard, their networks joined pairwise by one MessageChannel. */
+function workerShards(w: number, node: Partial<PeerRelayOptions> | undefined, onEvent: (e: ShardEvent) => void, log: (l: string) => void): { handles: ShardHandle[]; workers: Worker[] } {
+  const ports: MessagePort[][] = Array.from({ length: w }, () => []);
+  for (let i = 0; i < w; i++) {
+    for (let j = i + 1; j < w; j++) {
+      const { port1, port2 } = new MessageChannel();
+      ports[i].push(port1);
+      ports[j].push(port2);
+    }
+  }
+  const workers: Worker[] = [];
+  const handles: ShardHandle[] = [];
+  for (let i = 0; i < w; i++) {
+    const worker = new Worker(new URL('./level-a-worker.js', import.meta.url), {
+      workerData: { node, ports: ports[i] }, transferList: ports[i],
+      resourceLimits: { maxOldGenerationSizeMb: 12_000 },
+    });
+    const pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
+    let next = 0;
+    let ended: Error | null = null;
+    worker.on('message', (m: { events?: ShardEvent[]; id?: number; result?: unknown; error?: string }) => {
+      if (m.events) { for (const e of m.events) onEvent(e); return; }
+      const p = pending.get(m.id!);
+      if (!p) return;
+      pending.delete(m.id!);
+      if (m.error !== undefined) p.reject(new Error(`worker ${i}: ${m.error}`)); else p.resolve(m.result);
+    });
+    const fail = (err: Error) => {
+      ended ??= err;
+      for (const p of pending.values()) p.reject(err);
+      pending.clear();
+    };
+    worker.on('error', (err) => { log(`worker ${i} failed: ${err.stack ?? err.message}`); fail(err); });
+    worker.on('exit', (code) => fail(new Error(`worker ${i} exited (${code})`)));
+    const call = (method: string) => (...args: unknown[]): Promise<never> => {
+      if (ended) return Promise.reject(ended);
+      const id = next++;
+      return new Promise((resolve, reject) => {
+        pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
+        worker.postMessage({ id, method, args });
+      });
+    };
+    handles.push({
+      prepare: call('prepare'), create: call('create'), views: call('views'), stats: call('stats'), zeroPeers: call('zeroPeers'),
+      gc: call('gc'), destroy: call('destroy'), expect: call('expect'), send: call('send'), finish: call('finish'), close: call('close'),
+    });
+    workers.push(worker);
+  }
+  return { handles, workers };
+}
 
 export async function runLevelA(o: LevelAOptions): Promise<LevelAReport> {
   const log = o.log ?? (() => {});
   const rand = seededRandom(o.seed);
-  const net = new MemoryNetwork();
-  // Hops on the wire: DATA transmissions by (origin, destination) during a round, retransmitted copies
-  // included; and the path of the first copy that reached the destination's own link (from its TTL).
-  let counting: Wire | null = null;
-  const ttl = o.node?.ttl ?? DEFAULT_LIMITS.ttl;
-  const frames = new Map<string, number>();
-  const FRAME_NAMES = new Map(Object.entries(FrameType).map(([k, v]) => [v as number, k]));
-  const MSG_NAMES = new Map(Object.entries(MsgType).map(([k, v]) => [v as number, k]));
-  const CLOSE_NAMES = new Map(Object.entries(CloseReason).map(([k, v]) => [v as number, k]));
-  net.intercept = (f, _from, to) => {
-    const name = f[0] === FrameType.CLOSE ? `CLOSE:${CLOSE_NAMES.get(f[1]) ?? f[1]}${f[1] === CloseReason.PROTOCOL_ERROR ? `(${new TextDecoder().decode(f.subarray(2, 24))})` : ''}`
-      : f[0] === FrameType.ROUTE ? `ROUTE:${MSG_NAMES.get(f[1]) ?? f[1]}` : FRAME_NAMES.get(f[0]) ?? String(f[0]);
-    frames.set(name, (frames.get(name) ?? 0) + 1);
-    if (counting && f[0] === FrameType.ROUTE && f[1] === MsgType.DATA) {
-      const dest = toHex(f.subarray(OFF_TO, OFF_TO + 20));
-      const key = toHex(f.subarray(OFF_FROM, OFF_FROM + 20)) + dest;
-      counting.data.set(key, (counting.data.get(key) ?? 0) + 1);
-      if (to === `mem://${dest}` && !counting.path.has(key)) counting.path.set(key, ttl + 1 - f[OFF_TTL]);
+  const w = Math.max(1, Math.floor(o.workers ?? 1));
+  // What the shards report during a round.
+  let round: { keys: string[]; reported: Record<string, number>; settled: number } | null = null;
+  const onEvent = (e: ShardEvent) => {
+    if (e.kind === 'log') { log(e.line); return; }
+    if (!round) return;
+    if (e.kind === 'delivered') round.keys.push(e.key);
+    else round.reported[e.code] = (round.reported[e.code] ?? 0) + 1;
+    round.settled++;
+  };
+  const { handles: shards, workers } = w === 1 ? { handles: [localShard(o.node, onEvent)], workers: [] as Worker[] } : workerShards(w, o.node, onEvent, log);
+  const all = <T>(f: (s: ShardHandle, i: number) => Promise<T>): Promise<T[]> => Promise.all(shards.map(f));
+
+  // The log's view: lag, handshakes, frames on the wire, drops and detours, summed over the shards.
+  let lastDrops = new Map<string, number>();
+  const statLine = async (): Promise<string> => {
+    const st = await all((s) => s.stats());
+    const lagSum = st.reduce((a, s) => a + s.lagSum, 0), lagN = st.reduce((a, s) => a + s.lagN, 0);
+    const lagMax = Math.max(...st.map((s) => s.lagMax));
+    const frames = new Map<string, number>();
+    const drops = new Map<string, number>();
+    for (const s of st) {
+      for (const [k, v] of s.frames) frames.set(k, (frames.get(k) ?? 0) + v);
+      for (const [k, v] of s.drops) drops.set(k, (drops.get(k) ?? 0) + v);
     }
-    return f;
-  };
-  const nodes: PeerRelay[] = [];
-  // Event-loop lag, for the log lines: how late this process runs its timers.
-  let lagMax = 0, lagSum = 0, lagN = 0, lagDue = performance.now() + 100;
-  const lagTimer = setInterval(() => {
-    const late = Math.max(0, performance.now() - lagDue);
-    lagMax = Math.max(lagMax, late); lagSum += late; lagN++;
-    lagDue = performance.now() + 100;
-  }, 100);
-  const lagLine = (): string => {
-    const s = `lag mean ${(lagSum / Math.max(1, lagN)).toFixed(0)} ms max ${lagMax.toFixed(0)} ms`;
-    lagMax = lagSum = lagN = 0;
     const fr = [...frames].sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ${v}`).join(' ');
-    frames.clear();
-    return `${s} · link handshakes ${linkHandshakes.inProgress}, CPU queue ${cpuQueue.urgent}/${cpuQueue.waiting} · frames ${fr}`;
-  };
-  const make = (pool: PeerRelay[]) => {
-    const fanout = 1 + Math.floor(rand() * 3);
-    const bootstrap = new Set<string>();
-    for (let k = 0; k < fanout && pool.length > 0; k++) bootstrap.add(`mem://${pool[Math.floor(rand() * pool.length)].identity.idHex}`);
-    const node = new PeerRelay({ ...o.node, memory: net, bootstrap: [...bootstrap] });
-    node.on('error', (err) => log(`node error: ${err.message}`));
-    return node;
+    const parts: string[] = [];
+    for (const [k, v] of drops) { const d = v - (lastDrops.get(k) ?? 0); if (d > 0) parts.push(`${k} ${d}`); }
+    lastDrops = drops;
+    const hs = st.map((s) => s.handshakes).join('+'), cq = st.map((s) => `${s.cpuUrgent}/${s.cpuWaiting}`).join(' ');
+    return `lag mean ${(lagSum / Math.max(1, lagN)).toFixed(0)} ms max ${lagMax.toFixed(0)} ms · link handshakes ${hs}, CPU queue ${cq} · frames ${fr} · ${parts.join(', ') || 'no drops'}`;
   };
 
-  global.gc?.();
+  let g = 0; // nodes made so far; node g lives in shard g % w
+  /**
+   * Makes `count` nodes, each bootstrapping to 1-3 random nodes of `pool` (and, with `growing`, of the ones
+   * made before it in this call). Across threads a node is created once the nodes it bootstraps to in
+   * other threads exist (in waves; with one thread there is one wave, as the simulator always ran).
+   */
+  const make = async (count: number, pool: NodeRef[], growing: boolean): Promise<NodeRef[]> => {
+    const counts = shards.map((_, i) => { let c = 0; for (let k = 0; k < count; k++) if ((g + k) % w === i) c++; return c; });
+    const ids = await all((s, i) => (counts[i] > 0 ? s.prepare(counts[i]) : Promise.resolve([])));
+    const made: NodeRef[] = [];
+    const plan: { wave: number; boot: string[] }[] = [];
+    const next = shards.map(() => 0);
+    for (let k = 0; k < count; k++) {
+      const shard = (g + k) % w;
+      const size = pool.length + (growing ? made.length : 0);
+      const fanout = 1 + Math.floor(rand() * 3);
+      const bootstrap = new Map<string, number>(); // url -> its wave if made in this call, else -1
+      for (let b = 0; b < fanout && size > 0; b++) {
+        const x = Math.floor(rand() * size);
+        const to = x < pool.length ? pool[x] : made[x - pool.length];
+        bootstrap.set(`mem://${to.id}`, x < pool.length ? -1 : plan[x - pool.length].wave + (made[x - pool.length].shard === shard ? 0 : 1));
+      }
+      plan.push({ wave: Math.max(0, ...bootstrap.values()), boot: [...bootstrap.keys()] });
+      made.push({ id: ids[shard][next[shard]++], shard, local: -1 });
+    }
+    const waves = Math.max(0, ...plan.map((p) => p.wave)) + 1;
+    for (let wave = 0; wave < waves; wave++) {
+      const lists: [string, string[]][][] = shards.map(() => []);
+      const refs: NodeRef[][] = shards.map(() => []);
+      for (let k = 0; k < count; k++) {
+        if (plan[k].wave !== wave) continue;
+        lists[made[k].shard].push([made[k].id, plan[k].boot]);
+        refs[made[k].shard].push(made[k]);
+      }
+      const locals = await all((s, i) => (lists[i].length > 0 ? s.create(lists[i]) : Promise.resolve([])));
+      for (let i = 0; i < w; i++) refs[i].forEach((r, k) => { r.local = locals[i][k]; });
+    }
+    g += count;
+    return made;
+  };
+
+  await all((s) => s.gc());
+  (globalThis as { gc?: () => void }).gc?.();
   const rss0 = process.memoryUsage().rss;
   const t0 = performance.now();
-  for (let i = 0; i < o.nodes; i++) {
-    nodes.push(make(nodes));
-    if (i % 100 === 99) await sleep(0); // let links form while building, as a real mesh grows
+  const nodes: NodeRef[] = [];
+  for (let i = 0; i < o.nodes; i += 100) {
+    // 100 at a time, then a turn: let links form while building, as a real mesh grows.
+    const made = await make(Math.min(100, o.nodes - i), nodes, true);
+    nodes.push(...made);
+    await sleep(0);
   }
-  await waitFor(() => nodes.every((n) => n.peers.length > 0), 120_000);
+  await waitFor(async () => (await all((s) => s.zeroPeers())).every((z) => z === 0), 120_000);
   const buildMs = performance.now() - t0;
-  log(`built ${o.nodes} nodes in ${(buildMs / 1000).toFixed(1)} s · ${lagLine()}`);
+  log(`built ${o.nodes} nodes in ${(buildMs / 1000).toFixed(1)} s (${w} thread${w > 1 ? 's' : ''}) · ${await statLine()}`);
+
+  /** Every live node's id and links, in `live` order. */
+  const views = async (live: readonly NodeRef[]): Promise<NodeView[]> => {
+    const packed = await all((s) => s.views());
+    const byShard = packed.map((b) => {
+      const m = new Map<number, NodeView>();
+      const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
+      let at = 0;
+      while (at < b.length) {
+        const local = v.getUint32(at);
+        const id = b.subarray(at + 4, at + 24);
+        const count = v.getUint16(at + 24);
+        const peers: Uint8Array[] = [];
+        for (let k = 0; k < count; k++) peers.push(b.subarray(at + 26 + 20 * k, at + 46 + 20 * k));
+        m.set(local, { id, peers });
+        at += 26 + 20 * count;
+      }
+      return m;
+    });
+    return live.map((n) => byShard[n.shard].get(n.local)!);
+  };
 
   const phases: Phase[] = [];
-  const phase = async (name: string, live: PeerRelay[], capMs: number): Promise<Phase> => {
+  const phase = async (name: string, live: NodeRef[], capMs: number): Promise<Phase> => {
     const start = performance.now();
-    let h = holes(live, 400_000, rand);
+    let v = await views(live);
+    let h = holes(v, 400_000, rand);
     while (h.holes > 0 && performance.now() - start < capMs) {
       await sleep(2000);
-      h = holes(live, 400_000, rand);
-      log(`${name}: t=${((performance.now() - start) / 1000).toFixed(0)} s holes ${h.holes}/${h.pairs} · ${lagLine()} · ${dropLine(live)}`);
+      v = await views(live);
+      h = holes(v, 400_000, rand);
+      log(`${name}: t=${((performance.now() - start) / 1000).toFixed(0)} s holes ${h.holes}/${h.pairs} · ${await statLine()}`);
     }
     const settleMs = performance.now() - start;
-    const delivery = await deliver(live, o.pairs, o.pairRate, rand, (m) => { counting = m; });
-    const p: Phase = { name, nodes: live.length, settleMs, holes: h, links: spread(live.map((n) => n.peers.length)), delivery };
-    log(`${name}: delivered ${delivery.delivered}/${delivery.sent}, path p50 ${delivery.path?.p50} p99 ${delivery.path?.p99}, DATA transmissions p50 ${delivery.hops.p50} p99 ${delivery.hops.p99} · ${lagLine()} · ${dropLine(live)}`);
+    const links = spread(v.map((n) => n.peers.length));
+    const shardOf = new Map(live.map((n) => [n.id, n.shard]));
+    let ends = 0, cross = 0;
+    v.forEach((n, k) => { for (const p of n.peers) { const s = shardOf.get(toHex(p)); if (s === undefined) continue; ends++; if (s !== live[k].shard) cross++; } });
+    const delivery = await deliver(live);
+    const p: Phase = { name, nodes: live.length, settleMs, holes: h, links, crossThreadLinks: ends ? cross / ends : 0, delivery };
+    log(`${name}: delivered ${delivery.delivered}/${delivery.sent}, path p50 ${delivery.path?.p50} p99 ${delivery.path?.p99}, DATA transmissions p50 ${delivery.hops.p50} p99 ${delivery.hops.p99} · ${await statLine()}`);
     return p;
   };
 
+  /** One round: `o.pairs` random pairs each send one message; waits until each is delivered or reported. */
+  const deliver = async (live: NodeRef[]): Promise<DeliveryResult> => {
+    const pairs = randomPairs(live.length, o.pairs, rand);
+    const tagOf = Math.random().toString(36).slice(2);
+    const receive: [number, string, string][][] = shards.map(() => []);
+    const send: [number, string][][] = shards.map(() => []);
+    for (const [i, j] of pairs) {
+      const a = live[i], b = live[j];
+      receive[b.shard].push([b.local, `${tagOf}:${i}:${j}`, a.id + b.id]);
+      send[a.shard].push([a.local, b.id]);
+    }
+    const r = { keys: [] as string[], reported: {} as Record<string, number>, settled: 0 };
+    round = r;
+    await all((s, k) => s.expect(receive[k], send[k]));
+    const gap = 1000 / o.pairRate;
+    const t0 = performance.now();
+    for (let k = 0; k < pairs.length; k++) {
+      const [i, j] = pairs[k];
+      void shards[live[i].shard].send([[live[i].local, live[j].id, `${tagOf}:${i}:${j}`]]);
+      const due = t0 + (k + 1) * gap;
+      const wait = due - performance.now();
+      if (wait > 1) await sleep(wait);
+    }
+    await waitFor(() => r.settled >= pairs.length, 30_000);
+    // Transmissions are read at the end: retransmitted copies may still be on their way when the first arrives.
+    await sleep(100);
+    const counts = await all((s) => s.finish());
+    round = null;
+    const data = new Map<string, number>();
+    const path = new Map<string, [number, number]>();
+    for (const c of counts) {
+      for (const [k, n] of c.data) data.set(k, (data.get(k) ?? 0) + n);
+      for (const [k, p, t] of c.path) { const had = path.get(k); if (!had || t < had[1]) path.set(k, [p, t]); }
+    }
+    return deliveryResult(pairs.length, r.keys.map((k) => data.get(k) ?? 0), r.reported, r.keys.map((k) => path.get(k)?.[0] ?? 0));
+  };
+
   phases.push(await phase('built', nodes, o.maxSettleMs));
-  global.gc?.();
+  await all((s) => s.gc());
+  (globalThis as { gc?: () => void }).gc?.();
   const rssPerNodeKiB = (process.memoryUsage().rss - rss0) / 1024 / nodes.length;
   const cpu0 = process.cpuUsage();
   await sleep(5000);
   const cpu = process.cpuUsage(cpu0);
-  const idleCpuPerNodeUs = (cpu.user + cpu.system) / 5 / nodes.length; // µs of CPU per node per second
+  const idleCpuPerNodeUs = (cpu.user + cpu.system) / 5 / nodes.length; // µs of CPU per node per second (all threads)
 
   if (o.churn > 0) {
     const kill = Math.round(nodes.length * o.churn);
-    const order = nodes.map((n, i) => ({ n, r: rand() + i * 0 })).sort((a, b) => a.r - b.r).map((x) => x.n);
+    const order = nodes.map((n) => ({ n, r: rand() })).sort((a, b) => a.r - b.r).map((x) => x.n);
     const dead = new Set(order.slice(0, kill));
-    for (const n of dead) n.destroy();
+    await all((s, i) => s.destroy([...dead].filter((n) => n.shard === i).map((n) => n.local)));
     const alive = nodes.filter((n) => !dead.has(n));
     log(`churn: destroyed ${kill} nodes`);
     phases.push(await phase(`after ${Math.round(o.churn * 100)} % left`, alive, o.churnSettleMs));
-    for (let i = 0; i < kill; i++) alive.push(make(alive.slice(0, alive.length - i)));
+    alive.push(...(await make(kill, alive.slice(), false)));
     log(`churn: ${kill} new nodes joined`);
     phases.push(await phase(`after ${kill} joined`, alive, o.churnSettleMs));
-    nodes.length = 0;
-    nodes.push(...alive);
   }
-  clearInterval(lagTimer);
-  await Promise.all(nodes.map((n) => new Promise<void>((r) => n.destroy(() => r()))));
-  return { level: 'a', buildMs, rssPerNodeKiB, idleCpuPerNodeUs, phases };
+  await all((s) => s.close());
+  await Promise.all(workers.map((wk) => wk.terminate()));
+  return { level: 'a', workers: w, buildMs, rssPerNodeKiB, idleCpuPerNodeUs, phases };
 }
 
-/** One round: `count` random pairs each send one message; waits until each is delivered or reported. */
-async function deliver(live: PeerRelay[], count: number, rate: number, rand: () => number, setCounting: (m: Wire | null) => void): Promise<DeliveryResult> {
-  const pairs = randomPairs(live.length, count, rand);
-  const wire: Wire = { data: new Map(), path: new Map() };
-  setCounting(wire);
-  const hopCounts: number[] = [];
-  const keys: string[] = [];
-  const reported: Record<string, number> = {};
-  const round = Math.random().toString(36).slice(2);
-  let settled = 0;
-  const cleanups: (() => void)[] = [];
-  // Per receiver: which probe tags it waits for; per sender: which destinations.
-  const waitingAt = new Map<PeerRelay, Map<string, string>>();
-  const sentTo = new Map<PeerRelay, Map<string, number>>();
-  for (const [i, j] of pairs) {
-    const a = live[i], b = live[j];
-    const tag = `${round}:${i}:${j}`;
-    const key = a.identity.idHex + b.identity.idHex;
-    if (!waitingAt.has(b)) {
-      const m = new Map<string, string>();
-      waitingAt.set(b, m);
-      const onMessage = (data: unknown) => {
-        const t = (data as { probe?: string } | null)?.probe;
-        const k = t !== undefined ? m.get(t) : undefined;
-        if (k === undefined) return;
-        m.delete(t!);
-        keys.push(k);
-        settled++;
-      };
-      b.on('message', onMessage);
-      cleanups.push(() => b.off('message', onMessage));
-    }
-    waitingAt.get(b)!.set(tag, key);
-    if (!sentTo.has(a)) {
-      const m = new Map<string, number>();
-      sentTo.set(a, m);
-      const onUndeliverable = (err: { code: string }, to: Uint8Array) => {
-        const hex = toHex(to);
-        const n = m.get(hex);
-        if (!n) return;
-        if (n === 1) m.delete(hex); else m.set(hex, n - 1);
-        reported[err.code] = (reported[err.code] ?? 0) + 1;
-        settled++;
-      };
-      a.on('undeliverable', onUndeliverable);
-      cleanups.push(() => a.off('undeliverable', onUndeliverable));
-    }
-    const m = sentTo.get(a)!;
-    m.set(b.identity.idHex, (m.get(b.identity.idHex) ?? 0) + 1);
-  }
-  const gap = 1000 / rate;
-  const t0 = performance.now();
-  for (let k = 0; k < pairs.length; k++) {
-    const [i, j] = pairs[k];
-    try {
-      live[i].send(live[j].id, { probe: `${round}:${i}:${j}` });
-    } catch (err) {
-      reported[(err as { code: string }).code ?? 'THROWN'] = (reported[(err as { code: string }).code ?? 'THROWN'] ?? 0) + 1;
-      settled++;
-    }
-    const due = t0 + (k + 1) * gap;
-    const wait = due - performance.now();
-    if (wait > 1) await sleep(wait);
-  }
-  await waitFor(() => settled >= pairs.length, 30_000);
-  // Transmissions are read at the end: retransmitted copies may still be on their way when the first arrives.
-  await sleep(100);
-  setCounting(null);
-  for (const c of cleanups) c();
-  for (const k of keys) hopCounts.push(wire.data.get(k) ?? 0);
-  return deliveryResult(pairs.length, hopCounts, reported, keys.map((k) => wire.path.get(k) ?? 0));
-}
-
-/** Drops and detours summed over the nodes since the last call (the log's view of what goes wrong). */
-let lastDrops = new Map<string, number>();
-function dropLine(live: readonly PeerRelay[]): string {
-  const now = new Map<string, number>();
-  for (const n of live) {
-    const s = n.stats();
-    for (const [k, v] of Object.entries(s.dropped)) now.set(k, (now.get(k) ?? 0) + (v ?? 0));
-    now.set('detour:loop', (now.get('detour:loop') ?? 0) + s.detours.loop);
-    now.set('detour:backtrack', (now.get('detour:backtrack') ?? 0) + s.detours.backtrack);
-  }
-  const parts: string[] = [];
-  for (const [k, v] of now) { const d = v - (lastDrops.get(k) ?? 0); if (d > 0) parts.push(`${k} ${d}`); }
-  lastDrops = now;
-  return parts.join(', ') || 'no drops';
-}
-
-async function waitFor(cond: () => boolean, ms: number): Promise<boolean> {
+async function waitFor(cond: () => boolean | Promise<boolean>, ms: number): Promise<boolean> {
   const end = performance.now() + ms;
   while (performance.now() < end) {
-    if (cond()) return true;
+    if (await cond()) return true;
     await sleep(100);
   }
   return cond();

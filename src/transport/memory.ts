@@ -55,7 +55,7 @@ export class MemoryConnection extends Connection {
   }
 }
 
-export type MemoryAcceptor = (conn: MemoryConnection) => void;
+export type MemoryAcceptor = (conn: Connection) => void;
 
 /** A registry of in-memory listeners; one per simulated network. */
 export class MemoryNetwork {
@@ -75,7 +75,10 @@ export class MemoryNetwork {
 
   unlisten(name: string): void { this.#listeners.delete(name); }
 
-  dial(url: string, from = 'mem://dialer'): Promise<MemoryConnection> {
+  /** The acceptor listening on `name` in this network (not another thread's), if any. */
+  protected acceptor(name: string): MemoryAcceptor | undefined { return this.#listeners.get(name); }
+
+  dial(url: string, from = 'mem://dialer'): Promise<Connection> {
     const name = url.replace(/^mem:\/\//, '');
     const accept = this.#listeners.get(name);
     if (!accept) return Promise.reject(new Error(`nothing listens on ${url}`));

@@ -181,6 +181,8 @@ class SimNet {
   wire = { data: 0, ack: 0 };
   /** DATA transmissions per probe (key53 of the message id), delivered probes, reported ones. */
   probes: Map<number, Probe> | null = null;
+  /** Hops of each message delivered in the last round (for the histogram in the log). */
+  lastHops: number[] = [];
 
   constructor(readonly latencyMs: number, limits: Limits, readonly rand: () => number) {
     this.limits = limits;
@@ -306,7 +308,7 @@ export async function runLevelB(o: LevelBOptions): Promise<LevelBReport> {
     phases.push({ name, nodes: live.length, holes: h, links: spread(live.map((n) => n.table.size)), wire, path: delivery.path, delivery });
     const l = phases[phases.length - 1].links;
     const path = delivery.path;
-    log(`${name} (virtual ${(net.clock.now() / 1000).toFixed(0)} s, ${net.clock.ran} events, wall ${((performance.now() - t0) / 1000).toFixed(0)} s, heap ${(process.memoryUsage().heapUsed / 1048576).toFixed(0)} MiB): ${live.length} nodes, holes ${h.holes}/${h.pairs}, links ${l.min}/${l.p50}/${l.max}, delivered ${delivery.delivered}/${delivery.sent} ${JSON.stringify(delivery.reported)} silent ${delivery.silent}, hops p50/p95/p99/max ${delivery.hops.p50}/${delivery.hops.p95}/${delivery.hops.p99}/${delivery.hops.max}, path p50/p99/max ${path?.p50}/${path?.p99}/${path?.max}, DATA ${wire.data} (${wire.retransmitted} retransmitted)`);
+    log(`${name} (virtual ${(net.clock.now() / 1000).toFixed(0)} s, ${net.clock.ran} events, wall ${((performance.now() - t0) / 1000).toFixed(0)} s, heap ${(process.memoryUsage().heapUsed / 1048576).toFixed(0)} MiB): ${live.length} nodes, holes ${h.holes}/${h.pairs}, links ${l.min}/${l.p50}/${l.max}, delivered ${delivery.delivered}/${delivery.sent} ${JSON.stringify(delivery.reported)} silent ${delivery.silent}, hops p50/p95/p99/max ${delivery.hops.p50}/${delivery.hops.p95}/${delivery.hops.p99}/${delivery.hops.max}, path p50/p99/max ${path?.p50}/${path?.p99}/${path?.max}, DATA ${wire.data} (${wire.retransmitted} retransmitted), hops mean ${mean(net.lastHops).toFixed(2)} histogram ${JSON.stringify(histogram(net.lastHops))}`);
   };
   await phase('built');
   global.gc?.();
@@ -352,6 +354,17 @@ async function deliverB(net: SimNet, honest: SimNode[], count: number, rand: () 
     if (p.delivered) hops.push(p.hops);
     else if (p.reported) reported[p.reported] = (reported[p.reported] ?? 0) + 1;
   }
+  net.lastHops = hops;
   const paths = [...probes.values()].filter((p) => p.delivered).map((p) => p.path);
   return deliveryResult(pairs.length, hops, reported, paths);
+}
+
+function mean(xs: number[]): number { return xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : 0; }
+
+/** How many values of each size: index i counts the values equal to i. */
+function histogram(xs: number[]): number[] {
+  const h: number[] = [];
+  for (const x of xs) h[x] = (h[x] ?? 0) + 1;
+  for (let i = 0; i < h.length; i++) h[i] ??= 0;
+  return h;
 }

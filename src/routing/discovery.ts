@@ -17,8 +17,37 @@ import {
 import type { Limits } from '../util/limits.js';
 import type { CountDrop } from '../util/drop-reasons.js';
 
-/** A known node: how to reach it, its bucket (computed once), and how dialing it went. */
-interface Contact extends NodeInfo { hex: string; bucket: number; failures: number; lastTried: number }
+/** A known node: how to reach it, its bucket and slot in it (computed once), and how dialing it went. */
+interface Contact extends NodeInfo { hex: string; bucket: number; slot: number; failures: number; lastTried: number }
+
+/** Most id bits after a bucket's own bit that tell its slots apart (2: quarters). */
+const MAX_SLOT_BITS = 2;
+
+/**
+ * Slot bits for `linksPerBucket` links: enough for each link of a bucket to
+ * sit in its own slot (1 bit, halves, for 2; 2 bits, quarters, for 3 or 4).
+ */
+export function slotBits(linksPerBucket: number): number {
+  return Math.min(MAX_SLOT_BITS, Math.ceil(Math.log2(Math.max(1, linksPerBucket))));
+}
+
+/**
+ * The slot of `id` in its k-bucket `bucket` under `local`: the `bits` id bits
+ * after the bucket's own bit, XOR the local id's (0 past the id's end). Links
+ * in different slots of a bucket differ in the first bits a message to a
+ * target there still has to gain, so together they gain more bits per hop
+ * than links crowded into one slot.
+ */
+export function slotOf(local: Uint8Array, id: Uint8Array, bucket: number, bits: number): number {
+  let slot = 0;
+  for (let j = 1; j <= bits; j++) {
+    const i = bucket + j;
+    const byte = i >> 3;
+    const b = byte < id.length ? ((id[byte] ^ local[byte]) >> (7 - (i & 7))) & 1 : 0;
+    slot = (slot << 1) | b;
+  }
+  return slot;
+}
 
 /** maintain() runs at most this often when prompted by NODES frames (ms), so a burst of answers costs one pass. */
 const MAINTAIN_DELAY_MS = 100;
@@ -65,6 +94,10 @@ export class Discovery {
   readonly #localHex: string;
   /** Dials this discovery started and that have not settled, by k-bucket: they count as that bucket's links. */
   readonly #dialsPerBucket = new Map<number, number>();
+  /** The same dials by k-bucket and slot (a dial in progress covers its slot). */
+  readonly #dialSlots = new Map<number, number[]>();
+  /** Slot bits for this node's linksPerBucket. */
+  readonly #slotBits: number;
   #maintainQueued: unknown = null;
   #refreshTimer: unknown = null;
   #firstRefresh: unknown = null;
@@ -76,6 +109,7 @@ export class Discovery {
     this.#contacts = new BoundedMap(Math.max(2, host.limits.maxContacts), (_hex, c) => this.#uncount(c));
     this.#dials = new RateWindow(host.limits.maxDialsPerSecond);
     this.#localHex = toHex(host.localId);
+    this.#slotBits = slotBits(host.limits.linksPerBucket);
   }
 
   contact(id: Uint8Array): NodeInfo | undefined { return this.#contacts.get(toHex(id)); }
@@ -162,7 +196,7 @@ export class Discovery {
     const bucket = this.#table.bucketIndex(id);
     if (!this.#hasRoom(bucket)) return;
     this.#perBucketContacts[bucket] = (this.#perBucketContacts[bucket] ?? 0) + 1;
-    this.#contacts.set(hex, { id, hex, flags, url, bucket, failures: 0, lastTried: 0 });
+    this.#contacts.set(hex, { id, hex, flags, url, bucket, slot: slotOf(this.#host.localId, id, bucket, this.#slotBits), failures: 0, lastTried: 0 });
   }
 
   #forget(c: Contact): void { if (this.#contacts.delete(c.hex)) this.#uncount(c); }
@@ -211,51 +245,82 @@ export class Discovery {
     const holesOnly = load >= 0.5;
     if (holesOnly) this.maintainSoon(jitter(BUSY_RETRY_MS, 0.5));
     const linksPerBucket = holesOnly ? 1 : host.limits.linksPerBucket;
+    // Each bucket also wants its links spread over its slots (one per slot, as far as
+    // linksPerBucket goes): a bucket whose links crowd into fewer slots gets a link into an
+    // empty one while a contact there is known, even past linksPerBucket.
+    const spread = Math.min(linksPerBucket, 1 << this.#slotBits);
+    const cover = this.#cover();
+    const distinct = (bucket: number) => (cover.get(bucket) ?? []).reduce((a, n) => a + (n > 0 ? 1 : 0), 0);
+    const opensSlot = (c: Contact) => spread > 1 && !((cover.get(c.bucket) ?? [])[c.slot] > 0) && distinct(c.bucket) < spread;
     // How many links each bucket still wants, given the contacts known in it.
     // Past targetLinks only sparse buckets are dialed, so full ones are skipped first (cheap).
     const fill = holesOnly || size >= targetLinks;
     const room = new Map<number, number>();
     let sparse = 0;
     const auto = host.canAutoConnect();
-    const candidates: Contact[] = [];
+    const byBucket = new Map<number, Contact[]>();
     for (const c of this.#contacts.values()) {
       // A dial in progress counts as a link of its bucket: under load a dial takes seconds, and
       // maintain() runs after every NODES answer meanwhile; without this a bucket got dial after dial.
       const have = (perBucket[c.bucket] ?? 0) + (this.#dialsPerBucket.get(c.bucket) ?? 0);
-      if (fill && have >= linksPerBucket) continue;
+      if (fill && have >= linksPerBucket && !opensSlot(c)) continue;
       if (now - c.lastTried <= 5000 * 2 ** c.failures || this.#table.getHex(c.hex)) continue;
       if (!((c.url && !host.isDialing(c.url)) || (auto && c.flags & HelloFlags.WEBRTC))) continue;
-      if (!room.has(c.bucket)) {
-        const r = Math.max(0, linksPerBucket - have);
+      let list = byBucket.get(c.bucket);
+      if (!list) {
+        byBucket.set(c.bucket, (list = []));
+        const r = Math.max(0, linksPerBucket - have, spread - distinct(c.bucket));
         room.set(c.bucket, r);
         sparse += r;
       }
-      candidates.push(c);
+      list.push(c);
     }
     const cap = Math.min(maxLinks, linkBudget) - size;
     // `sparse` already nets out this discovery's dials in progress; the other limits count every dial.
     const dialing = host.dialing();
     let want = Math.min(Math.max(targetLinks - size - dialing, sparse), cap - dialing, maxDialing - dialing);
-    if (want <= 0 || candidates.length === 0) return;
-    // Kademlia shape: fill the emptiest buckets first (far ones matter most for
-    // greedy routing), nearest first within a bucket.
-    candidates.sort((a, b) => (perBucket[a.bucket] ?? 0) - (perBucket[b.bucket] ?? 0) || compareDistance(host.localId, a.id, b.id));
+    if (want <= 0 || byBucket.size === 0) return;
+    // Kademlia shape: fill the emptiest buckets first (far ones matter most for greedy routing);
+    // within a bucket, the emptiest slot first, nearest first within a slot.
+    const rank = new Map<Contact, number>();
+    for (const [bucket, list] of byBucket) {
+      const slots = [...(cover.get(bucket) ?? [])];
+      list.sort((a, b) => compareDistance(host.localId, a.id, b.id));
+      for (let r = 0; list.length > 0; r++) {
+        let best = 0;
+        for (let j = 1; j < list.length; j++) if ((slots[list[j].slot] ?? 0) < (slots[list[best].slot] ?? 0)) best = j;
+        const c = list.splice(best, 1)[0];
+        slots[c.slot] = (slots[c.slot] ?? 0) + 1;
+        rank.set(c, r);
+      }
+    }
+    const candidates = [...rank.keys()];
+    candidates.sort((a, b) => (perBucket[a.bucket] ?? 0) - (perBucket[b.bucket] ?? 0) || rank.get(a)! - rank.get(b)! || compareDistance(host.localId, a.id, b.id));
     let limited = false;
     for (const c of candidates) {
       if (want <= 0) break;
       const i = c.bucket;
-      // Past targetLinks, only buckets that still want a link are dialed.
-      if (fill && (room.get(i) ?? 0) <= 0) continue;
+      // Past targetLinks, only buckets that still want a link are dialed: below linksPerBucket,
+      // or into a slot of theirs that is empty.
+      if (fill && ((room.get(i) ?? 0) <= 0 || ((perBucket[i] ?? 0) + (this.#dialsPerBucket.get(i) ?? 0) >= linksPerBucket && !opensSlot(c)))) continue;
       if (!this.#dials.take(now)) { limited = true; break; }
       room.set(i, (room.get(i) ?? 0) - 1);
       want--;
       c.lastTried = now;
       const attempt = c.url ? host.dial(c.url, c.id) : host.connect(c.id);
-      const bucket = c.bucket;
+      const { bucket, slot } = c;
       this.#dialsPerBucket.set(bucket, (this.#dialsPerBucket.get(bucket) ?? 0) + 1);
+      const slots = this.#dialSlots.get(bucket) ?? [];
+      slots[slot] = (slots[slot] ?? 0) + 1;
+      this.#dialSlots.set(bucket, slots);
+      const coverNow = cover.get(bucket) ?? [];
+      coverNow[slot] = (coverNow[slot] ?? 0) + 1;
+      cover.set(bucket, coverNow);
       const settled = () => {
         const left = (this.#dialsPerBucket.get(bucket) ?? 1) - 1;
         if (left > 0) this.#dialsPerBucket.set(bucket, left); else this.#dialsPerBucket.delete(bucket);
+        const s = this.#dialSlots.get(bucket);
+        if (s && s[slot] > 0 && --s[slot] === 0 && s.every((n) => !n)) this.#dialSlots.delete(bucket);
       };
       attempt.then(() => { settled(); c.failures = 0; }, () => {
         settled();
@@ -267,31 +332,63 @@ export class Discovery {
     if (limited) this.#clock.setTimeout(() => this.maintainSoon(), 1000);
   }
 
+  /** Links and dials in progress per k-bucket and slot. */
+  #cover(): Map<number, number[]> {
+    const cover = new Map<number, number[]>();
+    for (const [bucket, slots] of this.#dialSlots) cover.set(bucket, [...slots]);
+    if (this.#slotBits === 0) return cover;
+    for (const e of this.#table.entries()) {
+      const bucket = this.#table.bucketIndex(e.id);
+      const slot = slotOf(this.#host.localId, e.id, bucket, this.#slotBits);
+      const slots = cover.get(bucket) ?? [];
+      slots[slot] = (slots[slot] ?? 0) + 1;
+      cover.set(bucket, slots);
+    }
+    return cover;
+  }
+
   /**
    * Closes up to `n` links this node dialed, from the buckets holding the most
-   * (never below linksPerBucket), youngest first. Links the remote dialed are
+   * (never below linksPerBucket), from the slot holding the most links first and
+   * never the last link of its slot, youngest first. Links the remote dialed are
    * kept: the remote chose this node (a leaf behind it may have no other way in).
    */
   #prune(perBucket: number[], n: number): void {
     const close = this.#host.closeLink;
     if (!close) return;
     const k = this.#host.limits.linksPerBucket;
-    const byBucket = new Map<number, RouteLink[]>();
+    const bits = this.#slotBits;
+    const local = this.#host.localId;
+    const byBucket = new Map<number, { link: RouteLink; slot: number }[]>();
+    const slots = new Map<number, number[]>();
     for (const e of this.#table.entries()) {
       const i = this.#table.bucketIndex(e.id);
-      if ((perBucket[i] ?? 0) <= k || !e.link.initiator) continue;
+      if ((perBucket[i] ?? 0) <= k) continue;
+      const slot = slotOf(local, e.id, i, bits);
+      const s = slots.get(i) ?? [];
+      s[slot] = (s[slot] ?? 0) + 1;
+      slots.set(i, s);
+      if (!e.link.initiator) continue;
       let list = byBucket.get(i);
       if (!list) byBucket.set(i, (list = []));
-      list.push(e.link);
+      list.push({ link: e.link, slot });
     }
     const counts = new Map([...byBucket.keys()].map((i) => [i, perBucket[i] ?? 0]));
-    for (const list of byBucket.values()) list.sort((a, b) => b.openedAt - a.openedAt);
+    for (const list of byBucket.values()) list.sort((a, b) => b.link.openedAt - a.link.openedAt);
+    /** The link of bucket `i` to close next: in its fullest slot, youngest first; never the last of a slot. */
+    const pick = (i: number): number => {
+      const s = slots.get(i)!;
+      let best = -1;
+      byBucket.get(i)!.forEach((l, j) => { if (s[l.slot] > 1 && (best < 0 || s[l.slot] > s[byBucket.get(i)![best].slot])) best = j; });
+      return best;
+    };
     for (let left = n; left > 0; left--) {
       let fullest = -1;
-      for (const [i, c] of counts) if (c > k && byBucket.get(i)!.length > 0 && (fullest < 0 || c > counts.get(fullest)!)) fullest = i;
+      for (const [i, c] of counts) if (c > k && pick(i) >= 0 && (fullest < 0 || c > counts.get(fullest)!)) fullest = i;
       if (fullest < 0) return;
-      const link = byBucket.get(fullest)!.shift()!;
+      const [{ link, slot }] = byBucket.get(fullest)!.splice(pick(fullest), 1);
       counts.set(fullest, counts.get(fullest)! - 1);
+      slots.get(fullest)![slot]--;
       close.call(this.#host, link);
     }
   }

@@ -13,7 +13,7 @@ export const DEFAULT_LIMITS = {
   maxLinks: 256,
   /** Links a node tries to keep by discovery (at least; plus linksPerBucket in every bucket it knows nodes in). */
   targetLinks: 8,
-  /** Links discovery keeps in each k-bucket that holds known nodes. */
+  /** Links discovery keeps in each k-bucket that holds known nodes, spread over the bucket's slots (PROTOCOL §4.3). */
   linksPerBucket: 2,
   /** Above this many links, discovery closes surplus ones (in buckets holding more than linksPerBucket). */
   linkBudget: 48,

@@ -1,6 +1,6 @@
 import test from 'tape';
 import fc from 'fast-check';
-import { Discovery, randomIdInBucket, type DiscoveryHost } from '../../src/routing/discovery.js';
+import { Discovery, randomIdInBucket, slotBits, slotOf, type DiscoveryHost } from '../../src/routing/discovery.js';
 import { RoutingTable } from '../../src/routing/routing-table.js';
 import type { Link } from '../../src/link/link.js';
 import { DEFAULT_LIMITS, type Limits } from '../../src/util/limits.js';
@@ -17,6 +17,9 @@ const LOCAL = id(0x00);
 /** The part of a Link discovery uses. */
 class FakeLink {
   readonly sent: Uint8Array[] = [];
+  initiator = false;
+  openedAt = 0;
+  closed = false;
   constructor(readonly remoteId: Uint8Array, readonly remoteUrl = '', readonly remoteFlags = 0) {}
   get idHex(): string { return toHex(this.remoteId); }
   get remote() { return { id: this.remoteId }; }
@@ -49,6 +52,10 @@ function makeDiscovery(o: { limits?: Partial<Limits>; links?: FakeLink[]; autoCo
     lookup: (target) => { lookups.push(target); },
     rebootstrap: () => { rebootstraps++; },
     countDrop: (r) => { drops.push(r); },
+    closeLink: (link) => {
+      (link as unknown as FakeLink).closed = true;
+      table.remove((link as unknown as FakeLink).remoteId);
+    },
   };
   const discovery = new Discovery(host, table);
   return { discovery, table, dials, connects, lookups, drops, state, host, rebootstraps: () => rebootstraps };
@@ -356,5 +363,59 @@ test('randomIdInBucket gives an id in exactly the asked bucket (property)', (t) 
     return table.bucketIndex(randomIdInBucket(local, prefix)) === prefix;
   }));
   t.pass('bucketIndex(randomIdInBucket(local, i)) === i');
+  t.end();
+});
+
+test('slotOf is the id bits after the bucket bit, XOR the local id (property); slotBits gives each of linksPerBucket links a slot', (t) => {
+  const bitsOf = (b: Uint8Array) => [...b].map((x) => x.toString(2).padStart(8, '0')).join('');
+  fc.assert(fc.property(fc.uint8Array({ minLength: 20, maxLength: 20 }), fc.integer({ min: 0, max: 159 }), fc.integer({ min: 0, max: 2 }), (local, prefix, bits) => {
+    const other = randomIdInBucket(local, prefix);
+    const x = bitsOf(other.map((v, i) => v ^ local[i]));
+    const want = parseInt(('0' + x.slice(prefix + 1, prefix + 1 + bits).padEnd(bits, '0')), 2);
+    return slotOf(local, other, prefix, bits) === want;
+  }));
+  t.pass('slotOf(local, id, i, bits) === bits i+1..i+bits of id ^ local (0 past the end)');
+  t.deepEqual([1, 2, 3, 4, 8].map(slotBits), [0, 1, 2, 2, 2], 'one slot for 1 link, halves for 2, quarters for 3 and more');
+  t.end();
+});
+
+test('past targetLinks, a bucket whose links all sit in one half gets a link into the other half, not a third in the same one', (t) => {
+  // Bucket 0 (first bit 1) holds 0x80 and 0x90: both have second bit 0 (the same half).
+  const links = [new FakeLink(id(0x80)), new FakeLink(id(0x90))];
+  const { discovery, dials, state } = makeDiscovery({ links, limits: { targetLinks: 2, linksPerBucket: 2, maxDialing: 4 } });
+  state.active = false;
+  discovery.onNodes(encodeNodes([node(0xa0), node(0xc0), node(0xe0)]));
+  state.active = true;
+  discovery.maintain();
+  t.equal(dials.length, 1, 'one dial: the empty half wants one link');
+  t.ok(['ws://nc0', 'ws://ne0'].includes(dials[0]?.url), `into the half with second bit 1 (${dials[0]?.url})`);
+  state.dialing = 1;
+  discovery.maintain();
+  t.equal(dials.length, 1, 'the dial in progress covers that half: no second dial into it');
+  t.end();
+});
+
+test('the links of a bucket are spread over its slots: one per half before a second in either, nearest first within a half', (t) => {
+  // Bucket 0 is empty; contacts 0x81 and 0x82 (second bit 0, nearest) and 0xc1, 0xc2 (second bit 1).
+  const links = [new FakeLink(id(0x01))];
+  const { discovery, dials, state } = makeDiscovery({ links, limits: { targetLinks: 1, linksPerBucket: 2, maxDialing: 4 } });
+  state.active = false;
+  discovery.onNodes(encodeNodes([node(0x81), node(0x82), node(0xc1), node(0xc2)]));
+  state.active = true;
+  discovery.maintain();
+  t.deepEqual(dials.map((d) => d.url).sort(), ['ws://n81', 'ws://nc1'], 'the nearest of each half, not the two nearest');
+  t.end();
+});
+
+test('pruning past linkBudget closes a link from the fullest slot of the fullest bucket, never the last link of a slot', (t) => {
+  // Bucket 0: 0x80, 0x90, 0xa0 (second bit 0) and 0xc0 (second bit 1), all dialed by this node, 0xc0 the youngest.
+  // Bucket 1: 0x40, 0x60 (two, at linksPerBucket).
+  const ids = [0x80, 0x90, 0xa0, 0xc0, 0x40, 0x60];
+  const links = ids.map((b, i) => Object.assign(new FakeLink(id(b)), { initiator: true, openedAt: i }));
+  const { discovery, table } = makeDiscovery({ links, limits: { linkBudget: 4, linksPerBucket: 2, targetLinks: 2 } });
+  discovery.maintain();
+  t.deepEqual(links.filter((l) => l.closed).map((l) => l.remoteId[0].toString(16)).sort(), ['90', 'a0'],
+    'two of the three in the crowded half closed (youngest first), the only link of the other half kept');
+  t.equal(table.size, 4, 'down to linkBudget');
   t.end();
 });

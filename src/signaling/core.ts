@@ -19,7 +19,7 @@ import { ConnectionCap } from '../transport/connection-cap.js';
 import { PartialBudget, type FrameGuard } from '../transport/frame-guard.js';
 import { keyTag as rosterKeyTag, registrationMessage, type RosterEntry } from './mesh-records.js';
 import { Budgets, resolveLimits, resolveRoomLimits, type RoomLimits, type SignalingLimits } from './limits.js';
-import { tooDeep } from './fast-json.js';
+import { fastStringify, tooDeep } from './fast-json.js';
 import { SignalingMesh, type MeshExtension } from './mesh.js';
 import { DepartureFanOut } from './presence.js';
 import { HeldMessages } from './held-messages.js';
@@ -418,13 +418,14 @@ export class SignalingCore extends EventEmitter<SignalingEvents> {
    * Relays an opaque client message; throws PEER_NOT_FOUND for an unknown
    * target. A message for a client that may be moving is held (movingWaitMs at
    * most) and goes once it registers again; if it does not, the sender gets a
-   * PEER_NOT_FOUND error event.
+   * PEER_NOT_FOUND error event. `escapeFree`: the message was parsed from
+   * text without a backslash (fast-json.ts), so its JSON is made without scanning its strings.
    */
-  relay(sink: ClientSink, targetId: string, message: unknown): void {
+  relay(sink: ClientSink, targetId: string, message: unknown, escapeFree = false): void {
     const from = this.#bySink.get(sink);
     if (!from) throw signalingError('REGISTRATION_REQUIRED', 'register before sending messages');
     if (tooDeep(message, this.limits.maxMessageDepth)) throw signalingError('INVALID_MESSAGE', `the message is nested deeper than ${this.limits.maxMessageDepth} levels`);
-    if (!this.#route(from.info.clientId, targetId, message)) {
+    if (!this.#route(from.info.clientId, targetId, message, escapeFree ? fastStringify(message, 0, true) : undefined)) {
       if (!this.#moving(targetId) && !this.#inDoubt(targetId)) throw signalingError('PEER_NOT_FOUND', `no client ${targetId}`);
       this.#held.hold(targetId, from.info.clientId, message);
     }
@@ -437,15 +438,15 @@ export class SignalingCore extends EventEmitter<SignalingEvents> {
   }
 
   /** Sends to a local or remote client; false if it is registered nowhere we know. */
-  #route(fromId: string, targetId: string, message: unknown): boolean {
+  #route(fromId: string, targetId: string, message: unknown, messageJson?: string): boolean {
     const local = this.#clients.get(targetId);
     if (local) {
-      local.sink.send({ kind: 'message', fromId, message });
+      local.sink.send({ kind: 'message', fromId, message, messageJson });
       return true;
     }
     const home = this.#mesh.homeOf(targetId);
     if (!home || this.#mesh.probing(home)) return false;
-    this.#mesh.send(home, { t: 'msg', to: targetId, from: fromId, m: message });
+    this.#mesh.send(home, { t: 'msg', to: targetId, from: fromId, m: message, mj: messageJson });
     return true;
   }
 

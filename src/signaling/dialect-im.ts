@@ -12,7 +12,7 @@ import type { WebSocket } from 'ws';
 import { fromBase64, toBase64 } from '../util/bytes.js';
 import { KEM_PUBLIC_KEY_LENGTH } from '../crypto/identity.js';
 import type { RelayError } from '../util/errors.js';
-import { fastStringify, markEscapeFree } from './fast-json.js';
+import { fastStringify } from './fast-json.js';
 import { type ClientEvent, type ClientSink, type RegistrationProof, type SignalingCore } from './core.js';
 import { ACK_BATCH } from './types.js';
 import { JsonSocket, type BadFrame } from './json-socket.js';
@@ -77,7 +77,7 @@ export class ImSession implements ClientSink {
   send(event: ClientEvent): void {
     switch (event.kind) {
       case 'message':
-        // messageJson is text JSON.parse accepted as one object, so splicing it in is safe.
+        // messageJson is text JSON.parse accepted as one object (or fastStringify's verbatim form of such an object), so splicing it in is safe.
         if (event.messageJson !== undefined) return this.#pushText(`{"type":"message","payload":{"message":${event.messageJson},"fromId":${JSON.stringify(event.fromId)}}}`);
         return this.#pushText(`{"type":"message","payload":{"message":${fastStringify(event.message)},"fromId":${JSON.stringify(event.fromId)}}}`);
       case 'peer_disconnected': return this.#push({ type: 'peer_disconnected', payload: { peerId: event.peerId } });
@@ -152,10 +152,9 @@ export class ImSession implements ClientSink {
         if (typeof targetId !== 'string' || !p.message || typeof p.message !== 'object') {
           return this.#answerNow(errorFrame('INVALID_MESSAGE', 'message needs a string targetId and a message object', id));
         }
-        // Parsed from text without a backslash: re-encoding it for the recipient copies its strings as they are.
-        if (escapeFree) markEscapeFree(p.message);
         try {
-          core.relay(this, targetId, p.message);
+          // Parsed from text without a backslash: its JSON for the recipient copies its strings as they are.
+          core.relay(this, targetId, p.message, escapeFree);
         } catch (err) {
           return this.#answerNow(failure(err as RelayError, id));
         }

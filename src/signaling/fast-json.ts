@@ -7,7 +7,7 @@
  * identical to JSON.stringify for JSON data (what JSON.parse produced); other
  * values (toJSON, deep nesting) fall back to JSON.stringify.
  *
- * A value parsed from text without a single backslash (markEscapeFree) needs
+ * A value parsed from text without a single backslash (`verbatim`) needs
  * no scan at all: JSON text without `\` cannot hold a string with a quote, a
  * backslash or a control character (raw ones are not JSON), and its strings
  * came from UTF-8, so they hold no lone surrogate either: every string of it
@@ -17,18 +17,8 @@ const NEEDS_ESCAPE = /["\\\u0000-\u001f\u007f-\uffff]/;
 const LONG = 256;
 const MAX_DEPTH = 32;
 
-/** Values JSON.parse made from text without a backslash, whose strings need no escaping (see above). */
-const escapeFree = new WeakSet<object>();
-
-/**
- * Marks `value`, which JSON.parse made from UTF-8 text containing no backslash
- * and which is not changed afterwards, so fastStringify copies its strings verbatim.
- */
-export function markEscapeFree(value: unknown): void {
-  if (value !== null && typeof value === 'object') escapeFree.add(value);
-}
-
-export function fastStringify(value: unknown, depth = 0, verbatim = value !== null && typeof value === 'object' && escapeFree.has(value)): string | undefined {
+/** `verbatim`: `value` is what JSON.parse made of UTF-8 text without a backslash, unchanged since (see above). */
+export function fastStringify(value: unknown, depth = 0, verbatim = false): string | undefined {
   if (typeof value === 'string') return value.length >= LONG && (verbatim || !NEEDS_ESCAPE.test(value)) ? `"${value}"` : JSON.stringify(value);
   if (value === null || typeof value !== 'object' || depth > MAX_DEPTH || typeof (value as { toJSON?: unknown }).toJSON === 'function') {
     return JSON.stringify(value);

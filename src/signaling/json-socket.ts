@@ -19,7 +19,7 @@ export const KEEPALIVE_MS = DIALECT_LIMITS.keepaliveMs;
 export type BadFrame = 'binary' | 'json' | 'shape' | 'rate';
 
 export interface JsonSocketHandlers {
-  /** A JSON object arrived; `escapeFree`: its text had no backslash (fast-json.ts markEscapeFree). */
+  /** A JSON object arrived; `escapeFree`: its text had no backslash (fast-json.ts `verbatim`). */
   frame(msg: Record<string, unknown>, escapeFree: boolean): void;
   /** A frame was refused (binary, not JSON, not an object, over the rate); `text` is a text frame's content. */
   bad(reason: BadFrame, text?: string): void;

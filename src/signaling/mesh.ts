@@ -237,7 +237,7 @@ export class SignalingMesh {
       // can hand the JSON text to the dialect without re-encoding it.
       if (msg.t === 'msg') {
         const m = msg as Extract<MeshMessage, { t: 'msg' }>;
-        return this.#batches.add(hex, `${JSON.stringify({ t: 'msg', to: m.to, from: m.from })}\n${fastStringify(m.m)}`, m.from);
+        return this.#batches.add(hex, `${JSON.stringify({ t: 'msg', to: m.to, from: m.from })}\n${m.mj ?? fastStringify(m.m)}`, m.from);
       }
       this.#node.sendOnChannel(fromHexId(hex), SIGNALING, textEncoder.encode(JSON.stringify(msg)));
     } catch (err) {

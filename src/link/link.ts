@@ -31,6 +31,7 @@ import { key53 } from '../util/bytes.js';
 import { DEFAULT_LIMITS } from '../util/limits.js';
 import { decodeCredit, encodeCredit, HelloFlags } from '../wire/frames.js';
 import { FlowQueue, Go, type LinkHooks } from './flow-queue.js';
+import { InboundOrder } from './inbound-order.js';
 
 export type { LinkHooks } from './flow-queue.js';
 import { cpuQueue, CpuPriority } from '../util/cpu-queue.js';
@@ -142,6 +143,8 @@ export class Link extends EventEmitter<LinkEvents> {
   #consumed = 0;
   #credited = 0;
   readonly #queue: FlowQueue;
+  /** Routed frames received: light origins' handed up first within a read (inbound-order.ts). */
+  readonly #inbound: InboundOrder;
   #pollTimer: ReturnType<typeof setTimeout> | null = null;
   #localKey: number;
 
@@ -153,6 +156,7 @@ export class Link extends EventEmitter<LinkEvents> {
       maxFlowBuffer: DEFAULT_LIMITS.maxFlowBuffer, flowMark: DEFAULT_LIMITS.flowMark, window: DEFAULT_LIMITS.linkWindow, ...o,
     } as ResolvedLinkOptions;
     this.#localKey = key53(o.identity.id, 0);
+    this.#inbound = new InboundOrder(this.#o.window, (f) => this.#handUp(f));
     this.#queue = new FlowQueue({
       maxBuffered: o.maxBuffered, maxFlowBuffer: this.#o.maxFlowBuffer, flowMark: this.#o.flowMark, window: this.#o.window,
       countDrop: o.countDrop, hooks: o.hooks,
@@ -344,7 +348,7 @@ export class Link extends EventEmitter<LinkEvents> {
       // before it saw our CLOSE is still authenticated traffic from it, routed as usual.
       if (this.#closeReason === CloseReason.DUPLICATE && f[0] === FrameType.ROUTE && this.remote) {
         this.stats.framesIn++;
-        this.emit('frame', f);
+        this.#inbound.take(f);
       } else {
         this.#o.countDrop('after_close');
       }
@@ -370,13 +374,11 @@ export class Link extends EventEmitter<LinkEvents> {
             // Not counted: a peer sends these only before the link opens, when nothing is counted.
             this.#o.countDrop('unexpected_handshake');
             return;
+          case FrameType.ROUTE:
+            // A heavy origin's frames wait for the end of this turn: a light one's in the same read go first (§3.6).
+            return this.#inbound.take(f);
           default:
-            try {
-              this.emit('frame', f);
-            } finally {
-              this.#consume(f.length);
-            }
-            return;
+            return this.#handUp(f);
         }
       }
       switch (f[0]) {
@@ -392,6 +394,18 @@ export class Link extends EventEmitter<LinkEvents> {
       // A listener threw (or a decoder bug): never let remote input crash the process.
       this.#o.countDrop('handler_error');
       debug('error handling frame: %s', (err as Error).stack);
+    }
+  }
+
+  /** Hands a frame to the node and counts it consumed (a throwing listener is counted, never fatal). */
+  #handUp(f: Uint8Array): void {
+    try {
+      this.emit('frame', f);
+    } catch (err) {
+      this.#o.countDrop('handler_error');
+      debug('error handling frame: %s', (err as Error).stack);
+    } finally {
+      if (this.#state === 'open') this.#consume(f.length);
     }
   }
 

@@ -6,8 +6,8 @@
  * rosters and routes client messages and key requests to a client's home node
  * over Channel.SIGNALING. Dialects (dialect-im.ts, dialect-connector.ts,
  * dialect-protoo.ts) only translate frames to calls on this class. Its parts:
- * proofs.ts (registration checks and ML-DSA proofs), questions.ts (questions
- * open to a client), held-messages.ts (messages for a client that may be
+ * proofs.ts (registration checks and ML-DSA proofs), admission.ts (who may
+ * take an id: takeover, reservations), questions.ts (questions open to a client), held-messages.ts (messages for a client that may be
  * moving), presence.ts (departure announcements off the hot path).
  */
 import { EventEmitter } from 'events';
@@ -17,14 +17,15 @@ import type { SignalingDropReason } from '../util/drop-reasons.js';
 import type { MeshNode } from '../node/mesh-node.js';
 import { ConnectionCap } from '../transport/connection-cap.js';
 import { PartialBudget, type FrameGuard } from '../transport/frame-guard.js';
-import { keyTag as rosterKeyTag, registrationMessage, type RosterEntry } from './mesh-records.js';
+import { keyTag as rosterKeyTag, registrationMessage } from './mesh-records.js';
 import { Budgets, resolveLimits, resolveRoomLimits, type RoomLimits, type SignalingLimits } from './limits.js';
 import { fastStringify, tooDeep } from './fast-json.js';
 import { SignalingMesh, type MeshExtension } from './mesh.js';
 import { DepartureFanOut } from './presence.js';
 import { HeldMessages } from './held-messages.js';
-import { checkRequest, keyTag, ProofCache, provesTakeover, takeoverProof, type TakeoverProof } from './proofs.js';
+import { checkRequest, ProofCache, provesTakeover, takeoverProof, type TakeoverProof } from './proofs.js';
 import { Questions } from './questions.js';
+import { Admissions, type Local } from './admission.js';
 import {
   signalingError, type Authorizer, type ClientInfo, type ClientSink, type KeyInfo,
   type RegistrationRequest, type RequestHandler, type SignalingEvents, type SignalingOptions,
@@ -36,15 +37,6 @@ export * from './types.js';
 export { PRESENCE_BATCH } from './presence.js';
 
 const debug = debugFactory('relaymesh:signaling');
-
-/**
- * A local client and the questions open to it;
- * `tag` is its signing key's tag ('' without one), `ts` the time of its fresh proof (0 without one).
- */
-interface Local { info: ClientInfo; sink: ClientSink; questions: Questions; tag: string; ts: number }
-
-/** What admitting a registration takes: a local connection or a remote home to displace. */
-interface Admission { displace?: Local; takeover?: RosterEntry }
 
 /** WebSocket close code for a connection whose client registered again elsewhere (the client must not reconnect). */
 export const TAKEN_OVER_CLOSE_CODE = 4001;
@@ -84,7 +76,7 @@ export class SignalingCore extends EventEmitter<SignalingEvents> {
   /** Sinks whose connection closed: a registration still in the auth hook must not complete. */
   readonly #closedSinks = new WeakSet<ClientSink>();
   readonly #handlers = new Map<string, RequestHandler>();
-  readonly #reserved: BoundedMap<string, { key: string; until: number }>;
+  readonly #admissions: Admissions;
   readonly #meshTypes = new Map<string, MeshExtension>();
   readonly #mesh: SignalingMesh;
   /** When each client id last left (local or remote): it may be moving. */
@@ -105,7 +97,6 @@ export class SignalingCore extends EventEmitter<SignalingEvents> {
     this.node = node;
     this.limits = resolveLimits(opts);
     this.roomLimits = resolveRoomLimits(opts.rooms);
-    this.#reserved = new BoundedMap(Math.max(2, this.limits.maxReservations));
     this.#departedAt = new BoundedMap(Math.max(2, this.limits.maxReservations));
     this.#proofs = new ProofCache(this.limits.maxCachedProofs, this.limits.verifiesPerSecond);
     this.connectionCap = new ConnectionCap(this.limits.maxConnections, this.limits.maxConnectionsPerAddress);
@@ -150,6 +141,13 @@ export class SignalingCore extends EventEmitter<SignalingEvents> {
       // A remote id that is registered here now (it moved here) did not leave.
       departed: (ids) => this.#notifyDeparted(ids.filter((id) => !this.#clients.has(id))),
       extension: (t) => this.#meshTypes.get(t),
+    });
+    this.#admissions = new Admissions(this.limits, {
+      clients: this.#clients,
+      entry: (id) => this.#mesh.entry(id),
+      homeOf: (id) => this.#mesh.homeOf(id),
+      probe: (home) => this.#mesh.probe(home),
+      count: (reason) => this.count(reason),
     });
     node.once('close', () => this.close());
   }
@@ -219,7 +217,7 @@ export class SignalingCore extends EventEmitter<SignalingEvents> {
     const tag = rosterKeyTag(info.signingKey);
     const ts = fresh?.ts ?? 0;
     // Cheap checks before any ML-DSA verify: id held here by another key, reserved, capacity, the address's budget.
-    this.#precheck(sink, info, tag);
+    this.#admissions.precheck(sink, info, tag);
     if (!req.keyless && this.#registrations.take(sink, sink.remoteAddress)) {
       throw signalingError('RATE_LIMITED', `more than ${this.limits.registrationsPerSecondPerAddress} registrations/s from this address`);
     }
@@ -227,7 +225,7 @@ export class SignalingCore extends EventEmitter<SignalingEvents> {
     if (fresh && proof && !this.#proofs.verified(sink, 'f', proof.signingKey, fresh.signature, registrationMessage(clientId, fresh.ts))) {
       throw signalingError('INVALID_PROOF', 'the fresh proof does not verify');
     }
-    let admission = await this.#admit(sink, info, tag, ts);
+    let admission = await this.#admissions.admit(sink, info, tag, ts);
     if (this.#closedSinks.has(sink) || this.#closed) throw signalingError('INTERNAL_ERROR', 'the connection closed during registration');
     if (this.authorize) {
       let verdict: boolean | string;
@@ -239,7 +237,7 @@ export class SignalingCore extends EventEmitter<SignalingEvents> {
       }
       if (verdict !== true) throw signalingError('REJECTED', typeof verdict === 'string' ? verdict : 'registration rejected');
       if (this.#closedSinks.has(sink) || this.#closed) throw signalingError('INTERNAL_ERROR', 'the connection closed during registration');
-      admission = await this.#admit(sink, info, tag, ts);
+      admission = await this.#admissions.admit(sink, info, tag, ts);
       if (this.#closedSinks.has(sink) || this.#closed) throw signalingError('INTERNAL_ERROR', 'the connection closed during registration');
     }
     if (admission.displace) this.#displace(admission.displace, 'registered again on another connection');
@@ -251,7 +249,7 @@ export class SignalingCore extends EventEmitter<SignalingEvents> {
     };
     this.#clients.set(clientId, local);
     this.#bySink.set(sink, local);
-    this.#reserved.delete(clientId);
+    this.#admissions.unreserve(clientId);
     this.#presence.forget(clientId);
     if (admission.takeover && proof) {
       // The old home drops its copy once it has checked the same proof itself.
@@ -261,61 +259,6 @@ export class SignalingCore extends EventEmitter<SignalingEvents> {
     this.emit('registration', info);
     this.#arrived([clientId]);
     return info;
-  }
-
-  /**
-   * Who holds `clientId` now, and whether this registration may take it
-   * (PROTOCOL.md §11 "Takeover"): the same signing key as the holder's record
-   * takes it at once (newer fresh proof needed if the record has one); another
-   * key, or none, only once the holder's home is found dead.
-   */
-  async #admit(sink: ClientSink, info: ClientInfo, tag: string, ts: number): Promise<Admission> {
-    const { clientId } = info;
-    const holder = this.#clients.get(clientId);
-    let out: Admission = {};
-    if (holder && holder.sink !== sink) {
-      if (!tag || holder.tag !== tag) {
-        this.count('takeover_refused');
-        throw signalingError('CLIENT_ID_TAKEN', `${clientId} is registered by another connection`);
-      }
-      this.#checkNewer(clientId, holder.ts, ts);
-      out = { displace: holder };
-    }
-    const entry = holder ? undefined : this.#mesh.entry(clientId);
-    if (entry) {
-      if (tag && entry.tag === tag) {
-        this.#checkNewer(clientId, entry.ts, ts);
-        out = { takeover: entry };
-      } else if (await this.#mesh.probe(entry.home)) {
-        this.count('takeover_refused');
-        throw signalingError('CLIENT_ID_TAKEN', `${clientId} is registered on another node`);
-      } else if (this.#mesh.homeOf(clientId)) {
-        // Its home was dead, but another node lists the id too: start over with that one.
-        return this.#admit(sink, info, tag, ts);
-      }
-    }
-    this.#checkReserved(info);
-    if (!holder && this.#clients.size >= this.limits.maxClients) throw signalingError('LIMIT_REACHED', `this node holds ${this.limits.maxClients} clients`);
-    return out;
-  }
-
-  /** The synchronous part of #admit, before any verify: held here by another key (or none), reserved, full. */
-  #precheck(sink: ClientSink, info: ClientInfo, tag: string): void {
-    const holder = this.#clients.get(info.clientId);
-    if (holder && holder.sink !== sink && (!tag || holder.tag !== tag)) {
-      this.count('takeover_refused');
-      throw signalingError('CLIENT_ID_TAKEN', `${info.clientId} is registered by another connection`);
-    }
-    this.#checkReserved(info);
-    if (!holder && this.#clients.size >= this.limits.maxClients) throw signalingError('LIMIT_REACHED', `this node holds ${this.limits.maxClients} clients`);
-  }
-
-  /** A record with a fresh proof is only replaced by a newer one (an older or equal one is a replay). */
-  #checkNewer(clientId: string, recordTs: number, ts: number): void {
-    if (recordTs > 0 && !(ts > recordTs)) {
-      this.count('replayed_registration');
-      throw signalingError('CLIENT_ID_TAKEN', `${clientId} holds a newer registration (a replayed one is refused)`);
-    }
   }
 
   /** Drops a local client that registered again elsewhere: no departure is announced (it did not leave). */
@@ -340,14 +283,6 @@ export class SignalingCore extends EventEmitter<SignalingEvents> {
     return true;
   }
 
-  #checkReserved(info: ClientInfo): void {
-    const { clientId } = info;
-    const r = this.#reserved.get(clientId);
-    if (r && r.until > Date.now() && (!info.signingKey || r.key !== keyTag(info.signingKey))) {
-      throw signalingError('CLIENT_ID_TAKEN', `${clientId} is reserved for its previous owner's signing key`);
-    }
-  }
-
   /** The client behind `sink` left (connection closed). */
   unregister(sink: ClientSink): void {
     this.#closedSinks.add(sink);
@@ -362,7 +297,7 @@ export class SignalingCore extends EventEmitter<SignalingEvents> {
     const { clientId, signingKey } = local.info;
     if (this.#clients.get(clientId) === local) this.#clients.delete(clientId);
     local.questions.rejectAll(() => signalingError('PEER_NOT_FOUND', `${clientId} left`));
-    if (signingKey) this.#reserved.set(clientId, { key: keyTag(signingKey), until: Date.now() + this.limits.idReserveMs });
+    if (signingKey) this.#admissions.reserve(clientId, signingKey);
     this.#notifyDeparted([clientId]);
     this.#mesh.changed();
     this.emit('departure', local.info);

@@ -2,21 +2,22 @@
  * protoo request/response round trips per second with 100 concurrent clients:
  * a relaymesh node (protoo dialect, application 'request' handler) against
  * protoo-server from npm (WebSocketServer + Room, same handler), in the same
- * run. The clients run in a worker thread so the server under test has the
- * main thread; each client is a ws socket speaking protoo framing (subprotocol
+ * run. The clients run in a child process (one event loop, as a worker thread
+ * would be) so the server under test has its process, and its CPU time per
+ * round trip is measured apart from theirs; each client is a ws socket speaking protoo framing (subprotocol
  * `protoo`) with one request outstanding, so every count is a full round trip.
  * A bare `ws` echo server (parse, answer the same response frame, nothing
  * else) runs beside them as the floor any ws-based server pays per round trip.
  * Every server is checked to echo a request correctly before timing; rounds
  * alternate between them and the best round of each counts. The clients'
- * worker prints its own busy time per round trip, to tell a client-bound run.
+ * child prints its own busy time per round trip, to tell a client-bound run.
  *
  *   node dist/bench/protoo.js [seconds-per-round]
  */
 import http from 'node:http';
 import { createRequire } from 'node:module';
-import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
-import { pathToFileURL } from 'node:url';
+import { fork } from 'node:child_process';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import WebSocket, { WebSocketServer } from 'ws';
 import { PeerRelay } from '../src/index.js';
@@ -87,7 +88,7 @@ async function wsEchoFloor(): Promise<Server> {
   };
 }
 
-// ------------------------------------------------------------ client side (worker)
+// ------------------------------------------------------------ client side (child process)
 
 interface Job { url: string; clients: number; ms: number; check: boolean; data: unknown }
 
@@ -130,15 +131,21 @@ async function clientsRun(job: Job): Promise<{ count: number; ok: boolean; busyM
   return { count, ok, busyMs };
 }
 
-if (!isMainThread && (workerData as { protooBench?: Job })?.protooBench) {
-  clientsRun((workerData as { protooBench: Job }).protooBench).then((r) => parentPort!.postMessage(r));
+const CHILD_FLAG = 'RELAYMESH_PROTOO_BENCH_CLIENTS';
+if (process.env[CHILD_FLAG] === '1') {
+  process.once('message', (job: Job) => {
+    clientsRun(job).then((r) => process.send!(r, () => process.exit(0)), (err) => { console.error(err); process.exit(1); });
+  });
 }
 
-function inWorker(job: Job): Promise<{ count: number; ok: boolean; busyMs: number }> {
+/** Runs the clients in a child process, so the server's process CPU time is the server's alone. */
+function inChild(job: Job): Promise<{ count: number; ok: boolean; busyMs: number }> {
   return new Promise((resolve, reject) => {
-    const w = new Worker(new URL(import.meta.url), { workerData: { protooBench: job } });
-    w.once('message', (r) => { resolve(r); void w.terminate(); });
-    w.once('error', reject);
+    const child = fork(fileURLToPath(import.meta.url), [], { env: { ...process.env, [CHILD_FLAG]: '1' } });
+    child.once('message', (r: { count: number; ok: boolean; busyMs: number }) => resolve(r));
+    child.once('error', reject);
+    child.once('exit', (code) => { if (code !== 0) reject(new Error(`protoo bench clients exited with ${code}`)); });
+    child.send(job);
   });
 }
 
@@ -152,36 +159,39 @@ export async function run(secondsPerRound = 2): Promise<void> {
   try {
     for (const { label, data } of PAYLOADS) {
       for (const s of servers) {
-        const r = await inWorker({ url: s.url, clients: 4, ms: 200, check: true, data });
+        const r = await inChild({ url: s.url, clients: 4, ms: 200, check: true, data });
         if (!r.ok) throw new Error(`${s.name} did not echo the protoo request correctly`);
       }
-      const best = new Map<string, { rt: number; busy: number; client: number }>();
+      const best = new Map<string, { rt: number; busy: number; cpu: number; client: number }>();
       for (let round = 0; round < ROUNDS; round++) {
         for (const s of round % 2 ? [...servers].reverse() : servers) {
           const elu0 = performance.eventLoopUtilization();
-          const r = await inWorker({ url: s.url, clients: CLIENTS, ms, check: false, data });
+          const cpu0 = process.cpuUsage();
+          const r = await inChild({ url: s.url, clients: CLIENTS, ms, check: false, data });
+          const cpu = process.cpuUsage(cpu0);
           const elu = performance.eventLoopUtilization(elu0);
           if (!r.ok) throw new Error(`${s.name} answered a request wrongly`);
           const rt = r.count / secondsPerRound;
-          if (rt > (best.get(s.name)?.rt ?? 0)) best.set(s.name, { rt, busy: (elu.active * 1000) / r.count, client: (r.busyMs * 1000) / r.count });
+          if (rt > (best.get(s.name)?.rt ?? 0)) best.set(s.name, { rt, busy: (elu.active * 1000) / r.count, cpu: (cpu.user + cpu.system) / r.count, client: (r.busyMs * 1000) / r.count });
         }
       }
       const base = best.get(servers[1].name)!;
       for (const s of servers) {
         const b = best.get(s.name)!;
-        rows.push([label, s.name, fmt(b.rt), ratio(b.rt, base.rt), fmt(b.busy, 1), ratio(base.busy, b.busy), fmt(b.client, 1)]);
+        rows.push([label, s.name, fmt(b.rt), ratio(b.rt, base.rt), fmt(b.cpu, 1), ratio(base.cpu, b.cpu), fmt(b.busy, 1), fmt(b.client, 1)]);
       }
     }
   } finally {
     for (const s of servers) await s.close();
   }
   printTable(`protoo request/response round trips/s, ${CLIENTS} concurrent clients, one request outstanding each (best of ${ROUNDS} alternating rounds of ${secondsPerRound} s)`,
-    ['payload', 'server', 'round trips/s', 'vs protoo-server', 'server busy µs/rt', 'server CPU saving', 'client busy µs/rt'], rows);
-  console.log(`\n'server busy' is the server thread's event-loop active time per round trip (clients run in a worker thread);`
-    + ` 'client busy' the same for the worker holding all ${CLIENTS} clients. When the client's figure is the larger, the round trips/s are`
-    + ` bound by the clients, not by the server, and the server busy time decides.\n${machineLine()}`);
+    ['payload', 'server', 'round trips/s', 'vs protoo-server', 'server CPU µs/rt', 'server CPU saving', 'server busy µs/rt', 'client busy µs/rt'], rows);
+  console.log(`\n'server CPU' is the server process's CPU time (user + system) per round trip: the clients run in a child process, so it is`
+    + ` the server's alone, and other load on the machine does not count in it. 'server busy' / 'client busy' are the server's and the clients'`
+    + ` event-loop active time per round trip (wall time, so preemption counts). When the clients' figure is the larger, the round trips/s are`
+    + ` bound by the clients, not by the server, and the server CPU time decides.\n${machineLine()}`);
 }
 
-if (isMainThread && import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+if (process.env[CHILD_FLAG] !== '1' && import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   run(Number(process.argv[2]) || 2).then(() => process.exit(0), (err) => { console.error(err); process.exit(1); });
 }

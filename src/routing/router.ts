@@ -13,7 +13,7 @@ import { trace } from '../util/trace.js';
 import { systemClock, type Clock } from '../util/clock.js';
 import { encodeNodes, MAX_NODES_PER_FRAME, type NodeInfo } from '../wire/frames.js';
 import {
-  DEFAULT_TTL, encodeEnvelope, envelope, EnvelopeFlags, MsgType, OFF_FLAGS, SPREAD_SHIFT, OFF_MSG_ID, OFF_TTL, UnreachableReason, decodeUnreachable, encodeUnreachable,
+  DEFAULT_TTL, encodeEnvelope, envelope, EnvelopeFlags, MSG_ID_LENGTH, MsgType, OFF_FLAGS, SPREAD_SHIFT, OFF_MSG_ID, OFF_TTL, UnreachableReason, decodeUnreachable, encodeUnreachable,
   CongestionKind, CONGESTION_ENTRY, MAX_CONGESTION_ENTRIES, decodeCongestion, encodeCongestion,
 } from '../wire/envelope.js';
 import { relayError, type RelayError } from '../util/errors.js';
@@ -50,6 +50,18 @@ export interface RouterHost {
   congestion?(kind: number, msgKey: number, to: Uint8Array): boolean;
   /** End-to-end acknowledgement of DATA through relays (§4.5; default: the node limits' defaults). */
   readonly acks?: { retransmits: number; ackTimeoutMs: number; maxUnacked: number };
+}
+
+/**
+ * A LOOKUP_RESULT's message id is its LOOKUP's with this bit of the first byte
+ * flipped: inside the 53 bits a duplicate-cache key keeps, so the key of one
+ * is the other's with bit 52 flipped (see lookupKeyOf).
+ */
+const RESULT_ID_BIT = 0x10;
+const RESULT_KEY_BIT = 2 ** 52;
+/** The duplicate-cache key of the LOOKUP a LOOKUP_RESULT with key `resultKey` answers (and the other way round). */
+export function lookupKeyOf(resultKey: number): number {
+  return resultKey >= RESULT_KEY_BIT ? resultKey - RESULT_KEY_BIT : resultKey + RESULT_KEY_BIT;
 }
 
 /** Origins with drop reports waiting to be sent at once (more: their drops are counted, not reported). */
@@ -131,7 +143,10 @@ export class Router {
       const ack = f[OFF_FLAGS] & EnvelopeFlags.ACK_REQUESTED && envelope.type(f) === MsgType.DATA;
       if (ack) this.#acks.ackLater(f);
       if (seen?.delivered) return host.countDrop('duplicate');
-      (seen ?? this.#dedup.add(key, this.#clock.now())).delivered = true;
+      const entry = seen ?? this.#dedup.add(key, this.#clock.now());
+      entry.delivered = true;
+      // A LOOKUP's answer goes back on the link the LOOKUP came by (#forward).
+      if (envelope.type(f) === MsgType.LOOKUP) entry.parent ??= link;
       switch (envelope.type(f)) {
         case MsgType.ACK: if (!this.#acks.onAck(f)) host.countDrop('malformed'); return;
         case MsgType.UNREACHABLE: return this.#onUnreachable(f);
@@ -156,6 +171,7 @@ export class Router {
     const key = msgKey(f, OFF_MSG_ID);
     const now = this.#clock.now();
     let seen = this.#dedup.get(key, now);
+    const fresh = !seen;
     if (!seen) {
       seen = this.#dedup.add(key, now);
       seen.parent = from;
@@ -164,6 +180,22 @@ export class Router {
       seen.tried.add(from);
       if (f[OFF_TTL] === 0) { this.#bounce(f, UnreachableReason.HOP_LIMIT); return 'sent'; }
       f[OFF_TTL]--;
+    }
+    // A LOOKUP_RESULT goes back along its LOOKUP's path, on the link the LOOKUP first came by, while
+    // that link is open and the origin has no direct link here: the origin is often a node joining
+    // that the mesh does not know yet, where greedy routing meets dead ends (§4.3).
+    if (fresh && envelope.type(f) === MsgType.LOOKUP_RESULT) {
+      const back = this.#dedup.get(lookupKeyOf(key), now)?.parent;
+      if (back && back !== from && !back.isClosed && !this.#table.get(envelope.to(f))) {
+        seen.tried.add(back);
+        if (from) {
+          this.counters.relayed++;
+          this.counters.bytesRelayed += f.length;
+        }
+        if (back.send(f)) return 'sent';
+        if (from) this.dropped(f);
+        return 'congested';
+      }
     }
     // A retransmission asks every relay to pick among its few closest links at random (§4.5).
     const hop = this.#table.nextHop(envelope.to(f), seen.tried, undefined, 1 + ((f[OFF_FLAGS] & EnvelopeFlags.SPREAD) >> SPREAD_SHIFT));
@@ -302,6 +334,9 @@ export class Router {
       .filter((e) => !equalBytes(e.id, origin))
       .map((e) => ({ id: e.id, flags: e.link.remoteFlags, url: e.link.remoteUrl }));
     nodes.unshift(this.#host.self());
-    this.route(encodeEnvelope(MsgType.LOOKUP_RESULT, origin, this.#host.localId, encodeNodes(nodes), this.#host.ttl));
+    const result = encodeEnvelope(MsgType.LOOKUP_RESULT, origin, this.#host.localId, encodeNodes(nodes), this.#host.ttl);
+    result.set(f.subarray(OFF_MSG_ID, OFF_MSG_ID + MSG_ID_LENGTH), OFF_MSG_ID);
+    result[OFF_MSG_ID] ^= RESULT_ID_BIT;
+    this.route(result);
   }
 }

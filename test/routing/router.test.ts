@@ -1,5 +1,5 @@
 import test from 'tape';
-import { Router, type RouterHost } from '../../src/routing/router.js';
+import { Router, lookupKeyOf, type RouterHost } from '../../src/routing/router.js';
 import { RoutingTable } from '../../src/routing/routing-table.js';
 import { DedupCache } from '../../src/routing/dedup-cache.js';
 import type { Link } from '../../src/link/link.js';
@@ -276,5 +276,46 @@ test('a LOOKUP_RESULT for this node is learned from; a LOOKUP addressed to this 
   router.onRouted(asLink(a), frame(MsgType.LOOKUP, X, ORIGIN, DEFAULT_TTL, new Uint8Array(0)));
   t.equal(a.sent.length, 1);
   t.equal(envelope.type(a.sent[0]), MsgType.LOOKUP_RESULT);
+  t.end();
+});
+
+test('a LOOKUP_RESULT goes back on the link its LOOKUP came by, not greedily toward the origin', (t) => {
+  // X (0x00..) is closest to the target 0x01..; the lookup of ORIGIN (0xf0 01..) came by `prev` (0x80..),
+  // while `greedy` (0xf0 02..) is much closer to ORIGIN: greedy routing would send the answer there.
+  const prev = new FakeLink('prev'); const greedy = new FakeLink('greedy');
+  const { router } = makeRouter(X, [[id(0x80), prev], [id(0xf0, 2), greedy]]);
+  const lookup = frame(MsgType.LOOKUP, id(0x01), ORIGIN, DEFAULT_TTL, new Uint8Array(0));
+  router.onRouted(asLink(prev), lookup);
+  t.equal(greedy.sent.length, 0, 'nothing toward the greedy next hop');
+  t.equal(prev.sent.length, 1, 'the answer goes back by the link the lookup came on');
+  const answer = prev.sent[0];
+  t.equal(envelope.type(answer), MsgType.LOOKUP_RESULT);
+  t.equal(key53(answer, OFF_MSG_ID), lookupKeyOf(key53(lookup, OFF_MSG_ID)), 'its id is the lookup\'s with the result bit flipped');
+  t.equal(lookupKeyOf(lookupKeyOf(key53(lookup, OFF_MSG_ID))), key53(lookup, OFF_MSG_ID), 'and lookupKeyOf undoes itself');
+  t.end();
+});
+
+test('a relay sends a LOOKUP_RESULT back on the link its LOOKUP came by; with that link closed, or the origin linked, as before', (t) => {
+  for (const c of ['open', 'closed', 'direct'] as const) {
+    const prev = new FakeLink('prev'); const next = new FakeLink('next'); const greedy = new FakeLink('greedy'); const direct = new FakeLink('direct');
+    const links: [Uint8Array, FakeLink][] = [[id(0x80), prev], [id(0x41), next], [id(0xf0, 2), greedy]];
+    if (c === 'direct') links.push([ORIGIN, direct]);
+    const { router } = makeRouter(X, links);
+    // The lookup for 0x40.. comes from ORIGIN by `prev` and goes on to `next` (0x41.., closer to the target).
+    const lookup = frame(MsgType.LOOKUP, id(0x40), ORIGIN, DEFAULT_TTL, new Uint8Array(0));
+    router.onRouted(asLink(prev), lookup);
+    t.equal(next.sent.length, 1, `${c}: the lookup went on`);
+    // The answer, from the node the lookup ended at, comes back by `next`.
+    const answer = frame(MsgType.LOOKUP_RESULT, ORIGIN, id(0x41), DEFAULT_TTL, encodeNodes([]));
+    answer.set(lookup.subarray(OFF_MSG_ID, OFF_MSG_ID + 8), OFF_MSG_ID);
+    answer[OFF_MSG_ID] ^= 0x10;
+    if (c === 'closed') prev.isClosed = true;
+    router.onRouted(asLink(next), answer);
+    const on = (l: FakeLink) => l.sent.filter((f) => envelope.type(f) === MsgType.LOOKUP_RESULT).length;
+    if (c === 'open') t.deepEqual([on(prev), on(greedy)], [1, 0], 'open: back by the lookup\'s link, not toward the greedy next hop');
+    if (c === 'closed') t.deepEqual([on(prev), on(greedy)], [0, 1], 'closed: greedy, as before');
+    if (c === 'direct') t.deepEqual([on(prev), on(greedy), on(direct)], [0, 0, 1], 'origin linked: straight to it');
+    if (c === 'open') t.equal(prev.sent[0][OFF_TTL], DEFAULT_TTL - 1, 'a hop less');
+  }
   t.end();
 });

@@ -16,6 +16,7 @@ import { MsgType, OFF_FROM, OFF_TO, OFF_TTL } from '../../src/wire/envelope.js';
 import { DEFAULT_LIMITS } from '../../src/util/limits.js';
 import { linkHandshakes } from '../../src/link/link.js';
 import { cpuQueue } from '../../src/util/cpu-queue.js';
+import { performance } from 'node:perf_hooks';
 
 /** What the interceptor counts in a round, by origin+destination (hex ids): DATA transmissions, and the first copy to reach the destination's own link. */
 export interface WireCounts { data: [string, number][]; path: [string, number, number][] }
@@ -28,6 +29,8 @@ export interface ShardStats {
   /** Drops and detours summed over the live nodes (totals; the log prints differences). */
   drops: [string, number][];
   zeroPeers: number;
+  /** Event-loop utilization of this thread since the last stats() (0-1: how much of the time its loop was busy). */
+  elu: number;
 }
 
 /** What a shard reports during a round, as it happens. */
@@ -50,6 +53,7 @@ export class Shard {
   #waitingAt = new Map<number, Map<string, string>>();
   #sentTo = new Map<number, Map<string, number>>();
   #cleanups: (() => void)[] = [];
+  #elu = performance.eventLoopUtilization();
 
   constructor(opts: Partial<PeerRelayOptions> | undefined, threaded: boolean, emit: (e: ShardEvent) => void) {
     this.#opts = opts;
@@ -157,7 +161,9 @@ export class Shard {
       lagMax: this.#lagMax, lagSum: this.#lagSum, lagN: this.#lagN,
       handshakes: linkHandshakes.inProgress, cpuUrgent: cpuQueue.urgent, cpuWaiting: cpuQueue.waiting,
       frames: [...this.#frames], drops: [...drops], zeroPeers,
+      elu: performance.eventLoopUtilization(this.#elu).utilization,
     };
+    this.#elu = performance.eventLoopUtilization();
     this.#lagMax = this.#lagSum = this.#lagN = 0;
     this.#frames.clear();
     return out;

@@ -160,8 +160,14 @@ export async function runLevelA(o: LevelAOptions): Promise<LevelAReport> {
 
   // The log's view: lag, handshakes, frames on the wire, drops and detours, summed over the shards.
   let lastDrops = new Map<string, number>();
+  let lastCpu = process.cpuUsage(), lastWall = performance.now();
   const statLine = async (): Promise<string> => {
     const st = await all((s) => s.stats());
+    // The process's CPU (all threads) in cores over the window, beside each loop's utilization: loops busy
+    // all the time with fewer cores than threads means the machine, not the mesh, set the pace.
+    const cpu = process.cpuUsage(lastCpu), wall = performance.now() - lastWall;
+    lastCpu = process.cpuUsage(); lastWall = performance.now();
+    const cores = (cpu.user + cpu.system) / 1000 / Math.max(1, wall);
     const lagSum = st.reduce((a, s) => a + s.lagSum, 0), lagN = st.reduce((a, s) => a + s.lagN, 0);
     const lagMax = Math.max(...st.map((s) => s.lagMax));
     const frames = new Map<string, number>();
@@ -175,7 +181,7 @@ export async function runLevelA(o: LevelAOptions): Promise<LevelAReport> {
     for (const [k, v] of drops) { const d = v - (lastDrops.get(k) ?? 0); if (d > 0) parts.push(`${k} ${d}`); }
     lastDrops = drops;
     const hs = st.map((s) => s.handshakes).join('+'), cq = st.map((s) => `${s.cpuUrgent}/${s.cpuWaiting}`).join(' ');
-    return `lag mean ${(lagSum / Math.max(1, lagN)).toFixed(0)} ms max ${lagMax.toFixed(0)} ms · link handshakes ${hs}, CPU queue ${cq} · frames ${fr} · ${parts.join(', ') || 'no drops'}`;
+    return `lag mean ${(lagSum / Math.max(1, lagN)).toFixed(0)} ms max ${lagMax.toFixed(0)} ms · CPU ${cores.toFixed(2)} cores, loops busy ${st.map((s) => `${(s.elu * 100).toFixed(0)} %`).join('+')} · link handshakes ${hs}, CPU queue ${cq} · frames ${fr} · ${parts.join(', ') || 'no drops'}`;
   };
 
   let g = 0; // nodes made so far; node g lives in shard g % w

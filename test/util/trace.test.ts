@@ -24,6 +24,9 @@ test('a handshake between keys just learned does exactly the KEM floor: 3 encaps
   const a = Identity.generate();
   const b = Identity.generate();
   const eph = generateEphemeral(); // made ahead of time, off the path
+  // A node expands its own KEM key once, at its first link handshake (a step of its own in traces, below).
+  a.prepared();
+  b.prepared();
   const ops: string[] = [];
   setTraceHook((step, _node, ms) => { if (ms !== undefined && step.startsWith('ML-')) ops.push(step); });
   try {
@@ -38,5 +41,20 @@ test('a handshake between keys just learned does exactly the KEM floor: 3 encaps
   t.equal(ops.filter((s) => s.includes('decaps')).length, 3, 'three decapsulations');
   t.equal(ops.filter((s) => s.includes('ML-DSA')).length, 0, 'no signature made or checked');
   t.equal(ops.length, 6, `nothing else: ${ops.join(', ')}`);
+  t.end();
+});
+
+test("an identity's own KEM key is expanded once, as a step of its own, at its first decapsulation", (t) => {
+  const c = Identity.generate();
+  const { cipherText } = c.toPublic().encapsulate();
+  const ops: string[] = [];
+  setTraceHook((step, _node, ms) => { if (ms !== undefined) ops.push(step); });
+  try {
+    c.decapsulate(cipherText);
+    c.decapsulate(cipherText);
+  } finally {
+    setTraceHook(null);
+  }
+  t.deepEqual(ops, ['ML-KEM key expansion (prepare)', 'ML-KEM decaps, own static key', 'ML-KEM decaps, own static key'], ops.join(', '));
   t.end();
 });

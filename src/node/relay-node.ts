@@ -157,6 +157,7 @@ export class RelayNode extends EventEmitter<NodeEvents> implements MeshNode {
       route: (frame) => (this.#destroyed ? 'no_links' : this.#router.route(frame)),
       deliver: (from, pt, start, end) => this.#deliver(from, pt, start, end),
       fail: (to, err, count) => { for (let i = 0; i < count; i++) this.#undeliverable(err, to); },
+      settled: (msgKey) => this.#router.settled(msgKey),
       countDrop,
       hasLinks: () => this.#table.size > 0,
       ttl: limits.ttl,

@@ -126,6 +126,9 @@ export class Router {
   /** Stops the acknowledgement timers and drops what they held. */
   stop(): void { this.#acks.stop(); }
 
+  /** DATA message `msgKey` was reported undeliverable by the session layer: it is not retransmitted. */
+  settled(msgKey: number): void { this.#acks.forget(msgKey); }
+
   /** Starts a recursive lookup for `target` (PROTOCOL.md §4.3). */
   lookup(target: Uint8Array): void {
     this.route(encodeEnvelope(MsgType.LOOKUP, target, this.#host.localId, new Uint8Array(0), this.#host.ttl));

@@ -47,6 +47,12 @@ export interface SessionManagerOptions {
   deliver: (from: Uint8Array, plaintext: Uint8Array, start: number, end: number) => void;
   /** `count` messages to `to` could not be sent. */
   fail: (to: Uint8Array, err: RelayError, count: number) => void;
+  /**
+   * DATA message `msgKey` (key53 of its id) was reported undeliverable after it left (ERR_SESSION_LOST):
+   * nothing may retransmit it (a copy sealed for a lost session cannot be opened; one that could,
+   * arriving late, would deliver a message its origin was told was not).
+   */
+  settled?: (msgKey: number) => void;
   countDrop: CountDrop;
   hasLinks: () => boolean;
   ttl: number;
@@ -537,7 +543,10 @@ export class SessionManager {
       debug('%s lost our session; a new handshake follows on the next send', toHex(from));
       this.#sessions.drop(s);
     }
-    if (body.length > SID_LENGTH) this.#data.lost(key53(body, SID_LENGTH), from);
+    if (body.length > SID_LENGTH) {
+      const msgKey = key53(body, SID_LENGTH);
+      if (this.#data.lost(msgKey, from)) this.#o.settled?.(msgKey);
+    }
   }
 
   #expire(): void {

@@ -98,6 +98,24 @@ test('DATA sent through a relay is flagged, acknowledged by the destination, and
   t.end();
 });
 
+test('DATA the session layer settled (reported ERR_SESSION_LOST) is kept no more and never sent again', (t) => {
+  const clock = new ManualClock();
+  const toRelay = new FakeLink(id(0xe0));
+  const other = new FakeLink(id(0xd0));
+  const a = node(ORIGIN, [toRelay, other], clock);
+  const f = encodeEnvelope(MsgType.DATA, DEST, ORIGIN, new Uint8Array(16));
+  t.equal(a.router.route(f), 'sent');
+  t.equal(toRelay.sent.length, 1, 'sent by the closer link');
+  t.equal(a.router.ackCounters.unacked, 1, 'kept for retransmission');
+  a.router.settled(key53(f, OFF_MSG_ID));
+  t.equal(a.router.ackCounters.unacked, 0, 'settled: not kept');
+  clock.advance(60_000);
+  t.equal(toRelay.sent.length + other.sent.length, 1, 'no retransmission by either link');
+  t.equal(a.rec.unreachable.length, 0, 'and no second report');
+  a.router.stop();
+  t.end();
+});
+
 test('DATA handed straight to the destination\'s own link is not flagged', (t) => {
   const clock = new ManualClock();
   const direct = new FakeLink(DEST);

@@ -23,6 +23,8 @@ class End {
   readonly sent: Uint8Array[] = [];
   readonly delivered: { from: string; plaintext: Uint8Array }[] = [];
   readonly failures: Failure[] = [];
+  /** Message keys the manager said are settled (reported undeliverable after they left). */
+  readonly settled: number[] = [];
   readonly drops: DropReason[] = [];
   result: RouteResult = 'sent';
   wire = true;
@@ -38,6 +40,7 @@ class End {
       route: (f) => this.#route(f),
       deliver: (from, plaintext, start, end) => { this.delivered.push({ from: toHex(from), plaintext: plaintext.slice(start, end) }); this.#wake(); },
       fail: (to, err, count) => { this.failures.push({ to: toHex(to), code: err.code, count }); this.#wake(); },
+      settled: (msgKey) => { this.settled.push(msgKey); },
       countDrop: (r) => { this.drops.push(r); this.#wake(); },
       hasLinks: () => true,
       ttl: 32,
@@ -512,6 +515,8 @@ test('DATA to a peer that lost its sessions (restarted) is reported ERR_SESSION_
   await a.until(() => a.failures.length === 1);
   t.ok(b2.drops.includes('unknown_session'), 'the restarted end had no such session');
   t.deepEqual(a.failures, [{ to: BOB.idHex, code: 'ERR_SESSION_LOST', count: 1 }], 'the sender is told, for that one message');
+  const lost = a.sentOf(MsgType.DATA).at(-1)!;
+  t.deepEqual(a.settled, [key53(lost, OFF_MSG_ID)], 'and that message is settled: the router retransmits it no more');
   t.equal(b2.delivered.length, 0, 'nothing was delivered');
   a.manager.send(BOB.id, 1, text('again'));
   await b2.until(() => b2.delivered.length === 1);

@@ -14,7 +14,7 @@ import { toHex } from '../../src/util/bytes.js';
 import { CloseReason, FrameType } from '../../src/wire/frames.js';
 import { MsgType, OFF_FROM, OFF_TO, OFF_TTL } from '../../src/wire/envelope.js';
 import { DEFAULT_LIMITS } from '../../src/util/limits.js';
-import { linkHandshakes } from '../../src/link/link.js';
+import { linkHandshakes, type HandshakeCounts } from '../../src/link/link.js';
 import { cpuQueue } from '../../src/util/cpu-queue.js';
 import { performance } from 'node:perf_hooks';
 
@@ -31,6 +31,10 @@ export interface ShardStats {
   zeroPeers: number;
   /** Event-loop utilization of this thread since the last stats() (0-1: how much of the time its loop was busy). */
   elu: number;
+  /** What this thread's link handshakes came to so far (totals). */
+  counts: HandshakeCounts;
+  /** HELLOs sent to a node this one had sent a PROOF to before: handshakes of re-links (totals; both ends count). */
+  relinks: number;
 }
 
 /** What a shard reports during a round, as it happens. */
@@ -54,6 +58,9 @@ export class Shard {
   #sentTo = new Map<number, Map<string, number>>();
   #cleanups: (() => void)[] = [];
   #elu = performance.eventLoopUtilization();
+  /** Pairs of nodes a PROOF went between (a number from both ids, the same either way). */
+  readonly #proven = new Set<number>();
+  #relinks = 0;
 
   constructor(opts: Partial<PeerRelayOptions> | undefined, threaded: boolean, emit: (e: ShardEvent) => void) {
     this.#opts = opts;
@@ -66,10 +73,15 @@ export class Shard {
     // Hops on the wire: DATA transmissions by (origin, destination) during a round, retransmitted copies
     // included; and the path of the first copy that reached the destination's own link (from its TTL), with
     // the time it was sent, so the orchestrator can keep the first over all threads.
-    this.net.intercept = (f, _from, to) => {
+    this.net.intercept = (f, from, to) => {
       const name = f[0] === FrameType.CLOSE ? `CLOSE:${CLOSE_NAMES.get(f[1]) ?? f[1]}${f[1] === CloseReason.PROTOCOL_ERROR ? `(${new TextDecoder().decode(f.subarray(2, 24))})` : ''}`
         : f[0] === FrameType.ROUTE ? `ROUTE:${MSG_NAMES.get(f[1]) ?? f[1]}` : FRAME_NAMES.get(f[0]) ?? String(f[0]);
       this.#frames.set(name, (this.#frames.get(name) ?? 0) + 1);
+      if (f[0] === FrameType.PROOF || f[0] === FrameType.HELLO) {
+        const pair = parseInt(from.slice(6, 19), 16) ^ parseInt(to.slice(6, 19), 16);
+        if (f[0] === FrameType.PROOF) this.#proven.add(pair);
+        else if (this.#proven.has(pair)) this.#relinks++;
+      }
       const c = this.#counting;
       if (c && f[0] === FrameType.ROUTE && f[1] === MsgType.DATA) {
         const dest = toHex(f.subarray(OFF_TO, OFF_TO + 20));
@@ -162,6 +174,8 @@ export class Shard {
       handshakes: linkHandshakes.inProgress, cpuUrgent: cpuQueue.urgent, cpuWaiting: cpuQueue.waiting,
       frames: [...this.#frames], drops: [...drops], zeroPeers,
       elu: performance.eventLoopUtilization(this.#elu).utilization,
+      counts: { ...linkHandshakes.counts, closedEarly: { ...linkHandshakes.counts.closedEarly } },
+      relinks: this.#relinks,
     };
     this.#elu = performance.eventLoopUtilization();
     this.#lagMax = this.#lagSum = this.#lagN = 0;

@@ -180,8 +180,16 @@ export async function runLevelA(o: LevelAOptions): Promise<LevelAReport> {
     const parts: string[] = [];
     for (const [k, v] of drops) { const d = v - (lastDrops.get(k) ?? 0); if (d > 0) parts.push(`${k} ${d}`); }
     lastDrops = drops;
+    const c = { started: 0, refused: 0, opened: 0, timedOut: 0, failed: 0, encaps: 0, decaps: 0, kemLost: 0, relinks: 0 };
+    const early = new Map<string, number>();
+    for (const s of st) {
+      for (const k of Object.keys(c) as (keyof typeof c)[]) c[k] += k === 'relinks' ? s.relinks : s.counts[k];
+      for (const [k, v] of Object.entries(s.counts.closedEarly)) early.set(k, (early.get(k) ?? 0) + v);
+    }
+    const ended = [...early].map(([k, v]) => `${k} ${v}`).join(' ') || 'none';
+    const hsLine = `handshake ends: started ${c.started} opened ${c.opened} refused ${c.refused} timed out ${c.timedOut} failed ${c.failed}, KEM ops ${c.encaps + c.decaps} (${c.kemLost} in handshakes that never opened), closed < 30 s after open: ${ended}, re-link HELLOs ${c.relinks}`;
     const hs = st.map((s) => s.handshakes).join('+'), cq = st.map((s) => `${s.cpuUrgent}/${s.cpuWaiting}`).join(' ');
-    return `lag mean ${(lagSum / Math.max(1, lagN)).toFixed(0)} ms max ${lagMax.toFixed(0)} ms · CPU ${cores.toFixed(2)} cores, loops busy ${st.map((s) => `${(s.elu * 100).toFixed(0)} %`).join('+')} · link handshakes ${hs}, CPU queue ${cq} · frames ${fr} · ${parts.join(', ') || 'no drops'}`;
+    return `lag mean ${(lagSum / Math.max(1, lagN)).toFixed(0)} ms max ${lagMax.toFixed(0)} ms · CPU ${cores.toFixed(2)} cores, loops busy ${st.map((s) => `${(s.elu * 100).toFixed(0)} %`).join('+')} · link handshakes ${hs}, CPU queue ${cq} · ${hsLine} · frames ${fr} · ${parts.join(', ') || 'no drops'}`;
   };
 
   let g = 0; // nodes made so far; node g lives in shard g % w

@@ -1,13 +1,7 @@
 /**
  * A link: one transport connection plus the mutual identity proof that makes
- * it usable for routing (PROTOCOL.md, "Link handshake"), and the keepalive
- * that notices when it dies.
- *
- *   both ends: HELLO  (version, flags, nonce, id, public keys, advertised url)
- *   on HELLO:  check id = H(keys); CHALLENGE = Encaps(remote kemPk) -> ssOut
- *   on CHALLENGE: ssIn = Decaps(ct); PROOF = HMAC(ssIn, label | th | ownId)
- *   on PROOF:  check HMAC(ssOut, label | th | remoteId); open once own PROOF is sent
- *   th = SHA-256(HELLO of lower id | HELLO of higher id), so proofs bind both nonces.
+ * it usable for routing (PROTOCOL.md, "Link handshake": link-handshake.ts),
+ * and the keepalive that notices when it dies.
  *
  * Once open, the link paces what it sends (PROTOCOL.md §3.6): at most
  * `window` bytes may be in flight before the remote's CREDIT frames say it
@@ -16,13 +10,11 @@
  */
 import { EventEmitter } from 'events';
 import debugFactory from 'debug';
-import { equalBytes, randomBytes, toHex } from '../util/bytes.js';
+import { randomBytes } from '../util/bytes.js';
 import { Identity, PublicIdentity } from '../crypto/identity.js';
-import { linkProofMac, linkTranscript } from '../crypto/link-proof.js';
 import type { Connection } from '../transport/connection.js';
 import {
-  CloseReason, type CloseReasonCode, FrameType, PROTOCOL_VERSION, decodeChallenge, decodeClose, decodeHello,
-  decodeProof, decodePing, encodeChallenge, encodeClose, encodeHello, encodePing, encodeProof, NONCE_LENGTH, type Hello,
+  CloseReason, type CloseReasonCode, FrameType, decodeClose, decodePing, encodeClose, encodePing, type Hello,
 } from '../wire/frames.js';
 import { relayError, type RelayError } from '../util/errors.js';
 import type { CountDrop } from '../util/drop-reasons.js';
@@ -32,27 +24,13 @@ import { DEFAULT_LIMITS } from '../util/limits.js';
 import { decodeCredit, encodeCredit, HelloFlags } from '../wire/frames.js';
 import { FlowQueue, Go, type LinkHooks } from './flow-queue.js';
 import { InboundOrder } from './inbound-order.js';
+import { countLinkClosed, LinkHandshake } from './link-handshake.js';
 
 export type { LinkHooks } from './flow-queue.js';
-import { cpuQueue, CpuPriority } from '../util/cpu-queue.js';
+export { linkHandshakes, type HandshakeCounts } from './link-handshake.js';
 
 const debug = debugFactory('relaymesh:link');
 const EMPTY = new Uint8Array(0);
-/** How often a late handshake timer gives the remote this node's own lateness back. */
-const MAX_HANDSHAKE_EXTENSIONS = 3;
-
-/**
- * Link handshakes in progress in this process, every node together: discovery
- * starts no dial while there are `busyHandshakes` (limits.ts), as each costs
- * four ML-KEM operations of this process's CPU.
- */
-export const linkHandshakes = {
-  inProgress: 0,
-  /** Dials started whose connection is not up yet (their handshake is counted from then on). */
-  dialing: 0,
-  /** Both: what discovery weighs against `busyHandshakes`. */
-  get load(): number { return this.inProgress + this.dialing; },
-};
 
 export interface LinkOptions {
   identity: Identity;
@@ -110,13 +88,8 @@ export class Link extends EventEmitter<LinkEvents> {
   stats = { framesIn: 0, framesOut: 0, bytesIn: 0, bytesOut: 0, relayed: 0 };
 
   readonly #o: ResolvedLinkOptions;
-  /** This node's HELLO, kept only until the transcript hash is made. */
-  #hello: Uint8Array | null;
-  /** th = SHA-256 over both HELLOs (lower id first), once the remote's has arrived. */
-  #th: Uint8Array | null = null;
-  #ssOut: Uint8Array | null = null;
-  #proofSent = false;
-  #remoteProven = false;
+  /** The handshake, until the link opens or closes. */
+  #hs: LinkHandshake | null = null;
   /** The remote's public keys (checked against its id), until the node takes them. */
   #keys: PublicIdentity | null = null;
   #state: 'handshake' | 'open' | 'closed' = 'handshake';
@@ -125,14 +98,6 @@ export class Link extends EventEmitter<LinkEvents> {
   #timer: ReturnType<typeof setTimeout> | null = null;
   /** When the keepalive timer is due: how late it fires is this node's own lateness. */
   #due = 0;
-  #handshakeTimer: ReturnType<typeof setTimeout> | null = null;
-  /** KEM jobs of this link's handshake waiting in this process's CPU queue. */
-  #kemWaiting = 0;
-  /** Time those jobs waited there (ms): this node's own lateness, given back to the remote. */
-  #kemWaited = 0;
-  #challengeSeen = false;
-  /** Time the handshake limit may still be moved while this process's CPU queue is busy (ms). */
-  #busyCredit = 0;
   // ---- flow control (§3.6)
   /** Both ends set HelloFlags.FLOW: in-flight bytes are bounded by `window`. */
   #windowed = false;
@@ -150,6 +115,8 @@ export class Link extends EventEmitter<LinkEvents> {
 
   constructor(connection: Connection, o: LinkOptions) {
     super();
+    // eslint-disable-next-line @typescript-eslint/no-this-alias
+    const link = this;
     this.connection = connection;
     this.initiator = o.initiator;
     this.#o = {
@@ -161,52 +128,26 @@ export class Link extends EventEmitter<LinkEvents> {
       maxBuffered: o.maxBuffered, maxFlowBuffer: this.#o.maxFlowBuffer, flowMark: this.#o.flowMark, window: this.#o.window,
       countDrop: o.countDrop, hooks: o.hooks,
     });
-    this.#hello = encodeHello({
-      version: PROTOCOL_VERSION, flags: o.flags, nonce: randomBytes(NONCE_LENGTH), id: o.identity.id,
-      publicKeys: o.identity.publicKeys(), url: o.url,
-    });
     connection.on('message', (f) => this.#onFrame(f));
     connection.on('invalid', (reason) => { o.countDrop('invalid_frame'); debug('dropped input: %s', reason); });
     connection.on('close', () => this.#closed(null, null));
     connection.on('error', (err) => debug('transport error: %s', err.message));
-    linkHandshakes.inProgress++;
-    this.#busyCredit = 3 * o.handshakeTimeoutMs;
-    this.#armHandshakeTimer(o.handshakeTimeoutMs, MAX_HANDSHAKE_EXTENSIONS);
-    this.#send(this.#hello!);
+    this.#hs = new LinkHandshake({
+      get inHandshake() { return link.#state === 'handshake'; },
+      send: (frame) => this.#send(frame),
+      close: (reason, err) => this.close(reason, err),
+      identified: (remote, h) => this.#identified(remote, h),
+      proven: () => this.#open(),
+    }, o);
   }
 
-  /**
-   * The handshake's time limit, judged like liveness: if the timer fires late
-   * (this node was overloaded, e.g. by many handshakes at once), the remote gets
-   * that time back (at most `extensions` times), and the verdict waits until the
-   * input queued meanwhile has been read. An overload then slows link set-up
-   * down instead of failing it, which would only make more work.
-   */
-  #armHandshakeTimer(ms: number, extensions: number): void {
-    const due = Date.now() + ms;
-    this.#handshakeTimer = setTimeout(() => {
-      this.#handshakeTimer = null;
-      if (this.#state !== 'handshake') return;
-      // Own KEM work that waited in this process's CPU queue is this node's lateness, not the
-      // remote's: the limit moves by as much. So does time while other handshake work is queued
-      // there (the remote's answer may wait behind it, when the remote shares the process), up to
-      // three limits in all.
-      // While a step of ours still waits there the verdict waits too: the delay is ours alone.
-      if (this.#kemWaiting > 0) return this.#armHandshakeTimer(Math.max(250, ms / 4), extensions);
-      const waited = this.#kemWaited;
-      this.#kemWaited = 0;
-      if (waited > 50) return this.#armHandshakeTimer(waited, extensions);
-      if (cpuQueue.urgent > 0 && this.#busyCredit > 0) {
-        const more = Math.min(this.#busyCredit, Math.max(250, ms / 4));
-        this.#busyCredit -= more;
-        return this.#armHandshakeTimer(more, extensions);
-      }
-      const late = Date.now() - due;
-      if (late > ms / 4 && extensions > 0) return this.#armHandshakeTimer(late, extensions - 1);
-      setImmediate(() => {
-        if (this.#state === 'handshake') this.close(CloseReason.PROTOCOL_ERROR, relayError('ERR_TIMEOUT', 'link handshake timed out'));
-      });
-    }, ms);
+  /** The remote's HELLO checked out: its id and what it said are kept, its keys until takeKeys(). */
+  #identified(remote: PublicIdentity, h: Hello): boolean {
+    this.remote = { id: remote.id, idHex: remote.idHex };
+    this.#keys = remote;
+    // Kept: what the remote said of itself. Not kept: its keys (until takeKeys) and the HELLO bytes (in th).
+    this.remoteHello = { version: h.version, flags: h.flags, url: h.url, id: remote.id, nonce: EMPTY, publicKeys: EMPTY };
+    return !this.#o.beforeKem || this.#o.beforeKem(this);
   }
 
   /**
@@ -382,9 +323,7 @@ export class Link extends EventEmitter<LinkEvents> {
         }
       }
       switch (f[0]) {
-        case FrameType.HELLO: return this.#onHello(f);
-        case FrameType.CHALLENGE: return this.#onChallenge(f);
-        case FrameType.PROOF: return this.#onProof(f);
+        case FrameType.HELLO: case FrameType.CHALLENGE: case FrameType.PROOF: return this.#hs?.onFrame(f);
         case FrameType.CLOSE: return this.#onClose(f);
         default:
           this.#o.countDrop('before_handshake');
@@ -409,107 +348,14 @@ export class Link extends EventEmitter<LinkEvents> {
     }
   }
 
-  #onHello(f: Uint8Array): void {
-    if (this.remoteHello) return this.#fail('duplicate HELLO');
-    const h = decodeHello(f);
-    if (!h) return this.#fail('malformed HELLO');
-    if (h.version !== PROTOCOL_VERSION) {
-      this.#o.countDrop('bad_version');
-      return this.close(CloseReason.BAD_VERSION, relayError('ERR_BAD_VERSION', `remote speaks version ${h.version}, this node ${PROTOCOL_VERSION}`));
-    }
-    const remote = PublicIdentity.fromKeys(h.publicKeys, h.id);
-    if (!remote) {
-      this.#o.countDrop('auth_failed');
-      return this.close(CloseReason.AUTH_FAILED, relayError('ERR_BAD_KEYS', 'HELLO keys do not hash to the claimed id'));
-    }
-    if (equalBytes(remote.id, this.#o.identity.id)) {
-      return this.close(CloseReason.SELF, relayError('ERR_CONNECT_FAILED', 'connected to itself'));
-    }
-    if (this.#o.expectedId && !equalBytes(remote.id, this.#o.expectedId)) {
-      this.#o.countDrop('auth_failed');
-      return this.close(CloseReason.AUTH_FAILED, relayError('ERR_AUTH_FAILED', `expected ${toHex(this.#o.expectedId)}, got ${remote.idHex}`));
-    }
-    this.remote = { id: remote.id, idHex: remote.idHex };
-    this.#keys = remote;
-    // Kept: what the remote said of itself. Not kept: its keys (until takeKeys) and the HELLO bytes (in th).
-    this.remoteHello = { version: h.version, flags: h.flags, url: h.url, id: remote.id, nonce: EMPTY, publicKeys: EMPTY };
-    this.#th = linkTranscript(this.#o.identity.id, this.#hello!, remote.id, f);
-    this.#hello = null;
-    if (this.#o.beforeKem && !this.#o.beforeKem(this)) {
-      // Redundant before any KEM work was spent on it.
-      return this.close(CloseReason.DUPLICATE, relayError('ERR_DUPLICATE_LINK', `another link to ${remote.idHex} is kept`));
-    }
-    this.#kem(() => {
-      const { cipherText, sharedSecret } = remote.encapsulate();
-      this.#ssOut = sharedSecret;
-      this.#send(encodeChallenge(cipherText));
-    });
-  }
-
-  /** Runs a KEM step of the handshake through the process's CPU queue (at once when it is idle). */
-  #kem(step: () => void): void {
-    const queuedAt = performance.now();
-    this.#kemWaiting++;
-    cpuQueue.run(CpuPriority.LINK, () => {
-      this.#kemWaiting--;
-      this.#kemWaited += performance.now() - queuedAt;
-      if (this.#state !== 'handshake') return;
-      try {
-        step();
-      } catch (err) {
-        this.#o.countDrop('handler_error');
-        debug('handshake step failed: %s', (err as Error).message);
-        this.close(CloseReason.PROTOCOL_ERROR, relayError('ERR_MALFORMED_FRAME', 'handshake step failed'));
-      }
-    });
-  }
-
-  #transcript(): Uint8Array { return this.#th!; }
-
-  #onChallenge(f: Uint8Array): void {
-    if (!this.remote || this.#challengeSeen) return this.#fail('CHALLENGE out of order');
-    const ct = decodeChallenge(f);
-    if (!ct) return this.#fail('malformed CHALLENGE');
-    this.#challengeSeen = true;
-    const copy = ct.slice(); // the frame's buffer may be reused while the step waits
-    this.#kem(() => {
-      let ssIn: Uint8Array;
-      try {
-        ssIn = this.#o.identity.decapsulate(copy);
-      } catch {
-        return this.#fail('undecodable CHALLENGE');
-      }
-      const mac = linkProofMac(ssIn, this.#transcript(), this.#o.identity.id);
-      ssIn.fill(0);
-      this.#send(encodeProof(mac));
-      this.#proofSent = true;
-      this.#maybeOpen();
-    });
-  }
-
-  #onProof(f: Uint8Array): void {
-    if (!this.remote || !this.#ssOut || this.#remoteProven) return this.#fail('PROOF out of order');
-    const mac = decodeProof(f);
-    if (!mac) return this.#fail('malformed PROOF');
-    const expected = linkProofMac(this.#ssOut, this.#transcript(), this.remote.id);
-    this.#ssOut.fill(0);
-    this.#ssOut = null;
-    if (!equalBytes(mac, expected)) {
-      this.#o.countDrop('auth_failed');
-      return this.close(CloseReason.AUTH_FAILED, relayError('ERR_AUTH_FAILED', `${this.remote.idHex} could not prove its id`));
-    }
-    this.#remoteProven = true;
-    this.#maybeOpen();
-  }
-
-  #maybeOpen(): void {
-    if (!this.#proofSent || !this.#remoteProven || this.#state !== 'handshake') return;
+  /** Both proofs are done: the link opens. */
+  #open(): void {
+    if (this.#state !== 'handshake') return;
     this.#state = 'open';
-    linkHandshakes.inProgress--;
+    this.#hs?.end(true);
+    this.#hs = null;
     this.#windowed = (this.#o.flags & HelloFlags.FLOW) !== 0 && (this.remoteFlags & HelloFlags.FLOW) !== 0;
     this.openedAt = Date.now();
-    if (this.#handshakeTimer) clearTimeout(this.#handshakeTimer);
-    this.#handshakeTimer = null;
     this.#scheduleKeepalive();
     this.emit('open');
   }
@@ -561,20 +407,15 @@ export class Link extends EventEmitter<LinkEvents> {
     this.connection.close();
   }
 
-  #fail(what: string): void {
-    this.#o.countDrop('malformed');
-    this.close(CloseReason.PROTOCOL_ERROR, relayError('ERR_MALFORMED_FRAME', what));
-  }
-
   #closed(reason: CloseReasonCode | null, err: RelayError | null): void {
     if (this.#state === 'closed') return;
-    if (this.#state === 'handshake') linkHandshakes.inProgress--;
+    if (this.#state === 'open') countLinkClosed(this.openedAt, reason);
+    this.#hs?.end(false);
+    this.#hs = null;
     this.#state = 'closed';
     this.#closeReason = reason;
     if (this.#timer) clearTimeout(this.#timer);
-    if (this.#handshakeTimer) clearTimeout(this.#handshakeTimer);
-    this.#timer = this.#handshakeTimer = null;
-    this.#ssOut?.fill(0);
+    this.#timer = null;
     this.#dropQueue();
     this.emit('close', reason, err);
   }

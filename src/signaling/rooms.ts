@@ -23,6 +23,7 @@ import { Budgets, resolveRoomLimits, ROOM_LIMITS, type RoomLimits } from './limi
 import { errorTypeOf, wireError } from './wire-errors.js';
 import { closestTo, ROOM_REPLICAS, signAnchor, verifyAnchor, type RoomAnchor } from './room-records.js';
 import { RoomReplicas, type Replica } from './room-replicas.js';
+import { RoomFinder } from './room-finder.js';
 
 const debug = debugFactory('relaymesh:signaling:rooms');
 
@@ -72,12 +73,11 @@ export class Rooms {
   readonly #where: BoundedMap<string, string>;
   /**
    * Remote operations (key `<home>/<rid>`: only the home's answer matches) and
-   * look-ups (key `<rid>`, with the count of nodes still to answer in #asking).
+   * look-ups (key `<rid>`, room-finder.ts).
    */
   readonly #pending: PendingRequests<string, unknown>;
-  readonly #asking = new Map<string, number>();
-  /** Look-ups in flight by room: concurrent operations on one unknown room share one. */
-  readonly #finding = new Map<string, Promise<string | null>>();
+  /** Finds the home of a room not known here (room-finder.ts). */
+  readonly #finder: RoomFinder;
   /** Remote operations and look-ups each local client waits on. */
   readonly #waiting = new Map<string, number>();
   /** Membership operations and look-ups per connection, address and node. */
@@ -88,8 +88,6 @@ export class Rooms {
   readonly #verified: BoundedMap<string, true>;
   /** Homes found dead: a room remembered there is looked up again. */
   readonly #deadHomes: BoundedMap<string, true>;
-  /** The room each look-up in flight asks about (its answers must carry that room's anchor). */
-  readonly #askingRoom = new Map<string, string>();
 
   constructor(core: SignalingCore, limits: Partial<RoomLimits> = {}) {
     this.core = core;
@@ -106,6 +104,10 @@ export class Rooms {
       check: (a, room, from) => this.#check(a, room, from),
       takeOver: (room, rep) => this.#takeOver(room, rep),
     });
+    this.#finder = new RoomFinder(core, this.limits, this.#pending, {
+      check: (a, room, from) => this.#check(a, room, from),
+      remember: (room, home) => this.#remember(room, home),
+    });
     this.#budgets = new Budgets(this.limits.opsPerSecond, this.limits.opsPerSecondPerAddress, this.limits.opsPerSecondPerNode);
     core.reportRooms(() => this.#homed.size);
     core.onMeshType('room-op', (m, from) => this.#onOp(m, from));
@@ -115,7 +117,7 @@ export class Rooms {
       const r = typeof m.room === 'string' ? this.#homed.get(m.room) : undefined;
       core.sendMesh(from, r ? { t: 'room-found', rid: m.rid, have: true, anchor: r.anchor } : { t: 'room-found', rid: m.rid, have: false });
     });
-    core.onMeshType('room-found', (m, from) => this.#onFound(m, from));
+    core.onMeshType('room-found', (m, from) => this.#finder.onFound(m, from));
     core.onMeshType('room-rep', (m, from) => this.#replicas.onReplica(m, from));
     core.onMeshType('room-rep-need', (m, from) => this.#onNeed(m, from));
     core.onMeshType('room-moved', (m, from) => this.#onMoved(m, from));
@@ -144,7 +146,7 @@ export class Rooms {
       throw roomError('INVALID_MESSAGE', `name must be a string of at most ${this.limits.maxNameLength} characters`);
     }
     this.#spend(sink);
-    if (!this.#homed.has(id) && (await this.#wait(client, () => this.#find(id)))) throw roomError('ROOM_EXISTS', `room ${id} already exists`);
+    if (!this.#homed.has(id) && (await this.#wait(client, () => this.#finder.find(id)))) throw roomError('ROOM_EXISTS', `room ${id} already exists`);
     return this.#apply('create', client, id, { name: typeof name === 'string' ? name : '' }) as RoomView;
   }
 
@@ -190,7 +192,7 @@ export class Rooms {
     // Messages to a room whose home is known cost no budget; membership changes and look-ups do.
     if (op !== 'message' || !(this.#homed.has(id) || this.#joined.get(client)?.has(id) || this.#where.has(id))) this.#spend(sink);
     for (let attempt = 0; attempt < 2; attempt++) {
-      const home = this.#homed.has(id) ? this.#self : this.#live(this.#joined.get(client)?.get(id)) ?? this.#live(this.#where.get(id)) ?? (await this.#wait(client, () => this.#find(id)));
+      const home = this.#homed.has(id) ? this.#self : this.#live(this.#joined.get(client)?.get(id)) ?? this.#live(this.#where.get(id)) ?? (await this.#wait(client, () => this.#finder.find(id)));
       if (!home) break;
       if (home === this.#self) return this.#apply(op, client, id, extra);
       try {
@@ -213,44 +215,6 @@ export class Rooms {
     const answer = this.#pending.add(`${home}/${rid}`);
     if (this.#pending.has(`${home}/${rid}`)) this.core.sendMesh(home, { t: 'room-op', rid, op, room, client, ...extra });
     return answer;
-  }
-
-  /**
-   * Asks every node known to run a signaling core whether it homes `room`
-   * (port-less links have none and are not asked); resolves to the home as
-   * soon as one says so, or null once all said no (or none answered in time).
-   * Concurrent look-ups of one room share one question.
-   */
-  #find(room: string): Promise<string | null> {
-    const known = this.#finding.get(room);
-    if (known) return known;
-    const p = this.#ask(room).finally(() => this.#finding.delete(room));
-    this.#finding.set(room, p);
-    return p;
-  }
-
-  async #ask(room: string): Promise<string | null> {
-    const nodes = this.core.signalingNodes();
-    if (nodes.length === 0) return null;
-    const rid = toHex(randomBytes(8));
-    const answer = this.#pending.add(rid, { timeoutMs: this.limits.findTimeoutMs });
-    if (this.#pending.has(rid)) {
-      this.#asking.set(rid, nodes.length);
-      this.#askingRoom.set(rid, room);
-      for (const n of nodes) this.core.sendMesh(n, { t: 'room-find', rid, room });
-    }
-    let home: unknown;
-    try {
-      home = await answer;
-    } catch (err) {
-      if (errorTypeOf(err) !== 'TIMEOUT') throw err;
-      home = null;
-    } finally {
-      this.#asking.delete(rid);
-      this.#askingRoom.delete(rid);
-    }
-    if (typeof home === 'string') this.#remember(room, home);
-    return typeof home === 'string' ? home : null;
   }
 
   #remember(room: string, home: string): void { this.#where.set(room, home); }
@@ -517,19 +481,6 @@ export class Rooms {
     this.#where.set(room, from);
     for (const rooms of this.#joined.values()) if (rooms.has(room)) rooms.set(room, from);
     this.#replicas.dropUnlessFrom(room, from);
-  }
-
-  #onFound(m: Record<string, unknown>, from: string): void {
-    const rid = typeof m.rid === 'string' ? m.rid : '';
-    const left = this.#asking.get(rid);
-    if (left === undefined) return;
-    // A home must show the room's anchor, signed by itself and chained back to the room's origin.
-    if (m.have === true) {
-      const a = this.#check(m.anchor, this.#askingRoom.get(rid) ?? '', from);
-      if (a) return void this.#pending.resolve(rid, from);
-    }
-    if (left <= 1) this.#pending.resolve(rid, null);
-    else this.#asking.set(rid, left - 1);
   }
 }
 

@@ -117,8 +117,8 @@ export class Router {
 
   /** A retransmission goes out by a link it has not tried yet, if one is left (the origin's dedup entry knows). */
   #resend(f: Uint8Array): boolean {
-    const seen = this.#dedup.get(msgKey(f, OFF_MSG_ID), this.#clock.now());
-    if (this.#table.size === 0 || (seen && !this.#table.nextHop(envelope.to(f), seen.tried))) return false;
+    const seen = this.#dedup.find(msgKey(f, OFF_MSG_ID), this.#clock.now());
+    if (this.#table.size === 0 || (seen >= 0 && !this.#table.nextHop(envelope.to(f), this.#dedup.tried(seen)))) return false;
     this.#forward(f, null);
     return true;
   }
@@ -141,15 +141,16 @@ export class Router {
     if (f.length > host.maxFrameSize) return host.countDrop('too_large');
     if (equalBytes(envelope.to(f), host.localId)) {
       const key = msgKey(f, OFF_MSG_ID);
-      const seen = this.#dedup.get(key, this.#clock.now());
+      const dedup = this.#dedup;
+      const seen = dedup.find(key, this.#clock.now());
       // A flagged DATA message is acknowledged every time it arrives: a retransmission means the ack was lost.
       const ack = f[OFF_FLAGS] & EnvelopeFlags.ACK_REQUESTED && envelope.type(f) === MsgType.DATA;
       if (ack) this.#acks.ackLater(f);
-      if (seen?.delivered) return host.countDrop('duplicate');
-      const entry = seen ?? this.#dedup.add(key, this.#clock.now());
-      entry.delivered = true;
+      if (seen >= 0 && dedup.delivered(seen)) return host.countDrop('duplicate');
+      const entry = seen >= 0 ? seen : dedup.add(key, this.#clock.now());
+      dedup.setDelivered(entry);
       // A LOOKUP's answer goes back on the link the LOOKUP came by (#forward).
-      if (envelope.type(f) === MsgType.LOOKUP) entry.parent ??= link;
+      if (envelope.type(f) === MsgType.LOOKUP && dedup.parent(entry) === null) dedup.setParent(entry, link);
       switch (envelope.type(f)) {
         case MsgType.ACK: if (!this.#acks.onAck(f)) host.countDrop('malformed'); return;
         case MsgType.UNREACHABLE: return this.#onUnreachable(f);
@@ -173,14 +174,16 @@ export class Router {
   #forward(f: Uint8Array, from: RouteLink | null): RouteResult {
     const key = msgKey(f, OFF_MSG_ID);
     const now = this.#clock.now();
-    let seen = this.#dedup.get(key, now);
-    const fresh = !seen;
-    if (!seen) {
-      seen = this.#dedup.add(key, now);
-      seen.parent = from;
+    const dedup = this.#dedup;
+    // The entry's handle stays valid until the next dedup.add (none below).
+    let seen = dedup.find(key, now);
+    const fresh = seen < 0;
+    if (fresh) {
+      seen = dedup.add(key, now);
+      dedup.setParent(seen, from);
     } else if (from) this.#host.countDetour('loop');
     if (from) {
-      seen.tried.add(from);
+      dedup.addTried(seen, from);
       if (f[OFF_TTL] === 0) { this.#bounce(f, UnreachableReason.HOP_LIMIT); return 'sent'; }
       f[OFF_TTL]--;
     }
@@ -188,9 +191,10 @@ export class Router {
     // that link is open and the origin has no direct link here: the origin is often a node joining
     // that the mesh does not know yet, where greedy routing meets dead ends (§4.3).
     if (fresh && envelope.type(f) === MsgType.LOOKUP_RESULT) {
-      const back = this.#dedup.get(lookupKeyOf(key), now)?.parent;
+      const lookup = dedup.find(lookupKeyOf(key), now);
+      const back = lookup >= 0 ? dedup.parent(lookup) : null;
       if (back && back !== from && !back.isClosed && !this.#table.get(envelope.to(f))) {
-        seen.tried.add(back);
+        dedup.addTried(seen, back);
         if (from) {
           this.counters.relayed++;
           this.counters.bytesRelayed += f.length;
@@ -201,7 +205,7 @@ export class Router {
       }
     }
     // A retransmission asks every relay to pick among its few closest links at random (§4.5).
-    const hop = this.#table.nextHop(envelope.to(f), seen.tried, undefined, 1 + ((f[OFF_FLAGS] & EnvelopeFlags.SPREAD) >> SPREAD_SHIFT));
+    const hop = this.#table.nextHop(envelope.to(f), dedup.tried(seen), undefined, 1 + ((f[OFF_FLAGS] & EnvelopeFlags.SPREAD) >> SPREAD_SHIFT));
     if (envelope.type(f) === MsgType.LOOKUP && (!hop || compareDistance(envelope.to(f), this.#host.localId, hop.id) <= 0)) {
       // No link is closer to the target than this node: greedy routing ends here.
       this.#answerLookup(f);
@@ -211,12 +215,12 @@ export class Router {
       // A dead end: hand the message back to where it first came from, which
       // tries its next-best link (depth-first search with backtracking; the TTL
       // bounds the walk). Only the origin, with nowhere to go back to, bounces it.
-      const back = seen.parent;
+      const back = dedup.parent(seen);
       if (back && !back.isClosed && back.send(f)) { this.#host.countDetour('backtrack'); return 'sent'; }
       this.#bounce(f, UnreachableReason.NO_ROUTE);
       return 'sent';
     }
-    seen.tried.add(hop.link);
+    dedup.addTried(seen, hop.link);
     if (from) {
       this.counters.relayed++;
       this.counters.bytesRelayed += f.length;

@@ -16,7 +16,7 @@ import { Worker, MessageChannel, type MessagePort } from 'node:worker_threads';
 import type { PeerRelayOptions } from '../../src/peer-relay.js';
 import { toHex } from '../../src/util/bytes.js';
 import { Shard, type ShardEvent, type ShardStats, type WireCounts } from './level-a-shard.js';
-import { deliveryResult, holes, randomPairs, seededRandom, spread, type DeliveryResult, type NodeView, type Spread } from './measure.js';
+import { commonPrefix, deliveryResult, holes, randomPairs, seededRandom, spread, type DeliveryResult, type NodeView, type Spread } from './measure.js';
 
 export interface LevelAOptions {
   nodes: number;
@@ -281,6 +281,7 @@ export async function runLevelA(o: LevelAOptions): Promise<LevelAReport> {
       log(`${name}: t=${((performance.now() - start) / 1000).toFixed(0)} s holes ${h.holes}/${h.pairs} · ${await statLine()}`);
     }
     const settleMs = performance.now() - start;
+    if (h.holes > 0) log(`${name}: ${holeProfile(v, rand)}`);
     const links = spread(v.map((n) => n.peers.length));
     const shardOf = new Map(live.map((n) => [n.id, n.shard]));
     let ends = 0, cross = 0;
@@ -352,6 +353,35 @@ export async function runLevelA(o: LevelAOptions): Promise<LevelAReport> {
   await all((s) => s.close());
   await Promise.all(workers.map((wk) => wk.terminate()));
   return { level: 'a', workers: w, buildMs, rssPerNodeKiB, idleCpuPerNodeUs, phases };
+}
+
+/**
+ * Where the holes are: the share of sampled pairs (x, t) that are holes, by the k-bucket t falls in
+ * and by how many links x has, so a log says whether far buckets or thinly linked nodes miss them.
+ */
+function holeProfile(v: readonly NodeView[], rand: () => number): string {
+  const buckets = v.map((x) => new Set(x.peers.map((p) => commonPrefix(x.id, p))));
+  const byBucket = new Map<number, number>();
+  const classes = [[0, 3], [4, 7], [8, 15], [16, Infinity]] as const;
+  const byLinks = classes.map(() => ({ nodes: 0, pairs: 0, holes: 0 }));
+  v.forEach((x) => { byLinks[classes.findIndex(([lo, hi]) => x.peers.length >= lo && x.peers.length <= hi)].nodes++; });
+  const pairs = 200_000;
+  let total = 0;
+  for (let k = 0; k < pairs; k++) {
+    const i = Math.floor(rand() * v.length), j = Math.floor(rand() * v.length);
+    if (i === j) continue;
+    const b = commonPrefix(v[i].id, v[j].id);
+    const c = byLinks[classes.findIndex(([lo, hi]) => v[i].peers.length >= lo && v[i].peers.length <= hi)];
+    c.pairs++;
+    if (buckets[i].has(b)) continue;
+    total++;
+    c.holes++;
+    byBucket.set(b, (byBucket.get(b) ?? 0) + 1);
+  }
+  const pct = (n: number, d: number) => `${(100 * n / Math.max(1, d)).toFixed(2)} %`;
+  const bb = [...byBucket].sort((a, b) => a[0] - b[0]).map(([b, n]) => `${b}:${pct(n, pairs)}`).join(' ');
+  const bl = classes.map(([lo, hi], k) => `${lo}-${hi === Infinity ? '' : hi} links (${byLinks[k].nodes} nodes) ${pct(byLinks[k].holes, byLinks[k].pairs)}`).join(', ');
+  return `holes ${pct(total, pairs)} of pairs; by the bucket of the pair ${bb}; by the links of x: ${bl}`;
 }
 
 async function waitFor(cond: () => boolean | Promise<boolean>, ms: number): Promise<boolean> {

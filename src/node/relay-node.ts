@@ -40,6 +40,12 @@ const DRAIN_POLL_MS = 5;
  * encapsulation per link) would go to links that never carry a session.
  */
 const AHEAD_LINKS = 2;
+/**
+ * ...and only while the process is not busy forming links (fewer link handshakes in progress
+ * than this fraction of busyHandshakes): a mesh being built has no session to its neighbours
+ * to speed up, and the KEM work would wait for (and then delay) link handshakes.
+ */
+const AHEAD_MAX_LOAD = 1 / 8;
 const NO_LINKS: { has(): boolean; readonly size: number } = { has: () => false, size: 0 };
 
 export class RelayNode extends EventEmitter<NodeEvents> implements MeshNode {
@@ -459,7 +465,8 @@ export class RelayNode extends EventEmitter<NodeEvents> implements MeshNode {
     // checked against the id like any keys received, §5.1). One encapsulation is made ahead only
     // for the first AHEAD_LINKS: at scale that KEM work would go to links that never carry a session.
     const keys = link.takeKeys();
-    if (keys && this.#table.size <= this.limits.targetLinks) this.#sessions.learnKeys(keys, this.#table.size <= AHEAD_LINKS);
+    const ahead = this.#table.size <= AHEAD_LINKS && linkHandshakes.load < AHEAD_MAX_LOAD * this.limits.busyHandshakes;
+    if (keys && this.#table.size <= this.limits.targetLinks) this.#sessions.learnKeys(keys, ahead);
     this.#discovery.onLinkOpen(link);
     this.#sessions.kick();
     if (isNewPeer) this.emit('peer', toBuffer(link.remote!.id.slice()));

@@ -55,6 +55,12 @@ const MAINTAIN_DELAY_MS = 100;
 const OVERLOADED_LATE_MS = 500;
 /** While the process is busy with link handshakes, maintain() looks again after about this long (ms). */
 const BUSY_RETRY_MS = 1000;
+/**
+ * From this load on (a fraction of busyHandshakes), a maintain() pass starts at most one dial: the
+ * handshakes the process can take are shared among its nodes, each getting its farthest hole filled
+ * first, rather than a few nodes taking them all for holes that matter little.
+ */
+const ONE_DIAL_LOAD = 0.75;
 
 export interface DiscoveryHost {
   readonly localId: Uint8Array;
@@ -279,9 +285,11 @@ export class Discovery {
     // `sparse` already nets out this discovery's dials in progress; the other limits count every dial.
     const dialing = host.dialing();
     let want = Math.min(Math.max(targetLinks - size - dialing, sparse), cap - dialing, maxDialing - dialing);
+    if (load >= ONE_DIAL_LOAD) want = Math.min(want, 1);
     if (want <= 0 || byBucket.size === 0) return;
-    // Kademlia shape: fill the emptiest buckets first (far ones matter most for greedy routing);
-    // within a bucket, the emptiest slot first, nearest first within a slot.
+    // Kademlia shape: fill the emptiest buckets first, and of those the farthest first: a node
+    // missing bucket i has no link toward 2^-(i+1) of the id space, so far holes cost greedy routing
+    // the most. Within a bucket, the emptiest slot first, nearest first within a slot.
     const rank = new Map<Contact, number>();
     for (const [bucket, list] of byBucket) {
       const slots = [...(cover.get(bucket) ?? [])];
@@ -295,7 +303,8 @@ export class Discovery {
       }
     }
     const candidates = [...rank.keys()];
-    candidates.sort((a, b) => (perBucket[a.bucket] ?? 0) - (perBucket[b.bucket] ?? 0) || rank.get(a)! - rank.get(b)! || compareDistance(host.localId, a.id, b.id));
+    candidates.sort((a, b) => (perBucket[a.bucket] ?? 0) - (perBucket[b.bucket] ?? 0) || rank.get(a)! - rank.get(b)! || a.bucket - b.bucket
+      || compareDistance(host.localId, a.id, b.id));
     let limited = false;
     for (const c of candidates) {
       if (want <= 0) break;
@@ -406,9 +415,12 @@ export class Discovery {
     for (const e of this.#table.closest(host.localId, 3)) e.link.send(encodeFindNode(host.localId));
     const perBucket = this.#perBucket();
     const deepest = Math.min(perBucket.length, ID_LENGTH * 8 - 1);
+    // While the process is half busy with link handshakes, only holes are dialed (maintain), so
+    // only they are looked up: a lookup for a bucket that has its link finds contacts not dialed now.
+    const enough = (host.load?.() ?? 0) >= 0.5 ? 1 : host.limits.linksPerBucket;
     let lookups = 0;
     for (let i = 0; i <= deepest && lookups < 16; i++) {
-      if ((perBucket[i] ?? 0) >= host.limits.linksPerBucket) continue;
+      if ((perBucket[i] ?? 0) >= enough) continue;
       host.lookup(randomIdInBucket(host.localId, i));
       lookups++;
     }

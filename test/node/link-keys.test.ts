@@ -67,3 +67,37 @@ test('keys fetched for a neighbour whose HELLO keys were not kept are checked ag
   t.ok((h.stats().dropped.bad_keys ?? 0) >= 1, 'the substitution is counted');
   t.deepEqual(got, [], 'nothing reached Y under keys it does not hold');
 });
+
+test('no encapsulation is made ahead for a new link while the process is busy forming links; one is when it is not', async (t) => {
+  const { linkHandshakes } = await import('../../src/link/link.js');
+  const { setTraceHook } = await import('../../src/util/trace.js');
+  const { cpuQueue } = await import('../../src/util/cpu-queue.js');
+  const net = new MemoryNetwork();
+  const mk = (opts: object) => {
+    const n = new PeerRelay({ memory: net, ...FAST, ...opts });
+    t.teardown(() => new Promise<void>((r) => n.destroy(() => r())));
+    return n;
+  };
+  let encaps = 0;
+  setTraceHook((step, _node, ms) => { if (ms !== undefined && step.startsWith('ML-KEM encaps')) encaps++; });
+  t.teardown(() => setTraceHook(null));
+  const linkEncaps = () => linkHandshakes.counts.encaps;
+  // Busy: as if 1,000 link handshakes of other nodes of this process were under way.
+  const base = { encaps, link: linkEncaps() };
+  linkHandshakes.inProgress += 1000;
+  const a = mk({});
+  const b = mk({ bootstrap: [`mem://${a.identity.idHex}`] });
+  t.ok(await waitFor(() => a.peers.length === 1 && b.peers.length === 1), 'linked while busy');
+  linkHandshakes.inProgress -= 1000;
+  const busyLink = linkEncaps() - base.link;
+  // Not busy: a second pair links; each end makes one encapsulation ahead (its first link).
+  const c = mk({});
+  const d = mk({ bootstrap: [`mem://${c.identity.idHex}`] });
+  t.ok(await waitFor(() => c.peers.length === 1 && d.peers.length === 1), 'linked while idle');
+  const idleLink = linkEncaps() - base.link - busyLink;
+  t.ok(await waitFor(() => encaps - base.encaps - busyLink - idleLink >= 2), 'the idle pair made its two encapsulations ahead');
+  // Work made ahead is queued on a timer after the link opens: let every queued job run.
+  await new Promise((r) => setTimeout(r, 20));
+  t.ok(await waitFor(() => cpuQueue.waiting === 0), 'the CPU queue is empty');
+  t.equal(encaps - base.encaps - busyLink - idleLink, 2, 'and the busy pair none: every other encapsulation was a link handshake\'s');
+});

@@ -233,6 +233,44 @@ test('maintain() starts no dial while the process is busy with link handshakes, 
   t.end();
 });
 
+test('of several empty buckets, the farthest is dialed first', (t) => {
+  // No link; contacts in the empty buckets 4, 2 and 0: with one dial allowed, bucket 0 (half the id space) goes.
+  const { discovery, dials, state } = makeDiscovery({ limits: { maxDialing: 1 } });
+  state.active = false;
+  discovery.onNodes(encodeNodes([node(0x08), node(0x20), node(0x80)]));
+  state.active = true;
+  discovery.maintain();
+  t.deepEqual(dials.map((d) => d.url), ['ws://n80'], 'bucket 0 first, not the nearest contact (bucket 4)');
+  t.end();
+});
+
+test('while the process is three-quarters busy with link handshakes, a maintain() pass starts one dial, into the farthest hole', (t) => {
+  const { discovery, dials, state, host } = makeDiscovery({ links: [new FakeLink(id(0x01))], limits: { maxDialing: 4, targetLinks: 8 } });
+  host.load = () => 0.8;
+  state.active = false;
+  discovery.onNodes(encodeNodes([node(0x08), node(0x20), node(0x80), node(0x40)]));
+  state.active = true;
+  discovery.maintain();
+  t.deepEqual(dials.map((d) => d.url), ['ws://n80'], 'one dial, bucket 0');
+  state.dialing = 1;
+  discovery.maintain();
+  t.deepEqual(dials.map((d) => d.url), ['ws://n80', 'ws://n40'], 'the next pass: one more, the next farthest hole');
+  t.end();
+});
+
+test('while the process is half busy, refresh() looks up only empty buckets', (t) => {
+  // Bucket 0 holds one link (sparse: linksPerBucket 2), bucket 2 one; bucket 1 and 3 are empty.
+  const links = [new FakeLink(id(0x80)), new FakeLink(id(0x20))];
+  const { discovery, table, lookups, host } = makeDiscovery({ links, limits: { linksPerBucket: 2 } });
+  host.load = () => 0.5;
+  discovery.refresh();
+  t.deepEqual(lookups.map((x) => table.bucketIndex(x)), [1, 3], 'the empty buckets only');
+  host.load = () => 0;
+  discovery.refresh();
+  t.deepEqual(lookups.slice(2).map((x) => table.bucketIndex(x)), [0, 1, 2, 3], 'idle: every sparse bucket');
+  t.end();
+});
+
 test('maintain() stops at targetLinks when every contact falls in an occupied bucket', (t) => {
   const links = [new FakeLink(id(0x80)), new FakeLink(id(0xc0))];
   const { discovery, dials, state } = makeDiscovery({ links, limits: { targetLinks: 2, maxDialing: 4 } });

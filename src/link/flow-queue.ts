@@ -75,6 +75,13 @@ export const Go = {
 } as const;
 export type Go = (typeof Go)[keyof typeof Go];
 
+/**
+ * What an idle queue holds in place of its two lists (shared, frozen: a push on it would throw):
+ * a list is made on its first frame and given back once empty (docs/bench.md, Memory).
+ */
+const NO_FRAMES = Object.freeze([]) as unknown as Uint8Array[];
+const NO_FLOWS = Object.freeze([]) as unknown as Flow[];
+
 function isFlowFrame(frame: Uint8Array): boolean {
   return frame[0] === FrameType.ROUTE && frame.length >= 52 && frame[1] !== ROUTE_TYPE_UNREACHABLE && frame[1] !== ROUTE_TYPE_CONGESTION;
 }
@@ -82,11 +89,11 @@ function isFlowFrame(frame: Uint8Array): boolean {
 export class FlowQueue {
   readonly #o: FlowQueueOptions;
   /** Control frames (and routed reports) waiting: sent before any flow. */
-  #control: Uint8Array[] = [];
+  #control: Uint8Array[] = NO_FRAMES;
   /** Flows by origin key, made on the first queued routed frame (an idle link holds no maps: see docs/bench.md, Memory). */
   #flows: Map<number, Flow> | null = null;
   /** Flows with frames queued, in round-robin order, and the one being served. */
-  #ring: Flow[] = [];
+  #ring: Flow[] = NO_FLOWS;
   #ringPos = 0;
   /** Bytes queued (control and flows). */
   #queued = 0;
@@ -166,6 +173,7 @@ export class FlowQueue {
     if (!isFlowFrame(frame)) {
       // Control frames and reports are small and go first; only the link's total bounds them.
       if (this.#queued + transport + len > o.maxBuffered) { o.countDrop('congested'); return false; }
+      if (this.#control === NO_FRAMES) this.#control = [];
       this.#control.push(frame);
       this.#queued += len;
       return true;
@@ -196,7 +204,11 @@ export class FlowQueue {
     flow.q.push(frame);
     flow.bytes += len;
     this.#queued += len;
-    if (!flow.active) { flow.active = true; this.#ring.push(flow); }
+    if (!flow.active) {
+      flow.active = true;
+      if (this.#ring === NO_FLOWS) this.#ring = [];
+      this.#ring.push(flow);
+    }
     if (!flow.stopped && flow.bytes > o.flowMark) {
       flow.stopped = frame.slice(4, 32);
       o.hooks?.flowSignal?.(flow.stopped, flow.origin, true);
@@ -209,6 +221,12 @@ export class FlowQueue {
    * window): control first, then light origins' frames, then every flow by DRR.
    */
   drain(canWrite: (reserve: boolean) => boolean, send: (frame: Uint8Array) => void): void {
+    this.#drain(canWrite, send);
+    if (this.#control.length === 0) this.#control = NO_FRAMES;
+    if (this.#ring.length === 0) { this.#ring = NO_FLOWS; this.#ringPos = 0; }
+  }
+
+  #drain(canWrite: (reserve: boolean) => boolean, send: (frame: Uint8Array) => void): void {
     while (this.#control.length) {
       if (!canWrite(true)) return;
       const f = this.#control.shift()!;
@@ -272,9 +290,9 @@ export class FlowQueue {
   clear(): void {
     const o = this.#o;
     for (let i = 0; i < this.#control.length; i++) o.countDrop('link_closed');
-    this.#control = [];
+    this.#control = NO_FRAMES;
     const ring = this.#ring;
-    this.#ring = [];
+    this.#ring = NO_FLOWS;
     this.#ringPos = 0;
     this.#flows = null;
     this.#queued = 0;

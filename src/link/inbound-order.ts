@@ -31,7 +31,7 @@ export class InboundOrder {
   #before: Map<number, number> | null = null;
   #epochBytes = 0;
   /** Heavy origins' frames waiting for the end of this turn, in arrival order, and how many per origin. */
-  #waiting: Uint8Array[] = [];
+  #waiting: Uint8Array[] | null = null;
   #waitingBy: Map<number, number> | null = null;
   #flushQueued = false;
 
@@ -42,7 +42,7 @@ export class InboundOrder {
   }
 
   /** Frames waiting for the end of this turn. */
-  get waiting(): number { return this.#waiting.length; }
+  get waiting(): number { return this.#waiting?.length ?? 0; }
 
   /** Takes a routed frame: handed up now (a light origin with nothing waiting) or at the end of this turn. */
   take(frame: Uint8Array): void {
@@ -51,7 +51,7 @@ export class InboundOrder {
     const light = (this.#recent?.get(key) ?? 0) + (this.#before?.get(key) ?? 0) < this.#reserve;
     this.#count(key, frame.length);
     if (light && !this.#waitingBy?.has(key)) { this.#hand(frame); return; }
-    this.#waiting.push(frame);
+    (this.#waiting ??= []).push(frame);
     const by = this.#waitingBy ??= new Map();
     by.set(key, (by.get(key) ?? 0) + 1);
     if (!this.#flushQueued) {
@@ -64,8 +64,8 @@ export class InboundOrder {
   flush(): void {
     this.#flushQueued = false;
     const frames = this.#waiting;
-    if (frames.length === 0) return;
-    this.#waiting = [];
+    if (!frames) return;
+    this.#waiting = null;
     this.#waitingBy = null;
     for (const f of frames) this.#hand(f);
   }

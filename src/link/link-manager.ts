@@ -18,7 +18,7 @@ import type { Connection } from '../transport/connection.js';
 import type { MemoryNetwork } from '../transport/memory.js';
 import { dialWebSocket } from '../transport/websocket.js';
 import { CloseReason, type CloseReasonCode } from '../wire/frames.js';
-import { Link, linkHandshakes, type LinkHooks } from './link.js';
+import { Link, linkHandshakes, type LinkHooks, type LinkOptions } from './link.js';
 
 const debug = debugFactory('relaymesh:links');
 /** First re-bootstrap delay; doubles up to limits.maxBackoffMs. */
@@ -67,10 +67,41 @@ export class LinkManager {
   #bootstrapTimer: ReturnType<typeof setTimeout> | null = null;
   #backoff = FIRST_BACKOFF_MS;
   #destroyed = false;
+  /**
+   * What every link of this node shares: one options object (each link's own holds
+   * only what differs, with this as its prototype) and one listener per event
+   * (called with the link as `this`), so a link costs no closures here.
+   */
+  readonly #shared: Omit<LinkOptions, 'initiator' | 'flags' | 'url' | 'expectedId'>;
+  readonly #listeners: {
+    open: (this: Link) => void;
+    frame: (this: Link, f: Uint8Array) => void;
+    close: (this: Link, reason: CloseReasonCode | null, err: RelayError | null) => void;
+  };
 
   constructor(host: LinkManagerHost, registry: LinkRegistry) {
     this.#host = host;
     this.#registry = registry;
+    const { limits } = host;
+    this.#shared = {
+      identity: host.identity,
+      handshakeTimeoutMs: limits.handshakeTimeoutMs,
+      pingIntervalMs: limits.pingIntervalMs,
+      deadAfterMs: limits.linkTimeoutMs,
+      maxBuffered: limits.maxLinkBuffer,
+      maxFlowBuffer: limits.maxFlowBuffer,
+      flowMark: limits.flowMark,
+      window: limits.linkWindow,
+      countDrop: host.countDrop,
+      hooks: host.linkHooks,
+      beforeKem: (l) => this.#beforeKem(l),
+    };
+    const self = this;
+    this.#listeners = {
+      open(this: Link) { self.#onOpen(this); },
+      frame(this: Link, f: Uint8Array) { self.#host.onFrame(this, f); },
+      close(this: Link, reason: CloseReasonCode | null, err: RelayError | null) { self.#onClose(this, reason, err); },
+    };
   }
 
   /** Outgoing dials in progress. */
@@ -107,25 +138,18 @@ export class LinkManager {
 
   /** Runs the link handshake over `conn`; returns the link at once. */
   adopt(conn: Connection, initiator: boolean, expectedId?: Uint8Array): Link {
-    const { identity, limits } = this.#host;
-    const link = new Link(conn, {
-      identity, initiator, flags: this.#host.flags(), url: this.#host.url(), expectedId,
-      handshakeTimeoutMs: limits.handshakeTimeoutMs,
-      pingIntervalMs: limits.pingIntervalMs,
-      deadAfterMs: limits.linkTimeoutMs,
-      maxBuffered: limits.maxLinkBuffer,
-      maxFlowBuffer: limits.maxFlowBuffer,
-      flowMark: limits.flowMark,
-      window: limits.linkWindow,
-      countDrop: this.#host.countDrop,
-      hooks: this.#host.linkHooks,
-      beforeKem: (l) => this.#beforeKem(l),
-    });
+    const o: LinkOptions = Object.create(this.#shared);
+    o.initiator = initiator;
+    o.flags = this.#host.flags();
+    o.url = this.#host.url();
+    o.expectedId = expectedId;
+    const link = new Link(conn, o);
     if (this.#destroyed) { link.close(CloseReason.SHUTDOWN); return link; }
     this.#links.add(link);
-    link.on('open', () => this.#onOpen(link));
-    link.on('frame', (f) => this.#host.onFrame(link, f));
-    link.on('close', (reason, err) => this.#onClose(link, reason, err));
+    const l = this.#listeners;
+    link.on('open', l.open);
+    link.on('frame', l.frame);
+    link.on('close', l.close);
     return link;
   }
 
@@ -270,7 +294,13 @@ export function opened(link: Link, what: string): Promise<void> {
   if (link.isOpen) return Promise.resolve();
   if (link.isClosed) return Promise.reject(relayError('ERR_DESTROYED', what));
   return new Promise<void>((resolve, reject) => {
-    link.once('open', () => resolve());
-    link.once('close', (_r, err) => reject(err ?? relayError('ERR_CONNECT_FAILED', what)));
+    // Each listener takes the other away: an open link keeps no closure of its dial.
+    const onOpen = () => { link.off('close', onClose); resolve(); };
+    const onClose = (_r: CloseReasonCode | null, err: RelayError | null) => {
+      link.off('open', onOpen);
+      reject(err ?? relayError('ERR_CONNECT_FAILED', what));
+    };
+    link.once('open', onOpen);
+    link.once('close', onClose);
   });
 }

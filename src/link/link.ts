@@ -8,11 +8,12 @@
  * consumed them; the rest waits in the link's FlowQueue (flow-queue.ts: one
  * queue per origin of routed frames, served by deficit round robin).
  */
-import { EventEmitter } from 'events';
 import debugFactory from 'debug';
+import { Emitter } from '../util/emitter.js';
+import { keepaliveQueue, type DueItem } from '../util/due-queue.js';
 import { randomBytes } from '../util/bytes.js';
 import { Identity, PublicIdentity } from '../crypto/identity.js';
-import type { Connection } from '../transport/connection.js';
+import type { Connection, ConnectionSink } from '../transport/connection.js';
 import {
   CloseReason, type CloseReasonCode, FrameType, decodeClose, decodePing, encodeClose, encodePing, type Hello,
 } from '../wire/frames.js';
@@ -77,7 +78,7 @@ export interface LinkEvents {
 /** Who is at the other end of a link: its id, checked against its keys in the handshake. */
 export interface RemotePeer { readonly id: Uint8Array; readonly idHex: string }
 
-export class Link extends EventEmitter<LinkEvents> {
+export class Link extends Emitter<LinkEvents> implements ConnectionSink, DueItem {
   readonly connection: Connection;
   readonly initiator: boolean;
   /** The remote's id, once its HELLO checked out (its keys are held apart, until `takeKeys()`). */
@@ -95,9 +96,10 @@ export class Link extends EventEmitter<LinkEvents> {
   #state: 'handshake' | 'open' | 'closed' = 'handshake';
   #closeReason: CloseReasonCode | null = null;
   #lastIn = Date.now();
-  #timer: ReturnType<typeof setTimeout> | null = null;
-  /** When the keepalive timer is due: how late it fires is this node's own lateness. */
-  #due = 0;
+  /** When the keepalive tick is due (in the process's keepalive queue): how late it fires is this node's own lateness. */
+  dueAt = 0;
+  /** The keepalive queue's slot for this link (-1: no tick queued). */
+  dueSlot = -1;
   // ---- flow control (§3.6)
   /** Both ends set HelloFlags.FLOW: in-flight bytes are bounded by `window`. */
   #windowed = false;
@@ -119,19 +121,14 @@ export class Link extends EventEmitter<LinkEvents> {
     const link = this;
     this.connection = connection;
     this.initiator = o.initiator;
-    this.#o = {
+    // Kept as given when complete (the link manager's share one object per node), else with the defaults filled in.
+    this.#o = o.maxFlowBuffer !== undefined && o.flowMark !== undefined && o.window !== undefined ? o as ResolvedLinkOptions : {
       maxFlowBuffer: DEFAULT_LIMITS.maxFlowBuffer, flowMark: DEFAULT_LIMITS.flowMark, window: DEFAULT_LIMITS.linkWindow, ...o,
     } as ResolvedLinkOptions;
     this.#localKey = key53(o.identity.id, 0);
     this.#inbound = new InboundOrder(this.#o.window, (f) => this.#handUp(f));
-    this.#queue = new FlowQueue({
-      maxBuffered: o.maxBuffered, maxFlowBuffer: this.#o.maxFlowBuffer, flowMark: this.#o.flowMark, window: this.#o.window,
-      countDrop: o.countDrop, hooks: o.hooks,
-    });
-    connection.on('message', (f) => this.#onFrame(f));
-    connection.on('invalid', (reason) => { o.countDrop('invalid_frame'); debug('dropped input: %s', reason); });
-    connection.on('close', () => this.#closed(null, null));
-    connection.on('error', (err) => debug('transport error: %s', err.message));
+    this.#queue = new FlowQueue(this.#o);
+    connection.attach(this);
     this.#hs = new LinkHandshake({
       get inHandshake() { return link.#state === 'handshake'; },
       send: (frame) => this.#send(frame),
@@ -140,6 +137,12 @@ export class Link extends EventEmitter<LinkEvents> {
       proven: () => this.#open(),
     }, o);
   }
+
+  /** The transport's calls (ConnectionSink): the link is its connection's one receiver. */
+  onTransportMessage(f: Uint8Array): void { this.#onFrame(f); }
+  onTransportInvalid(reason: string): void { this.#o.countDrop('invalid_frame'); debug('dropped input: %s', reason); }
+  onTransportClose(): void { this.#closed(null, null); }
+  onTransportError(err: Error): void { debug('transport error: %s', err.message); }
 
   /** The remote's HELLO checked out: its id and what it said are kept, its keys until takeKeys(). */
   #identified(remote: PublicIdentity, h: Hello): boolean {
@@ -362,11 +365,11 @@ export class Link extends EventEmitter<LinkEvents> {
 
   /** Keepalive ticks are jittered (±10 %): links opened together do not ping together. */
   #scheduleKeepalive(): void {
-    const ms = jitter(this.#o.pingIntervalMs, 0.1);
-    this.#due = Date.now() + ms;
-    this.#timer = setTimeout(() => this.#keepalive(), ms);
-    this.#timer.unref?.();
+    keepaliveQueue.schedule(this, Date.now() + jitter(this.#o.pingIntervalMs, 0.1));
   }
+
+  /** The keepalive queue's call (DueItem): the tick is due. */
+  onDue(): void { this.#keepalive(); }
 
   /**
    * Liveness is judged by what arrived, never by this node's own lateness: a
@@ -375,10 +378,9 @@ export class Link extends EventEmitter<LinkEvents> {
    * meanwhile has been read (setImmediate runs after the poll phase).
    */
   #keepalive(): void {
-    this.#timer = null;
     if (this.#state !== 'open') return;
     const now = Date.now();
-    const late = now - this.#due;
+    const late = now - this.dueAt;
     if (late > 0) this.#lastIn = Math.min(now, this.#lastIn + late);
     this.#scheduleKeepalive();
     const idle = now - this.#lastIn;
@@ -414,8 +416,7 @@ export class Link extends EventEmitter<LinkEvents> {
     this.#hs = null;
     this.#state = 'closed';
     this.#closeReason = reason;
-    if (this.#timer) clearTimeout(this.#timer);
-    this.#timer = null;
+    keepaliveQueue.cancel(this);
     this.#dropQueue();
     this.emit('close', reason, err);
   }

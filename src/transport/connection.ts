@@ -3,7 +3,7 @@
  * message-framed byte pipe. Links, routing and crypto sit above it and never
  * know which transport carries them.
  */
-import { EventEmitter } from 'events';
+import { Emitter } from '../util/emitter.js';
 
 export type TransportKind = 'websocket' | 'webrtc' | 'memory';
 
@@ -15,27 +15,71 @@ export interface ConnectionEvents {
   error: [err: Error];
 }
 
-export abstract class Connection extends EventEmitter<ConnectionEvents> {
-  /** Frames that arrived before anyone listened (the remote may speak first); bounded. */
-  #early: Uint8Array[] | null = [];
+/**
+ * The one receiver of what a connection reports, in place of listeners: the link
+ * above it (four closures and their contexts per connection fewer; docs/bench.md,
+ * Memory). Listeners added with `on` still hear every event, after the sink.
+ */
+export interface ConnectionSink {
+  onTransportMessage(frame: Uint8Array): void;
+  onTransportInvalid(reason: string): void;
+  onTransportClose(): void;
+  onTransportError(err: Error): void;
+}
 
-  constructor() {
-    super();
-    (this as EventEmitter).on('newListener', (event: string | symbol) => {
-      if (event !== 'message' || !this.#early) return;
-      const early = this.#early;
-      this.#early = null;
-      if (early.length) queueMicrotask(() => { for (const f of early) this.emit('message', f); });
-    });
+/** Frames a connection keeps before anyone receives them (the remote may speak first). */
+const MAX_EARLY = 64;
+
+export abstract class Connection extends Emitter<ConnectionEvents> {
+  /** Frames that arrived before anyone received them; made on the first such frame, bounded. */
+  #early: Uint8Array[] | null = null;
+  /** Someone receives frames: the sink, or a 'message' listener. */
+  #receiving = false;
+  #sink: ConnectionSink | null = null;
+
+  /** Makes `sink` the receiver of every event (frames that came early go to it in a microtask). */
+  attach(sink: ConnectionSink): void {
+    this.#sink = sink;
+    this.#startReceiving();
+  }
+
+  protected override listenerAdded(event: keyof ConnectionEvents): void {
+    if (event === 'message') this.#startReceiving();
+  }
+
+  #startReceiving(): void {
+    if (this.#receiving) return;
+    this.#receiving = true;
+    const early = this.#early;
+    this.#early = null;
+    if (early) queueMicrotask(() => { for (const f of early) this.emit('message', f); });
+  }
+
+  override emit<K extends keyof ConnectionEvents>(event: K, ...args: ConnectionEvents[K]): boolean {
+    const sink = this.#sink;
+    if (sink) {
+      switch (event) {
+        case 'message': sink.onTransportMessage(args[0] as Uint8Array); break;
+        case 'invalid': sink.onTransportInvalid(args[0] as string); break;
+        case 'close': sink.onTransportClose(); break;
+        case 'error': sink.onTransportError(args[0] as Error); break;
+      }
+      if (this.listenerCount(event) === 0) return true;
+    }
+    return super.emit(event, ...args);
   }
 
   /** Transports call this for every binary message they receive. */
   protected receive(frame: Uint8Array): void {
-    if (this.#early) {
-      if (this.#early.length < 64) this.#early.push(frame);
+    if (!this.#receiving) {
+      const early = this.#early ??= [];
+      if (early.length < MAX_EARLY) early.push(frame);
       return;
     }
-    this.emit('message', frame);
+    const sink = this.#sink;
+    if (!sink) { super.emit('message', frame); return; }
+    sink.onTransportMessage(frame);
+    if (this.listenerCount('message') > 0) super.emit('message', frame);
   }
 
   abstract readonly kind: TransportKind;

@@ -13,8 +13,8 @@ export class MemoryConnection extends Connection {
   /** The node this end belongs to (its mem:// URL), for interceptors. */
   localAddress = '';
   #closed = false;
-  #queue: Uint8Array[] = [];
-  #scheduled = false;
+  /** Frames for the next turn; made when the first one comes (an idle connection holds none). */
+  #queue: Uint8Array[] | null = null;
 
   constructor(remoteAddress: string) {
     super();
@@ -33,13 +33,11 @@ export class MemoryConnection extends Connection {
   }
 
   #deliver(frame: Uint8Array): void {
-    this.#queue.push(frame);
-    if (this.#scheduled) return;
-    this.#scheduled = true;
+    if (this.#queue) { this.#queue.push(frame); return; }
+    this.#queue = [frame];
     setImmediate(() => {
-      this.#scheduled = false;
-      const q = this.#queue;
-      this.#queue = [];
+      const q = this.#queue!;
+      this.#queue = null;
       for (const f of q) if (!this.#closed) this.receive(f);
     });
   }

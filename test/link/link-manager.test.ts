@@ -97,6 +97,28 @@ test('dial() opens an authenticated link that both registries hold, and frames c
   t.end();
 });
 
+test('a dialed link that opened holds one listener per event (none of its dial left), and its connection none', async (t) => {
+  const net = new MemoryNetwork();
+  const a = makeNode(t, net, IDS[0]);
+  const b = makeNode(t, net, IDS[1]);
+  const c = makeNode(t, net, IDS[2]);
+  b.listen();
+  c.listen();
+  await a.manager.dial(b.url, b.identity.id);
+  await a.manager.dial(c.url, c.identity.id);
+  const [ab, ac] = [linkTo(a, b)!, linkTo(a, c)!];
+  for (const ev of ['open', 'frame', 'close'] as const) {
+    t.equal(ab.listenerCount(ev), 1, `one '${ev}' listener on a dialed link after it opened`);
+  }
+  t.equal(ab.connection.listenerCount('message') + ab.connection.listenerCount('close'), 0, 'none on its connection: the link receives from it directly');
+  const closedB = new Promise<void>((r) => ab.once('close', () => r()));
+  ab.close();
+  await closedB;
+  t.equal(a.disconnects.length, 1, "the manager's close listener still runs");
+  t.ok(ac.isOpen, 'the other link is untouched');
+  t.end();
+});
+
 test('a dial counts toward the process\'s link handshakes from the moment it starts until its link opens', async (t) => {
   const net = new MemoryNetwork();
   const a = makeNode(t, net, IDS[0]);

@@ -7,6 +7,7 @@ import { CloseReason, FrameType, encodeFindNode } from '../../src/wire/frames.js
 import { encodeEnvelope, MsgType } from '../../src/wire/envelope.js';
 import { relayError } from '../../src/util/errors.js';
 import type { DropReason } from '../../src/util/drop-reasons.js';
+import { keepaliveQueue } from '../../src/util/due-queue.js';
 
 async function pair(): Promise<{ a: Link; b: Link; dropsA: DropReason[] }> {
   const net = new MemoryNetwork();
@@ -48,4 +49,16 @@ test('after any other close, late frames are counted as after_close', async (t) 
   await new Promise((r) => setTimeout(r, 50));
   t.deepEqual(frames, [], 'nothing reaches the frame handler');
   t.deepEqual(dropsA, ['after_close'], 'the late frame is counted');
+});
+
+test("an open link's keepalive tick waits in the process's one keepalive queue (no timer of its own) and leaves it on close", async (t) => {
+  const before = keepaliveQueue.size;
+  const { a, b } = await pair();
+  t.equal(keepaliveQueue.size, before + 2, 'one tick per open link end');
+  t.ok(a.dueSlot >= 0 && a.dueAt > Date.now(), "A's tick is queued for later");
+  const closed = new Promise<void>((r) => b.once('close', () => r()));
+  a.close(CloseReason.NORMAL);
+  await closed;
+  t.equal(keepaliveQueue.size, before, 'both ticks gone once both ends closed');
+  t.equal(a.dueSlot, -1);
 });

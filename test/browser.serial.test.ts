@@ -272,6 +272,11 @@ browserTest('browser pages talk through MessagingPeer on the bootstrap node\'s s
   t.ok(await until(async () => (await bob.evaluate(() => (window as any).im.length)) > 0), 'bob gets a message');
   t.deepEqual(await bob.evaluate(() => (window as any).im[0]), { message: 'hello bob, sealed', fromId: 'alice', authenticated: true },
     'the text, from alice, authenticated end to end');
+  // The session is up: more messages of one turn go as one binary batch record (relaymesh-bin-v1), read as an ArrayBuffer.
+  await alice.evaluate(() => { for (const m of ['two', 'three', 'four']) void (window as any).peer.sendMessage('bob', m); });
+  t.ok(await until(async () => (await bob.evaluate(() => (window as any).im.length)) >= 4), 'bob gets three more');
+  t.deepEqual(await bob.evaluate(() => (window as any).im.slice(1).map((m: any) => m.message)), ['two', 'three', 'four'],
+    'binary records in the browser: in order, intact');
   const closed = bob.evaluate(() => new Promise((resolve) => {
     (window as any).peer.onConnectionStateChange((s: string) => { if (s !== 'connected') resolve(s); });
   }));

@@ -19,6 +19,9 @@ import type { MessagingError } from './inbound.js';
 /** The part of a `ws` WebSocket (Node) read here. */
 interface NodeWs { on(event: 'message', fn: (data: { toString(): string }, isBinary: boolean) => void): void }
 
+/** A frame waiting for the connection: `msg` a message's id (`count` messages in it), `id` a request's. */
+interface Outgoing { frame: string | Uint8Array; id?: string; msg?: string; count?: number }
+
 export interface ReconnectOptions { baseDelayMs?: number; maxDelayMs?: number; maxAttempts?: number }
 
 /** Close code of a server whose client registered again elsewhere: do not reconnect (core.ts TAKEN_OVER_CLOSE_CODE). */
@@ -46,9 +49,13 @@ export interface ConnectionHost {
 
 export class ServerConnection {
   readonly #h: ConnectionHost;
-  readonly #outbox: { frame: string; id?: string; msg?: string }[] = [];
+  readonly #outbox: Outgoing[] = [];
   /** Messages written to the current socket and not yet acknowledged, by message id. */
-  readonly #unacked = new Map<string, string>();
+  readonly #unacked = new Map<string, string | Uint8Array>();
+  /** Message frames that carry more than one message (a batch record), by message id: how many. */
+  readonly #counts = new Map<string, number>();
+  /** The server said it takes binary message frames (its register answer; until the connection closes). */
+  #binary = false;
   #nextMsg = 1;
   #url = 0;
   #ws: WebSocket | null = null;
@@ -65,22 +72,36 @@ export class ServerConnection {
   /** The application wants a connection (connect() was called and it has not given up). */
   get wanted(): boolean { return this.#wanted; }
 
-  markRegistered(): void { this.#registered = true; }
+  /** Registered; `binary`: the server takes binary message frames on this connection. */
+  markRegistered(binary = false): void {
+    this.#registered = true;
+    this.#binary = binary;
+  }
+
+  /** Binary message frames may be written now. */
+  get binary(): boolean { return this.#binary && this.#registered; }
 
   /** The server URL in use (or tried next). */
   get url(): string { return this.#h.urls[this.#url]; }
 
-  /** The server acknowledged (or refused, with an error frame) message `id`. */
-  acked(id: string): void { this.#unacked.delete(id); }
+  /** The server acknowledged (or refused, with an error frame) message `id`; returns how many messages its frame carried. */
+  acked(id: string): number {
+    this.#unacked.delete(id);
+    const n = this.#counts.get(id);
+    if (n === undefined) return 1;
+    this.#counts.delete(id);
+    return n;
+  }
 
   /**
    * Writes a client message; against a relaymesh server it gets an id (`build`
    * puts it in the frame) and is kept until acknowledged. Throws like write().
    */
-  writeMessage(build: (id: string | undefined) => string): void {
-    if (!this.#h.acks()) { this.write(build(undefined)); return; }
+  writeMessage(build: (id: string | undefined) => string | Uint8Array, count = 1): void {
+    if (!this.#h.acks()) { this.write(build(undefined) as string); return; }
     const id = `m${this.#nextMsg++}`;
     const frame = build(id);
+    if (count > 1) this.#counts.set(id, count);
     const ws = this.#ws;
     if (ws && ws.readyState === 1 && this.#registered) {
       this.#track(id, frame);
@@ -89,7 +110,7 @@ export class ServerConnection {
       ws.send(frame);
       return;
     }
-    this.#enqueue({ frame, msg: id });
+    this.#enqueue({ frame, msg: id, count });
   }
 
   async connect(): Promise<void> {
@@ -118,6 +139,15 @@ export class ServerConnection {
     if (ws) this.#h.state('disconnected');
   }
 
+  /** Throws what a message written now would (ERR_NOT_CONNECTED after disconnect(), ERR_QUEUE_FULL while the outbox is full). */
+  checkWritable(): void {
+    const ws = this.#ws;
+    if (ws && ws.readyState === 1 && this.#registered) return;
+    if (this.#stopped) throw relayError('ERR_NOT_CONNECTED', 'disconnected; call connect() first');
+    const max = this.#h.maxQueued ?? MESSAGING_LIMITS.maxQueued;
+    if (this.#outbox.length >= max) throw relayError('ERR_QUEUE_FULL', `${max} frames already wait for the connection`);
+  }
+
   /** Sends now (true) or queues for after (re-)registration (false). Throws ERR_NOT_CONNECTED / ERR_QUEUE_FULL. */
   write(frame: string, urgent = false, id?: string): boolean {
     const ws = this.#ws;
@@ -136,7 +166,7 @@ export class ServerConnection {
     if (i >= 0) this.#outbox.splice(i, 1);
   }
 
-  #enqueue(entry: { frame: string; id?: string; msg?: string }): void {
+  #enqueue(entry: Outgoing): void {
     if (this.#stopped) throw relayError('ERR_NOT_CONNECTED', 'disconnected; call connect() first');
     const max = this.#h.maxQueued ?? MESSAGING_LIMITS.maxQueued;
     if (this.#outbox.length >= max) throw relayError('ERR_QUEUE_FULL', `${max} frames already wait for the connection`);
@@ -146,7 +176,13 @@ export class ServerConnection {
   #flushOutbox(): void {
     const ws = this.#ws;
     while (ws && ws.readyState === 1 && this.#outbox.length > 0) {
-      const { frame, id, msg } = this.#outbox.shift()!;
+      const { frame, id, msg, count = 1 } = this.#outbox.shift()!;
+      if (typeof frame !== 'string' && !this.#binary) {
+        // Written for a node that took binary frames; this one does not (an older node on the list).
+        if (msg) this.#counts.delete(msg);
+        this.#h.error({ type: 'NOT_DELIVERED', details: `${count} messages were sealed as a binary frame, which ${this.url} does not take`, code: 'ERR_NOT_CONNECTED' });
+        continue;
+      }
       if (msg) this.#track(msg, frame);
       ws.send(frame);
       if (id) this.#h.sent(id);
@@ -154,11 +190,13 @@ export class ServerConnection {
   }
 
   /** Keeps a written message until its acknowledgement; past maxQueued unacknowledged the oldest is reported, not kept. */
-  #track(id: string, frame: string): void {
+  #track(id: string, frame: string | Uint8Array): void {
     this.#unacked.set(id, frame);
     const max = this.#h.maxQueued ?? MESSAGING_LIMITS.maxQueued;
     if (this.#unacked.size > max) {
-      this.#unacked.delete(this.#unacked.keys().next().value!);
+      const oldest = this.#unacked.keys().next().value!;
+      this.#unacked.delete(oldest);
+      this.#counts.delete(oldest);
       this.#h.error({ type: 'UNACKNOWLEDGED', details: `the server has not acknowledged ${max} messages; the oldest will not be sent again if the connection drops`, code: 'ERR_QUEUE_FULL' });
     }
   }
@@ -167,11 +205,12 @@ export class ServerConnection {
   #requeueUnacked(): void {
     if (this.#unacked.size === 0) return;
     const max = this.#h.maxQueued ?? MESSAGING_LIMITS.maxQueued;
-    const back = [...this.#unacked].map(([msg, frame]) => ({ frame, msg }));
+    const back: Outgoing[] = [...this.#unacked].map(([msg, frame]) => ({ frame, msg, count: this.#counts.get(msg) ?? 1 }));
     this.#unacked.clear();
     const room = Math.max(0, max - this.#outbox.length);
     if (back.length > room) {
-      this.#h.error({ type: 'NOT_DELIVERED', details: `${back.length - room} unacknowledged messages did not fit the outbox (maxQueued ${max})`, code: 'ERR_QUEUE_FULL' });
+      const lost = back.slice(room).reduce((n, e) => n + (e.count ?? 1), 0);
+      this.#h.error({ type: 'NOT_DELIVERED', details: `${lost} unacknowledged messages did not fit the outbox (maxQueued ${max})`, code: 'ERR_QUEUE_FULL' });
     }
     this.#outbox.unshift(...back.slice(0, room));
   }
@@ -179,8 +218,9 @@ export class ServerConnection {
   /** Nothing will be sent any more: report the messages that were accepted but not acknowledged. */
   #dropUndelivered(why: string): void {
     this.#requeueUnacked();
-    const n = this.#outbox.filter((e) => e.msg !== undefined || e.id === undefined).length;
+    const n = this.#outbox.reduce((k, e) => k + (e.msg !== undefined || e.id === undefined ? e.count ?? 1 : 0), 0);
     this.#outbox.length = 0;
+    this.#counts.clear();
     if (n > 0) this.#h.error({ type: 'NOT_DELIVERED', details: `${n} queued or unacknowledged frames were not delivered: ${why}`, code: 'ERR_NOT_CONNECTED' });
   }
 
@@ -214,13 +254,17 @@ export class ServerConnection {
       if (IS_NODE_WS) {
         // ws's own event (no MessageEvent per frame); a text frame is handed on as its text, as onmessage does.
         (ws as unknown as NodeWs).on('message', (data, isBinary) => { if (this.#ws === ws) h.frame(isBinary ? data : data.toString()); });
-      } else ws.onmessage = (ev: MessageEvent) => h.frame(ev.data);
+      } else {
+        ws.binaryType = 'arraybuffer'; // binary message frames (relaymesh-bin-v1) as bytes
+        ws.onmessage = (ev: MessageEvent) => h.frame(ev.data instanceof ArrayBuffer ? new Uint8Array(ev.data) : ev.data);
+      }
       ws.onerror = () => { /* a close follows */ };
       ws.onclose = (ev?: { code?: number }) => {
         if (this.#ws !== ws) return;
         this.#ws = null;
         const wasRegistered = this.#registered;
         this.#registered = false;
+        this.#binary = false;
         this.#requeueUnacked();
         h.lost();
         // The next attempt goes to the next server of the list.

@@ -7,7 +7,9 @@
 import { textDecoder } from '../util/bytes.js';
 import { relayError, type RelayError } from '../util/errors.js';
 import { openMlKemAes, ML_KEM_AES } from './ml-kem-aes.js';
-import { RELAYMESH_IM, type SecureSessions } from './secure-envelope.js';
+import { RELAYMESH_IM, type RecordEnvelope, type SecureSessions } from './secure-envelope.js';
+import { encodeBase64 } from './base64.js';
+import { KIND_BATCH, parseDeliveredFrame, recordSeq, RECORD_HEAD, SID_BYTES, splitBatch } from '../signaling/im-binary.js';
 import type { PeerKeyStore } from './peer-keys.js';
 
 export interface MessageInfo { algorithm: string; authenticated: boolean }
@@ -39,10 +41,28 @@ export class InboundMessages {
       const pt = openMlKemAes(env, h.secretKey);
       return this.#deliver(pt, fromId, { algorithm: ML_KEM_AES, authenticated: false });
     }
-    const secure = h.secure;
-    if (env?.algorithm !== RELAYMESH_IM || !secure) {
+    if (env?.algorithm !== RELAYMESH_IM || !h.secure) {
       return h.error({ type: 'DECRYPT_FAILED', details: `unsupported algorithm from ${fromId}`, code: 'ERR_DECRYPT_FAILED' });
     }
+    this.#openSecure(fromId, env, false);
+  }
+
+  /** A binary message frame (im-binary.ts): a record of a session its sender started with a JSON envelope. */
+  onRecord(frame: Uint8Array): void {
+    const h = this.#h;
+    const f = parseDeliveredFrame(frame);
+    if (!f) return h.error({ type: 'INVALID_MESSAGE', details: 'the server sent a malformed binary message frame', code: 'ERR_MALFORMED_FRAME' });
+    if (!h.secretKey || !h.secure) return h.error({ type: 'DECRYPT_FAILED', details: 'no secretKey in the config', code: 'ERR_DECRYPT_FAILED' });
+    const r = f.record;
+    const env: RecordEnvelope = { sid: encodeBase64(r.subarray(0, SID_BYTES)), seq: recordSeq(r), sealed: r.subarray(RECORD_HEAD), batch: f.kind === KIND_BATCH };
+    this.#openSecure(f.from, env, env.batch);
+  }
+
+  /** Opens a relaymesh-im-v1 envelope or record (in order behind a sender whose key is being fetched) and delivers it. */
+  #openSecure(fromId: string, env: unknown, batch: boolean): void {
+    const h = this.#h;
+    const secure = h.secure!;
+    const deliver = (pt: Uint8Array) => (batch ? this.#deliverBatch(pt, fromId) : this.#deliver(pt, fromId, { algorithm: RELAYMESH_IM, authenticated: true }));
     if (!this.#chains.has(fromId)) {
       let pt: Uint8Array | undefined;
       try {
@@ -50,7 +70,7 @@ export class InboundMessages {
       } catch (err) {
         return this.#fail(err as RelayError);
       }
-      if (pt) return this.#deliver(pt, fromId, { algorithm: RELAYMESH_IM, authenticated: true });
+      if (pt) return deliver(pt);
     }
     const prev = this.#chains.get(fromId) ?? Promise.resolve();
     const next = prev.then(() => secure.open(fromId, env, async (id) => {
@@ -58,7 +78,7 @@ export class InboundMessages {
       if (!k.signingKey) throw relayError('ERR_INVALID_PROOF', `${id} has no signing key`);
       return k.signingKey;
     })).then(
-      (pt) => this.#deliver(pt, fromId, { algorithm: RELAYMESH_IM, authenticated: true }),
+      deliver,
       (err: RelayError) => this.#fail(err),
     );
     this.#chains.set(fromId, next);
@@ -67,6 +87,13 @@ export class InboundMessages {
 
   #fail(err: RelayError): void {
     this.#h.error({ type: err.code === 'ERR_REPLAY' ? 'REPLAY' : 'DECRYPT_FAILED', details: err.message, code: err.code });
+  }
+
+  /** The messages of a batch record, each delivered on its own. */
+  #deliverBatch(pt: Uint8Array, fromId: string): void {
+    const items = splitBatch(pt);
+    if (!items) return this.#h.error({ type: 'DECRYPT_FAILED', details: `a batch record from ${fromId} does not add up`, code: 'ERR_DECRYPT_FAILED' });
+    for (const item of items) this.#deliver(item, fromId, { algorithm: RELAYMESH_IM, authenticated: true });
   }
 
   #deliver(pt: Uint8Array | null, fromId: string, info: MessageInfo): void {

@@ -22,7 +22,9 @@ import { PRESENCE_BATCH } from '../signaling/presence.js';
 import { ACK_BATCH } from '../signaling/types.js';
 import { encodeText } from './text.js';
 import { RELAYMESH_IM, SecureSessions, secureEnvelopeJson } from './secure-envelope.js';
-import { PeerKeyStore } from './peer-keys.js';
+import { PeerKeyStore, type PeerKeys } from './peer-keys.js';
+import { OutgoingRecords } from './outgoing.js';
+import { BINARY_FRAMES } from '../signaling/im-binary.js';
 import { InboundMessages, type MessageInfo, type MessagingError } from './inbound.js';
 import { PeerHandlers, type ConnectionState } from './handlers.js';
 import { ServerConnection, type ReconnectOptions } from './connection.js';
@@ -61,6 +63,8 @@ export class MessagingPeer {
   readonly #conn: ServerConnection;
   readonly #keys: PeerKeyStore;
   readonly #inbound: InboundMessages;
+  /** Messages to peers that read binary frames, sealed per turn (null without a secretKey: no relaymesh-im-v1). */
+  readonly #out: OutgoingRecords | null;
   readonly #on = new PeerHandlers();
   #lastTs = 0;
   connectedPeers = new Set<string>();
@@ -110,6 +114,14 @@ export class MessagingPeer {
       state: (state) => this.#on.state(state),
       error: (e) => this.#emitError(e),
     });
+    const secure = this.#secure;
+    this.#out = secure && new OutgoingRecords({
+      secure,
+      binary: () => this.#conn.binary,
+      sendJson: (to, publicKey, pt) => this.#sendJson(to, { publicKey, secure: true }, pt),
+      writeFrame: (build, count) => this.#conn.writeMessage((id) => build(id!), count),
+      failed: (err, count) => this.#emitError({ type: 'NOT_DELIVERED', details: `${count} messages were not sent: ${err.message}`, code: err.code }),
+    });
     this.#inbound = new InboundMessages({
       secretKey: config.secretKey, secure: this.#secure, keys: this.#keys,
       deliver: (text, fromId, info) => this.#on.message(text, fromId, info),
@@ -137,8 +149,9 @@ export class MessagingPeer {
 
   /** Registers and resolves when the server confirms. */
   async registerAndWait(): Promise<void> {
-    await this.#request(this.#registerFrame(), 'register', { timeout: 10_000 }, true);
-    this.#conn.markRegistered();
+    const answer = await this.#request<{ capabilities?: unknown } | undefined>(this.#registerFrame(), 'register', { timeout: 10_000 }, true);
+    // A node that takes binary message frames says so in its answer (only to a client that asked, as this one does).
+    this.#conn.markRegistered(Array.isArray(answer?.capabilities) && answer.capabilities.includes(BINARY_FRAMES));
   }
 
   async discoverPeers(): Promise<string[]> {
@@ -200,7 +213,7 @@ export class MessagingPeer {
     const fresh = { ts, sig: encodeBase64(ml_dsa65.sign(registrationMessage(this.config.clientId, ts), this.#dsa.secretKey)) };
     return {
       type: 'register',
-      payload: { clientId: this.config.clientId, publicKey: Array.from(this.config.publicKey), verification: this.#proof, fresh, capabilities: [RELAYMESH_IM, PRESENCE_BATCH, ACK_BATCH] },
+      payload: { clientId: this.config.clientId, publicKey: Array.from(this.config.publicKey), verification: this.#proof, fresh, capabilities: [RELAYMESH_IM, PRESENCE_BATCH, ACK_BATCH, BINARY_FRAMES] },
     };
   }
 
@@ -211,7 +224,17 @@ export class MessagingPeer {
     if (typeof targetId !== 'string' || !targetId) throw new TypeError('targetId must be a non-empty string');
     if (typeof message !== 'string') throw new TypeError('message must be a string');
     const keys = this.#keys.cached(targetId) ?? await this.#keys.get(targetId);
-    const pt = encodeText(message);
+    if (keys.binary && this.#out) {
+      // With the others to this peer of this turn, as one binary record (outgoing.ts); refused now if it could not be written.
+      this.#conn.checkWritable();
+      this.#out.add(targetId, keys.publicKey, message);
+      return;
+    }
+    this.#sendJson(targetId, keys, encodeText(message));
+  }
+
+  /** Seals one message as a JSON envelope (relaymesh-im-v1 to a relaymesh peer, else ml-kem-aes) and writes it. */
+  #sendJson(targetId: string, keys: Pick<PeerKeys, 'publicKey' | 'secure'>, pt: Uint8Array): void {
     const json = keys.secure && this.#secure
       ? secureEnvelopeJson(this.#secure.seal(targetId, keys.publicKey, pt))
       : fastStringify(sealMlKemAes(pt, keys.publicKey));
@@ -231,6 +254,8 @@ export class MessagingPeer {
   // ------------------------------------------------------------ frames
 
   #onFrame(data: unknown): void {
+    // A binary message frame (relaymesh-bin-v1); binary JSON (a first byte '{') is read as text, as before.
+    if (typeof data !== 'string' && (data as Uint8Array)[0] !== 0x7b) return this.#inbound.onRecord(data as Uint8Array);
     let frame: Frame;
     try {
       frame = JSON.parse(typeof data === 'string' ? data : textDecoder.decode(data as Uint8Array));
@@ -240,13 +265,15 @@ export class MessagingPeer {
     }
     // A message's acknowledgement (or refusal: an error frame with its id).
     if (typeof frame.id === 'string' && frame.id.startsWith('m')) {
-      this.#conn.acked(frame.id);
+      const count = this.#conn.acked(frame.id);
       if (frame.type === 'message_ack') {
         // A relaymesh server acknowledges the messages it took in one turn in one frame (ACK_BATCH).
         const ids: unknown = frame.payload?.ids;
         if (Array.isArray(ids)) for (const id of ids) if (typeof id === 'string') this.#conn.acked(id);
         return;
       }
+      // A refused batch record: one error per message it carried.
+      if (frame.type === 'error') for (let i = 1; i < count; i++) this.#emitError(serverErrorOf(frame.payload));
     }
     if (this.#requests.offer(frame)) return;
     const p = frame.payload;
@@ -265,8 +292,7 @@ export class MessagingPeer {
         return;
       }
       case 'server_question': return this.#on.question(p?.question, p?.questionId);
-      case 'error':
-        return this.#emitError({ type: String(p?.errorType ?? 'UNKNOWN'), details: String(p?.details ?? ''), code: 'ERR_REJECTED' });
+      case 'error': return this.#emitError(serverErrorOf(p));
       default:
         debug('unsolicited %s frame ignored', frame.type);
     }
@@ -289,6 +315,10 @@ export class MessagingPeer {
 
   #emitError(error: MessagingError): void { this.#on.error(error); }
 
+}
+
+function serverErrorOf(p: any): MessagingError {
+  return { type: String(p?.errorType ?? 'UNKNOWN'), details: String(p?.details ?? ''), code: 'ERR_REJECTED' };
 }
 
 function checkFn<T>(fn: T): T {

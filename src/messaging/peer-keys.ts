@@ -12,8 +12,10 @@ import { MESSAGING_LIMITS } from '../util/limits.js';
 import { KEM_PUBLIC_KEY_LENGTH } from '../crypto/identity.js';
 import { decodeBase64 } from './base64.js';
 import { RELAYMESH_IM } from './secure-envelope.js';
+import { BINARY_FRAMES } from '../signaling/im-binary.js';
 
-export interface PeerKeys { publicKey: Uint8Array; signingKey: Uint8Array | null; secure: boolean }
+/** `binary`: the peer reads binary message frames and batch records (relaymesh-bin-v1). */
+export interface PeerKeys { publicKey: Uint8Array; signingKey: Uint8Array | null; secure: boolean; binary: boolean }
 
 /** Asks the server for a peer's keys; resolves to the `public_key_response` payload. */
 export type AskKeys = (peerId: string) => Promise<any>;
@@ -49,7 +51,8 @@ export class PeerKeyStore {
       throw err;
     }
     if (!pin) this.#pins.set(peerId, { publicKey, signingKey });
-    const keys: PeerKeys = { publicKey, signingKey, secure: signingKey !== null && caps.includes(RELAYMESH_IM) };
+    const secure = signingKey !== null && caps.includes(RELAYMESH_IM);
+    const keys: PeerKeys = { publicKey, signingKey, secure, binary: secure && caps.includes(BINARY_FRAMES) };
     this.#keys.set(peerId, keys);
     return keys;
   }

@@ -18,7 +18,7 @@ import { ml_dsa65 } from '@noble/post-quantum/ml-dsa.js';
 import { ml_kem768 } from '@noble/post-quantum/ml-kem.js';
 import { concatBytes, randomBytes, textEncoder } from '../util/bytes.js';
 import { decodeBase64, encodeBase64 } from './base64.js';
-import { defaultAead, type Aead } from '../crypto/aead.js';
+import { defaultAead, TAG_LENGTH, type Aead } from '../crypto/aead.js';
 import { hkdfSha256, sha256 } from '../crypto/hash.js';
 import { KEM_CIPHERTEXT_LENGTH } from '../crypto/identity.js';
 import { ReplayWindow } from '../crypto/replay-window.js';
@@ -44,6 +44,9 @@ export interface SecureEnvelope {
   serializedSignature?: string;
 }
 
+/** A message record of a binary frame (im-binary.ts), read into the envelope's fields: `sealed` instead of base64, `batch` for kind 2. */
+export interface RecordEnvelope { sid: string; seq: number; sealed: Uint8Array; batch: boolean }
+
 export interface SecureLimits { maxInbound: number; maxSeenSids: number }
 
 interface Outbound { sid: Uint8Array; sidB64: string; key: Uint8Array; aad: Uint8Array; seq: number; init: Pick<SecureEnvelope, 'ts' | 'serializedCipherText' | 'serializedSignature'>; createdAt: number }
@@ -66,7 +69,14 @@ function signedInit(sid: Uint8Array, ts: number, from: string, to: string, kemCt
   return concatBytes(LABEL, sid, u64(ts), lp(from), lp(to), kemCt, sha256(recipientKemPk));
 }
 
-function nonceOf(seq: number): Uint8Array { return u64(seq, new Uint8Array(12), 4); }
+/** 0^32 || seq for a message, 0^31 1 || seq for a batch record (so neither can pass for the other). */
+function nonceOf(seq: number, batch = false): Uint8Array {
+  const n = u64(seq, new Uint8Array(12), 4);
+  if (batch) n[3] = 1;
+  return n;
+}
+/** The record's header (sid, seq) and sealed bytes take this many bytes more than the plaintext. */
+export const RECORD_OVERHEAD = SID_LENGTH + 8 + TAG_LENGTH;
 /** sid || 8 bytes for seq || from || 0x00 || to; the seq is written per message by withSeq. */
 function aadTemplate(sid: Uint8Array, from: string, to: string): Uint8Array {
   return concatBytes(sid, new Uint8Array(8), textEncoder.encode(from), new Uint8Array(1), textEncoder.encode(to));
@@ -88,6 +98,11 @@ function decodeFields(from: string, ...fields: string[]): Uint8Array[] {
   } catch {
     throw relayError('ERR_DECRYPT_FAILED', 'bad base64 in envelope', { from });
   }
+}
+
+/** The envelope carries its sealed bytes: base64 (JSON) or as bytes (a binary record). */
+function hasSealed(e: SecureEnvelope | RecordEnvelope): boolean {
+  return 'sealed' in e ? e.sealed instanceof Uint8Array : typeof e.serializedEncryptedData === 'string';
 }
 
 export class SecureSessions {
@@ -119,6 +134,25 @@ export class SecureSessions {
   /** Forgets the outbound session to `to` (it left, or its key changed). */
   reset(to: string): void { this.#out.delete(to); }
 
+  /** True if the session to `to` is set up and not due for replacement: a record (no init fields) may be sealed. */
+  ready(to: string): boolean {
+    const s = this.#out.get(to);
+    return s !== undefined && s.seq > 0 && s.seq < MAX_SEQ && Date.now() - s.createdAt <= MAX_SESSION_AGE_MS;
+  }
+
+  /**
+   * Seals the concatenation of `parts` as a record of the session to `to` (ready() must be true) into `out`
+   * at `offset`: sid, seq (u64 BE), then ciphertext and tag (RECORD_OVERHEAD + the parts' length bytes).
+   */
+  sealRecord(to: string, parts: Uint8Array[], batch: boolean, out: Uint8Array, offset: number): void {
+    const s = this.#out.get(to);
+    if (!s || !this.ready(to)) throw new Error('no session ready for a record');
+    const seq = s.seq++;
+    out.set(s.sid, offset);
+    u64(seq, out, offset + SID_LENGTH);
+    this.#aead.sealInto(s.key, nonceOf(seq, batch), parts, withSeq(s.aad, seq), out, offset + SID_LENGTH + 8);
+  }
+
   seal(to: string, recipientKemPk: Uint8Array, plaintext: Uint8Array): SecureEnvelope {
     let s = this.#out.get(to);
     if (!s || s.seq >= MAX_SEQ || Date.now() - s.createdAt > MAX_SESSION_AGE_MS) {
@@ -147,16 +181,17 @@ export class SecureSessions {
     if (!e || typeof e.sid !== 'string') return undefined;
     const s = this.#in.get(`${from}\n${e.sid}`);
     if (!s) return undefined;
-    if (!Number.isSafeInteger(e.seq) || e.seq < 0 || typeof e.serializedEncryptedData !== 'string') {
+    if (!Number.isSafeInteger(e.seq) || e.seq < 0 || !hasSealed(e)) {
       throw relayError('ERR_DECRYPT_FAILED', 'malformed relaymesh-im-v1 envelope', { from });
     }
     return this.#openWith(s, from, e);
   }
 
-  #openWith(s: Inbound, from: string, e: SecureEnvelope): Uint8Array {
+  #openWith(s: Inbound, from: string, e: SecureEnvelope | RecordEnvelope): Uint8Array {
     if (!s.window.check(e.seq)) throw relayError('ERR_REPLAY', `replayed message ${e.seq} from ${from}`, { from });
-    const [sealed] = decodeFields(from, e.serializedEncryptedData);
-    const pt = this.#aead.open(s.key, nonceOf(e.seq), sealed, withSeq(s.aad, e.seq));
+    const rec = 'sealed' in e ? e : null;
+    const sealed = rec ? rec.sealed : decodeFields(from, (e as SecureEnvelope).serializedEncryptedData)[0];
+    const pt = this.#aead.open(s.key, nonceOf(e.seq, rec?.batch === true), sealed, withSeq(s.aad, e.seq));
     if (!pt) throw relayError('ERR_DECRYPT_FAILED', `message from ${from} failed authentication`, { from });
     s.window.accept(e.seq);
     return pt;
@@ -169,7 +204,7 @@ export class SecureSessions {
    */
   async open(from: string, env: unknown, signingKeyOf: (id: string) => Promise<Uint8Array>): Promise<Uint8Array> {
     const e = env as SecureEnvelope;
-    if (!e || typeof e !== 'object' || typeof e.sid !== 'string' || !Number.isSafeInteger(e.seq) || e.seq < 0 || typeof e.serializedEncryptedData !== 'string') {
+    if (!e || typeof e !== 'object' || typeof e.sid !== 'string' || !Number.isSafeInteger(e.seq) || e.seq < 0 || !hasSealed(e)) {
       throw relayError('ERR_DECRYPT_FAILED', 'malformed relaymesh-im-v1 envelope', { from });
     }
     const [sid] = decodeFields(from, e.sid);

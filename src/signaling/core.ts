@@ -26,8 +26,9 @@ import { HeldMessages } from './held-messages.js';
 import { checkRequest, ProofCache, provesTakeover, takeoverProof, type TakeoverProof } from './proofs.js';
 import { Questions } from './questions.js';
 import { Admissions, type Local } from './admission.js';
+import { unreadable, type RecordMessage } from './im-binary.js';
 import {
-  signalingError, type Authorizer, type ClientInfo, type ClientSink, type KeyInfo,
+  signalingError, type Authorizer, type ClientInfo, type ClientSink, type KeyInfo, type SignalingStats,
   type RegistrationRequest, type RequestHandler, type SignalingEvents, type SignalingOptions,
 } from './types.js';
 export { verifyProof } from './proofs.js';
@@ -41,24 +42,6 @@ const debug = debugFactory('relaymesh:signaling');
 /** WebSocket close code for a connection whose client registered again elsewhere (the client must not reconnect). */
 export const TAKEN_OVER_CLOSE_CODE = 4001;
 
-export interface SignalingStats {
-  clients: number;
-  remoteClients: number;
-  homes: number;
-  /** Rooms homed on this node (rooms.ts). */
-  rooms: number;
-  dropped: Partial<Record<SignalingDropReason, number>>;
-  /** ML-DSA verifications of registration proofs done (a cached proof costs none). */
-  proofVerifies: number;
-  /** Proofs found in the cache. */
-  proofCacheHits: number;
-  /** Departed ids waiting to be announced, and frames written to announce departures. */
-  presenceBacklog: number;
-  presenceFrames: number;
-  /** Signaling connections open (all dialects), and bytes their unfinished frames may hold. */
-  connections: number;
-  partialFrameBytes: number;
-}
 
 export class SignalingCore extends EventEmitter<SignalingEvents> {
   readonly node: MeshNode;
@@ -135,8 +118,10 @@ export class SignalingCore extends EventEmitter<SignalingEvents> {
       },
       deliver: (id, event) => {
         const local = this.#clients.get(id);
-        if (local) local.sink.send(event);
-        return local !== undefined;
+        // A batch record for a client that does not read them goes back as not found.
+        if (!local || (event.kind === 'message' && unreadable(event.message, local.sink))) return false;
+        local.sink.send(event);
+        return true;
       },
       // A remote id that is registered here now (it moved here) did not leave.
       departed: (ids) => this.#notifyDeparted(ids.filter((id) => !this.#clients.has(id))),
@@ -360,10 +345,22 @@ export class SignalingCore extends EventEmitter<SignalingEvents> {
     const from = this.#bySink.get(sink);
     if (!from) throw signalingError('REGISTRATION_REQUIRED', 'register before sending messages');
     if (tooDeep(message, this.limits.maxMessageDepth)) throw signalingError('INVALID_MESSAGE', `the message is nested deeper than ${this.limits.maxMessageDepth} levels`);
-    if (!this.#route(from.info.clientId, targetId, message, escapeFree ? fastStringify(message, 0, true) : undefined)) {
-      if (!this.#moving(targetId) && !this.#inDoubt(targetId)) throw signalingError('PEER_NOT_FOUND', `no client ${targetId}`);
-      this.#held.hold(targetId, from.info.clientId, message);
-    }
+    this.#relayOrHold(from.info.clientId, targetId, message, escapeFree ? fastStringify(message, 0, true) : undefined);
+  }
+
+  /** A binary message record (im-binary.ts) from a local client: routed and held as relay() does; a batch only to a client that reads them. */
+  relayRecord(sink: ClientSink, targetId: string, rec: RecordMessage): void {
+    const from = this.#bySink.get(sink);
+    if (!from) throw signalingError('REGISTRATION_REQUIRED', 'register before sending messages');
+    const target = this.#clients.get(targetId);
+    if (target && unreadable(rec, target.sink)) throw signalingError('INVALID_MESSAGE', `${targetId} does not read batch records`);
+    this.#relayOrHold(from.info.clientId, targetId, rec);
+  }
+
+  #relayOrHold(fromId: string, targetId: string, message: unknown, messageJson?: string): void {
+    if (this.#route(fromId, targetId, message, messageJson)) return;
+    if (!this.#moving(targetId) && !this.#inDoubt(targetId)) throw signalingError('PEER_NOT_FOUND', `no client ${targetId}`);
+    this.#held.hold(targetId, fromId, message);
   }
 
   /** True if `clientId`'s home is being probed (it may have died): its messages wait for the answer. */

@@ -15,6 +15,7 @@ import type { RelayError } from '../util/errors.js';
 import { fastStringify } from './fast-json.js';
 import { type ClientEvent, type ClientSink, type RegistrationProof, type SignalingCore } from './core.js';
 import { ACK_BATCH } from './types.js';
+import { BINARY_FRAMES, KIND_SINGLE, RecordMessage, deliveredFrame, parseClientFrame, recordEnvelopeJson } from './im-binary.js';
 import { JsonSocket, type BadFrame } from './json-socket.js';
 import { errorTypeOf } from './wire-errors.js';
 
@@ -31,7 +32,7 @@ type RequestId = string | number | undefined;
 /** Departure frames by the round's id array (see send). */
 const BATCH_TEXT = new WeakMap<string[], string>();
 const SINGLE_TEXTS = new WeakMap<string[], string[]>();
-interface Slot { frame: string | null; ready: boolean; timer: ReturnType<typeof setTimeout> | null }
+interface Slot { frame: string | Uint8Array | null; ready: boolean; timer: ReturnType<typeof setTimeout> | null }
 
 export function errorFrame(errorType: string, details: string, id?: RequestId): Record<string, unknown> {
   const f: Record<string, unknown> = { type: 'error', payload: { errorType, details, timestamp: new Date().toISOString() } };
@@ -49,6 +50,8 @@ export class ImSession implements ClientSink {
   #registrations = 0;
   /** The client registered ACK_BATCH: the ids of the messages taken this turn, acknowledged in one frame. */
   #batchAcks = false;
+  /** The client registered BINARY_FRAMES: it sends and reads binary message frames (im-binary.ts). */
+  #binary = false;
   readonly #acks: RequestId[] = [];
   #ackTarget = '';
   /** Closes the connection if it has not registered within registerTimeoutMs. */
@@ -64,6 +67,7 @@ export class ImSession implements ClientSink {
         this.#answerNow(errorFrame(errorType, details || `more than ${core.limits.ratePerSecond} frames/s`, text === undefined ? undefined : requestIdOf(text)));
       },
       closed: () => this.#onClose(),
+      binary: (data) => this.#onBinary(data),
     }, 0);
     this.#registerTimer = setTimeout(() => {
       this.#registerTimer = null;
@@ -77,9 +81,10 @@ export class ImSession implements ClientSink {
   send(event: ClientEvent): void {
     switch (event.kind) {
       case 'message':
+        if (event.message instanceof RecordMessage) return this.#sendRecord(event.fromId, event.message);
         // messageJson is text JSON.parse accepted as one object (or fastStringify's verbatim form of such an object), so splicing it in is safe.
-        if (event.messageJson !== undefined) return this.#pushText(`{"type":"message","payload":{"message":${event.messageJson},"fromId":${JSON.stringify(event.fromId)}}}`);
-        return this.#pushText(`{"type":"message","payload":{"message":${fastStringify(event.message)},"fromId":${JSON.stringify(event.fromId)}}}`);
+        if (event.messageJson !== undefined) return this.#pushFrame(`{"type":"message","payload":{"message":${event.messageJson},"fromId":${JSON.stringify(event.fromId)}}}`);
+        return this.#pushFrame(`{"type":"message","payload":{"message":${fastStringify(event.message)},"fromId":${JSON.stringify(event.fromId)}}}`);
       case 'peer_disconnected': return this.#push({ type: 'peer_disconnected', payload: { peerId: event.peerId } });
       // One round of departures: for a PRESENCE_BATCH client one frame (peerId: the first, for a reader of single
       // ids), else a frame per id; rendered once per round (the core hands every sink the same array), written corked.
@@ -87,18 +92,28 @@ export class ImSession implements ClientSink {
         if (!event.single) {
           let text = BATCH_TEXT.get(event.peerIds);
           if (text === undefined) BATCH_TEXT.set(event.peerIds, text = JSON.stringify({ type: 'peer_disconnected', payload: { peerId: event.peerIds[0], peerIds: event.peerIds } }));
-          return this.#pushText(text);
+          return this.#pushFrame(text);
         }
         let texts = SINGLE_TEXTS.get(event.peerIds);
         if (texts === undefined) SINGLE_TEXTS.set(event.peerIds, texts = event.peerIds.map((peerId) => JSON.stringify({ type: 'peer_disconnected', payload: { peerId } })));
-        return this.#sock.corked(() => { for (const t of texts!) this.#pushText(t); });
+        return this.#sock.corked(() => { for (const t of texts!) this.#pushFrame(t); });
       }
       case 'question': return this.#push({ type: 'server_question', payload: { questionId: event.questionId, question: event.question } });
       case 'error': return this.#push(errorFrame(event.errorType, event.details));
     }
   }
 
+  /** A batch record reaches this client only if it reads binary frames (the core checks). */
+  get readsRecords(): boolean { return this.#binary; }
+
   pauseReading(paused: boolean): void { this.#sock.pauseReading(paused); }
+
+  /** A binary record: as it came to a client that reads them, else a single one as the JSON envelope. */
+  #sendRecord(fromId: string, m: RecordMessage): void {
+    if (this.#binary) return this.#pushFrame(deliveredFrame(m.kind, fromId, m.record));
+    if (m.kind !== KIND_SINGLE) return debug('batch record for %s, which does not read them, dropped', fromId);
+    this.#pushFrame(`{"type":"message","payload":{"message":${recordEnvelopeJson(m.record)},"fromId":${JSON.stringify(fromId)}}}`);
+  }
   close(code = 1000, reason = ''): void { this.#sock.close(code, reason); }
 
   // ------------------------------------------------------------ input
@@ -158,17 +173,7 @@ export class ImSession implements ClientSink {
         } catch (err) {
           return this.#answerNow(failure(err as RelayError, id));
         }
-        // relaymesh's client numbers its messages and waits for this (the published client sends no id).
-        if (id === undefined) return;
-        if (this.#batchAcks) {
-          // Acknowledged with the others of this turn, before any other frame to this client.
-          if (this.#acks.length === 0) queueMicrotask(() => this.#flushAcks());
-          this.#acks.push(id);
-          this.#ackTarget = targetId;
-          if (this.#acks.length >= MAX_BATCHED_ACKS) this.#flushAcks();
-          return;
-        }
-        return this.#pushText(ackText(id, targetId));
+        return this.#ack(id, targetId);
       }
       case 'peer_response':
         if (!core.answer(this, p.questionId, p.response)) debug('answer to unknown question %s dropped', String(p.questionId));
@@ -193,6 +198,39 @@ export class ImSession implements ClientSink {
           );
       }
     }
+  }
+
+  /** A message taken: relaymesh's client numbers its messages and waits for this (the published client sends no id). */
+  #ack(id: RequestId, targetId: string): void {
+    if (id === undefined) return;
+    if (this.#batchAcks) {
+      // Acknowledged with the others of this turn, before any other frame to this client.
+      if (this.#acks.length === 0) queueMicrotask(() => this.#flushAcks());
+      this.#acks.push(id);
+      this.#ackTarget = targetId;
+      if (this.#acks.length >= MAX_BATCHED_ACKS) this.#flushAcks();
+      return;
+    }
+    this.#pushFrame(ackText(id, targetId));
+  }
+
+  /** A binary frame: a message record from a client that registered BINARY_FRAMES; false (refused as binary) from any other. */
+  #onBinary(data: Uint8Array): boolean {
+    if (!this.#binary) return false;
+    const f = parseClientFrame(data);
+    if (!f) {
+      this.#answerNow(errorFrame('INVALID_MESSAGE', 'malformed binary message frame'));
+      return true;
+    }
+    const id = f.id === '' ? undefined : f.id;
+    try {
+      this.#core.relayRecord(this, f.to, new RecordMessage(f.kind, f.record));
+    } catch (err) {
+      this.#answerNow(failure(err as RelayError, id));
+      return true;
+    }
+    this.#ack(id, f.to);
+    return true;
   }
 
   #register(p: Record<string, unknown>, id: RequestId): void {
@@ -223,7 +261,10 @@ export class ImSession implements ClientSink {
       (info) => {
         if (this.#registerTimer) { clearTimeout(this.#registerTimer); this.#registerTimer = null; }
         this.#batchAcks = info.capabilities.includes(ACK_BATCH);
-        this.#fill(slot, withId({ type: 'register', payload: { success: true, clientId: info.clientId } }, id));
+        this.#binary = info.capabilities.includes(BINARY_FRAMES);
+        // A client that asked for binary frames is told this node takes them (the published client asks for nothing).
+        const payload = this.#binary ? { success: true, clientId: info.clientId, capabilities: [BINARY_FRAMES] } : { success: true, clientId: info.clientId };
+        this.#fill(slot, withId({ type: 'register', payload }, id));
       },
       (err: RelayError) => this.#fill(slot, failure(err, id)),
     );
@@ -266,7 +307,7 @@ export class ImSession implements ClientSink {
     let ids = '';
     for (let i = 0; i < acks.length; i++) ids += (i ? ',' : '') + JSON.stringify(acks[i]);
     acks.length = 0;
-    this.#pushText(`{"type":"message_ack","id":${JSON.stringify(last)},"payload":{"targetId":${JSON.stringify(this.#ackTarget)},"ids":[${ids}]}}`);
+    this.#pushFrame(`{"type":"message_ack","id":${JSON.stringify(last)},"payload":{"targetId":${JSON.stringify(this.#ackTarget)},"ids":[${ids}]}}`);
   }
 
   #push(frame: Record<string, unknown>): void {
@@ -276,7 +317,7 @@ export class ImSession implements ClientSink {
     this.#fill(this.#reserve(undefined, false), frame);
   }
 
-  #pushText(frame: string): void {
+  #pushFrame(frame: string | Uint8Array): void {
     if (this.#sock.closed) return;
     if (this.#acks.length > 0) this.#flushAcks();
     if (this.#queue.length === 0) return this.#write(frame);
@@ -293,7 +334,10 @@ export class ImSession implements ClientSink {
     }
   }
 
-  #write(frame: string): void { this.#sock.sendText(frame); }
+  #write(frame: string | Uint8Array): void {
+    if (typeof frame === 'string') this.#sock.sendText(frame);
+    else this.#sock.sendBinary(frame);
+  }
 }
 
 /** Acknowledgements per frame at most (then a frame is written and a new one starts). */

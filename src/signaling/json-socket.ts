@@ -24,6 +24,8 @@ export interface JsonSocketHandlers {
   /** A frame was refused (binary, not JSON, not an object, over the rate); `text` is a text frame's content. */
   bad(reason: BadFrame, text?: string): void;
   closed(code: number): void;
+  /** A binary frame (under the rate); return false to refuse it as `binary`. */
+  binary?(data: Buffer): boolean;
 }
 
 export class JsonSocket {
@@ -75,6 +77,20 @@ export class JsonSocket {
 
   /** Writes one frame that is JSON text already. */
   sendText(text: string): boolean {
+    if (!this.#writable()) return false;
+    this.#ws.send(text);
+    return true;
+  }
+
+  /** Writes one binary frame (as sendText). */
+  sendBinary(data: Uint8Array): boolean {
+    if (!this.#writable()) return false;
+    this.#ws.send(data, { binary: true });
+    return true;
+  }
+
+  /** True if a frame may be written now (the socket corked for this turn); closes (1013) a client that does not read. */
+  #writable(): boolean {
     if (this.#closed || this.#ws.readyState !== OPEN) return false;
     if (this.#ws.bufferedAmount > this.#limits.maxBufferedBytes) {
       debug('closing %s: %d bytes unread', this.remoteAddress, this.#ws.bufferedAmount);
@@ -82,7 +98,6 @@ export class JsonSocket {
       return false;
     }
     corkSocket(this.#ws); // the frames written this turn (a chunk of client frames answered) leave in one write
-    this.#ws.send(text);
     return true;
   }
 
@@ -114,7 +129,17 @@ export class JsonSocket {
     if (this.#closed) return;
     // Over the rate: no parse; the handler gets the text (a long frame's last 128 bytes) to find a request id in.
     if (!this.#bucket.take()) return this.#h.bad('rate', isBinary ? undefined : (data.length > 4096 ? data.subarray(data.length - 128) : data).toString('utf8'));
-    if (isBinary) return this.#h.bad('binary');
+    if (isBinary) {
+      let taken = false;
+      try {
+        taken = this.#h.binary?.(data) === true;
+      } catch (err) {
+        // Remote input never throws out of a handler.
+        debug('binary handler failed: %s', (err as Error).message);
+        return;
+      }
+      return taken ? undefined : this.#h.bad('binary');
+    }
     let msg: unknown;
     try {
       msg = JSON.parse(data.toString('utf8'));

@@ -17,6 +17,7 @@ import { RosterStore, signRoster, type RosterEntry, type RosterRecord } from './
 import type { SignalingLimits } from './limits.js';
 import { fastStringify } from './fast-json.js';
 import { ClientBatches, MAX_BATCH_ITEMS } from './mesh-batches.js';
+import { RecordMessage } from './im-binary.js';
 import { signalingError, type ClientEvent, type KeyInfo } from './types.js';
 
 const debug = debugFactory('relaymesh:signaling:mesh');
@@ -25,7 +26,7 @@ const SIGNALING = 4;
 
 export type MeshMessage =
   | { t: 'roster'; r: RosterRecord }
-  | { t: 'msg'; to: string; from: string; m: unknown; mj?: string }
+  | { t: 'msg'; to: string; from: string; m: unknown; mj?: string; k?: number }
   | { t: 'nf'; to: string; from: string; m?: unknown }
   | { t: 'ping'; n: string }
   | { t: 'pong'; n: string }
@@ -237,6 +238,8 @@ export class SignalingMesh {
       // can hand the JSON text to the dialect without re-encoding it.
       if (msg.t === 'msg') {
         const m = msg as Extract<MeshMessage, { t: 'msg' }>;
+        // A binary record (im-binary.ts) as `{"t":"msg",to,from,"k":kind}\n<base64 of the record>`.
+        if (m.m instanceof RecordMessage) return this.#batches.add(hex, `${JSON.stringify({ t: 'msg', to: m.to, from: m.from, k: m.m.kind })}\n${m.m.toJSON().r}`, m.from);
         return this.#batches.add(hex, `${JSON.stringify({ t: 'msg', to: m.to, from: m.from })}\n${m.mj ?? fastStringify(m.m)}`, m.from);
       }
       this.#node.sendOnChannel(fromHexId(hex), SIGNALING, textEncoder.encode(JSON.stringify(msg)));
@@ -352,7 +355,8 @@ export class SignalingMesh {
     try {
       const nl = text.indexOf('\n');
       msg = JSON.parse(nl < 0 ? text : text.slice(0, nl));
-      if (nl >= 0 && msg?.t === 'msg') {
+      if (nl >= 0 && msg?.t === 'msg' && msg.k !== undefined) msg.m = RecordMessage.fromBase64(msg.k, text.slice(nl + 1));
+      else if (nl >= 0 && msg?.t === 'msg') {
         msg.mj = text.slice(nl + 1);
         msg.m = JSON.parse(msg.mj);
       }
@@ -376,7 +380,7 @@ export class SignalingMesh {
       }
       case 'nf': {
         if (typeof msg.from !== 'string' || typeof msg.to !== 'string') return this.#count('bad_message');
-        return this.#host.notFound(msg.to, msg.from, msg.m && typeof msg.m === 'object' ? msg.m : undefined, fromHex);
+        return this.#host.notFound(msg.to, msg.from, msg.m && typeof msg.m === 'object' ? RecordMessage.revive(msg.m) : undefined, fromHex);
       }
       case 'ping': {
         if (typeof msg.n !== 'string' || msg.n.length > 32) return this.#count('bad_message');

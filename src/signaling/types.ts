@@ -4,6 +4,7 @@
  * error a dialect shows a client as an error frame.
  */
 import type { RelayError } from '../util/errors.js';
+import type { SignalingDropReason } from '../util/drop-reasons.js';
 import type { RoomLimits, SignalingLimits } from './limits.js';
 import { wireError } from './wire-errors.js';
 
@@ -34,6 +35,8 @@ export interface ClientSink {
   send(event: ClientEvent): void;
   /** Stops (true) or resumes (false) reading this client's connection (the mesh toward a home is full). */
   pauseReading?(paused: boolean): void;
+  /** The client reads binary message records (im-binary.ts `relaymesh-bin-v1`): a batch record may go to it. */
+  readonly readsRecords?: boolean;
 }
 
 /** An ML-DSA-65 proof that the registrant holds `signingKey` and signed `message`. */
@@ -90,4 +93,23 @@ export interface SignalingEvents {
 /** A refusal the dialect shows the client as an error frame of type `errorType` (codes: wire-errors.ts). */
 export function signalingError(errorType: string, details: string): RelayError {
   return wireError(errorType, details);
+}
+
+export interface SignalingStats {
+  clients: number;
+  remoteClients: number;
+  homes: number;
+  /** Rooms homed on this node (rooms.ts). */
+  rooms: number;
+  dropped: Partial<Record<SignalingDropReason, number>>;
+  /** ML-DSA verifications of registration proofs done (a cached proof costs none). */
+  proofVerifies: number;
+  /** Proofs found in the cache. */
+  proofCacheHits: number;
+  /** Departed ids waiting to be announced, and frames written to announce departures. */
+  presenceBacklog: number;
+  presenceFrames: number;
+  /** Signaling connections open (all dialects), and bytes their unfinished frames may hold. */
+  connections: number;
+  partialFrameBytes: number;
 }

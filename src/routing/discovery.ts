@@ -61,6 +61,12 @@ const BUSY_RETRY_MS = 1000;
  * first, rather than a few nodes taking them all for holes that matter little.
  */
 const ONE_DIAL_LOAD = 0.75;
+/**
+ * A node with fewer than targetLinks/2 links weighs the process's load by this much: the handshakes
+ * the process can take go to thinly linked nodes first (each of their holes is a large share of the
+ * id space), and such a node still dials its farthest hole while the others wait.
+ */
+const THIN_LOAD_WEIGHT = 0.75;
 
 export interface DiscoveryHost {
   readonly localId: Uint8Array;
@@ -227,9 +233,9 @@ export class Discovery {
 
   /**
    * Keeps the table Kademlia-shaped and bounded: dials known nodes into every
-   * bucket holding fewer than linksPerBucket links (emptiest first, nearest
-   * first within a bucket) and up to targetLinks in all, within maxDialing and
-   * maxDialsPerSecond; above linkBudget, closes surplus links.
+   * bucket holding fewer than linksPerBucket links (emptiest first, farthest
+   * first of equally empty ones) and up to targetLinks in all, within maxDialing
+   * and maxDialsPerSecond; above linkBudget, closes surplus links.
    */
   maintain(): void {
     const host = this.#host;
@@ -237,7 +243,7 @@ export class Discovery {
     const now = this.#clock.now();
     const { targetLinks, maxLinks, maxDialing, linkBudget } = host.limits;
     const size = this.#table.size;
-    const load = size > 0 ? host.load?.() ?? 0 : 0;
+    const load = size > 0 ? (host.load?.() ?? 0) * (size < targetLinks / 2 ? THIN_LOAD_WEIGHT : 1) : 0;
     if (load >= 1 && size <= linkBudget) {
       // Graceful overload: the handshakes under way use the CPU; dialing more would only make them time out.
       this.maintainSoon(jitter(BUSY_RETRY_MS, 0.5));

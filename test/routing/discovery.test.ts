@@ -215,8 +215,9 @@ test('a bucket whose dial failed is dialed again once it settled', async (t) => 
 });
 
 test('maintain() starts no dial while the process is busy with link handshakes, only holes while half busy, and all once idle', async (t) => {
-  // One link in bucket 0; contacts: one more in bucket 0, one in the empty bucket 1.
-  const { discovery, dials, state, host } = makeDiscovery({ links: [new FakeLink(id(0x80))], limits: { maxDialing: 4, targetLinks: 8, linksPerBucket: 2 } });
+  // One link in bucket 0 (and three deep ones: not a thinly linked node); contacts: one more in bucket 0, one in the empty bucket 1.
+  const links = [0x80, 0x01, 0x02, 0x04].map((f) => new FakeLink(id(f)));
+  const { discovery, dials, state, host } = makeDiscovery({ links, limits: { maxDialing: 4, targetLinks: 8, linksPerBucket: 2 } });
   let load = 1;
   host.load = () => load;
   state.active = false;
@@ -245,7 +246,8 @@ test('of several empty buckets, the farthest is dialed first', (t) => {
 });
 
 test('while the process is three-quarters busy with link handshakes, a maintain() pass starts one dial, into the farthest hole', (t) => {
-  const { discovery, dials, state, host } = makeDiscovery({ links: [new FakeLink(id(0x01))], limits: { maxDialing: 4, targetLinks: 8 } });
+  const links = [0x01, 0x02, 0x04, 0x10].map((f) => new FakeLink(id(f)));
+  const { discovery, dials, state, host } = makeDiscovery({ links, limits: { maxDialing: 4, targetLinks: 8 } });
   host.load = () => 0.8;
   state.active = false;
   discovery.onNodes(encodeNodes([node(0x08), node(0x20), node(0x80), node(0x40)]));
@@ -255,6 +257,22 @@ test('while the process is three-quarters busy with link handshakes, a maintain(
   state.dialing = 1;
   discovery.maintain();
   t.deepEqual(dials.map((d) => d.url), ['ws://n80', 'ws://n40'], 'the next pass: one more, the next farthest hole');
+  t.end();
+});
+
+test('a thinly linked node still dials its farthest hole when the process is at busyHandshakes; a well linked one waits', (t) => {
+  const thin = makeDiscovery({ links: [new FakeLink(id(0x01))], limits: { maxDialing: 4, targetLinks: 8 } });
+  const links = [0x01, 0x02, 0x04, 0x08, 0x10].map((b) => new FakeLink(id(b)));
+  const well = makeDiscovery({ links, limits: { maxDialing: 4, targetLinks: 8 } });
+  for (const d of [thin, well]) {
+    d.host.load = () => 1;
+    d.state.active = false;
+    d.discovery.onNodes(encodeNodes([node(0x20), node(0x80), node(0x40)]));
+    d.state.active = true;
+    d.discovery.maintain();
+  }
+  t.deepEqual(thin.dials.map((d) => d.url), ['ws://n80'], 'one link (fewer than targetLinks/2): one dial, bucket 0');
+  t.equal(well.dials.length, 0, 'five links: no dial');
   t.end();
 });
 

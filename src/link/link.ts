@@ -31,7 +31,6 @@ export type { LinkHooks } from './flow-queue.js';
 export { linkHandshakes, type HandshakeCounts } from './link-handshake.js';
 
 const debug = debugFactory('relaymesh:link');
-const EMPTY = new Uint8Array(0);
 
 export interface LinkOptions {
   identity: Identity;
@@ -83,8 +82,9 @@ export class Link extends Emitter<LinkEvents> implements ConnectionSink, DueItem
   readonly initiator: boolean;
   /** The remote's id, once its HELLO checked out (its keys are held apart, until `takeKeys()`). */
   remote: RemotePeer | null = null;
-  remoteHello: Hello | null = null;
-  readonly createdAt = Date.now();
+  /** What the remote's HELLO said of itself (kept as two fields, not the HELLO: one object per link fewer). */
+  #remoteUrl = '';
+  #remoteFlags = 0;
   openedAt = 0;
   stats = { framesIn: 0, framesOut: 0, bytesIn: 0, bytesOut: 0, relayed: 0 };
 
@@ -149,7 +149,8 @@ export class Link extends Emitter<LinkEvents> implements ConnectionSink, DueItem
     this.remote = { id: remote.id, idHex: remote.idHex };
     this.#keys = remote;
     // Kept: what the remote said of itself. Not kept: its keys (until takeKeys) and the HELLO bytes (in th).
-    this.remoteHello = { version: h.version, flags: h.flags, url: h.url, id: remote.id, nonce: EMPTY, publicKeys: EMPTY };
+    this.#remoteUrl = h.url;
+    this.#remoteFlags = h.flags;
     return !this.#o.beforeKem || this.#o.beforeKem(this);
   }
 
@@ -172,8 +173,8 @@ export class Link extends Emitter<LinkEvents> implements ConnectionSink, DueItem
   /** The remote's id once its HELLO checked out, else the id this link was dialed to expect (or null). */
   get peerId(): Uint8Array | null { return this.remote?.id ?? this.#o.expectedId ?? null; }
   /** The url the remote advertises for dialing it, or ''. */
-  get remoteUrl(): string { return this.remoteHello?.url ?? ''; }
-  get remoteFlags(): number { return this.remoteHello?.flags ?? 0; }
+  get remoteUrl(): string { return this.#remoteUrl; }
+  get remoteFlags(): number { return this.#remoteFlags; }
 
   /**
    * Sends a frame on an open link, or queues it while the window or the

@@ -5,8 +5,7 @@
  * self-certifying: anyone holding the public keys can check them against it.
  */
 import { ml_dsa65 } from '@noble/post-quantum/ml-dsa.js';
-import { ml_kem768 } from '@noble/post-quantum/ml-kem.js';
-import type { KEMPrepared } from '@noble/post-quantum/ml-kem.js';
+import { kemBackend, kemEncapsulate, kemKeygen, kemPrepare, type Encapsulation, type PreparedKemKey } from './kem.js';
 import { equalBytes, fromBase64, fromHex, randomBytes, toBase64, toBuffer, toHex } from '../util/bytes.js';
 import { label, sha256 } from './hash.js';
 import { timed } from '../util/trace.js';
@@ -35,8 +34,8 @@ export class PublicIdentity {
   readonly kemPublicKey: Uint8Array;
   /** The id as hex, computed once (ids are Map keys everywhere). */
   readonly idHex: string;
-  #prepared: KEMPrepared | null = null;
-  #spare: { cipherText: Uint8Array; sharedSecret: Uint8Array } | null = null;
+  #prepared: PreparedKemKey | null = null;
+  #spare: Encapsulation | null = null;
 
   constructor(dsaPublicKey: Uint8Array, kemPublicKey: Uint8Array, id?: Uint8Array) {
     if (dsaPublicKey.length !== DSA_PUBLIC_KEY_LENGTH) throw new RangeError('dsaPublicKey must be 1952 bytes');
@@ -72,10 +71,10 @@ export class PublicIdentity {
    * key if `precompute()` made one, else one-shot (a link handshake encapsulates
    * once; keeping the 6 KiB expansion for every neighbour is not worth it).
    */
-  encapsulate(): { cipherText: Uint8Array; sharedSecret: Uint8Array } {
+  encapsulate(): Encapsulation {
     const prepared = this.#prepared;
     return prepared ? timed('ML-KEM encaps, static key (expanded)', () => prepared.encapsulate())
-      : timed('ML-KEM encaps, static key (one-shot)', () => ml_kem768.encapsulate(this.kemPublicKey));
+      : timed('ML-KEM encaps, static key (one-shot)', () => kemEncapsulate(this.kemPublicKey));
   }
 
   /**
@@ -83,7 +82,7 @@ export class PublicIdentity {
    * `precompute()` if there is one (then forgotten: each is used exactly once),
    * else a fresh one.
    */
-  takeEncapsulation(): { cipherText: Uint8Array; sharedSecret: Uint8Array } {
+  takeEncapsulation(): Encapsulation {
     const spare = this.#spare;
     this.#spare = null;
     return spare ?? this.encapsulate();
@@ -97,9 +96,12 @@ export class PublicIdentity {
     this.#spare ??= this.encapsulate();
   }
 
-  /** The KEM public key expanded once (FIPS 203 matrix Â), so later encapsulations are cheaper. */
-  prepared(): KEMPrepared {
-    this.#prepared ??= timed('ML-KEM key expansion (prepare)', () => ml_kem768.prepare(this.kemPublicKey));
+  /**
+   * The KEM public key prepared once (noble: FIPS 203 matrix Â expanded, so later
+   * operations are cheaper; liboqs: nothing to expand), with the backend in use then.
+   */
+  prepared(): PreparedKemKey {
+    this.#prepared ??= timed(kemBackend() === 'noble' ? 'ML-KEM key expansion (prepare)' : 'ML-KEM prepare (liboqs: none)', () => kemPrepare(this.kemPublicKey));
     return this.#prepared;
   }
 
@@ -138,7 +140,7 @@ export class Identity extends PublicIdentity {
     if (!(dsaSeed instanceof Uint8Array) || dsaSeed.length !== DSA_SEED_LENGTH) throw new RangeError('dsaSeed must be 32 bytes');
     if (!(kemSeed instanceof Uint8Array) || kemSeed.length !== KEM_SEED_LENGTH) throw new RangeError('kemSeed must be 64 bytes');
     const dsa = ml_dsa65.keygen(dsaSeed);
-    const kem = ml_kem768.keygen(kemSeed);
+    const kem = kemKeygen(kemSeed);
     super(dsa.publicKey, kem.publicKey);
     this.#dsaSeed = dsaSeed.slice();
     this.#kemSeed = kemSeed.slice();
@@ -185,5 +187,5 @@ export class Identity extends PublicIdentity {
 
 /** The raw ML-KEM-768 key pair the IM protocol's `ml-kem-aes` envelope uses. */
 export function generateKemKeyPair(seed?: Uint8Array): { publicKey: Uint8Array; secretKey: Uint8Array } {
-  return ml_kem768.keygen(seed);
+  return kemKeygen(seed);
 }

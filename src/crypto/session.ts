@@ -14,7 +14,7 @@
  *   nonce = 0x00000000 | counter; AAD = to | from | sid | counter
  *   Keys ratchet every EPOCH_MESSAGES messages: k[e+1] = HKDF(k[e], "", rekey label, 32).
  */
-import { ml_kem768, type KEMPrepared } from '@noble/post-quantum/ml-kem.js';
+import { kemBackend, kemDecapsulate, kemEncapsulate, kemKeygen, kemPrepare, type PreparedKemKey } from './kem.js';
 import { concatBytes, equalBytes, randomBytes } from '../util/bytes.js';
 import { defaultAead, type Aead, TAG_LENGTH } from './aead.js';
 import { hkdfSha256, label, sha256, LABELS } from './hash.js';
@@ -34,13 +34,16 @@ export const EPOCH_MESSAGES = 2 ** 20;
 /** A session is retired (and a new handshake made) after this many messages in one direction. */
 export const MAX_COUNTER = 2 ** 48;
 
-export interface EphemeralKeyPair { publicKey: Uint8Array; secretKey: Uint8Array; prepared?: KEMPrepared }
+export interface EphemeralKeyPair { publicKey: Uint8Array; secretKey: Uint8Array; prepared?: PreparedKemKey }
 
-/** An ephemeral ML-KEM key pair, prepared for decapsulation (made ahead of time, off the critical path). */
+/**
+ * An ephemeral ML-KEM key pair (made ahead of time, off the critical path); with
+ * noble also prepared for its one decapsulation (the expansion halves it).
+ */
 export function generateEphemeral(): EphemeralKeyPair {
   return timed('ML-KEM keygen, ephemeral (+ expand)', () => {
-    const kp = ml_kem768.keygen();
-    return { ...kp, prepared: ml_kem768.prepare(kp.publicKey) };
+    const kp = kemKeygen();
+    return kemBackend() === 'noble' ? { ...kp, prepared: kemPrepare(kp.publicKey) } : kp;
   });
 }
 
@@ -86,7 +89,7 @@ export function respond(self: Identity, fromId: Uint8Array, init: Uint8Array, ae
   let ct2: Uint8Array, ss2: Uint8Array;
   try {
     ss1 = self.decapsulate(ct1);
-    ({ cipherText: ct2, sharedSecret: ss2 } = timed('ML-KEM encaps, ephemeral key (one-shot)', () => ml_kem768.encapsulate(ephPk)));
+    ({ cipherText: ct2, sharedSecret: ss2 } = timed('ML-KEM encaps, ephemeral key (one-shot)', () => kemEncapsulate(ephPk)));
   } catch {
     return null;
   }
@@ -111,7 +114,7 @@ export function complete(self: Identity, pending: PendingInit, resp: Uint8Array,
   try {
     const eph = pending.ephemeral;
     const prepared = eph.prepared;
-    ss2 = timed('ML-KEM decaps, ephemeral key', () => prepared ? prepared.decapsulate(ct2, eph.secretKey) : ml_kem768.decapsulate(ct2, eph.secretKey));
+    ss2 = timed('ML-KEM decaps, ephemeral key', () => prepared ? prepared.decapsulate(ct2, eph.secretKey) : kemDecapsulate(ct2, eph.secretKey));
     ss3 = self.decapsulate(ct3);
   } catch {
     return null;

@@ -7,7 +7,7 @@
  *   serializedEncryptedData = base64(IV || ciphertext || tag), serializedCipherText = base64(KEM ciphertext).
  * It is confidential only: nothing in it says who sent it, and it can be replayed.
  */
-import { ml_kem768 } from '@noble/post-quantum/ml-kem.js';
+import { kemDecapsulate, kemEncapsulate, kemKeygen } from '../crypto/kem.js';
 import { concatBytes, randomBytes } from '../util/bytes.js';
 import { decodeBase64, encodeBase64 } from './base64.js';
 import { defaultAead, NONCE_LENGTH, TAG_LENGTH, type Aead } from '../crypto/aead.js';
@@ -25,7 +25,7 @@ export interface MlKemAesEnvelope {
 /** An ML-KEM-768 key pair for the IM protocol (what `publicKey`/`secretKey` in MessagingPeerConfig hold). */
 export function generateKeyPair(seed?: Uint8Array): { publicKey: Uint8Array; secretKey: Uint8Array } {
   if (seed !== undefined && (!(seed instanceof Uint8Array) || seed.length !== 64)) throw new RangeError('seed must be 64 bytes');
-  return ml_kem768.keygen(seed);
+  return kemKeygen(seed);
 }
 
 /** Seals `plaintext` to `recipientPublicKey`. */
@@ -33,7 +33,7 @@ export function sealMlKemAes(plaintext: Uint8Array, recipientPublicKey: Uint8Arr
   if (!(recipientPublicKey instanceof Uint8Array) || recipientPublicKey.length !== KEM_PUBLIC_KEY_LENGTH) {
     throw new RangeError('recipientPublicKey must be a 1184-byte ML-KEM-768 public key');
   }
-  const { cipherText, sharedSecret } = ml_kem768.encapsulate(recipientPublicKey);
+  const { cipherText, sharedSecret } = kemEncapsulate(recipientPublicKey);
   const iv = randomBytes(NONCE_LENGTH);
   const sealed = aead.seal(sharedSecret, iv, plaintext, EMPTY);
   return { algorithm: ML_KEM_AES, serializedCipherText: encodeBase64(cipherText), serializedEncryptedData: encodeBase64(concatBytes(iv, sealed)) };
@@ -48,7 +48,7 @@ export function openMlKemAes(env: unknown, secretKey: Uint8Array, aead: Aead = d
     const ct = decodeBase64(e.serializedCipherText);
     const data = decodeBase64(e.serializedEncryptedData);
     if (ct.length !== KEM_CIPHERTEXT_LENGTH || data.length < NONCE_LENGTH + TAG_LENGTH) return null;
-    const sharedSecret = ml_kem768.decapsulate(ct, secretKey);
+    const sharedSecret = kemDecapsulate(ct, secretKey);
     return aead.open(sharedSecret, data.subarray(0, NONCE_LENGTH), data.subarray(NONCE_LENGTH), EMPTY);
   } catch {
     return null;

@@ -15,7 +15,7 @@
  * are refused, so a recorded session cannot be replayed.
  */
 import { ml_dsa65 } from '@noble/post-quantum/ml-dsa.js';
-import { ml_kem768 } from '@noble/post-quantum/ml-kem.js';
+import { kemDecapsulate, kemEncapsulate } from '../crypto/kem.js';
 import { concatBytes, randomBytes, textEncoder } from '../util/bytes.js';
 import { decodeBase64, encodeBase64 } from './base64.js';
 import { defaultAead, TAG_LENGTH, type Aead } from '../crypto/aead.js';
@@ -158,7 +158,7 @@ export class SecureSessions {
     if (!s || s.seq >= MAX_SEQ || Date.now() - s.createdAt > MAX_SESSION_AGE_MS) {
       const sid = randomBytes(SID_LENGTH);
       const ts = Date.now();
-      const { cipherText, sharedSecret } = ml_kem768.encapsulate(recipientKemPk);
+      const { cipherText, sharedSecret } = kemEncapsulate(recipientKemPk);
       const signature = ml_dsa65.sign(signedInit(sid, ts, this.#self, to, cipherText, recipientKemPk), this.#dsaSecretKey);
       s = {
         sid, sidB64: encodeBase64(sid), key: hkdfSha256(sharedSecret, sid, 'relaymesh/im/v1', 32), aad: aadTemplate(sid, this.#self, to), seq: 0, createdAt: ts,
@@ -231,7 +231,7 @@ export class SecureSessions {
       if (!s) {
         if (this.#seen.has(e.sid)) throw relayError('ERR_REPLAY', `replayed session start from ${from}`, { from });
         let ss: Uint8Array;
-        try { ss = ml_kem768.decapsulate(kemCt, this.#kemSecretKey); } catch { throw relayError('ERR_DECRYPT_FAILED', 'decapsulation failed', { from }); }
+        try { ss = kemDecapsulate(kemCt, this.#kemSecretKey); } catch { throw relayError('ERR_DECRYPT_FAILED', 'decapsulation failed', { from }); }
         s = { key: hkdfSha256(ss, sid, 'relaymesh/im/v1', 32), aad: aadTemplate(sid, from, this.#self), window: new ReplayWindow() };
         this.#in.set(slot, s);
         this.#seen.set(e.sid, now + 2 * INIT_MAX_AGE_MS);

@@ -1,0 +1,100 @@
+/**
+ * ML-KEM-768 (FIPS 203) for the whole process, behind one small interface, so
+ * every caller (link handshakes, sessions, the IM envelopes) uses the same
+ * backend:
+ *
+ * - **liboqs** (kem-wasm.ts): mlkem-native compiled to WebAssembly, about 7x
+ *   noble's speed for KeyGen and Encaps and 3x for Decaps (bench/crypto.ts
+ *   prints both). Used wherever it loads: Node, unless `RELAYMESH_KEM=noble`.
+ * - **noble** (`@noble/post-quantum`): pure JS; the browser bundle, the fallback,
+ *   and every *seeded* KeyGen (an identity's key is derived from its `kemSeed`;
+ *   liboqs-js has no derandomized KeyGen), so a seed gives the same key pair
+ *   whichever backend runs.
+ *
+ * Both use FIPS 203's byte formats (public key 1184, secret key 2400,
+ * ciphertext 1088, shared secret 32), so keys, ciphertexts and shared secrets
+ * interoperate, implicit rejection included (test/crypto/kem.test.ts checks
+ * that against noble). Both throw on a malformed key or ciphertext (wrong
+ * length, a public key failing the modulus check of FIPS 203 §7.2).
+ */
+import { ml_kem768, type KEMPrepared } from '@noble/post-quantum/ml-kem.js';
+import { wasmKem, type WasmKem } from './kem-wasm.js';
+
+export type KemBackendName = 'liboqs' | 'noble';
+
+export interface KemKeyPair { publicKey: Uint8Array; secretKey: Uint8Array }
+export interface Encapsulation { cipherText: Uint8Array; sharedSecret: Uint8Array }
+
+/**
+ * A public key ready for repeated use. With noble the matrix Â is expanded
+ * once (about half of an Encaps or Decaps); liboqs needs no preparation.
+ */
+export interface PreparedKemKey {
+  encapsulate(): Encapsulation;
+  /** Decaps with the secret key that belongs to this public key. */
+  decapsulate(cipherText: Uint8Array, secretKey: Uint8Array): Uint8Array;
+  /** Wipes what the preparation holds. */
+  clean(): void;
+}
+
+let active: WasmKem | null = wasmKem;
+
+/**
+ * liboqs-js accepts only objects whose constructor is named Uint8Array, so a
+ * Buffer (a Uint8Array subclass, which ws hands out) is passed as a plain view
+ * of the same bytes (no copy). Anything else is left for it to refuse.
+ */
+function plain(bytes: Uint8Array): Uint8Array {
+  return bytes instanceof Uint8Array && bytes.constructor !== Uint8Array
+    ? new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength) : bytes;
+}
+
+/** The backend in use in this thread. */
+export function kemBackend(): KemBackendName {
+  return active ? 'liboqs' : 'noble';
+}
+
+/**
+ * Switches the backend (benchmarks and tests compare the two in one process).
+ * Throws if liboqs is asked for and did not load.
+ */
+export function useKemBackend(name: KemBackendName): void {
+  if (name === 'liboqs' && !wasmKem) throw new Error('the liboqs ML-KEM backend is not loaded in this process');
+  active = name === 'liboqs' ? wasmKem : null;
+}
+
+/** ML-KEM.KeyGen: random, or from a 64-byte seed (d || z; always noble, so a seed maps to one key pair). */
+export function kemKeygen(seed?: Uint8Array): KemKeyPair {
+  if (seed !== undefined || !active) return ml_kem768.keygen(seed);
+  return active.generateKeyPair();
+}
+
+/** ML-KEM.Encaps to `publicKey`. */
+export function kemEncapsulate(publicKey: Uint8Array): Encapsulation {
+  if (!active) return ml_kem768.encapsulate(publicKey);
+  const { ciphertext, sharedSecret } = active.encapsulate(plain(publicKey));
+  return { cipherText: ciphertext, sharedSecret };
+}
+
+/** ML-KEM.Decaps; a ciphertext that was not made for this key gives the implicit-rejection secret. */
+export function kemDecapsulate(cipherText: Uint8Array, secretKey: Uint8Array): Uint8Array {
+  return active ? active.decapsulate(plain(cipherText), plain(secretKey)) : ml_kem768.decapsulate(cipherText, secretKey);
+}
+
+/**
+ * `publicKey` prepared for repeated Encaps/Decaps, with the backend in use now.
+ * noble validates the key here; liboqs validates it in every Encaps (both throw).
+ */
+export function kemPrepare(publicKey: Uint8Array): PreparedKemKey {
+  if (!active) return ml_kem768.prepare(publicKey) as KEMPrepared;
+  const backend = active;
+  const key = plain(publicKey);
+  return {
+    encapsulate: () => {
+      const { ciphertext, sharedSecret } = backend.encapsulate(key);
+      return { cipherText: ciphertext, sharedSecret };
+    },
+    decapsulate: (cipherText, secretKey) => backend.decapsulate(plain(cipherText), plain(secretKey)),
+    clean: () => {},
+  };
+}

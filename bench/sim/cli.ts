@@ -8,6 +8,7 @@
  * b (the real routing code in virtual time, no crypto, no sockets), c (real
  * code and crypto in child processes on real WebSockets over 127.0.0.1).
  */
+import { kemReady } from '../../src/crypto/kem.js';
 import { parseArgs } from 'node:util';
 import { cpus } from 'node:os';
 import { writeFileSync } from 'node:fs';
@@ -43,7 +44,7 @@ const num = (k: keyof typeof values, min: number, max: number): number => {
 };
 
 const machine = `${cpus()[0]?.model ?? 'unknown CPU'} × ${cpus().length}, Node ${process.version}`;
-console.log(`relaymesh simulator: level ${values.level}, ${machine}`);
+console.log(`relaymesh simulator: level ${values.level}, ${machine}, ML-KEM ${await kemReady()}`);
 if (!['a', 'b', 'c'].includes(values.level!)) throw new RangeError(`--level must be a, b or c, got ${values.level}`);
 const t0 = Date.now();
 const log = values.quiet ? undefined : (l: string) => console.log(`  [${((Date.now() - t0) / 1000).toFixed(0)} s] ${l}`);

@@ -9,6 +9,7 @@
 import { PeerRelay, MemoryNetwork } from '../../src/index.js';
 import type { PeerRelayOptions } from '../../src/peer-relay.js';
 import { ThreadNetwork } from '../../src/transport/thread-network.js';
+import { kemReady } from '../../src/crypto/kem.js';
 import { Identity } from '../../src/crypto/identity.js';
 import { toHex } from '../../src/util/bytes.js';
 import { CloseReason, FrameType } from '../../src/wire/frames.js';
@@ -115,6 +116,7 @@ export class Shard {
    * threaded run a bootstrap URL in another thread is first waited for until its listener is announced.
    */
   async create(list: [string, string[]][]): Promise<number[]> {
+    await kemReady(); // this thread's liboqs ML-KEM has loaded (or failed to) before any handshake
     const net = this.net;
     if (net instanceof ThreadNetwork) {
       // Nodes of this list bootstrapping to earlier ones of it: those listen here as they are created.

@@ -98,10 +98,12 @@ export class PublicIdentity {
 
   /**
    * The KEM public key prepared once (noble: FIPS 203 matrix Â expanded, so later
-   * operations are cheaper; liboqs: nothing to expand), with the backend in use then.
+   * operations are cheaper; liboqs: nothing to expand).
    */
   prepared(): PreparedKemKey {
-    this.#prepared ??= timed(kemBackend() === 'noble' ? 'ML-KEM key expansion (prepare)' : 'ML-KEM prepare (liboqs: none)', () => kemPrepare(this.kemPublicKey));
+    // noble expands Â here (a step of its own in traces); liboqs has nothing to expand.
+    this.#prepared ??= kemBackend() === 'noble' ? timed('ML-KEM key expansion (prepare)', () => kemPrepare(this.kemPublicKey))
+      : kemPrepare(this.kemPublicKey);
     return this.#prepared;
   }
 

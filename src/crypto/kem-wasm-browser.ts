@@ -2,4 +2,5 @@
 import type { WasmKem } from './kem-wasm.js';
 
 export type { WasmKem };
-export const wasmKem: WasmKem | null = null;
+export function loadWasmKem(): Promise<WasmKem | null> { return Promise.resolve(null); }
+export function wasmKem(): WasmKem | null { return null; }

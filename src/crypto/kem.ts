@@ -4,8 +4,9 @@
  * backend:
  *
  * - **liboqs** (kem-wasm.ts): mlkem-native compiled to WebAssembly, about 7x
- *   noble's speed for KeyGen and Encaps and 3x for Decaps (bench/crypto.ts
- *   prints both). Used wherever it loads: Node, unless `RELAYMESH_KEM=noble`.
+ *   noble's speed for KeyGen and Encaps and 3x for Decaps. Used wherever it
+ *   loads (Node, unless `RELAYMESH_KEM=noble`), from some tens of ms after the
+ *   first ML-KEM operation (or `kemReady()`) started loading it; noble until then.
  * - **noble** (`@noble/post-quantum`): pure JS; the browser bundle, the fallback,
  *   and every *seeded* KeyGen (an identity's key is derived from its `kemSeed`;
  *   liboqs-js has no derandomized KeyGen), so a seed gives the same key pair
@@ -18,7 +19,7 @@
  * length, a public key failing the modulus check of FIPS 203 §7.2).
  */
 import { ml_kem768, type KEMPrepared } from '@noble/post-quantum/ml-kem.js';
-import { wasmKem, type WasmKem } from './kem-wasm.js';
+import { loadWasmKem, wasmKem, type WasmKem } from './kem-wasm.js';
 
 export type KemBackendName = 'liboqs' | 'noble';
 
@@ -37,7 +38,12 @@ export interface PreparedKemKey {
   clean(): void;
 }
 
-let active: WasmKem | null = wasmKem;
+let forced: KemBackendName | null = null;
+
+/** liboqs if it has loaded and noble is not forced; null: noble. */
+function current(): WasmKem | null {
+  return forced === 'noble' ? null : wasmKem();
+}
 
 /**
  * liboqs-js accepts only objects whose constructor is named Uint8Array, so a
@@ -49,52 +55,72 @@ function plain(bytes: Uint8Array): Uint8Array {
     ? new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength) : bytes;
 }
 
-/** The backend in use in this thread. */
+/** The backend in use in this thread now. */
 export function kemBackend(): KemBackendName {
-  return active ? 'liboqs' : 'noble';
+  return current() ? 'liboqs' : 'noble';
 }
 
 /**
- * Switches the backend (benchmarks and tests compare the two in one process).
- * Throws if liboqs is asked for and did not load.
+ * Starts loading liboqs if nothing did yet and settles once it has loaded or
+ * failed to, with the backend then in use. Operations before that run on noble.
  */
-export function useKemBackend(name: KemBackendName): void {
-  if (name === 'liboqs' && !wasmKem) throw new Error('the liboqs ML-KEM backend is not loaded in this process');
-  active = name === 'liboqs' ? wasmKem : null;
+export async function kemReady(): Promise<KemBackendName> {
+  await loadWasmKem();
+  return kemBackend();
+}
+
+/**
+ * Switches the backend (benchmarks and tests compare the two in one process);
+ * null: back to the default (liboqs once loaded). Throws if liboqs is asked
+ * for and has not loaded.
+ */
+export function useKemBackend(name: KemBackendName | null): void {
+  if (name === 'liboqs' && !wasmKem()) throw new Error('the liboqs ML-KEM backend is not loaded in this process');
+  forced = name;
 }
 
 /** ML-KEM.KeyGen: random, or from a 64-byte seed (d || z; always noble, so a seed maps to one key pair). */
 export function kemKeygen(seed?: Uint8Array): KemKeyPair {
-  if (seed !== undefined || !active) return ml_kem768.keygen(seed);
-  return active.generateKeyPair();
+  const backend = current(); // also starts loading liboqs: an identity is made before any other KEM work
+  return backend && seed === undefined ? backend.generateKeyPair() : ml_kem768.keygen(seed);
 }
 
 /** ML-KEM.Encaps to `publicKey`. */
 export function kemEncapsulate(publicKey: Uint8Array): Encapsulation {
-  if (!active) return ml_kem768.encapsulate(publicKey);
-  const { ciphertext, sharedSecret } = active.encapsulate(plain(publicKey));
+  const backend = current();
+  if (!backend) return ml_kem768.encapsulate(publicKey);
+  const { ciphertext, sharedSecret } = backend.encapsulate(plain(publicKey));
   return { cipherText: ciphertext, sharedSecret };
 }
 
 /** ML-KEM.Decaps; a ciphertext that was not made for this key gives the implicit-rejection secret. */
 export function kemDecapsulate(cipherText: Uint8Array, secretKey: Uint8Array): Uint8Array {
-  return active ? active.decapsulate(plain(cipherText), plain(secretKey)) : ml_kem768.decapsulate(cipherText, secretKey);
+  const backend = current();
+  return backend ? backend.decapsulate(plain(cipherText), plain(secretKey)) : ml_kem768.decapsulate(cipherText, secretKey);
 }
 
 /**
- * `publicKey` prepared for repeated Encaps/Decaps, with the backend in use now.
- * noble validates the key here; liboqs validates it in every Encaps (both throw).
+ * `publicKey` prepared for repeated Encaps/Decaps. Each call runs on the backend
+ * in use at that moment; noble's expansion of Â is made the first time noble
+ * runs (now, if noble is in use: it validates the key, as liboqs does in every
+ * Encaps; both throw).
  */
 export function kemPrepare(publicKey: Uint8Array): PreparedKemKey {
-  if (!active) return ml_kem768.prepare(publicKey) as KEMPrepared;
-  const backend = active;
+  let noble: KEMPrepared | null = null;
+  const expanded = (): KEMPrepared => (noble ??= ml_kem768.prepare(publicKey));
+  if (!current()) expanded();
   const key = plain(publicKey);
   return {
     encapsulate: () => {
+      const backend = current();
+      if (!backend) return expanded().encapsulate();
       const { ciphertext, sharedSecret } = backend.encapsulate(key);
       return { cipherText: ciphertext, sharedSecret };
     },
-    decapsulate: (cipherText, secretKey) => backend.decapsulate(plain(cipherText), plain(secretKey)),
-    clean: () => {},
+    decapsulate: (cipherText, secretKey) => {
+      const backend = current();
+      return backend ? backend.decapsulate(plain(cipherText), plain(secretKey)) : expanded().decapsulate(cipherText, secretKey);
+    },
+    clean: () => noble?.clean(),
   };
 }

@@ -1,15 +1,34 @@
 import test from 'tape';
 import fc from 'fast-check';
 import { ml_kem768 } from '@noble/post-quantum/ml-kem.js';
-import { kemBackend, kemDecapsulate, kemEncapsulate, kemKeygen, kemPrepare, useKemBackend } from '../../src/crypto/kem.js';
+import { kemBackend, kemDecapsulate, kemEncapsulate, kemKeygen, kemPrepare, kemReady, useKemBackend } from '../../src/crypto/kem.js';
 import { Identity } from '../../src/crypto/identity.js';
 import { complete, createInit, respond } from '../../src/crypto/session.js';
 import { equalBytes } from '../../src/util/bytes.js';
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
 
-test('in Node the liboqs WebAssembly backend is the one in use', (t) => {
-  t.equal(kemBackend(), 'liboqs', 'liboqs loaded (RELAYMESH_KEM unset)');
+test('in Node the liboqs WebAssembly backend is in use once loaded; noble before that', async (t) => {
+  t.equal(kemBackend(), 'noble', 'noble at first (this call starts loading liboqs)');
+  const early = kemKeygen();
+  t.equal(await kemReady(), 'liboqs', 'liboqs loaded (RELAYMESH_KEM unset)');
+  t.equal(kemBackend(), 'liboqs', 'and in use');
+  const { cipherText, sharedSecret } = ml_kem768.encapsulate(early.publicKey);
+  t.ok(equalBytes(kemDecapsulate(cipherText, early.secretKey), sharedSecret), 'a key pair made before the load works after it');
+});
+
+test('a key prepared while noble ran uses liboqs once it is in use (an early identity is not left on noble)', (t) => {
+  useKemBackend('noble');
+  const keys = ml_kem768.keygen();
+  const prepared = kemPrepare(keys.publicKey);
+  const badSecret = keys.secretKey.slice();
+  badSecret[2000] ^= 1; // the embedded public key no longer matches: each backend refuses it in its own words
+  const ct = ml_kem768.encapsulate(keys.publicKey).cipherText;
+  t.throws(() => prepared.decapsulate(ct, badSecret), /does not match prepared publicKey/, 'noble\'s prepared form refuses it');
+  useKemBackend('liboqs');
+  t.throws(() => prepared.decapsulate(ct, badSecret), /decaps failed/, 'after the switch, liboqs does (same prepared object)');
+  const { cipherText, sharedSecret } = prepared.encapsulate();
+  t.ok(equalBytes(prepared.decapsulate(cipherText, keys.secretKey), sharedSecret), 'Encaps and Decaps agree');
   t.end();
 });
 

@@ -5,7 +5,7 @@
 // Node-only files are swapped for browser stand-ins, so no Node built-in
 // leaks into the bundle; esbuild fails the build if one is still imported:
 //   src/crypto/native.ts     -> src/crypto/native-browser.ts (noble does all crypto)
-//   src/crypto/kem-wasm.ts   -> src/crypto/kem-wasm-browser.ts (noble's ML-KEM, no liboqs WebAssembly)
+//   src/crypto/pq-wasm.ts    -> src/crypto/pq-wasm-browser.ts (noble's ML-KEM and ML-DSA, no liboqs WebAssembly)
 //   src/transport/ws-impl.ts -> src/transport/ws-impl-browser.ts (the browser's WebSocket)
 //   src/transport/listener.ts     -> browser/listener-stub.ts (no port in a browser)
 //   socket/dgram-base.ts     -> socket/dgram-base-browser.ts (no node:dgram to inherit from)
@@ -27,7 +27,7 @@ const quiet = process.argv.includes('--quiet');
 
 const ALIASES = new Map([
   [join(root, 'src/crypto/native.ts'), join(root, 'src/crypto/native-browser.ts')],
-  [join(root, 'src/crypto/kem-wasm.ts'), join(root, 'src/crypto/kem-wasm-browser.ts')],
+  [join(root, 'src/crypto/pq-wasm.ts'), join(root, 'src/crypto/pq-wasm-browser.ts')],
   [join(root, 'src/transport/ws-impl.ts'), join(root, 'src/transport/ws-impl-browser.ts')],
   [join(root, 'src/transport/listener.ts'), join(root, 'browser/listener-stub.ts')],
   [join(root, 'socket/dgram-base.ts'), join(root, 'socket/dgram-base-browser.ts')],

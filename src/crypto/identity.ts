@@ -4,7 +4,7 @@
  * SHA-256("relaymesh/id/v1" || dsaPublicKey || kemPublicKey)[0..20], so an id is
  * self-certifying: anyone holding the public keys can check them against it.
  */
-import { ml_dsa65 } from '@noble/post-quantum/ml-dsa.js';
+import { dsaKeygen, dsaSign, dsaVerify } from './dsa.js';
 import { kemBackend, kemEncapsulate, kemKeygen, kemPrepare, type Encapsulation, type PreparedKemKey } from './kem.js';
 import { equalBytes, fromBase64, fromHex, randomBytes, toBase64, toBuffer, toHex } from '../util/bytes.js';
 import { label, sha256 } from './hash.js';
@@ -110,7 +110,7 @@ export class PublicIdentity {
   /** ML-DSA.Verify (FIPS 204 §5.3); false for any malformed input. */
   verify(signature: Uint8Array, message: Uint8Array): boolean {
     try {
-      return timed('ML-DSA verify', () => ml_dsa65.verify(signature, message, this.dsaPublicKey));
+      return timed('ML-DSA verify', () => dsaVerify(signature, message, this.dsaPublicKey));
     } catch {
       return false;
     }
@@ -141,7 +141,7 @@ export class Identity extends PublicIdentity {
   constructor(dsaSeed: Uint8Array, kemSeed: Uint8Array) {
     if (!(dsaSeed instanceof Uint8Array) || dsaSeed.length !== DSA_SEED_LENGTH) throw new RangeError('dsaSeed must be 32 bytes');
     if (!(kemSeed instanceof Uint8Array) || kemSeed.length !== KEM_SEED_LENGTH) throw new RangeError('kemSeed must be 64 bytes');
-    const dsa = ml_dsa65.keygen(dsaSeed);
+    const dsa = dsaKeygen(dsaSeed);
     const kem = kemKeygen(kemSeed);
     super(dsa.publicKey, kem.publicKey);
     this.#dsaSeed = dsaSeed.slice();
@@ -180,7 +180,7 @@ export class Identity extends PublicIdentity {
 
   /** ML-DSA.Sign (FIPS 204 §5.2), hedged (randomized). */
   sign(message: Uint8Array): Uint8Array {
-    return timed('ML-DSA sign', () => ml_dsa65.sign(message, this.#dsaSecretKey));
+    return timed('ML-DSA sign', () => dsaSign(message, this.#dsaSecretKey));
   }
 
   /** The id as a Buffer in Node (the peer-relay API's type). */

@@ -3,9 +3,9 @@
  * every caller (link handshakes, sessions, the IM envelopes) uses the same
  * backend:
  *
- * - **liboqs** (kem-wasm.ts): mlkem-native compiled to WebAssembly, about 7x
+ * - **liboqs** (pq-wasm.ts): mlkem-native compiled to WebAssembly, about 7x
  *   noble's speed for KeyGen and Encaps and 3x for Decaps. Used wherever it
- *   loads (Node, unless `RELAYMESH_KEM=noble`), from some tens of ms after the
+ *   loads (Node, unless `RELAYMESH_PQ=noble`), from some tens of ms after the
  *   first ML-KEM operation (or `kemReady()`) started loading it; noble until then.
  * - **noble** (`@noble/post-quantum`): pure JS; the browser bundle, the fallback,
  *   and every *seeded* KeyGen (an identity's key is derived from its `kemSeed`;
@@ -19,7 +19,7 @@
  * length, a public key failing the modulus check of FIPS 203 §7.2).
  */
 import { ml_kem768, type KEMPrepared } from '@noble/post-quantum/ml-kem.js';
-import { loadWasmKem, wasmKem, type WasmKem } from './kem-wasm.js';
+import { loadWasm, plain, wasmKem, type WasmKem } from './pq-wasm.js';
 
 export type KemBackendName = 'liboqs' | 'noble';
 
@@ -45,16 +45,6 @@ function current(): WasmKem | null {
   return forced === 'noble' ? null : wasmKem();
 }
 
-/**
- * liboqs-js accepts only objects whose constructor is named Uint8Array, so a
- * Buffer (a Uint8Array subclass, which ws hands out) is passed as a plain view
- * of the same bytes (no copy). Anything else is left for it to refuse.
- */
-function plain(bytes: Uint8Array): Uint8Array {
-  return bytes instanceof Uint8Array && bytes.constructor !== Uint8Array
-    ? new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength) : bytes;
-}
-
 /** The backend in use in this thread now. */
 export function kemBackend(): KemBackendName {
   return current() ? 'liboqs' : 'noble';
@@ -65,7 +55,7 @@ export function kemBackend(): KemBackendName {
  * failed to, with the backend then in use. Operations before that run on noble.
  */
 export async function kemReady(): Promise<KemBackendName> {
-  await loadWasmKem();
+  await loadWasm();
   return kemBackend();
 }
 

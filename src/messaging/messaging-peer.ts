@@ -8,7 +8,7 @@
  * use the authenticated `relaymesh-im-v1` envelope; keys are pinned on first use.
  */
 import debugFactory from 'debug';
-import { ml_dsa65 } from '@noble/post-quantum/ml-dsa.js';
+import { dsaKeygen, dsaSign } from '../crypto/dsa.js';
 import { randomBytes, textDecoder } from '../util/bytes.js';
 import { encodeBase64 } from './base64.js';
 import { KEM_PUBLIC_KEY_LENGTH } from '../crypto/identity.js';
@@ -80,10 +80,10 @@ export class MessagingPeer {
     if (config.secretKey !== undefined && !(config.secretKey instanceof Uint8Array)) throw new TypeError('config.secretKey must be a Uint8Array');
     if (config.signingSeed !== undefined && (!(config.signingSeed instanceof Uint8Array) || config.signingSeed.length !== 32)) throw new TypeError('config.signingSeed must be 32 bytes');
     this.config = { ...config };
-    this.#dsa = ml_dsa65.keygen(config.signingSeed ?? randomBytes(32));
+    this.#dsa = dsaKeygen(config.signingSeed ?? randomBytes(32));
     this.#proof = {
       algorithm: 'ml-dsa',
-      serializedSignedData: encodeBase64(ml_dsa65.sign(config.publicKey, this.#dsa.secretKey)),
+      serializedSignedData: encodeBase64(dsaSign(config.publicKey, this.#dsa.secretKey)),
       serializedPublicKey: encodeBase64(this.#dsa.publicKey),
       serializedMessage: encodeBase64(config.publicKey),
     };
@@ -210,7 +210,7 @@ export class MessagingPeer {
     // The fresh proof (signed now, time strictly increasing) lets this client take its id over on another
     // node, and keeps a recording of an older registration from doing so (PROTOCOL.md §11 "Takeover").
     const ts = this.#lastTs = Math.max(Date.now(), this.#lastTs + 1);
-    const fresh = { ts, sig: encodeBase64(ml_dsa65.sign(registrationMessage(this.config.clientId, ts), this.#dsa.secretKey)) };
+    const fresh = { ts, sig: encodeBase64(dsaSign(registrationMessage(this.config.clientId, ts), this.#dsa.secretKey)) };
     return {
       type: 'register',
       payload: { clientId: this.config.clientId, publicKey: Array.from(this.config.publicKey), verification: this.#proof, fresh, capabilities: [RELAYMESH_IM, PRESENCE_BATCH, ACK_BATCH, BINARY_FRAMES] },

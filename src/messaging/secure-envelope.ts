@@ -14,7 +14,7 @@
  * (sliding window); inits older than INIT_MAX_AGE_MS, or whose sid was seen,
  * are refused, so a recorded session cannot be replayed.
  */
-import { ml_dsa65 } from '@noble/post-quantum/ml-dsa.js';
+import { dsaSign, dsaVerify } from '../crypto/dsa.js';
 import { kemDecapsulate, kemEncapsulate } from '../crypto/kem.js';
 import { concatBytes, randomBytes, textEncoder } from '../util/bytes.js';
 import { decodeBase64, encodeBase64 } from './base64.js';
@@ -159,7 +159,7 @@ export class SecureSessions {
       const sid = randomBytes(SID_LENGTH);
       const ts = Date.now();
       const { cipherText, sharedSecret } = kemEncapsulate(recipientKemPk);
-      const signature = ml_dsa65.sign(signedInit(sid, ts, this.#self, to, cipherText, recipientKemPk), this.#dsaSecretKey);
+      const signature = dsaSign(signedInit(sid, ts, this.#self, to, cipherText, recipientKemPk), this.#dsaSecretKey);
       s = {
         sid, sidB64: encodeBase64(sid), key: hkdfSha256(sharedSecret, sid, 'relaymesh/im/v1', 32), aad: aadTemplate(sid, this.#self, to), seq: 0, createdAt: ts,
         init: { ts, serializedCipherText: encodeBase64(cipherText), serializedSignature: encodeBase64(signature) },
@@ -223,7 +223,7 @@ export class SecureSessions {
       const signingKey = await signingKeyOf(from);
       let ok = false;
       try {
-        ok = ml_dsa65.verify(sig, signedInit(sid, e.ts as number, from, this.#self, kemCt, this.#kemPublicKey), signingKey);
+        ok = dsaVerify(sig, signedInit(sid, e.ts as number, from, this.#self, kemCt, this.#kemPublicKey), signingKey);
       } catch { ok = false; }
       if (!ok) throw relayError('ERR_INVALID_PROOF', `session start from ${from} is not signed by its pinned key`, { from });
       // Another message of the same session may have set it up while we awaited the key.

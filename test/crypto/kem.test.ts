@@ -11,7 +11,7 @@ const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
 test('in Node the liboqs WebAssembly backend is in use once loaded; noble before that', async (t) => {
   t.equal(kemBackend(), 'noble', 'noble at first (this call starts loading liboqs)');
   const early = kemKeygen();
-  t.equal(await kemReady(), 'liboqs', 'liboqs loaded (RELAYMESH_KEM unset)');
+  t.equal(await kemReady(), 'liboqs', 'liboqs loaded (RELAYMESH_PQ unset)');
   t.equal(kemBackend(), 'liboqs', 'and in use');
   const { cipherText, sharedSecret } = ml_kem768.encapsulate(early.publicKey);
   t.ok(equalBytes(kemDecapsulate(cipherText, early.secretKey), sharedSecret), 'a key pair made before the load works after it');

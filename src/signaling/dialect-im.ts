@@ -15,7 +15,7 @@ import type { RelayError } from '../util/errors.js';
 import { fastStringify } from './fast-json.js';
 import { type ClientEvent, type ClientSink, type RegistrationProof, type SignalingCore } from './core.js';
 import { ACK_BATCH } from './types.js';
-import { BINARY_FRAMES, KIND_SINGLE, RecordMessage, deliveredFrame, parseClientFrame, recordEnvelopeJson } from './im-binary.js';
+import { BINARY_FRAMES, KIND_SINGLE, RecordMessage, parseClientFrame, recordEnvelopeJson } from './im-binary.js';
 import { JsonSocket, type BadFrame } from './json-socket.js';
 import { errorTypeOf } from './wire-errors.js';
 
@@ -110,7 +110,7 @@ export class ImSession implements ClientSink {
 
   /** A binary record: as it came to a client that reads them, else a single one as the JSON envelope. */
   #sendRecord(fromId: string, m: RecordMessage): void {
-    if (this.#binary) return this.#pushFrame(deliveredFrame(m.kind, fromId, m.record));
+    if (this.#binary) return this.#pushFrame(m.frameFor(fromId));
     if (m.kind !== KIND_SINGLE) return debug('batch record for %s, which does not read them, dropped', fromId);
     this.#pushFrame(`{"type":"message","payload":{"message":${recordEnvelopeJson(m.record)},"fromId":${JSON.stringify(fromId)}}}`);
   }
@@ -224,7 +224,7 @@ export class ImSession implements ClientSink {
     }
     const id = f.id === '' ? undefined : f.id;
     try {
-      this.#core.relayRecord(this, f.to, new RecordMessage(f.kind, f.record));
+      this.#core.relayRecord(this, f.to, new RecordMessage(f.kind, f.record, f.record.byteOffset - data.byteOffset));
     } catch (err) {
       this.#answerNow(failure(err as RelayError, id));
       return true;

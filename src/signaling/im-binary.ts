@@ -143,7 +143,31 @@ export function splitBatch(pt: Uint8Array): Uint8Array[] | null {
  * envelope. As JSON (a mesh `nf` that sends it back) it is `{"$rec": kind, "r": base64}` (revive()).
  */
 export class RecordMessage {
-  constructor(readonly kind: number, readonly record: Uint8Array) {}
+  /**
+   * `room`: bytes just before `record` in its buffer that nothing reads any more (the client frame's header),
+   * so the first frame written for a recipient puts its header there instead of copying the record.
+   */
+  #room: number;
+  constructor(readonly kind: number, readonly record: Uint8Array, room = 0) { this.#room = room; }
+
+  /**
+   * The frame a node writes to a recipient that reads binary records (deliveredFrame's bytes). The first one
+   * is written in place in front of the record when its header fits the room there (no copy of the record);
+   * any other is a copy, so a frame already handed to a socket is never written again.
+   */
+  frameFor(from: string): Uint8Array {
+    const fromBytes = textEncoder.encode(from);
+    const head = 3 + fromBytes.length;
+    const r = this.record;
+    if (head > this.#room) return deliveredFrame(this.kind, from, r);
+    this.#room = 0;
+    const out = new Uint8Array(r.buffer, r.byteOffset - head, head + r.length);
+    out[0] = this.kind;
+    out[1] = fromBytes.length >> 8;
+    out[2] = fromBytes.length & 0xff;
+    out.set(fromBytes, 3);
+    return out;
+  }
 
   toJSON(): { $rec: number; r: string } { return { $rec: this.kind, r: toBase64(this.record) }; }
 

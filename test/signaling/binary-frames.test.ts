@@ -3,7 +3,7 @@ import { startNode, urlOf, FAST } from '../helpers/testnet.js';
 import { rawSocket } from '../helpers/messaging.js';
 import { imRegisterFrame } from '../helpers/im-register.js';
 import { ACK_BATCH } from '../../src/signaling/types.js';
-import { BINARY_FRAMES, KIND_BATCH, KIND_SINGLE, clientFrame, parseDeliveredFrame } from '../../src/signaling/im-binary.js';
+import { BINARY_FRAMES, KIND_BATCH, KIND_SINGLE, RecordMessage, clientFrame, deliveredFrame, parseDeliveredFrame } from '../../src/signaling/im-binary.js';
 
 type Raw = Awaited<ReturnType<typeof rawSocket>>;
 
@@ -89,4 +89,42 @@ test('malformed binary frames and unknown targets are answered with an error, an
   t.deepEqual([nf.type, nf.id, nf.payload.errorType], ['error', 'm2', 'PEER_NOT_FOUND'], 'an unknown target: PEER_NOT_FOUND with the id');
   alice.s.send({ type: 'discover', id: 'd1', payload: {} });
   t.equal((await alice.s.next()).id, 'd1', 'still answered');
+});
+
+/** True if `a` lies inside the memory of `b`. */
+const inside = (a: Uint8Array, b: Uint8Array) => a.buffer === b.buffer && a.byteOffset >= b.byteOffset && a.byteOffset + a.length <= b.byteOffset + b.length;
+
+test('a record is delivered with its header written in front of it when that fits, else copied; a frame once written is not changed', (t) => {
+  const rec = record(3, 8, Uint8Array.from({ length: 50 }, (_, i) => i * 3));
+  const wire = frameOf(KIND_BATCH, 'm12', 'bob', rec); // 4 + 3 + 3 bytes of header before the record
+  const offset = wire.length - rec.length;
+  const m = new RecordMessage(KIND_BATCH, wire.subarray(offset), offset);
+  const first = m.frameFor('al'); // 3 + 2 bytes: fits
+  t.ok(inside(first, wire), 'the first frame is the received buffer (no copy)');
+  t.deepEqual([...first], [...deliveredFrame(KIND_BATCH, 'al', rec)], 'and reads as the delivered frame');
+  const second = m.frameFor('al');
+  t.notOk(inside(second, wire), 'a second frame is a copy');
+  t.deepEqual([...first], [...deliveredFrame(KIND_BATCH, 'al', rec)], 'the first one is unchanged by it');
+  const tight = new RecordMessage(KIND_BATCH, wire.subarray(offset), offset);
+  const long = tight.frameFor('a-sender-with-a-longer-id');
+  t.notOk(inside(long, wire), 'a header longer than the room is a copy');
+  t.deepEqual([...long], [...deliveredFrame(KIND_BATCH, 'a-sender-with-a-longer-id', rec)], 'with the right bytes');
+  t.deepEqual([...wire.subarray(offset)], [...rec], 'the record itself is never written');
+  t.end();
+});
+
+test('records from senders with short and long ids reach a reader intact through one node', async (t) => {
+  const node = await startNode(t, { port: 0, ...FAST });
+  const bob = await registered(t, urlOf(node), 'bob', [BINARY_FRAMES]);
+  const short = await registered(t, urlOf(node), 'a', [BINARY_FRAMES, ACK_BATCH]);
+  const longId = `alice-${'x'.repeat(80)}`;
+  const long = await registered(t, urlOf(node), longId, [BINARY_FRAMES, ACK_BATCH]);
+  for (const [s, from, sid] of [[short, 'a', 1], [long, longId, 2]] as const) {
+    const rec = record(sid, 1, Uint8Array.from({ length: 300 }, (_, i) => (i * 7 + sid) & 0xff));
+    s.s.ws.send(frameOf(KIND_SINGLE, 'm1', 'bob', rec), { binary: true });
+    t.equal((await s.s.next()).type, 'message_ack', `${from.slice(0, 8)}: acknowledged`);
+    const f = parseDeliveredFrame(new Uint8Array((await bob.s.next()).binary));
+    t.deepEqual([f?.kind, f?.from], [KIND_SINGLE, from], `${from.slice(0, 8)}: bob gets a single record from it`);
+    t.deepEqual([...(f?.record ?? [])], [...rec], `${from.slice(0, 8)}: the record byte for byte`);
+  }
 });

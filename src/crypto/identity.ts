@@ -37,25 +37,35 @@ export class PublicIdentity {
   #prepared: PreparedKemKey | null = null;
   #spare: Encapsulation | null = null;
 
-  constructor(dsaPublicKey: Uint8Array, kemPublicKey: Uint8Array, id?: Uint8Array) {
+  constructor(dsaPublicKey: Uint8Array, kemPublicKey: Uint8Array, id?: Uint8Array, idHex?: string) {
     if (dsaPublicKey.length !== DSA_PUBLIC_KEY_LENGTH) throw new RangeError('dsaPublicKey must be 1952 bytes');
     if (kemPublicKey.length !== KEM_PUBLIC_KEY_LENGTH) throw new RangeError('kemPublicKey must be 1184 bytes');
     this.dsaPublicKey = dsaPublicKey;
     this.kemPublicKey = kemPublicKey;
     this.id = id ?? deriveId(dsaPublicKey, kemPublicKey);
-    this.idHex = toHex(this.id);
+    this.idHex = idHex ?? toHex(this.id);
   }
 
-  /** Parses dsaPk || kemPk and returns null unless they hash to `expectedId`. */
+  /**
+   * Parses dsaPk || kemPk and returns null unless they hash to `expectedId`.
+   * The keys of one identity are held once per process (see `interned` below):
+   * bytes equal to keys already checked against `expectedId` give that same
+   * object, with no copy and no hash.
+   */
   static fromKeys(keys: Uint8Array, expectedId?: Uint8Array): PublicIdentity | null {
     if (keys.length !== PUBLIC_KEYS_LENGTH) return null;
+    if (expectedId) {
+      const held = lookUp(toHex(expectedId), keys);
+      if (held) return held;
+    }
     // One copy (the caller's bytes are often a view into a larger frame), two views into it.
     const copy = keys.slice();
     const dsa = copy.subarray(0, DSA_PUBLIC_KEY_LENGTH);
     const kem = copy.subarray(DSA_PUBLIC_KEY_LENGTH);
     const id = timed('id check (SHA-256 of the keys)', () => deriveId(dsa, kem));
     if (expectedId && !equalBytes(id, expectedId)) return null;
-    return new PublicIdentity(dsa, kem, id);
+    const hex = toHex(id);
+    return (expectedId ? null : lookUp(hex, keys)) ?? intern(new PublicIdentity(dsa, kem, id, hex));
   }
 
   /** dsaPk || kemPk, the form carried on the wire. */
@@ -115,6 +125,45 @@ export class PublicIdentity {
       return false;
     }
   }
+}
+
+/**
+ * Public identities received (and checked against their ids) in this process,
+ * by id hex, held weakly: the keys of one identity are held once however many
+ * holders in the process (nodes, links, session layers) have them, and an entry
+ * goes when its last holder lets go. A process hosting one node gains little;
+ * one hosting many (the simulator, a test, a server with several nodes) holds
+ * each neighbour's 3,136 bytes of keys once instead of once per node. The
+ * holders share what a PublicIdentity carries besides its keys: its prepared
+ * key and its one encapsulation made ahead (each still used exactly once).
+ * Nothing here decides what a node keeps: each holder's own policy does.
+ */
+const interned = new Map<string, WeakRef<PublicIdentity>>();
+const unused = new FinalizationRegistry<string>((hex) => {
+  if (interned.get(hex)?.deref() === undefined) interned.delete(hex);
+});
+
+/** The interned identity with id `hex`, if its keys are byte for byte `keys` (dsa || kem). */
+function lookUp(hex: string, keys: Uint8Array): PublicIdentity | null {
+  const held = interned.get(hex)?.deref();
+  if (!held) return null;
+  return equalBytes(held.dsaPublicKey, keys.subarray(0, DSA_PUBLIC_KEY_LENGTH))
+    && equalBytes(held.kemPublicKey, keys.subarray(DSA_PUBLIC_KEY_LENGTH)) ? held : null;
+}
+
+function intern(p: PublicIdentity): PublicIdentity {
+  if (interned.get(p.idHex)?.deref() === undefined) {
+    interned.set(p.idHex, new WeakRef(p));
+    unused.register(p, p.idHex);
+  }
+  return p;
+}
+
+/** How many public identities this process holds interned now (tests). */
+export function internedIdentities(): number {
+  let live = 0;
+  for (const ref of interned.values()) if (ref.deref()) live++;
+  return live;
 }
 
 /** An id given as 20 bytes or 40 hex characters, as bytes; TypeError naming `name` otherwise. */

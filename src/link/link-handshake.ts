@@ -134,7 +134,7 @@ export class LinkHandshake {
     this.#o = o;
     this.#hello = encodeHello({
       version: PROTOCOL_VERSION, flags: o.flags, nonce: randomBytes(NONCE_LENGTH), id: o.identity.id,
-      publicKeys: o.identity.publicKeys(), url: o.url,
+      publicKeys: [o.identity.dsaPublicKey, o.identity.kemPublicKey], url: o.url,
     });
     linkHandshakes.inProgress++;
     linkHandshakes.counts.started++;

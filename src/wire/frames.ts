@@ -50,14 +50,18 @@ export interface Hello {
   flags: number;
   nonce: Uint8Array;
   id: Uint8Array;
+  /** dsaPk || kemPk; decoded as a view into the frame (whoever keeps the keys copies them). */
   publicKeys: Uint8Array;
   url: string;
 }
 
+/** A HELLO to encode: the keys as one array or as their two parts (dsaPk, kemPk), which are not joined first. */
+export type HelloToSend = Omit<Hello, 'publicKeys'> & { publicKeys: Uint8Array | readonly [Uint8Array, Uint8Array] };
+
 // HELLO: type u8 | version u8 | flags u8 | reserved u8 | nonce 32 | id 20 | publicKeys 3136 | urlLen u8 | url
 const HELLO_FIXED = 4 + NONCE_LENGTH + ID_LENGTH + PUBLIC_KEYS_LENGTH + 1;
 
-export function encodeHello(h: Hello): Uint8Array {
+export function encodeHello(h: HelloToSend): Uint8Array {
   const url = textEncoder.encode(h.url);
   if (url.length > MAX_URL_LENGTH) throw new RangeError('advertised url is longer than 255 bytes');
   const out = new Uint8Array(HELLO_FIXED + url.length);
@@ -65,7 +69,16 @@ export function encodeHello(h: Hello): Uint8Array {
   let o = 4;
   out.set(h.nonce, o); o += NONCE_LENGTH;
   out.set(h.id, o); o += ID_LENGTH;
-  out.set(h.publicKeys, o); o += PUBLIC_KEYS_LENGTH;
+  const keys = h.publicKeys;
+  if (keys instanceof Uint8Array) {
+    if (keys.length !== PUBLIC_KEYS_LENGTH) throw new RangeError(`public keys must be ${PUBLIC_KEYS_LENGTH} bytes`);
+    out.set(keys, o);
+  } else {
+    if (keys[0].length + keys[1].length !== PUBLIC_KEYS_LENGTH) throw new RangeError(`public keys must be ${PUBLIC_KEYS_LENGTH} bytes`);
+    out.set(keys[0], o);
+    out.set(keys[1], o + keys[0].length);
+  }
+  o += PUBLIC_KEYS_LENGTH;
   out[o++] = url.length;
   out.set(url, o);
   return out;
@@ -79,7 +92,7 @@ export function decodeHello(f: Uint8Array): Hello | null {
   let o = 4;
   const nonce = f.slice(o, (o += NONCE_LENGTH));
   const id = f.slice(o, (o += ID_LENGTH));
-  const publicKeys = f.slice(o, (o += PUBLIC_KEYS_LENGTH));
+  const publicKeys = f.subarray(o, (o += PUBLIC_KEYS_LENGTH));
   const urlLen = f[o++];
   if (f.length !== o + urlLen) return null;
   const url = decodeUtf8(f.subarray(o));

@@ -48,6 +48,15 @@ test('HELLO round-trips (property)', (t) => {
   t.end();
 });
 
+test('a HELLO encoded from the two key parts is byte for byte the one from the joined keys; wrong key lengths throw', (t) => {
+  const h = fc.sample(hello, 1)[0];
+  const parts = [h.publicKeys.slice(0, 1952), h.publicKeys.slice(1952)] as const;
+  t.ok(Buffer.from(encodeHello({ ...h, publicKeys: parts })).equals(encodeHello(h)), 'same bytes');
+  t.throws(() => encodeHello({ ...h, publicKeys: [parts[0], parts[1].subarray(1)] }), RangeError, 'a part one byte short');
+  t.throws(() => encodeHello({ ...h, publicKeys: h.publicKeys.subarray(1) }), RangeError, 'joined keys one byte short');
+  t.end();
+});
+
 test('a truncated, lengthened or mistyped HELLO decodes to null; another version is returned for the caller to refuse', (t) => {
   const f = fc.sample(hello, 1)[0];
   const frame = encodeHello({ ...f, url: 'ws://127.0.0.1:1234' });

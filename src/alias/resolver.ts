@@ -23,6 +23,7 @@ import type { DropReason } from '../util/drop-reasons.js';
 import { relayError } from '../util/errors.js';
 import { equalBytes, randomBytes, toHex } from '../util/bytes.js';
 import { BoundedMap } from '../util/bounded-map.js';
+import { IdSlab } from '../util/id-slab.js';
 import { InFlight } from '../util/in-flight.js';
 import { PendingRequests } from '../util/pending.js';
 import { RateWindow } from '../util/rate-window.js';
@@ -79,8 +80,12 @@ function inRegion(id: Uint8Array, target: Uint8Array, bits: number): boolean {
 export class Resolver {
   readonly #host: ResolverHost;
   readonly #limits: ResolverLimits;
-  /** Authenticated ids other than this node's own, the most recently heard from kept. */
-  readonly #known: BoundedMap<string, Uint8Array>;
+  /**
+   * Authenticated ids other than this node's own, the most recently heard from
+   * kept: hex -> slot of `#ids`, where the id's bytes are (no array per id).
+   */
+  readonly #known: BoundedMap<string, number>;
+  readonly #ids: IdSlab;
   readonly #indexes = new Map<string, Index>();
   /** FIND questions by the node asked and the request id, so only that node's answer matches. */
   readonly #pending: PendingRequests<string, Answer>;
@@ -92,7 +97,13 @@ export class Resolver {
     this.#host = host;
     this.#limits = { ...DEFAULT_RESOLVER_LIMITS, ...limits };
     this.#answers = new RateWindow(this.#limits.maxAnswersPerSecond);
-    this.#known = new BoundedMap(Math.max(2, this.#limits.maxKnownIds), (_hex, id) => this.#unpin(id));
+    const maxKnown = Math.max(2, this.#limits.maxKnownIds);
+    // The map holds at most maxKnown (two generations of ceil(maxKnown / 2)) and takes the new id's slot before it evicts.
+    this.#ids = new IdSlab(2 * Math.ceil(maxKnown / 2) + 1);
+    this.#known = new BoundedMap(maxKnown, (_hex, slot) => {
+      this.#unpin(slot);
+      this.#ids.remove(slot);
+    });
     this.#pending = new PendingRequests({
       max: this.#limits.maxLookups * ALPHA, timeoutMs: this.#limits.queryTimeoutMs, what: 'alias FIND',
       keepAlive: true, // like a UDP program waiting for an answer: a lookup keeps the process alive
@@ -105,21 +116,21 @@ export class Resolver {
     const index: Index = { prefix, byAlias: new Map() };
     this.#indexes.set(prefix.text, index);
     this.#pin(index, this.#host.id);
-    for (const id of this.#known.values()) this.#pin(index, id);
+    for (const slot of this.#known.values()) this.#pin(index, this.#ids.copy(slot));
   }
 
   /** Records an authenticated id (a linked node, the sender of a sealed datagram, a checked owner). */
   learn(id: Uint8Array): void {
-    if (equalBytes(id, this.#host.id)) return; // always known, never evicted
+    if (id.length !== this.#ids.width || equalBytes(id, this.#host.id)) return; // itself: always known, never evicted
     const hex = toHex(id);
     const known = this.#known.get(hex);
-    if (known) {
+    if (known !== undefined) {
       this.#known.set(hex, known); // recently heard from: kept longer
       return;
     }
-    const copy = id.slice();
-    this.#known.set(hex, copy);
-    for (const index of this.#indexes.values()) this.#pin(index, copy);
+    const slot = this.#ids.add(id);
+    this.#known.set(hex, slot);
+    for (const index of this.#indexes.values()) this.#pin(index, this.#ids.copy(slot));
   }
 
   /** The cached id for an alias, or undefined. */
@@ -198,17 +209,20 @@ export class Resolver {
     }
   }
 
-  /** An evicted id no longer owns its aliases. */
-  #unpin(id: Uint8Array): void {
+  /** An evicted id (in `slot`) no longer owns its aliases. */
+  #unpin(slot: number): void {
+    if (this.#indexes.size === 0) return;
+    const id = this.#ids.copy(slot);
     for (const index of this.#indexes.values()) {
       const a = aliasNumber(id, index.prefix);
-      if (index.byAlias.get(a) === id) index.byAlias.delete(a);
+      const owner = index.byAlias.get(a);
+      if (owner && equalBytes(owner, id)) index.byAlias.delete(a);
     }
   }
 
   /** The `n` ids this node knows closest to `target`: itself, the node's links and contacts, the ids heard from. */
   #closest(target: Uint8Array, n: number, exclude?: Uint8Array): Uint8Array[] {
-    return closestIds(target, n, [[this.#host.id], this.#host.closestKnown(target, n + 1), this.#known.values()], exclude);
+    return closestIds(target, n, [[this.#host.id], this.#host.closestKnown(target, n + 1), this.#ids.closest(target, n, exclude)], exclude);
   }
 
   /** Asks `to` what it knows of `target`'s region; null when it does not answer in time. */

@@ -5,6 +5,8 @@
  */
 import test from 'tape';
 import fc from 'fast-check';
+import v8 from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { aliasNumber, aliasOf, aliasTarget, idMatchesAlias, inPrefix, ipv4ToNumber, parsePrefix } from '../../src/alias/alias.js';
 import { Resolver, type ResolverHost } from '../../src/alias/resolver.js';
 import { decodeResolver, encodeFind, encodeNodes, encodeOwner, MAX_NODES } from '../../src/alias/wire.js';
@@ -102,6 +104,45 @@ test('the first id learned for an alias keeps it; a colliding id is counted', (t
   const alias = aliasNumber(first, P8);
   t.ok(equalBytes(r.cached(alias, P8)!, first), 'the alias stays with the first id');
   t.equal(host.counts.dgram_alias_collision, 1, 'the collision is counted');
+  r.destroy();
+  t.end();
+});
+
+test('an id evicted from the known ids gives up its alias, which the next id in its region then takes', (t) => {
+  const host = fakeHost(idWith(0x55));
+  const r = new Resolver(host, { maxKnownIds: 8 });
+  r.addPrefix(P8);
+  const first = idWith(0xab, 0xcd, 0xef);
+  r.learn(first);
+  const alias = aliasNumber(first, P8);
+  t.ok(equalBytes(r.cached(alias, P8)!, first));
+  for (let i = 0; i < 8; i++) r.learn(idWith(0x01, i)); // two generations of 4: `first` is evicted
+  t.equal(r.cached(alias, P8), undefined, 'evicted: the alias is free');
+  const next = idWith(0xab, 0xcd, 0xef);
+  r.learn(next);
+  t.ok(equalBytes(r.cached(alias, P8)!, next), 'and the next id in the region owns it');
+  t.equal(host.counts.dgram_alias_collision, undefined, 'no collision counted');
+  r.destroy();
+  t.end();
+});
+
+test('known ids cost their bytes and their hex key, no array each: 4,000 ids add under 160 bytes each', (t) => {
+  v8.setFlagsFromString('--expose-gc');
+  const gc = runInNewContext('gc') as () => void;
+  const all = randomBytes(20 * 8000);
+  const ids = Array.from({ length: 8000 }, (_, k) => all.subarray(20 * k, 20 * (k + 1)));
+  const fill = (r: Resolver, from: number) => { for (let k = from; k < from + 4000; k++) r.learn(ids[k]); };
+  const warm = new Resolver(fakeHost(idWith(0x55)));
+  fill(warm, 0); // compiles the code first; kept alive until the end, so its memory is in both readings
+  const used = () => { gc(); gc(); const m = process.memoryUsage(); return m.heapUsed + m.arrayBuffers; };
+  const before = used();
+  const r = new Resolver(fakeHost(idWith(0x55)));
+  fill(r, 4000);
+  const grown = used() - before;
+  warm.destroy();
+  t.ok(grown < 4000 * 160, `${(grown / 4000).toFixed(0)} bytes per known id`);
+  // Still answered from: the closest known id to a target is found.
+  r.onFind({ reqId: 1, bits: 24, target: ids[4321], wantsOwner: false }, idWith(0x99));
   r.destroy();
   t.end();
 });

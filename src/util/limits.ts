@@ -234,7 +234,7 @@ export const MESSAGING_LIMITS = {
   /** Server URLs one MessagingPeer may be given (`serverUrl` as an array). */
   maxServerUrls: 16,
   /** Plaintext bytes of one batch record (messages to one peer in one turn, `relaymesh-bin-v1`; a longer message goes alone). */
-  maxBatchBytes: 65_536,
+  maxBatchBytes: 262_144,
   /** Messages in one batch record. */
   maxBatchItems: 256,
 } as const;

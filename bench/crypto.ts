@@ -1,6 +1,9 @@
 /**
  * Issue 3 benchmark: per-operation costs of relaymesh's crypto. ML-KEM-768
- * (one-shot and with a prepared public key), ML-DSA-65, AES-256-GCM seal/open
+ * through src/crypto/kem.ts with both backends side by side (liboqs compiled
+ * to WebAssembly, what Node nodes use, and @noble/post-quantum, the browser's
+ * and the fallback; one-shot and with a prepared public key), ML-DSA-65,
+ * AES-256-GCM seal/open
  * by size for @noble/ciphers vs Node's native OpenSSL, HKDF-SHA-256 (noble vs
  * node:crypto), and the CPU cost of a whole end-to-end handshake. Every
  * operation is checked for the right result before it is timed.
@@ -9,12 +12,14 @@
  */
 import { createCipheriv, createDecipheriv, getCiphers, hkdfSync, randomBytes } from 'node:crypto';
 import { pathToFileURL } from 'node:url';
-import { ml_kem768 } from '@noble/post-quantum/ml-kem.js';
 import { ml_dsa65 } from '@noble/post-quantum/ml-dsa.js';
 import { nativeAead, nobleAead, type Aead } from '../src/crypto/aead.js';
 import { hkdfSha256 } from '../src/crypto/hash.js';
 import { Identity } from '../src/crypto/identity.js';
 import { createInit, respond, complete, generateEphemeral } from '../src/crypto/session.js';
+import {
+  kemDecapsulate, kemEncapsulate, kemKeygen, kemPrepare, kemReady, useKemBackend, type KemBackendName,
+} from '../src/crypto/kem.js';
 import { equalBytes, textEncoder } from '../src/util/bytes.js';
 import { timeOp } from './lib/stats.js';
 import { fmt, machineLine, pct, printTable, ratio } from './lib/table.js';
@@ -40,14 +45,60 @@ export async function run(): Promise<void> {
   const ms = env('BENCH_OP_MS', 300);
   console.log(`crypto bench: best of ${repeat} runs of ${ms} ms per operation; ${machineLine()}`);
 
-  // ---- ML-KEM-768 (FIPS 203)
-  const kem = ml_kem768.keygen();
-  const prepared = ml_kem768.prepare(kem.publicKey);
-  const one = ml_kem768.encapsulate(kem.publicKey);
-  const two = prepared.encapsulate();
-  check(equalBytes(ml_kem768.decapsulate(one.cipherText, kem.secretKey), one.sharedSecret), 'ML-KEM one-shot decaps');
-  check(equalBytes(prepared.decapsulate(two.cipherText, kem.secretKey), two.sharedSecret), 'ML-KEM prepared decaps');
-  check(!equalBytes(ml_kem768.decapsulate(two.cipherText.map((b, i) => (i === 0 ? b ^ 1 : b)), kem.secretKey), two.sharedSecret), 'ML-KEM implicit rejection');
+  // ---- ML-KEM-768 (FIPS 203), both backends of src/crypto/kem.ts
+  const nodes = await kemReady(); // liboqs loads at the first ML-KEM operation; wait for it
+  const backends: KemBackendName[] = nodes === 'liboqs' ? ['liboqs', 'noble'] : ['noble'];
+  const kemOps: [string, () => () => unknown][] = [];
+  {
+    // One wire format: each backend decapsulates what the other encapsulated (implicit rejection included).
+    const made = backends.map((b) => { useKemBackend(b); const k = kemKeygen(); return { b, k, e: kemEncapsulate(k.publicKey) }; });
+    for (const from of made) {
+      for (const b of backends) {
+        useKemBackend(b);
+        check(equalBytes(kemDecapsulate(from.e.cipherText, from.k.secretKey), from.e.sharedSecret), `ML-KEM ${from.b} -> ${b} decaps`);
+        const bad = from.e.cipherText.map((x, i) => (i === 0 ? x ^ 1 : x));
+        check(!equalBytes(kemDecapsulate(bad, from.k.secretKey), from.e.sharedSecret), `ML-KEM ${b} implicit rejection`);
+      }
+    }
+    useKemBackend(null);
+  }
+  // Per backend, the operations measured: each factory runs with that backend switched on (fixtures included).
+  kemOps.push(
+    ['ML-KEM-768 keygen', () => () => kemKeygen()],
+    ['ML-KEM-768 prepare(publicKey) (liboqs: nothing to do)', () => { const k = kemKeygen(); return () => kemPrepare(k.publicKey); }],
+    ['ML-KEM-768 encapsulate, one-shot (a fresh key)', () => { const k = kemKeygen(); return () => kemEncapsulate(k.publicKey); }],
+    ['ML-KEM-768 encapsulate, prepared', () => { const p = kemPrepare(kemKeygen().publicKey); return () => p.encapsulate(); }],
+    ['ML-KEM-768 decapsulate, one-shot', () => { const k = kemKeygen(); const e = kemEncapsulate(k.publicKey); return () => kemDecapsulate(e.cipherText, k.secretKey); }],
+    ['ML-KEM-768 decapsulate, prepared', () => {
+      const k = kemKeygen(); const p = kemPrepare(k.publicKey); const e = p.encapsulate();
+      return () => p.decapsulate(e.cipherText, k.secretKey);
+    }],
+    ['KEM floor of one handshake: 3 one-shot encaps + 3 prepared decaps', () => {
+      const keys = [kemKeygen(), kemKeygen(), kemKeygen()];
+      const prepared = keys.map((k) => kemPrepare(k.publicKey));
+      return () => { for (let i = 0; i < 3; i++) prepared[i].decapsulate(kemEncapsulate(keys[i].publicKey).cipherText, keys[i].secretKey); };
+    }],
+  );
+  const kemUs = new Map<string, number>();
+  const kemSpread = new Map<string, number>();
+  for (const b of backends) {
+    useKemBackend(b);
+    for (const [name, make] of kemOps) {
+      const m = measure(make(), repeat, ms);
+      kemUs.set(`${b} ${name}`, m.us);
+      kemSpread.set(`${b} ${name}`, m.spread);
+    }
+  }
+  useKemBackend(null);
+  printTable(`ML-KEM-768 (src/crypto/kem.ts): liboqs (WebAssembly) vs @noble/post-quantum; the nodes of this process use ${nodes}`,
+    ['operation', 'liboqs', 'noble', 'liboqs speed-up', 'spread (liboqs / noble)'],
+    kemOps.map(([name]) => {
+      const l = kemUs.get(`liboqs ${name}`) ?? NaN;
+      const n = kemUs.get(`noble ${name}`)!;
+      return [name, Number.isFinite(l) ? usCell(l) : '-', usCell(n), ratio(n, l), `${pct(kemSpread.get(`liboqs ${name}`) ?? NaN)} / ${pct(kemSpread.get(`noble ${name}`)!)}`];
+    }));
+  console.log(`Backends: liboqs = @oqs/liboqs-js (mlkem-native compiled to WebAssembly; ${nodes === 'liboqs' ? 'loaded' : 'not loaded: RELAYMESH_KEM=noble or a load failure'}), `
+    + 'noble = @noble/post-quantum (pure JS: the browser bundle, the fallback, every seeded keygen). RELAYMESH_KEM=noble makes the nodes use noble.');
 
   // ---- ML-DSA-65 (FIPS 204)
   const dsa = ml_dsa65.keygen();
@@ -57,17 +108,11 @@ export async function run(): Promise<void> {
   check(!ml_dsa65.verify(sig, msg.map((b, i) => (i === 0 ? b ^ 1 : b)), dsa.publicKey), 'ML-DSA rejects a changed message');
 
   const pq: [string, () => unknown][] = [
-    ['ML-KEM-768 keygen', () => ml_kem768.keygen()],
-    ['ML-KEM-768 prepare(publicKey)', () => ml_kem768.prepare(kem.publicKey)],
-    ['ML-KEM-768 encapsulate, one-shot', () => ml_kem768.encapsulate(kem.publicKey)],
-    ['ML-KEM-768 encapsulate, prepared', () => prepared.encapsulate()],
-    ['ML-KEM-768 decapsulate, one-shot', () => ml_kem768.decapsulate(one.cipherText, kem.secretKey)],
-    ['ML-KEM-768 decapsulate, prepared', () => prepared.decapsulate(one.cipherText, kem.secretKey)],
     ['ML-DSA-65 keygen', () => ml_dsa65.keygen()],
     ['ML-DSA-65 sign (256 B)', () => ml_dsa65.sign(msg, dsa.secretKey)],
     ['ML-DSA-65 verify (256 B)', () => ml_dsa65.verify(sig, msg, dsa.publicKey)],
   ];
-  printTable('Post-quantum primitives (@noble/post-quantum)', ['operation', 'time/op', 'ops/s', 'spread'],
+  printTable('ML-DSA-65 (@noble/post-quantum, every backend)', ['operation', 'time/op', 'ops/s', 'spread'],
     pq.map(([name, fn]) => { const m = measure(fn, repeat, ms); return [name, usCell(m.us), fmt(1e6 / m.us), pct(m.spread)]; }));
 
   // ---- AES-256-GCM, noble vs native
@@ -156,13 +201,19 @@ export async function run(): Promise<void> {
   check(opened.ok && new TextDecoder().decode(opened.plaintext) === 'hello', 'handshake keys agree');
   const hk = measure(() => hkdfSha256(ikm, salt, info, 64), repeat, ms);
   const hkNode = measure(() => hkdfSync('sha256', ikm, salt, info, 64), repeat, ms);
-  const hs = measure(handshake, repeat, Math.max(ms, 500));
-  const hsNoEph = measure(() => { const i = createInit(alice, bob.toPublic(), generateEphemeral()); return i; }, repeat, ms);
+  const hsRows: (string | number)[][] = [];
+  for (const b of backends) {
+    useKemBackend(b);
+    const hs = measure(handshake, repeat, Math.max(ms, 500));
+    const hsInit = measure(() => createInit(alice, bob.toPublic(), generateEphemeral()), repeat, ms);
+    hsRows.push([`E2E INIT (ephemeral keygen + encaps, fresh PublicIdentity), ${b}`, usCell(hsInit.us), fmt(1e6 / hsInit.us), '-']);
+    hsRows.push([`E2E handshake: createInit + respond + complete, ${b}`, usCell(hs.us), fmt(1e6 / hs.us), '-']);
+  }
+  useKemBackend(null);
   printTable('Key derivation and handshake (CPU only, both sides in one thread)', ['operation', 'time/op', 'ops/s', 'vs node:crypto'], [
-    ['HKDF-SHA-256, 64 B out (noble, src/crypto/hash.ts)', usCell(hk.us), fmt(1e6 / hk.us), ratio(hkNode.us, hk.us)],
+    ['HKDF-SHA-256, 64 B out (src/crypto/hash.ts)', usCell(hk.us), fmt(1e6 / hk.us), ratio(hkNode.us, hk.us)],
     ['HKDF-SHA-256, 64 B out (node:crypto hkdfSync)', usCell(hkNode.us), fmt(1e6 / hkNode.us), '1.00x'],
-    ['E2E INIT (ephemeral keygen + encaps, fresh PublicIdentity)', usCell(hsNoEph.us), fmt(1e6 / hsNoEph.us), '-'],
-    ['E2E handshake: createInit + respond + complete', usCell(hs.us), fmt(1e6 / hs.us), '-'],
+    ...hsRows,
   ]);
 }
 

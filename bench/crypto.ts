@@ -12,7 +12,6 @@
  */
 import { createCipheriv, createDecipheriv, getCiphers, hkdfSync, randomBytes } from 'node:crypto';
 import { pathToFileURL } from 'node:url';
-import { ml_dsa65 } from '@noble/post-quantum/ml-dsa.js';
 import { nativeAead, nobleAead, type Aead } from '../src/crypto/aead.js';
 import { hkdfSha256 } from '../src/crypto/hash.js';
 import { Identity } from '../src/crypto/identity.js';
@@ -20,6 +19,7 @@ import { createInit, respond, complete, generateEphemeral } from '../src/crypto/
 import {
   kemDecapsulate, kemEncapsulate, kemKeygen, kemPrepare, kemReady, useKemBackend, type KemBackendName,
 } from '../src/crypto/kem.js';
+import { dsaBackend, dsaKeygen, dsaSign, dsaVerify, useDsaBackend } from '../src/crypto/dsa.js';
 import { equalBytes, textEncoder } from '../src/util/bytes.js';
 import { timeOp } from './lib/stats.js';
 import { fmt, machineLine, pct, printTable, ratio } from './lib/table.js';
@@ -97,23 +97,37 @@ export async function run(): Promise<void> {
       const n = kemUs.get(`noble ${name}`)!;
       return [name, Number.isFinite(l) ? usCell(l) : '-', usCell(n), ratio(n, l), `${pct(kemSpread.get(`liboqs ${name}`) ?? NaN)} / ${pct(kemSpread.get(`noble ${name}`)!)}`];
     }));
-  console.log(`Backends: liboqs = @oqs/liboqs-js (mlkem-native compiled to WebAssembly; ${nodes === 'liboqs' ? 'loaded' : 'not loaded: RELAYMESH_KEM=noble or a load failure'}), `
-    + 'noble = @noble/post-quantum (pure JS: the browser bundle, the fallback, every seeded keygen). RELAYMESH_KEM=noble makes the nodes use noble.');
+  console.log(`Backends: liboqs = @oqs/liboqs-js (mlkem-native compiled to WebAssembly; ${nodes === 'liboqs' ? 'loaded' : 'not loaded: RELAYMESH_PQ=noble or a load failure'}), `
+    + 'noble = @noble/post-quantum (pure JS: the browser bundle, the fallback, every seeded keygen). RELAYMESH_PQ=noble (or RELAYMESH_KEM=noble) makes the nodes use noble for ML-KEM and ML-DSA.');
 
-  // ---- ML-DSA-65 (FIPS 204)
-  const dsa = ml_dsa65.keygen();
+  // ---- ML-DSA-65 (FIPS 204), both backends of src/crypto/dsa.ts (KeyGen is always noble: keys come from seeds)
+  const dsa = dsaKeygen(randomBytes(32));
   const msg = randomBytes(256);
-  const sig = ml_dsa65.sign(msg, dsa.secretKey);
-  check(ml_dsa65.verify(sig, msg, dsa.publicKey), 'ML-DSA verify');
-  check(!ml_dsa65.verify(sig, msg.map((b, i) => (i === 0 ? b ^ 1 : b)), dsa.publicKey), 'ML-DSA rejects a changed message');
-
-  const pq: [string, () => unknown][] = [
-    ['ML-DSA-65 keygen', () => ml_dsa65.keygen()],
-    ['ML-DSA-65 sign (256 B)', () => ml_dsa65.sign(msg, dsa.secretKey)],
-    ['ML-DSA-65 verify (256 B)', () => ml_dsa65.verify(sig, msg, dsa.publicKey)],
+  const dsaRows: (string | number)[][] = [];
+  const dsaBackends: KemBackendName[] = dsaBackend() === 'liboqs' ? ['liboqs', 'noble'] : ['noble'];
+  const sigs = dsaBackends.map((b) => { useDsaBackend(b); return dsaSign(msg, dsa.secretKey); });
+  for (const b of dsaBackends) {
+    useDsaBackend(b);
+    for (const sg of sigs) check(dsaVerify(sg, msg, dsa.publicKey), `ML-DSA ${b} verifies every backend's signature`);
+    check(!dsaVerify(sigs[0], msg.map((x, i) => (i === 0 ? x ^ 1 : x)), dsa.publicKey), `ML-DSA ${b} rejects a changed message`);
+  }
+  const dsaUs = new Map<string, number>();
+  const dsaOps: [string, () => unknown][] = [
+    ['ML-DSA-65 keygen from a seed (noble in both)', () => dsaKeygen(randomBytes(32))],
+    ['ML-DSA-65 sign (256 B)', () => dsaSign(msg, dsa.secretKey)],
+    ['ML-DSA-65 verify (256 B)', () => dsaVerify(sigs[0], msg, dsa.publicKey)],
   ];
-  printTable('ML-DSA-65 (@noble/post-quantum, every backend)', ['operation', 'time/op', 'ops/s', 'spread'],
-    pq.map(([name, fn]) => { const m = measure(fn, repeat, ms); return [name, usCell(m.us), fmt(1e6 / m.us), pct(m.spread)]; }));
+  for (const b of dsaBackends) {
+    useDsaBackend(b);
+    for (const [name, fn] of dsaOps) dsaUs.set(`${b} ${name}`, measure(fn, repeat, ms).us);
+  }
+  useDsaBackend(null);
+  for (const [name] of dsaOps) {
+    const l = dsaUs.get(`liboqs ${name}`) ?? NaN;
+    const n = dsaUs.get(`noble ${name}`)!;
+    dsaRows.push([name, Number.isFinite(l) ? usCell(l) : '-', usCell(n), ratio(n, l)]);
+  }
+  printTable(`ML-DSA-65 (src/crypto/dsa.ts): liboqs vs noble; the nodes of this process use ${dsaBackend()}`, ['operation', 'liboqs', 'noble', 'liboqs speed-up'], dsaRows);
 
   // ---- AES-256-GCM, noble vs native
   const key = randomBytes(32);

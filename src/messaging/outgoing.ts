@@ -54,7 +54,8 @@ export class OutgoingRecords {
   add(targetId: string, publicKey: Uint8Array, text: string): void {
     let q = this.#queues.get(targetId);
     if (!q) this.#queues.set(targetId, q = { publicKey, texts: [], buf: null, off: 0, count: 0 });
-    if (q.texts.length === 0 && this.#recordsNow(targetId)) this.#append(targetId, q, text);
+    // A record under way was checked when it started (and is checked again when it is sealed): one look per record, not per message.
+    if (q.texts.length === 0 && (q.count > 0 || this.#recordsNow(targetId))) this.#append(targetId, q, text);
     else q.texts.push(text);
     if (!this.#scheduled) {
       this.#scheduled = true;

@@ -18,6 +18,7 @@ import { DEFAULT_LIMITS } from '../../src/util/limits.js';
 import { linkHandshakes, type HandshakeCounts } from '../../src/link/link.js';
 import { cpuQueue } from '../../src/util/cpu-queue.js';
 import { performance } from 'node:perf_hooks';
+import { commonPrefix } from './measure.js';
 
 /** What the interceptor counts in a round, by origin+destination (hex ids): DATA transmissions, and the first copy to reach the destination's own link. */
 export interface WireCounts { data: [string, number][]; path: [string, number, number][] }
@@ -183,6 +184,21 @@ export class Shard {
     this.#lagMax = this.#lagSum = this.#lagN = 0;
     this.#frames.clear();
     return out;
+  }
+
+  /**
+   * For holes (x, t) given as [x's index here, t's id hex]: how many nodes x knows (links and
+   * contacts, of its 8 known closest to t) in the k-bucket t falls in, so a log can tell a hole
+   * whose node knows no one there (short of contacts) from one that knows someone and has not linked.
+   */
+  knownIn(list: [number, string][]): number[] {
+    return list.map(([i, tHex]) => {
+      const n = this.#nodes[i];
+      if (!n) return -1;
+      const t = Buffer.from(tHex, 'hex');
+      const b = commonPrefix(n.identity.id, t);
+      return n.closestKnown(t, 8).filter((id) => commonPrefix(n.identity.id, id) === b).length;
+    });
   }
 
   /** How many live nodes have no link yet (the build waits for none). */

@@ -69,6 +69,7 @@ interface ShardHandle {
   views(): Promise<Uint8Array>;
   stats(): Promise<ShardStats>;
   zeroPeers(): Promise<number>;
+  knownIn(list: [number, string][]): Promise<number[]>;
   gc(): Promise<void>;
   destroy(indices: number[]): Promise<void>;
   expect(receive: [number, string, string][], send: [number, string][]): Promise<void>;
@@ -86,7 +87,7 @@ function localShard(node: Partial<PeerRelayOptions> | undefined, onEvent: (e: Sh
     try { return Promise.resolve(f.apply(s, a)); } catch (err) { return Promise.reject(err); }
   };
   return {
-    prepare: wrap(s.prepare), create: wrap(s.create), views: wrap(s.views), stats: wrap(s.stats), zeroPeers: wrap(s.zeroPeers),
+    prepare: wrap(s.prepare), create: wrap(s.create), views: wrap(s.views), stats: wrap(s.stats), zeroPeers: wrap(s.zeroPeers), knownIn: wrap(s.knownIn),
     gc: wrap(s.gc), destroy: wrap(s.destroy), expect: wrap(s.expect), send: wrap(s.send), finish: wrap(s.finish), close: wrap(s.close),
   };
 }
@@ -134,7 +135,7 @@ function workerShards(w: number, node: Partial<PeerRelayOptions> | undefined, on
       });
     };
     handles.push({
-      prepare: call('prepare'), create: call('create'), views: call('views'), stats: call('stats'), zeroPeers: call('zeroPeers'),
+      prepare: call('prepare'), create: call('create'), views: call('views'), stats: call('stats'), zeroPeers: call('zeroPeers'), knownIn: call('knownIn'),
       gc: call('gc'), destroy: call('destroy'), expect: call('expect'), send: call('send'), finish: call('finish'), close: call('close'),
     });
     workers.push(worker);
@@ -269,6 +270,33 @@ export async function runLevelA(o: LevelAOptions): Promise<LevelAReport> {
     return live.map((n) => byShard[n.shard].get(n.local)!);
   };
 
+  /**
+   * Of up to 2,000 sampled holes (x, t): whether x knows any node in t's bucket (a link or a
+   * contact), and how many nodes that bucket holds in truth.
+   */
+  const holeCauses = async (v: NodeView[], live: NodeRef[]): Promise<string> => {
+    const asks: [number, string][][] = shards.map(() => []);
+    const pop: number[][] = shards.map(() => []);
+    const buckets = v.map((x) => new Set(x.peers.map((p) => commonPrefix(x.id, p))));
+    for (let k = 0, tries = 0; k < 2000 && tries < 2_000_000; tries++) {
+      const i = Math.floor(rand() * v.length), j = Math.floor(rand() * v.length);
+      if (i === j) continue;
+      const b = commonPrefix(v[i].id, v[j].id);
+      if (buckets[i].has(b)) continue;
+      let inBucket = 0;
+      for (const y of v) if (y !== v[i] && commonPrefix(v[i].id, y.id) === b) inBucket++;
+      asks[live[i].shard].push([live[i].local, toHex(v[j].id)]);
+      pop[live[i].shard].push(inBucket);
+      k++;
+    }
+    const known = await all((s, i) => (asks[i].length ? s.knownIn(asks[i]) : Promise.resolve([])));
+    let none = 0, some = 0;
+    const popNone: number[] = [], popSome: number[] = [];
+    known.forEach((ks, s) => ks.forEach((c, k) => { if (c > 0) { some++; popSome.push(pop[s][k]); } else { none++; popNone.push(pop[s][k]); } }));
+    const med = (a: number[]) => (a.length ? a.sort((x, y) => x - y)[a.length >> 1] : NaN);
+    return `of ${none + some} sampled holes: ${none} where x knows no node in the bucket (its true population median ${med(popNone)}), ${some} where x knows one (population median ${med(popSome)})`;
+  };
+
   const phases: Phase[] = [];
   const phase = async (name: string, live: NodeRef[], capMs: number): Promise<Phase> => {
     const start = performance.now();
@@ -281,7 +309,7 @@ export async function runLevelA(o: LevelAOptions): Promise<LevelAReport> {
       log(`${name}: t=${((performance.now() - start) / 1000).toFixed(0)} s holes ${h.holes}/${h.pairs} · ${await statLine()}`);
     }
     const settleMs = performance.now() - start;
-    if (h.holes > 0) log(`${name}: ${holeProfile(v, rand)}`);
+    if (h.holes > 0) log(`${name}: ${holeProfile(v, rand)} · ${await holeCauses(v, live)}`);
     const links = spread(v.map((n) => n.peers.length));
     const shardOf = new Map(live.map((n) => [n.id, n.shard]));
     let ends = 0, cross = 0;
@@ -362,7 +390,7 @@ export async function runLevelA(o: LevelAOptions): Promise<LevelAReport> {
 function holeProfile(v: readonly NodeView[], rand: () => number): string {
   const buckets = v.map((x) => new Set(x.peers.map((p) => commonPrefix(x.id, p))));
   const byBucket = new Map<number, number>();
-  const classes = [[0, 3], [4, 7], [8, 15], [16, Infinity]] as const;
+  const classes = [[0, 3], [4, 7], [8, 15], [16, 47], [48, Infinity]] as const;
   const byLinks = classes.map(() => ({ nodes: 0, pairs: 0, holes: 0 }));
   v.forEach((x) => { byLinks[classes.findIndex(([lo, hi]) => x.peers.length >= lo && x.peers.length <= hi)].nodes++; });
   const pairs = 200_000;

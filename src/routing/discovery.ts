@@ -102,6 +102,8 @@ export class Discovery {
   readonly #contacts: BoundedMap<string, Contact>;
   /** Contacts remembered per k-bucket (contactsPerBucket at most). */
   readonly #perBucketContacts: number[] = [];
+  /** Of those, contacts whose last dials failed (failures > 0), per k-bucket. */
+  readonly #failing: number[] = [];
   readonly #dials: RateWindow;
   readonly #localHex: string;
   /** Dials this discovery started and that have not settled, by k-bucket: they count as that bucket's links. */
@@ -158,7 +160,7 @@ export class Discovery {
   /** A link closed: one the remote refused (TOO_MANY_LINKS) counts as a failed try of that contact. */
   onLinkClosed(idHex: string, refused: boolean): void {
     const c = this.#contacts.get(idHex);
-    if (c && refused) { c.failures++; c.lastTried = this.#clock.now(); }
+    if (c && refused) { c.failures++; this.#failed(c, c.failures - 1); c.lastTried = this.#clock.now(); }
     this.maintainSoon();
   }
 
@@ -187,7 +189,10 @@ export class Discovery {
       if (known) {
         if (!known.url) known.url = nodeUrlAt(f, o);
         known.flags |= f[o + ID_LENGTH];
-      } else if (this.#hasRoom(this.#table.bucketIndex(f.subarray(o, o + ID_LENGTH)))) {
+        continue;
+      }
+      const bucket = this.#table.bucketIndex(f.subarray(o, o + ID_LENGTH));
+      if (this.#hasRoom(bucket) || this.#failing[bucket] > 0) {
         const n = nodeAt(f, o);
         this.#remember(n.id, hex, n.flags, n.url);
       }
@@ -206,13 +211,39 @@ export class Discovery {
     const known = this.#contacts.get(hex);
     if (known) { known.url = url || known.url; known.flags |= flags; return; }
     const bucket = this.#table.bucketIndex(id);
-    if (!this.#hasRoom(bucket)) return;
+    if (!this.#hasRoom(bucket) && !this.#makeRoom(bucket)) return;
     this.#perBucketContacts[bucket] = (this.#perBucketContacts[bucket] ?? 0) + 1;
     this.#contacts.set(hex, { id, hex, flags, url, bucket, slot: slotOf(this.#host.localId, id, bucket, this.#slotBits), failures: 0, lastTried: 0 });
   }
 
+  /**
+   * A full bucket of contacts gives way to a new one when a contact there has
+   * failed (Kademlia keeps live contacts over stale ones): after churn, the
+   * departed nodes' contacts would otherwise fill the bucket for the minutes
+   * their back-off takes, and the live nodes a lookup finds there were not
+   * remembered. The contact with the most failures goes; none failed, none goes.
+   */
+  #makeRoom(bucket: number): boolean {
+    if (!(this.#failing[bucket] > 0)) return false;
+    let worst: Contact | undefined;
+    for (const c of this.#contacts.values()) {
+      if (c.bucket === bucket && c.failures > 0 && (!worst || c.failures > worst.failures)) worst = c;
+    }
+    if (!worst) { this.#failing[bucket] = 0; return false; }
+    this.#forget(worst);
+    return this.#hasRoom(bucket);
+  }
+
+  /** A contact's failure count changed from `before`: keeps the count of failing contacts per bucket. */
+  #failed(c: Contact, before: number): void {
+    if ((before > 0) !== (c.failures > 0) && this.#contacts.get(c.hex) === c) this.#failing[c.bucket] = (this.#failing[c.bucket] ?? 0) + (c.failures > 0 ? 1 : -1);
+  }
+
   #forget(c: Contact): void { if (this.#contacts.delete(c.hex)) this.#uncount(c); }
-  #uncount(c: Contact): void { this.#perBucketContacts[c.bucket]--; }
+  #uncount(c: Contact): void {
+    this.#perBucketContacts[c.bucket]--;
+    if (c.failures > 0) this.#failing[c.bucket]--;
+  }
 
   /**
    * Runs maintain() once, shortly (coalesced: a burst of NODES answers costs
@@ -235,7 +266,8 @@ export class Discovery {
    * Keeps the table Kademlia-shaped and bounded: dials known nodes into every
    * bucket holding fewer than linksPerBucket links (emptiest first, farthest
    * first of equally empty ones) and up to targetLinks in all, within maxDialing
-   * and maxDialsPerSecond; above linkBudget, closes surplus links.
+   * and maxDialsPerSecond, up to linkBudget (holes up to maxLinks); above
+   * linkBudget, closes surplus links.
    */
   maintain(): void {
     const host = this.#host;
@@ -287,10 +319,14 @@ export class Discovery {
       }
       list.push(c);
     }
-    const cap = Math.min(maxLinks, linkBudget) - size;
     // `sparse` already nets out this discovery's dials in progress; the other limits count every dial.
     const dialing = host.dialing();
-    let want = Math.min(Math.max(targetLinks - size - dialing, sparse), cap - dialing, maxDialing - dialing);
+    // Dials within linkBudget; a hole (a bucket with no link and no dial) is dialed past it, up to
+    // maxLinks: a node many others dialed (their links are never pruned) still needs a link toward
+    // every part of the id space it knows a node in, or greedy forwarding through it dead-ends there.
+    let budget = Math.min(maxLinks, linkBudget) - size - dialing;
+    const holes = [...byBucket.keys()].reduce((a, i) => a + ((perBucket[i] ?? 0) + (this.#dialsPerBucket.get(i) ?? 0) === 0 ? 1 : 0), 0);
+    let want = Math.min(Math.max(targetLinks - size - dialing, sparse), Math.max(budget, Math.min(holes, maxLinks - size - dialing)), maxDialing - dialing);
     if (load >= ONE_DIAL_LOAD) want = Math.min(want, 1);
     if (want <= 0 || byBucket.size === 0) return;
     // Kademlia shape: fill the emptiest buckets first, and of those the farthest first: a node
@@ -317,8 +353,11 @@ export class Discovery {
       const i = c.bucket;
       // Past targetLinks, only buckets that still want a link are dialed: below linksPerBucket,
       // or into a slot of theirs that is empty.
-      if (fill && ((room.get(i) ?? 0) <= 0 || ((perBucket[i] ?? 0) + (this.#dialsPerBucket.get(i) ?? 0) >= linksPerBucket && !opensSlot(c)))) continue;
+      const have = (perBucket[i] ?? 0) + (this.#dialsPerBucket.get(i) ?? 0);
+      if (fill && ((room.get(i) ?? 0) <= 0 || (have >= linksPerBucket && !opensSlot(c)))) continue;
+      if (budget <= 0 && have > 0) continue;
       if (!this.#dials.take(now)) { limited = true; break; }
+      budget--;
       room.set(i, (room.get(i) ?? 0) - 1);
       want--;
       c.lastTried = now;
@@ -337,9 +376,10 @@ export class Discovery {
         const s = this.#dialSlots.get(bucket);
         if (s && s[slot] > 0 && --s[slot] === 0 && s.every((n) => !n)) this.#dialSlots.delete(bucket);
       };
-      attempt.then(() => { settled(); c.failures = 0; }, () => {
+      attempt.then(() => { settled(); const before = c.failures; c.failures = 0; this.#failed(c, before); }, () => {
         settled();
         c.failures++;
+        this.#failed(c, c.failures - 1);
         if (c.failures >= 4) this.#forget(c);
       });
     }

@@ -206,8 +206,10 @@ export class Router {
     }
     // A retransmission asks every relay to pick among its few closest links at random (§4.5).
     const hop = this.#table.nextHop(envelope.to(f), dedup.tried(seen), undefined, 1 + ((f[OFF_FLAGS] & EnvelopeFlags.SPREAD) >> SPREAD_SHIFT));
-    if (envelope.type(f) === MsgType.LOOKUP && (!hop || compareDistance(envelope.to(f), this.#host.localId, hop.id) <= 0)) {
-      // No link is closer to the target than this node: greedy routing ends here.
+    if (envelope.type(f) === MsgType.LOOKUP && from && (!hop || compareDistance(envelope.to(f), this.#host.localId, hop.id) <= 0)) {
+      // No link is closer to the target than this node: greedy routing ends here. Not at the origin: a
+      // node looks up a bucket it has no link in (a hole), and no link of its is then closer to an id
+      // there than itself; its closest link, whose own table covers that bucket, carries the lookup on.
       this.#answerLookup(f);
       return 'sent';
     }

@@ -27,6 +27,9 @@ import { relayError, type RelayError } from '../util/errors.js';
 import { trace } from '../util/trace.js';
 import type { CountDrop } from '../util/drop-reasons.js';
 import type { RouteResult } from '../routing/router.js';
+import { newPending, RetryPacer, type Pending, type SessionManagerOptions } from './pending.js';
+
+export type { SessionManagerOptions } from './pending.js';
 
 /** SESSION_UNKNOWN replies sent per second, to all senders together. */
 const UNKNOWN_REPLIES_PER_SECOND = 20;
@@ -37,64 +40,6 @@ const debug = debugFactory('relaymesh:e2e');
 
 /** Message type names for the trace hook (util/trace.ts). */
 const TRACE_NAMES: Record<number, string> = Object.fromEntries(Object.entries(MsgType).map(([k, v]) => [v, k]));
-
-export interface SessionManagerOptions {
-  identity: Identity;
-  aead?: Aead;
-  /** Sends a routed frame that originates here. */
-  route: (frame: Uint8Array) => RouteResult;
-  /** One message, `channel || payload`, is `plaintext[start..end)` (several share one opened record). */
-  deliver: (from: Uint8Array, plaintext: Uint8Array, start: number, end: number) => void;
-  /** `count` messages to `to` could not be sent. */
-  fail: (to: Uint8Array, err: RelayError, count: number) => void;
-  /**
-   * DATA message `msgKey` (key53 of its id) was reported undeliverable after it left (ERR_SESSION_LOST):
-   * nothing may retransmit it (a copy sealed for a lost session cannot be opened; one that could,
-   * arriving late, would deliver a message its origin was told was not).
-   */
-  settled?: (msgKey: number) => void;
-  countDrop: CountDrop;
-  hasLinks: () => boolean;
-  ttl: number;
-  handshakeTimeoutMs: number;
-  /** Plaintexts waiting for one destination's session. */
-  maxQueuePerPeer: number;
-  /** Plaintexts waiting across all destinations. */
-  maxQueueTotal: number;
-  /** Queued plaintexts fail after this long even while the node has no links. */
-  queueTimeoutMs: number;
-  maxSessions: number;
-  maxKeys: number;
-  sessionIdleMs: number;
-  /** INITs answered per second for one sender id (each costs three ML-KEM operations). */
-  maxHandshakesPerSecond: number;
-  /** Plaintext bytes of one batch record. */
-  maxBatchBytes: number;
-}
-
-/** A message waiting for a session: its channel byte and payload. */
-interface Queued { channel: number; payload: Uint8Array }
-
-interface Pending {
-  to: Uint8Array;
-  queue: Queued[];
-  /** Payload bytes in `queue` (send()'s backpressure counts them). */
-  bytes: number;
-  init: PendingInit | null;
-  attempts: number;
-  startedAt: number;
-  deadline: number;
-  /** When the retry timer is due (0: not armed by a timer): how late it fires is this node's own lateness. */
-  due: number;
-  /** Time added to the deadline for this node's own lateness (bounded). */
-  extended: number;
-  /** The deadline passed once: one more look after queued input is read, then the verdict. */
-  lastLook: boolean;
-  timer: ReturnType<typeof setTimeout> | null;
-  lastError: RelayError | null;
-  /** The INIT is being made in the CPU queue. */
-  creating: boolean;
-}
 
 export class SessionManager {
   readonly #o: SessionManagerOptions;
@@ -116,6 +61,8 @@ export class SessionManager {
   /** KEM steps waiting in the CPU queue, so a repeated INIT, RESP or key request makes no second one. */
   readonly #working = new Set<string>();
   readonly #spare = new SpareEphemeral();
+  /** Paces handshake retries by the round trips measured (pending.ts). */
+  readonly #pacer = new RetryPacer();
   #sweep: ReturnType<typeof setInterval>;
   #destroyed = false;
   readonly #unknownReplies = new RateWindow(UNKNOWN_REPLIES_PER_SECOND);
@@ -183,7 +130,7 @@ export class SessionManager {
     if (this.#queued >= this.#o.maxQueueTotal) throw relayError('ERR_QUEUE_FULL', `more than ${this.#o.maxQueueTotal} messages wait for sessions`);
     if (!p) {
       const now = Date.now();
-      p = { to: to.slice(), queue: [], bytes: 0, init: null, attempts: 0, startedAt: now, deadline: now + this.#o.handshakeTimeoutMs, due: 0, extended: 0, lastLook: false, timer: null, lastError: null, creating: false };
+      p = newPending(to, now, this.#o.handshakeTimeoutMs);
       this.#pending.set(hex, p);
       if (session) this.#sessions.drop(session);
       this.#attempt(p);
@@ -298,6 +245,7 @@ export class SessionManager {
       return;
     }
     p.attempts++;
+    if (p.attempts === 1) p.firstSentAt = now;
     const keys = this.#keys.get(toHex(p.to));
     if (!keys) {
       // Our keys ride along: a node that knows them answers with its INIT at once (§5.1), an older one with its keys.
@@ -314,7 +262,7 @@ export class SessionManager {
         this.#route(MsgType.HANDSHAKE_INIT, p.to, p.init.init);
       });
     }
-    this.#retryIn(p, Math.min(250 * 2 ** (p.attempts - 1), 2000, Math.max(1, p.deadline - now)));
+    this.#retryIn(p, Math.min(this.#pacer.delay(p.attempts), Math.max(1, p.deadline - now)));
   }
 
   #retryIn(p: Pending, ms: number): void {
@@ -477,6 +425,7 @@ export class SessionManager {
 
   #flush(p: Pending, session: Session): void {
     if (p.timer) clearTimeout(p.timer);
+    if (p.attempts === 1 && p.firstSentAt > 0) this.#pacer.sample(Date.now() - p.firstSentAt);
     if (p.init) this.#spare.done();
     this.#pending.delete(toHex(p.to));
     this.#queued -= p.queue.length;

@@ -475,3 +475,54 @@ test('pruning past linkBudget closes a link from the fullest slot of the fullest
   t.equal(table.size, 4, 'down to linkBudget');
   t.end();
 });
+
+test('past linkBudget a node still dials its holes (buckets with no link), up to maxLinks, and nothing else', (t) => {
+  // Four links the remotes dialed (never pruned), all in bucket 0, over a linkBudget of 2; contacts in
+  // empty buckets 2 and 3 and in bucket 0 (second half empty, which would open a slot).
+  const links = [0x80, 0x90, 0xa0, 0xb0].map((b) => new FakeLink(id(b)));
+  const { discovery, dials, state } = makeDiscovery({ links, limits: { linkBudget: 2, targetLinks: 2, linksPerBucket: 2, maxDialing: 4 } });
+  state.active = false;
+  discovery.onNodes(encodeNodes([node(0x20), node(0x10), node(0xc0)]));
+  state.active = true;
+  discovery.maintain();
+  t.deepEqual(dials.map((d) => d.url).sort(), ['ws://n10', 'ws://n20'], 'the two holes, not the slot of an occupied bucket');
+  t.equal(links.filter((l) => l.closed).length, 0, 'links the remotes dialed are not pruned');
+  state.dialing = 2;
+  discovery.maintain();
+  t.equal(dials.length, 2, 'a dial in progress fills its hole: nothing more');
+  t.end();
+});
+
+test('at maxLinks no hole is dialed', (t) => {
+  const links = [0x80, 0x90, 0xa0, 0xb0].map((b) => new FakeLink(id(b)));
+  const { discovery, dials, state } = makeDiscovery({ links, limits: { linkBudget: 2, maxLinks: 4, targetLinks: 2 } });
+  state.active = false;
+  discovery.onNodes(encodeNodes([node(0x20)]));
+  state.active = true;
+  discovery.maintain();
+  t.equal(dials.length, 0, 'the table is full');
+  t.end();
+});
+
+test('a bucket full of contacts gives way to a new contact when one of them failed; none failed, none gives way', async (t) => {
+  // contactsPerBucket 2: bucket 1 (0x40..0x7f) holds 0x40 and 0x50; a third, 0x60, finds no room.
+  const { discovery, dials, state } = makeDiscovery({ limits: { contactsPerBucket: 2, maxDialing: 1, targetLinks: 1 } });
+  state.active = false;
+  discovery.onNodes(encodeNodes([node(0x40), node(0x50)]));
+  discovery.onNodes(encodeNodes([node(0x60)]));
+  t.equal(discovery.contact(id(0x60)), undefined, 'no room while both contacts are good');
+  state.active = true;
+  discovery.maintain();
+  t.equal(dials.length, 1, 'one contact dialed');
+  const failed = dials[0].id[0];
+  dials[0].settle(false);
+  await flush();
+  state.active = false;
+  discovery.onNodes(encodeNodes([node(0x60)]));
+  t.ok(discovery.contact(id(0x60)), 'the new contact is remembered now');
+  t.equal(discovery.contact(id(failed)), undefined, 'in place of the one whose dial failed');
+  t.ok(discovery.contact(id(failed === 0x40 ? 0x50 : 0x40)), 'the other stays');
+  discovery.onNodes(encodeNodes([node(0x70)]));
+  t.equal(discovery.contact(id(0x70)), undefined, 'no failing contact left: no more room');
+  t.end();
+});

@@ -319,3 +319,16 @@ test('a relay sends a LOOKUP_RESULT back on the link its LOOKUP came by; with th
   }
   t.end();
 });
+
+test('a node\'s own LOOKUP goes to its closest link even when no link is closer to the target than itself (a lookup of a hole)', (t) => {
+  // X (0x00..) has no link in bucket 0 (first bit 1): the target 0x80.. is nearer X (distance 0x80..) than
+  // either link (0x81.., 0xc0..).
+  const near = new FakeLink('near'); const far = new FakeLink('far');
+  const { router, rec } = makeRouter(X, [[id(0x40), far], [id(0x01), near]]);
+  router.lookup(id(0x80));
+  t.equal(near.sent.length + far.sent.length, 1, 'the lookup goes out once');
+  t.equal(near.sent.length, 1, 'on the link closest to the target (0x01..)');
+  t.equal(envelope.type(near.sent[0]), MsgType.LOOKUP);
+  t.deepEqual(rec.drops, []);
+  t.end();
+});

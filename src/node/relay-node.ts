@@ -30,22 +30,11 @@ import { Router } from '../routing/router.js';
 import { Discovery } from '../routing/discovery.js';
 import { SessionManager } from '../session/session-manager.js';
 import type { AutoConnector, LinkControl, MeshNode } from './mesh-node.js';
+import { LinkKeysUse, linkKeysUse } from './neighbour-keys.js';
 import type { ChannelHandler, IceServer, LinkInfo, NodeEvents, NodeOptions, NodeStats } from './types.js';
 
 /** How often a pending 'drain' is looked at besides CREDIT and CONGESTION go (ms). */
 const DRAIN_POLL_MS = 5;
-/**
- * Encapsulations are made ahead for a node's first links only: with few links a
- * session is likely to go to a neighbour; at scale that KEM work (one ML-KEM
- * encapsulation per link) would go to links that never carry a session.
- */
-const AHEAD_LINKS = 2;
-/**
- * ...and only while the process is not busy forming links (fewer link handshakes in progress
- * than this fraction of busyHandshakes): a mesh being built has no session to its neighbours
- * to speed up, and the KEM work would wait for (and then delay) link handshakes.
- */
-const AHEAD_MAX_LOAD = 1 / 8;
 const NO_LINKS: { has(): boolean; readonly size: number } = { has: () => false, size: 0 };
 
 export class RelayNode extends EventEmitter<NodeEvents> implements MeshNode {
@@ -460,13 +449,10 @@ export class RelayNode extends EventEmitter<NodeEvents> implements MeshNode {
   #flags(): number { return HelloFlags.FLOW | (this.wrtc ? HelloFlags.WEBRTC : 0) | (this.#url ? HelloFlags.WEBSOCKET : 0); }
 
   #onLinkOpen(link: Link, isNewPeer: boolean): void {
-    // The keys of its first targetLinks links are kept (past that, a link's keys, 3,136 bytes, are
-    // dropped: most links never carry a session, and one that does fetches them with KEY_REQUEST,
-    // checked against the id like any keys received, §5.1). One encapsulation is made ahead only
-    // for the first AHEAD_LINKS: at scale that KEM work would go to links that never carry a session.
+    // Kept, with an encapsulation made ahead, or dropped: the policy is neighbour-keys.ts.
     const keys = link.takeKeys();
-    const ahead = this.#table.size <= AHEAD_LINKS && linkHandshakes.load < AHEAD_MAX_LOAD * this.limits.busyHandshakes;
-    if (keys && this.#table.size <= this.limits.targetLinks) this.#sessions.learnKeys(keys, ahead);
+    const use = keys ? linkKeysUse(this.#table.size, linkHandshakes.load, this.limits) : LinkKeysUse.DROP;
+    if (keys && use !== LinkKeysUse.DROP) this.#sessions.learnKeys(keys, use === LinkKeysUse.AHEAD);
     this.#discovery.onLinkOpen(link);
     this.#sessions.kick();
     if (isNewPeer) this.emit('peer', toBuffer(link.remote!.id.slice()));

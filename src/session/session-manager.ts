@@ -23,6 +23,7 @@ import {
 import { BATCH_CHANNEL, batchEntries } from './batch.js';
 import { DataSender } from './data-sender.js';
 import { HeldFrames } from './held-frames.js';
+import { PeerKeys } from './peer-keys.js';
 import { relayError, type RelayError } from '../util/errors.js';
 import { trace } from '../util/trace.js';
 import type { CountDrop } from '../util/drop-reasons.js';
@@ -45,7 +46,7 @@ export class SessionManager {
   readonly #o: SessionManagerOptions;
   readonly #aead: Aead;
   /** Public keys checked against their ids, most recently learned kept. */
-  readonly #keys: BoundedMap<string, PublicIdentity>;
+  readonly #keys: PeerKeys;
   readonly #sessions: SessionTable;
   readonly #pending = new Map<string, Pending>();
   /** INITs this node sent and has not seen answered, by their sid; independent of queues. */
@@ -75,7 +76,7 @@ export class SessionManager {
     this.#o = o;
     this.#aead = o.aead ?? defaultAead;
     this.#sessions = new SessionTable(o.maxSessions);
-    this.#keys = new BoundedMap(o.maxKeys);
+    this.#keys = new PeerKeys(o.maxKeys);
     this.#inits = new BoundedMap(o.maxSessions);
     this.#answered = new BoundedMap(o.maxSessions);
     this.#answerInits = new BoundedMap(o.maxSessions);
@@ -97,21 +98,8 @@ export class SessionManager {
   /** Payload bytes waiting for the session with node `hex`. */
   pendingBytes(hex: string): number { return this.#pending.get(hex)?.bytes ?? 0; }
 
-  /**
-   * Remembers keys that were checked against their id. With `ahead` (keys from
-   * a link, used later if at all) the peer's KEM key is expanded and one
-   * encapsulation to it made now, off the critical path of a later handshake;
-   * each precomputed encapsulation is used once.
-   */
-  learnKeys(remote: PublicIdentity, ahead = false): void {
-    const known = this.#keys.get(remote.idHex);
-    this.#keys.set(remote.idHex, known ?? remote);
-    if (ahead) {
-      const keys = known ?? remote;
-      // Work made ahead waits for the CPU queue to have nothing more urgent (link handshakes).
-      setTimeout(() => cpuQueue.run(CpuPriority.AHEAD, () => { if (!this.#destroyed) keys.precompute(); }), 0);
-    }
-  }
+  /** Remembers keys that were checked against their id; with `ahead`, one encapsulation to them is made soon (peer-keys.ts). */
+  learnKeys(remote: PublicIdentity, ahead = false): void { this.#keys.learn(remote, ahead); }
 
   keysOf(id: Uint8Array): PublicIdentity | undefined { return this.#keys.get(toHex(id)); }
 
@@ -184,6 +172,7 @@ export class SessionManager {
   destroy(): void {
     if (this.#destroyed) return;
     this.#destroyed = true;
+    this.#keys.stop();
     clearInterval(this.#sweep);
     this.#spare.stop();
     for (const p of this.#pending.values()) {

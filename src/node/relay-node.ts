@@ -4,8 +4,10 @@
  *
  *   Listener (transport) ─┐
  *   LinkManager (link) ───┼─ RoutingTable ─ Router, Discovery (routing)
- *                         └─ SessionManager (session) ─ channels (this file)
+ *                         └─ SessionManager (session) ─ Channels (channels.ts)
  *
+ * The node's own policies are beside it: what a new link's keys are used for
+ * (neighbour-keys.ts) and send()'s 'drain' signal (backpressure.ts).
  * It implements MeshNode, the one interface the applications above use.
  * PeerRelay (../peer-relay.ts) extends it with send()/'message', connect()
  * and the signaling server.
@@ -21,7 +23,6 @@ import { Listener, advertisedUrl } from '../transport/listener.js';
 import { WebSocketConnection } from '../transport/websocket.js';
 import type { Connection } from '../transport/connection.js';
 import { CloseReason, FrameType, HelloFlags, MESH_SUBPROTOCOL } from '../wire/frames.js';
-import { CongestionKind } from '../wire/envelope.js';
 import { LinkManager, opened } from '../link/link-manager.js';
 import { linkHandshakes, type Link } from '../link/link.js';
 import { RoutingTable, closestIds } from '../routing/routing-table.js';
@@ -31,10 +32,10 @@ import { Discovery } from '../routing/discovery.js';
 import { SessionManager } from '../session/session-manager.js';
 import type { AutoConnector, LinkControl, MeshNode } from './mesh-node.js';
 import { LinkKeysUse, linkKeysUse } from './neighbour-keys.js';
+import { Backpressure } from './backpressure.js';
+import { Channels, checkChannel } from './channels.js';
 import type { ChannelHandler, IceServer, LinkInfo, NodeEvents, NodeOptions, NodeStats } from './types.js';
 
-/** How often a pending 'drain' is looked at besides CREDIT and CONGESTION go (ms). */
-const DRAIN_POLL_MS = 5;
 const NO_LINKS: { has(): boolean; readonly size: number } = { has: () => false, size: 0 };
 
 export class RelayNode extends EventEmitter<NodeEvents> implements MeshNode {
@@ -54,23 +55,18 @@ export class RelayNode extends EventEmitter<NodeEvents> implements MeshNode {
   readonly #router: Router;
   readonly #discovery: Discovery;
   readonly #sessions: SessionManager;
-  readonly #channels = new Map<number, ChannelHandler>();
+  readonly #channels: Channels;
   readonly #dropped: Partial<Record<DropReason, number>> = {};
   readonly #detours: Record<Detour, number> = { loop: 0, backtrack: 0 };
-  readonly #counters = { sent: 0, delivered: 0, undeliverable: 0 };
+  readonly #counters = { sent: 0, undeliverable: 0 };
   #autoConnector: AutoConnector | null = null;
   #url = '';
   #address: { address: string; family: string; port: number } | null = null;
   #destroyed = false;
   #closedEmitted = false;
   #started = false;
-  // ---- send()'s backpressure signal
-  /** Destinations send() returned false for, waiting for 'drain'. */
-  readonly #blocked = new Map<string, Uint8Array>();
-  /** Destinations a relay's CONGESTION report holds, until when (ms). */
-  readonly #holds = new Map<string, number>();
-  #drainTimer: ReturnType<typeof setTimeout> | null = null;
-  #drainCheckQueued = false;
+  /** send()'s backpressure signal: who waits for 'drain', who a CONGESTION report holds. */
+  readonly #backpressure: Backpressure;
   /** The destination of the last send() (a copy) and its hex. */
   #lastTo: Uint8Array = new Uint8Array(0);
   #lastHex = '';
@@ -97,6 +93,7 @@ export class RelayNode extends EventEmitter<NodeEvents> implements MeshNode {
     this.iceServers = opts.iceServers;
     const countDrop = (reason: DropReason): void => { this.#dropped[reason] = (this.#dropped[reason] ?? 0) + 1; };
     this.countDrop = countDrop;
+    this.#channels = new Channels(countDrop);
     this.#table = new RoutingTable<Link>(this.identity.id, limits.maxLinks);
     const node = this;
     this.#linkManager = new LinkManager({
@@ -115,7 +112,7 @@ export class RelayNode extends EventEmitter<NodeEvents> implements MeshNode {
       linkHooks: {
         evicted: (frame) => this.#router.dropped(frame),
         flowSignal: (ref, origin, stop) => this.#router.flowSignal(ref, origin, stop),
-        writable: () => this.#queueDrainCheck(),
+        writable: () => this.#backpressure.writable(),
       },
     }, this.#table);
     this.#router = new Router({
@@ -150,7 +147,7 @@ export class RelayNode extends EventEmitter<NodeEvents> implements MeshNode {
       identity: this.identity,
       aead: opts.aead ?? defaultAead,
       route: (frame) => (this.#destroyed ? 'no_links' : this.#router.route(frame)),
-      deliver: (from, pt, start, end) => this.#deliver(from, pt, start, end),
+      deliver: (from, pt, start, end) => this.#channels.deliver(from, pt, start, end),
       fail: (to, err, count) => { for (let i = 0; i < count; i++) this.#undeliverable(err, to); },
       settled: (msgKey) => this.#router.settled(msgKey),
       countDrop,
@@ -165,6 +162,11 @@ export class RelayNode extends EventEmitter<NodeEvents> implements MeshNode {
       sessionIdleMs: limits.sessionIdleMs,
       maxHandshakesPerSecond: limits.maxHandshakesPerSecond,
       maxBatchBytes: Math.min(limits.maxBatchBytes, limits.maxMessageSize),
+    });
+    this.#backpressure = new Backpressure({
+      limits,
+      pressure: (to, hex) => this.#pressure(to, hex),
+      drain: () => this.emit('drain'),
     });
     this.links = {
       has: (id) => this.#table.get(id) !== undefined,
@@ -202,7 +204,7 @@ export class RelayNode extends EventEmitter<NodeEvents> implements MeshNode {
    */
   sendOnChannel(id: Uint8Array, channel: number, payload: Uint8Array): boolean {
     if (this.#destroyed) throw relayError('ERR_DESTROYED', 'send after destroy');
-    if (!Number.isInteger(channel) || channel < 0 || channel > 254) throw new RangeError('channel must be 0..254 (255 marks batch records)');
+    checkChannel(channel);
     if (payload.length > this.limits.maxMessageSize) {
       throw relayError('ERR_FRAME_TOO_LARGE', `message of ${payload.length} bytes exceeds maxMessageSize ${this.limits.maxMessageSize}`);
     }
@@ -211,7 +213,7 @@ export class RelayNode extends EventEmitter<NodeEvents> implements MeshNode {
       const pt = new Uint8Array(1 + payload.length);
       pt[0] = channel;
       pt.set(payload, 1);
-      queueMicrotask(() => { if (!this.#destroyed) this.#deliver(this.identity.id, pt); });
+      queueMicrotask(() => { if (!this.#destroyed) this.#channels.deliver(this.identity.id, pt); });
       return true;
     }
     const hex = this.#hexOf(id);
@@ -223,9 +225,8 @@ export class RelayNode extends EventEmitter<NodeEvents> implements MeshNode {
       return false;
     }
     this.#sessions.send(id, channel, payload, hex);
-    if (!this.#held(hex) && this.#pressure(id, hex, hop?.link) < this.limits.sendHighWaterMark) return true;
-    if (!this.#blocked.has(hex)) this.#blocked.set(hex, id.slice());
-    this.#armDrain();
+    if (!this.#backpressure.held(hex) && this.#pressure(id, hex, hop?.link) < this.limits.sendHighWaterMark) return true;
+    this.#backpressure.block(hex, id);
     return false;
   }
 
@@ -260,63 +261,17 @@ export class RelayNode extends EventEmitter<NodeEvents> implements MeshNode {
     return this.#lastHex;
   }
 
-  #held(hex: string): boolean {
-    const until = this.#holds.get(hex);
-    if (until === undefined) return false;
-    if (Date.now() < until) return true;
-    this.#holds.delete(hex);
-    return false;
-  }
-
-  /** A CONGESTION report (or this node's own link queue) named one of our messages. */
+  /** A CONGESTION report (or this node's own link queue) named one of our messages: true if it was one. */
   #onCongestion(kind: number, msgKey: number, to: Uint8Array): boolean {
     if (!this.#sessions.congestion(kind, msgKey, to)) return false;
-    const hex = toHex(to);
-    if (kind === CongestionKind.GO) {
-      this.#holds.delete(hex);
-      this.#queueDrainCheck();
-    } else {
-      if (!this.#holds.has(hex) && this.#holds.size >= this.limits.maxSessions) {
-        // Bounded: expired holds go first; failing that, this hold is not kept (send() says true a little early).
-        for (const [h, until] of this.#holds) if (until <= Date.now()) this.#holds.delete(h);
-        if (this.#holds.size >= this.limits.maxSessions) return true;
-      }
-      this.#holds.set(hex, Date.now() + this.limits.congestionHoldMs);
-    }
+    this.#backpressure.report(kind, toHex(to));
     return true;
   }
 
-  /** While send() owes a 'drain': looks again every few ms (holds expire, sessions open) and on every CREDIT. */
-  #armDrain(): void {
-    if (this.#drainTimer || this.#destroyed) return;
-    this.#drainTimer = setTimeout(() => { this.#drainTimer = null; this.#checkDrain(); }, DRAIN_POLL_MS);
-    this.#drainTimer.unref?.();
-  }
-
-  #queueDrainCheck(): void {
-    if (this.#blocked.size === 0 || this.#drainCheckQueued) return;
-    this.#drainCheckQueued = true;
-    setImmediate(() => { this.#drainCheckQueued = false; this.#checkDrain(); });
-  }
-
-  #checkDrain(): void {
-    if (this.#destroyed || this.#blocked.size === 0) return;
-    for (const [hex, to] of this.#blocked) {
-      if (!this.#held(hex) && this.#pressure(to, hex) < this.limits.sendLowWaterMark) this.#blocked.delete(hex);
-    }
-    if (this.#blocked.size > 0) { this.#armDrain(); return; }
-    if (this.#drainTimer) { clearTimeout(this.#drainTimer); this.#drainTimer = null; }
-    this.emit('drain');
-  }
-
   /** Receives a channel's plaintexts (one handler per channel). */
-  registerChannel(channel: number, handler: ChannelHandler): void {
-    if (!Number.isInteger(channel) || channel < 0 || channel > 254) throw new RangeError('channel must be 0..254 (255 marks batch records)');
-    if (this.#channels.has(channel)) throw new Error(`channel ${channel} already has a handler`);
-    this.#channels.set(channel, handler);
-  }
+  registerChannel(channel: number, handler: ChannelHandler): void { this.#channels.register(channel, handler); }
 
-  unregisterChannel(channel: number): void { this.#channels.delete(channel); }
+  unregisterChannel(channel: number): void { this.#channels.unregister(channel); }
 
   /** Closes the direct link with `id`, if any. */
   disconnectLink(id: Uint8Array): void { this.#linkManager.disconnect(id); }
@@ -345,8 +300,7 @@ export class RelayNode extends EventEmitter<NodeEvents> implements MeshNode {
       return;
     }
     this.#destroyed = true;
-    if (this.#drainTimer) clearTimeout(this.#drainTimer);
-    this.#drainTimer = null;
+    this.#backpressure.stop();
     this.#discovery.stop();
     this.#router.stop();
     this.onDestroy();
@@ -374,7 +328,9 @@ export class RelayNode extends EventEmitter<NodeEvents> implements MeshNode {
       links: this.#table.size,
       sessions: this.#sessions.sessionCount,
       queued: this.#sessions.queued,
-      ...this.#counters,
+      sent: this.#counters.sent,
+      delivered: this.#channels.delivered,
+      undeliverable: this.#counters.undeliverable,
       ...this.#router.counters,
       flow: { reportsSent: this.#router.reports.sent, reportsReceived: this.#router.reports.received, ...this.#linkTotals() },
       dropped: { ...this.#dropped },
@@ -470,20 +426,6 @@ export class RelayNode extends EventEmitter<NodeEvents> implements MeshNode {
   #undeliverable(err: RelayError, to: Uint8Array): void {
     this.#counters.undeliverable++;
     if (!this.#destroyed) this.emit('undeliverable', err, copyToBuffer(to));
-  }
-
-  /** Hands `pt[start..end)` (`channel || payload`) to its channel: the payload as one view. */
-  #deliver(from: Uint8Array, pt: Uint8Array, start = 0, end = pt.length): void {
-    if (end <= start) return this.countDrop('malformed');
-    const handler = this.#channels.get(pt[start]);
-    if (!handler) return this.countDrop('unknown_channel');
-    this.#counters.delivered++;
-    try {
-      handler(pt.subarray(start + 1, end), from);
-    } catch (err) {
-      // A throwing application listener must not take down routing for everyone else.
-      queueMicrotask(() => { throw err; });
-    }
   }
 
 }

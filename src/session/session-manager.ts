@@ -1,16 +1,15 @@
 /**
  * End-to-end sessions of one node: fetches and checks public keys, runs the
  * handshake of crypto/session.ts with retries, queues plaintexts (bounded)
- * until a session exists and opens DATA; sealing and batching of what it
- * sends on a session is data-sender.ts. It routes through `route`
- * and never touches links itself.
+ * until a session exists and opens DATA. Answering other nodes' key requests
+ * and INITs is responder.ts, the keys held peer-keys.ts, the retry state and
+ * pacing pending.ts; sealing and batching of what it sends on a session is
+ * data-sender.ts. It routes through `route` and never touches links itself.
  */
 import debugFactory from 'debug';
 import { toHex, equalBytes, key53 } from '../util/bytes.js';
-import { Identity, PublicIdentity, PUBLIC_KEYS_LENGTH } from '../crypto/identity.js';
-import {
-  Session, PendingInit, createInit, respond, complete, initSender, SID_LENGTH, INIT_LENGTH,
-} from '../crypto/session.js';
+import { PublicIdentity } from '../crypto/identity.js';
+import { createInit, complete, SID_LENGTH, type Session, type PendingInit } from '../crypto/session.js';
 import { BoundedMap } from '../util/bounded-map.js';
 import { SessionTable } from './session-table.js';
 import { SpareEphemeral } from './spare-ephemeral.js';
@@ -24,9 +23,9 @@ import { BATCH_CHANNEL, batchEntries } from './batch.js';
 import { DataSender } from './data-sender.js';
 import { HeldFrames } from './held-frames.js';
 import { PeerKeys } from './peer-keys.js';
+import { Responder, type SentInit } from './responder.js';
 import { relayError, type RelayError } from '../util/errors.js';
 import { trace } from '../util/trace.js';
-import type { CountDrop } from '../util/drop-reasons.js';
 import type { RouteResult } from '../routing/router.js';
 import { newPending, RetryPacer, type Pending, type SessionManagerOptions } from './pending.js';
 
@@ -50,13 +49,9 @@ export class SessionManager {
   readonly #sessions: SessionTable;
   readonly #pending = new Map<string, Pending>();
   /** INITs this node sent and has not seen answered, by their sid; independent of queues. */
-  readonly #inits: BoundedMap<string, PendingInit & { at: number }>;
-  /** The sid (hex) of the INIT this node sent to a node (hex id) in answer to its key request. */
-  readonly #answerInits: BoundedMap<string, string>;
+  readonly #inits: BoundedMap<string, SentInit>;
   /** A peer's DATA that overtook the RESP it follows, and what came after it (held-frames.ts). */
   readonly #held = new HeldFrames((sid) => this.#working.has(`r${sid}`));
-  /** RESP bodies of recent INITs, keyed by sender id and its sid. */
-  readonly #answered: BoundedMap<string, Uint8Array>;
   #queued = 0;
   #queuedBytes = 0;
   /** KEM steps waiting in the CPU queue, so a repeated INIT, RESP or key request makes no second one. */
@@ -67,8 +62,8 @@ export class SessionManager {
   #sweep: ReturnType<typeof setInterval>;
   #destroyed = false;
   readonly #unknownReplies = new RateWindow(UNKNOWN_REPLIES_PER_SECOND);
-  /** Handshakes answered per sender in the current one-second window (bounded map). */
-  readonly #initRate: BoundedMap<string, RateWindow>;
+  /** Answers KEY_REQUEST and HANDSHAKE_INIT (responder.ts). */
+  readonly #responder: Responder;
   /** Sealing, batching and the memory of sent DATA. */
   readonly #data: DataSender;
 
@@ -78,9 +73,16 @@ export class SessionManager {
     this.#sessions = new SessionTable(o.maxSessions);
     this.#keys = new PeerKeys(o.maxKeys);
     this.#inits = new BoundedMap(o.maxSessions);
-    this.#answered = new BoundedMap(o.maxSessions);
-    this.#answerInits = new BoundedMap(o.maxSessions);
-    this.#initRate = new BoundedMap(o.maxKeys);
+    this.#responder = new Responder({
+      identity: o.identity, aead: this.#aead, keys: this.#keys, sessions: this.#sessions, inits: this.#inits,
+      working: this.#working, spare: this.#spare,
+      route: (type, to, body) => this.#route(type, to, body),
+      pending: (hex) => this.#pending.get(hex),
+      flush: (p, session) => this.#flush(p, session),
+      countDrop: o.countDrop,
+      destroyed: () => this.#destroyed,
+      maxSessions: o.maxSessions, maxKeys: o.maxKeys, maxHandshakesPerSecond: o.maxHandshakesPerSecond,
+    });
     this.#data = new DataSender({
       id: o.identity.id, ttl: o.ttl, maxBatchBytes: o.maxBatchBytes, route: o.route, fail: o.fail,
       current: (hex) => this.#sessions.current(hex),
@@ -145,9 +147,9 @@ export class SessionManager {
     if (type !== MsgType.DATA) trace(TRACE_NAMES[type] ?? 'frame', this.#o.identity.id, ' received');
     switch (type) {
       case MsgType.DATA: return this.#onData(frame, from, body);
-      case MsgType.KEY_REQUEST: return this.#onKeyRequest(from, body);
+      case MsgType.KEY_REQUEST: return this.#responder.onKeyRequest(from, body);
       case MsgType.KEY_RESPONSE: return this.#onKeyResponse(from, body);
-      case MsgType.HANDSHAKE_INIT: return this.#onInit(from, body, (frame[OFF_FLAGS] & EnvelopeFlags.BATCH) !== 0);
+      case MsgType.HANDSHAKE_INIT: return this.#responder.onInit(from, body, (frame[OFF_FLAGS] & EnvelopeFlags.BATCH) !== 0);
       case MsgType.HANDSHAKE_RESP: return this.#onResp(from, body, (frame[OFF_FLAGS] & EnvelopeFlags.BATCH) !== 0);
       case MsgType.SESSION_UNKNOWN: return this.#onSessionUnknown(from, body);
       default:
@@ -269,49 +271,6 @@ export class SessionManager {
     this.#o.fail(p.to, err, p.queue.length);
   }
 
-  /**
-   * A key request that carries the asker's keys (checked against its id) is
-   * answered with a HANDSHAKE_INIT from this node: it carries this node's keys
-   * too, and the asker answers it with RESP and its first DATA at once, so the
-   * key fetch and the handshake overlap (three one-way trips instead of five).
-   * A request without keys (an older node), one whose keys do not match, or
-   * one over the sender's handshake rate gets the plain KEY_RESPONSE.
-   */
-  #onKeyRequest(from: Uint8Array, body: Uint8Array): void {
-    if (body.length === PUBLIC_KEYS_LENGTH) {
-      const hex = toHex(from);
-      const known = this.#keys.get(hex);
-      const remote = known && equalBytes(known.dsaPublicKey, body.subarray(0, known.dsaPublicKey.length))
-        && equalBytes(known.kemPublicKey, body.subarray(known.dsaPublicKey.length)) ? known : PublicIdentity.fromKeys(body, from);
-      if (remote && this.#answerWithInit(hex, remote)) return;
-    }
-    this.#route(MsgType.KEY_RESPONSE, from, this.#o.identity.publicKeys());
-  }
-
-  /** Sends (or sends again) the INIT that answers `remote`'s key request; false to answer with keys instead. */
-  #answerWithInit(hex: string, remote: PublicIdentity): boolean {
-    const sent = this.#answerInits.get(hex);
-    const again = sent !== undefined ? this.#inits.get(sent) : undefined;
-    if (again) { this.#route(MsgType.HANDSHAKE_INIT, remote.id, again.init); return true; }
-    const p = this.#pending.get(hex);
-    if (p?.init) { this.#route(MsgType.HANDSHAKE_INIT, remote.id, p.init.init); return true; } // ours is on its way already
-    const work = `a${hex}`;
-    if (this.#working.has(work) || p?.creating) return true; // ours is being made
-    if (!this.#allowInit(hex)) return false;
-    this.learnKeys(remote);
-    this.#working.add(work);
-    cpuQueue.run(CpuPriority.SESSION, () => {
-      this.#working.delete(work);
-      if (this.#destroyed || this.#answerInits.get(hex) !== undefined) return;
-      const init = createInit(this.#o.identity, this.#keys.get(hex) ?? remote, this.#spare.take());
-      const sidHex = toHex(init.sid);
-      this.#inits.set(sidHex, Object.assign(init, { at: Date.now() }));
-      this.#answerInits.set(hex, sidHex);
-      this.#route(MsgType.HANDSHAKE_INIT, remote.id, init.init);
-    });
-    return true;
-  }
-
   #onKeyResponse(from: Uint8Array, body: Uint8Array): void {
     const remote = PublicIdentity.fromKeys(body, from);
     if (!remote) {
@@ -324,53 +283,6 @@ export class SessionManager {
     this.learnKeys(remote);
     const p = this.#pending.get(remote.idHex);
     if (p && !p.init) this.#attempt(p);
-  }
-
-  #onInit(from: Uint8Array, body: Uint8Array, batches: boolean): void {
-    // A retried (or replayed) INIT gets the same answer, not a second session.
-    const answered = this.#answered.get(toHex(from) + toHex(body.subarray(0, SID_LENGTH)));
-    if (answered && body.length >= SID_LENGTH) {
-      this.#route(MsgType.HANDSHAKE_RESP, from, answered);
-      return;
-    }
-    const hex = toHex(from);
-    const work = body.length >= SID_LENGTH ? `i${hex}${toHex(body.subarray(0, SID_LENGTH))}` : '';
-    if (work && this.#working.has(work)) return; // the answer to this INIT is being made
-    if (!this.#allowInit(hex)) { this.#o.countDrop('handshake_rate'); return; }
-    if (!work) { this.#respond(from, hex, body, batches); return; }
-    this.#working.add(work);
-    const copy = body.slice(); // the frame's buffer may be reused while this waits
-    cpuQueue.run(CpuPriority.SESSION, () => {
-      this.#working.delete(work);
-      if (!this.#destroyed) this.#respond(from.slice(), hex, copy, batches);
-    });
-  }
-
-  /** Answers an INIT (three ML-KEM operations): the session is made here, the RESP goes back. */
-  #respond(from: Uint8Array, hex: string, body: Uint8Array, batches: boolean): void {
-    const answered = this.#answered.get(hex + toHex(body.subarray(0, SID_LENGTH)));
-    if (answered) { this.#route(MsgType.HANDSHAKE_RESP, from, answered); return; }
-    const sender = body.length === INIT_LENGTH ? initSender(body, from, this.#keys.get(hex)) : null;
-    if (body.length === INIT_LENGTH && !sender) {
-      // The keys in the INIT do not hash to its sender: substituted on the way (it may be the answer to our key request).
-      this.#o.countDrop('bad_keys');
-      const p = this.#pending.get(hex);
-      if (p) p.lastError = relayError('ERR_BAD_KEYS', `keys received for ${hex} do not match its id`);
-      return;
-    }
-    const r = respond(this.#o.identity, from, body, this.#aead, sender ?? undefined);
-    if (!r) {
-      this.#o.countDrop('bad_handshake');
-      return;
-    }
-    this.learnKeys(r.remote);
-    r.session.peerBatches = batches;
-    this.#sessions.add(r.session);
-    this.#answered.set(toHex(from) + toHex(r.session.remoteSid), r.resp);
-    this.#route(MsgType.HANDSHAKE_RESP, from, r.resp);
-    // A session we were still setting up toward this node is no longer needed.
-    const p = this.#pending.get(r.remote.idHex);
-    if (p) this.#flush(p, r.session);
   }
 
   #onResp(from: Uint8Array, body: Uint8Array, batches: boolean): void {
@@ -400,7 +312,7 @@ export class SessionManager {
     session.peerBatches = batches;
     this.#sessions.add(session);
     const hex = toHex(from);
-    if (this.#answerInits.get(hex) === sidHex) { this.#answerInits.delete(hex); this.#spare.done(); }
+    this.#responder.completed(hex, sidHex);
     const p = this.#pending.get(hex);
     if (p) this.#flush(p, session);
     // DATA the responder sent right behind its RESP, if it overtook it, and what came after it (in order).
@@ -451,12 +363,6 @@ export class SessionManager {
       return;
     }
     this.#o.deliver(session.remote.id, pt, 0, pt.length);
-  }
-
-  #allowInit(hex: string): boolean {
-    const w = this.#initRate.get(hex) ?? new RateWindow(this.#o.maxHandshakesPerSecond);
-    this.#initRate.set(hex, w); // an active sender's window is kept, not evicted with its generation
-    return w.take();
   }
 
   /** SESSION_UNKNOWN: the sid, and the id of the DATA that named it (so its origin can report that message). */

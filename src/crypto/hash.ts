@@ -6,7 +6,7 @@
 import { sha256 as nobleSha256 } from '@noble/hashes/sha2.js';
 import { hmac as nobleHmac } from '@noble/hashes/hmac.js';
 import { hkdf as nobleHkdf } from '@noble/hashes/hkdf.js';
-import { textEncoder } from '../util/bytes.js';
+import { concatBytes, textEncoder } from '../util/bytes.js';
 import { native } from './native.js';
 
 /**
@@ -16,15 +16,9 @@ import { native } from './native.js';
  */
 const oneShot = (native as { hash?: (alg: string, data: Uint8Array, enc: 'buffer') => Uint8Array } | null)?.hash;
 
-/** The parts as one array (the part itself if there is one). */
+/** The parts as one array (the part itself if there is one: no copy). */
 function joined(parts: Uint8Array[]): Uint8Array {
-  if (parts.length === 1) return parts[0];
-  let n = 0;
-  for (const p of parts) n += p.length;
-  const out = new Uint8Array(n);
-  let o = 0;
-  for (const p of parts) { out.set(p, o); o += p.length; }
-  return out;
+  return parts.length === 1 ? parts[0] : concatBytes(...parts);
 }
 
 export function sha256(...parts: Uint8Array[]): Uint8Array {

@@ -1,8 +1,8 @@
 /**
  * Issue 3 benchmark: per-operation costs of relaymesh's crypto. ML-KEM-768
  * through src/crypto/kem.ts with both backends side by side (liboqs compiled
- * to WebAssembly, what Node nodes use, and @noble/post-quantum, the browser's
- * and the fallback; one-shot and with a prepared public key), ML-DSA-65,
+ * to WebAssembly, what Node and browser nodes use, and @noble/post-quantum, the
+ * fallback and what runs before liboqs has loaded; the browser figures: bench/browser.ts; one-shot and with a prepared public key), ML-DSA-65,
  * AES-256-GCM seal/open
  * by size for @noble/ciphers vs Node's native OpenSSL, HKDF-SHA-256 (noble vs
  * node:crypto), and the CPU cost of a whole end-to-end handshake. Every
@@ -98,7 +98,7 @@ export async function run(): Promise<void> {
       return [name, Number.isFinite(l) ? usCell(l) : '-', usCell(n), ratio(n, l), `${pct(kemSpread.get(`liboqs ${name}`) ?? NaN)} / ${pct(kemSpread.get(`noble ${name}`)!)}`];
     }));
   console.log(`Backends: liboqs = @oqs/liboqs-js (mlkem-native compiled to WebAssembly; ${nodes === 'liboqs' ? 'loaded' : 'not loaded: RELAYMESH_PQ=noble or a load failure'}), `
-    + 'noble = @noble/post-quantum (pure JS: the browser bundle, the fallback, every seeded keygen). RELAYMESH_PQ=noble (or RELAYMESH_KEM=noble) makes the nodes use noble for ML-KEM and ML-DSA.');
+    + 'noble = @noble/post-quantum (pure JS: before liboqs loads, the fallback, every seeded keygen; browsers too: bench/browser.ts). RELAYMESH_PQ=noble (or RELAYMESH_KEM=noble) makes the nodes use noble for ML-KEM and ML-DSA.');
 
   // ---- ML-DSA-65 (FIPS 204), both backends of src/crypto/dsa.ts (KeyGen is always noble: keys come from seeds)
   const dsa = dsaKeygen(randomBytes(32));

@@ -28,7 +28,8 @@ const SECURITY_HEADERS = {
   'referrer-policy': 'no-referrer',
   'cache-control': 'no-store',
 };
-const PAGE_CSP = "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self' ws: wss:; img-src 'self' data:";
+// 'wasm-unsafe-eval': the demo's node may compile the bundle's liboqs WebAssembly (ML-KEM, ML-DSA); without it, noble.
+const PAGE_CSP = "default-src 'self'; script-src 'self' 'unsafe-inline' 'wasm-unsafe-eval'; style-src 'unsafe-inline'; connect-src 'self' ws: wss:; img-src 'self' data:";
 
 /** Makes the handler for `listener.addRequestHandler`: true when it answered the request. */
 export function createHttpRoutes(opts: HttpRoutesOptions): (req: IncomingMessage, res: ServerResponse) => boolean {

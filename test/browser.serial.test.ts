@@ -16,7 +16,9 @@
 import test from 'tape';
 import type { Test } from 'tape';
 import { execFileSync } from 'node:child_process';
-import { accessSync, constants, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { accessSync, constants, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -25,7 +27,9 @@ import { startBootstrapNode, type BootstrapNode } from '../bootstrap/run-node.js
 import { createLogger } from '../bootstrap/logger.js';
 import { FAST, nextMessage, startNode, waitFor } from './helpers/testnet.js';
 import { loopbackWrtc } from './helpers/webrtc-loopback.js';
-import type { PeerRelay } from '../src/index.js';
+import { generateKeyPair, MessagingPeer, type PeerRelay } from '../src/index.js';
+import { kemReady, useKemBackend } from '../src/crypto/kem.js';
+import { dsaBackend, useDsaBackend } from '../src/crypto/dsa.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
@@ -51,6 +55,9 @@ export const CHROMIUM_ARGS = [
   '--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream', '--allow-loopback-in-peer-connection',
   '--disable-features=WebRtcHideLocalIpsWithMdns',
 ];
+
+/** A page policy that lets scripts run and reach ws: but not compile WebAssembly (no 'wasm-unsafe-eval'). */
+const NO_WASM_CSP = "default-src 'self'; script-src 'self' 'unsafe-inline'; connect-src 'self' ws:";
 
 /** Runs in every page before its scripts: remote ICE candidates other than loopback are ignored. */
 const LOOPBACK_ONLY = `(() => {
@@ -105,13 +112,22 @@ async function setup(t: Test): Promise<{ bn: BootstrapNode; ctx: BrowserContext;
   return { bn, ctx, errors };
 }
 
-/** Opens a page on the bootstrap node, starts a mesh node in it (window.node), resolves to its id once linked. */
-async function browserNode(ctx: BrowserContext, bn: BootstrapNode): Promise<{ page: Page; id: string }> {
+type Backends = { kem: string; dsa: string };
+
+/**
+ * Opens a page on the bootstrap node, starts a mesh node in it (window.node), resolves to its id once linked.
+ * `pqFirst`: the page waits for the post-quantum backend to load before it makes the node, so every ML-KEM
+ * and ML-DSA operation of the node runs on it; `pq` is what the bundle reported then. `origin`: where the page
+ * and the bundle come from (default: the bootstrap node's HTTP server).
+ */
+async function browserNode(ctx: BrowserContext, bn: BootstrapNode, opts: { pqFirst?: boolean; origin?: string } = {}):
+Promise<{ page: Page; id: string; pq: Backends | null }> {
   const page = await ctx.newPage();
-  await page.goto(bn.httpUrl + 'health');
-  const id = await page.evaluate(async (url) => {
+  await page.goto(opts.origin ?? bn.httpUrl + 'health');
+  const { id, pq } = await page.evaluate(async ({ url, pqFirst }) => {
     await (window as any).__mediaGranted;
     const m = await import('/relaymesh.js' as string);
+    const pq = pqFirst ? await m.pqReady() : null;
     const node = new m.PeerRelay({ bootstrap: [url], wrtc: true, pingIntervalMs: 500, linkTimeoutMs: 4000 });
     const w = window as any;
     w.m = m;
@@ -121,9 +137,9 @@ async function browserNode(ctx: BrowserContext, bn: BootstrapNode): Promise<{ pa
       data: data instanceof Uint8Array ? { bytes: [...data] } : data, from: m.toHex(from), fromIsBytes: from instanceof Uint8Array && from.length === 20,
     }));
     await new Promise((resolve) => node.once('peer', resolve));
-    return node.identity.idHex as string;
-  }, bn.url);
-  return { page, id };
+    return { id: node.identity.idHex as string, pq };
+  }, { url: bn.url, pqFirst: opts.pqFirst ?? false });
+  return { page, id, pq };
 }
 
 async function until(cond: () => Promise<boolean>, ms = 10_000): Promise<boolean> {
@@ -137,10 +153,12 @@ async function until(cond: () => Promise<boolean>, ms = 10_000): Promise<boolean
 
 const inbox = (page: Page) => page.evaluate(() => (window as any).inbox as { data: any; from: string; fromIsBytes: boolean }[]);
 
-browserTest('a browser node joins through a bootstrap node and exchanges sealed messages with a Node node', async (t) => {
+browserTest('a browser node on liboqs WebAssembly joins through a bootstrap node and exchanges sealed messages with a Node node', async (t) => {
   const { bn, ctx, errors } = await setup(t);
+  t.equal(await kemReady(), 'liboqs', 'the Node side runs liboqs');
   const n = await startNode(t, { bootstrap: [bn.url], ...FAST });
-  const a = await browserNode(ctx, bn);
+  const a = await browserNode(ctx, bn, { pqFirst: true });
+  t.deepEqual(a.pq, { kem: 'liboqs', dsa: 'liboqs' }, 'the bundle reports liboqs for ML-KEM and ML-DSA once loaded');
   t.ok(bn.node.peers.some((p) => Buffer.from(p).toString('hex') === a.id), 'the bootstrap node has a link to the browser');
   const types = await a.page.evaluate(() => ({ id: (window as any).node.id.constructor.name, len: (window as any).node.id.length, buffer: typeof (globalThis as any).Buffer }));
   t.deepEqual(types, { id: 'Uint8Array', len: 20, buffer: 'undefined' }, 'in the browser an id is a 20-byte Uint8Array and no Buffer global exists');
@@ -153,6 +171,76 @@ browserTest('a browser node joins through a bootstrap node and exchanges sealed 
   const { data, from } = await reply;
   t.ok(Buffer.isBuffer(data) && Buffer.from([0, 1, 2, 255]).equals(data as Buffer), 'bytes from the browser arrive as the same bytes');
   t.equal(Buffer.from(from).toString('hex'), a.id, 'from the browser');
+  t.deepEqual(await a.page.evaluate(() => (window as any).m.pqBackends()), { kem: 'liboqs', dsa: 'liboqs' }, 'still liboqs after the exchange');
+  t.deepEqual(errors, [], 'no page errors');
+});
+
+/**
+ * Sealed mesh messages both ways between browser node `a` and Node node `n` (ML-KEM: link and session
+ * handshakes), then MessagingPeer both ways between a page on the same bundle and a Node MessagingPeer
+ * (ML-DSA: the registration the Node signaling server verifies, and each side's signed envelope INIT).
+ */
+async function exchangeBothWays(t: Test, bn: BootstrapNode, a: { page: Page; id: string; pq: Backends | null }, n: PeerRelay, label: string,
+  origin?: string): Promise<void> {
+  n.send(a.id, { to: 'browser', label });
+  t.ok(await until(async () => (await inbox(a.page)).length > 0, 15_000), `${label}: the browser node receives a sealed message`);
+  t.deepEqual((await inbox(a.page))[0]?.data, { to: 'browser', label }, `${label}: intact, from the Node node`);
+  const reply = nextMessage(n);
+  await a.page.evaluate((to) => (window as any).node.send(to, { to: 'node' }), n.identity.idHex);
+  t.deepEqual((await reply).data, { to: 'node' }, `${label}: the Node node receives the browser's sealed reply`);
+
+  const keys = generateKeyPair();
+  const nodePeer = new MessagingPeer({ serverUrl: bn.url, clientId: 'node-side', publicKey: keys.publicKey, secretKey: keys.secretKey });
+  t.teardown(() => nodePeer.disconnect());
+  const nodeInbox: { message: unknown; fromId: string; authenticated: boolean }[] = [];
+  nodePeer.onMessage((message, fromId, info) => nodeInbox.push({ message, fromId, authenticated: info.authenticated }));
+  await nodePeer.connect();
+  const page = await messagingPage(a.page.context(), bn, 'browser-side', { pqFirst: true, origin });
+  t.deepEqual(await page.evaluate(() => (window as any).pq), a.pq, `${label}: the MessagingPeer page runs the same backend as the node's`);
+  await page.evaluate(() => (window as any).peer.sendMessage('node-side', 'from the browser'));
+  t.ok(await waitFor(() => nodeInbox.length > 0, 15_000), `${label}: the Node MessagingPeer gets the browser's message`);
+  t.deepEqual(nodeInbox[0], { message: 'from the browser', fromId: 'browser-side', authenticated: true }, `${label}: authenticated (browser signs, Node verifies)`);
+  await nodePeer.sendMessage('browser-side', 'from node');
+  t.ok(await until(async () => (await page.evaluate(() => (window as any).im.length)) > 0), `${label}: the browser MessagingPeer gets the Node's message`);
+  t.deepEqual(await page.evaluate(() => (window as any).im[0]), { message: 'from node', fromId: 'node-side', authenticated: true },
+    `${label}: authenticated (Node signs, browser verifies)`);
+  await page.evaluate(() => (window as any).peer.disconnect());
+}
+
+browserTest('a browser on liboqs and a Node node on noble interoperate: mesh messages and MessagingPeer both ways', async (t) => {
+  // The whole test process (bootstrap node included) runs noble; the browser runs liboqs.
+  useKemBackend('noble');
+  useDsaBackend('noble');
+  t.teardown(() => { useKemBackend(null); useDsaBackend(null); });
+  const { bn, ctx, errors } = await setup(t);
+  const n = await startNode(t, { bootstrap: [bn.url], ...FAST });
+  const a = await browserNode(ctx, bn, { pqFirst: true });
+  t.deepEqual(a.pq, { kem: 'liboqs', dsa: 'liboqs' }, 'the browser runs liboqs');
+  t.equal(dsaBackend(), 'noble', 'the Node side runs noble');
+  await exchangeBothWays(t, bn, a, n, 'browser liboqs, Node noble');
+  t.deepEqual(await a.page.evaluate(() => (window as any).m.pqBackends()), { kem: 'liboqs', dsa: 'liboqs' }, 'the browser stayed on liboqs');
+  t.deepEqual(errors, [], 'no page errors');
+});
+
+browserTest('under a CSP without wasm-unsafe-eval a browser stays on noble, with no page error, and interoperates with a Node node on liboqs', async (t) => {
+  const { bn, ctx, errors } = await setup(t);
+  t.equal(await kemReady(), 'liboqs', 'the Node side runs liboqs');
+  // A loopback HTTP server whose pages may run scripts (the bundle, from it) but not compile WebAssembly.
+  const site = createServer((req, res) => {
+    if (req.url === '/relaymesh.js') {
+      res.writeHead(200, { 'content-type': 'text/javascript; charset=utf-8' }).end(readFileSync(join(ROOT, 'dist/browser/relaymesh.js')));
+    } else {
+      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'content-security-policy': NO_WASM_CSP }).end('<!doctype html><title>no wasm</title>');
+    }
+  });
+  t.teardown(() => new Promise<void>((r) => site.close(() => r())));
+  await new Promise<void>((r) => site.listen(0, '127.0.0.1', r));
+  const origin = `http://127.0.0.1:${(site.address() as AddressInfo).port}/`;
+  const n = await startNode(t, { bootstrap: [bn.url], ...FAST });
+  const a = await browserNode(ctx, bn, { pqFirst: true, origin });
+  t.deepEqual(a.pq, { kem: 'noble', dsa: 'noble' }, 'loading is over and the page stays on noble');
+  t.equal(await a.page.evaluate(() => typeof WebAssembly.Module), 'function', 'the page has WebAssembly: only the CSP refuses it');
+  await exchangeBothWays(t, bn, a, n, 'browser noble (CSP), Node liboqs', origin);
   t.deepEqual(errors, [], 'no page errors');
 });
 
@@ -225,6 +313,9 @@ browserTest('the demo chat works by clicking and typing, and the status page sho
   await bob.click('#send');
   await alice.waitForFunction(() => document.getElementById('log')!.textContent!.includes('bob: hi alice'), null, { timeout: 15_000 });
   t.pass('alice reads bob\'s line');
+  // The demo's CSP allows 'wasm-unsafe-eval': its node (the same module instance) runs liboqs.
+  t.deepEqual(await alice.evaluate(async () => (await import('/relaymesh.js' as string)).pqReady()), { kem: 'liboqs', dsa: 'liboqs' },
+    'the demo page runs liboqs (its CSP allows WebAssembly)');
 
   const status = await ctx.newPage();
   await status.setViewportSize({ width: 1100, height: 800 });
@@ -244,20 +335,24 @@ browserTest('the demo chat works by clicking and typing, and the status page sho
   t.deepEqual(errors, [], 'no page errors');
 });
 
-/** Opens a page whose MessagingPeer (window.peer) is registered with the bootstrap node's signaling server. */
-async function messagingPage(ctx: BrowserContext, bn: BootstrapNode, clientId: string): Promise<Page> {
+/**
+ * Opens a page whose MessagingPeer (window.peer) is registered with the bootstrap node's signaling server.
+ * `pqFirst` and `origin` as for browserNode (window.pq: what the bundle reported before the peer was made).
+ */
+async function messagingPage(ctx: BrowserContext, bn: BootstrapNode, clientId: string, opts: { pqFirst?: boolean; origin?: string } = {}): Promise<Page> {
   const page = await ctx.newPage();
-  await page.goto(bn.httpUrl + 'health');
-  await page.evaluate(async ({ url, clientId }) => {
+  await page.goto(opts.origin ?? bn.httpUrl + 'health');
+  await page.evaluate(async ({ url, clientId, pqFirst }) => {
     const m = await import('/relaymesh.js' as string);
+    const w = window as any;
+    w.pq = pqFirst ? await m.pqReady() : null;
     const keys = m.generateKeyPair();
     const peer = new m.MessagingPeer({ serverUrl: url, clientId, publicKey: keys.publicKey, secretKey: keys.secretKey });
-    const w = window as any;
     w.peer = peer;
     w.im = [];
     peer.onMessage((message: unknown, fromId: string, info: { authenticated: boolean }) => w.im.push({ message, fromId, authenticated: info.authenticated }));
     await peer.connect();
-  }, { url: bn.url, clientId });
+  }, { url: bn.url, clientId, pqFirst: opts.pqFirst ?? false });
   return page;
 }
 

@@ -1,8 +1,8 @@
 /**
  * ML-DSA-65 (FIPS 204) for the whole process, behind one small interface, as
  * kem.ts does for ML-KEM: liboqs compiled to WebAssembly (pq-wasm.ts) where it
- * has loaded (Node, unless `RELAYMESH_PQ=noble`), `@noble/post-quantum`
- * otherwise (the browser bundle, the fallback, before the load, and every
+ * has loaded (Node unless `RELAYMESH_PQ=noble`, browsers unless a CSP refuses
+ * WebAssembly), `@noble/post-quantum` otherwise (the fallback, before the load, and every
  * KeyGen: keys come from 32-byte seeds, and liboqs-js has no seeded KeyGen).
  * On this machine liboqs signs about 14x and verifies about 9x faster.
  *

@@ -5,9 +5,10 @@
  *
  * - **liboqs** (pq-wasm.ts): mlkem-native compiled to WebAssembly, about 7x
  *   noble's speed for KeyGen and Encaps and 3x for Decaps. Used wherever it
- *   loads (Node, unless `RELAYMESH_PQ=noble`), from some tens of ms after the
- *   first ML-KEM operation (or `kemReady()`) started loading it; noble until then.
- * - **noble** (`@noble/post-quantum`): pure JS; the browser bundle, the fallback,
+ *   loads (Node, unless `RELAYMESH_PQ=noble`, and the browser bundle, unless the
+ *   page's CSP refuses WebAssembly), from some tens of ms after the first ML-KEM
+ *   operation (or `kemReady()`) started loading it; noble until then.
+ * - **noble** (`@noble/post-quantum`): pure JS; before liboqs loads, the fallback,
  *   and every *seeded* KeyGen (an identity's key is derived from its `kemSeed`;
  *   liboqs-js has no derandomized KeyGen), so a seed gives the same key pair
  *   whichever backend runs.

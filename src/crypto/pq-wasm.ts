@@ -6,8 +6,13 @@
  * starts once per thread at the first ML-KEM or ML-DSA operation (importing
  * relaymesh has no side effects) and takes some tens of milliseconds; until it
  * is done (and if it fails) noble does the work. No top-level await:
- * `require('relaymesh')` must keep working. The browser bundle aliases this
- * file to pq-wasm-browser.ts.
+ * `require('relaymesh')` must keep working.
+ *
+ * The browser bundle uses this file as it is: scripts/build-browser.mjs puts
+ * the two liboqs modules (their wasm inlined) into the bundle, evaluated only
+ * by the imports below. Where the page may not compile WebAssembly (a CSP
+ * without 'wasm-unsafe-eval', or no WebAssembly at all) that is found out with
+ * an 8-byte module first, and noble stays, with one debug line.
  *
  * `RELAYMESH_PQ=noble` in the environment (or the older `RELAYMESH_KEM=noble`)
  * leaves both unloaded, so the pure-JS backend can be measured against them;
@@ -34,9 +39,25 @@ let kem: WasmKem | null = null;
 let dsa: WasmDsa | null = null;
 let loading: Promise<void> | null = null;
 
+/** Why this thread cannot compile WebAssembly, or null if it can (the smallest valid module, compiled). */
+function wasmRefused(): string | null {
+  if (typeof WebAssembly !== 'object' || typeof WebAssembly.Module !== 'function') return 'no WebAssembly here';
+  try {
+    new WebAssembly.Module(new Uint8Array([0, 0x61, 0x73, 0x6d, 1, 0, 0, 0]));
+    return null;
+  } catch (err) {
+    return (err as Error).message; // e.g. a Content-Security-Policy without 'wasm-unsafe-eval'
+  }
+}
+
 async function load(): Promise<void> {
   const env = typeof process !== 'undefined' ? process.env ?? {} : {};
   if (env.RELAYMESH_PQ === 'noble' || env.RELAYMESH_KEM === 'noble') return;
+  const refused = wasmRefused();
+  if (refused) {
+    debug('WebAssembly is not allowed here, noble does ML-KEM and ML-DSA: %s', refused);
+    return;
+  }
   try {
     const { createMLKEM768 } = await import('@oqs/liboqs-js/kem') as { createMLKEM768(): Promise<WasmKem> };
     kem = await createMLKEM768();

@@ -118,14 +118,19 @@ type Backends = { kem: string; dsa: string };
  * Opens a page on the bootstrap node, starts a mesh node in it (window.node), resolves to its id once linked.
  * `pqFirst`: the page waits for the post-quantum backend to load before it makes the node, so every ML-KEM
  * and ML-DSA operation of the node runs on it; `pq` is what the bundle reported then. `origin`: where the page
- * and the bundle come from (default: the bootstrap node's HTTP server).
+ * and the bundle come from (default: the bootstrap node's HTTP server). `failWasm`: the page's
+ * WebAssembly.instantiate rejects (a load failure), and relaymesh:crypto debug output is on.
  */
-async function browserNode(ctx: BrowserContext, bn: BootstrapNode, opts: { pqFirst?: boolean; origin?: string } = {}):
+async function browserNode(ctx: BrowserContext, bn: BootstrapNode, opts: { pqFirst?: boolean; origin?: string; failWasm?: boolean } = {}):
 Promise<{ page: Page; id: string; pq: Backends | null }> {
   const page = await ctx.newPage();
   await page.goto(opts.origin ?? bn.httpUrl + 'health');
-  const { id, pq } = await page.evaluate(async ({ url, pqFirst }) => {
+  const { id, pq } = await page.evaluate(async ({ url, pqFirst, failWasm }) => {
     await (window as any).__mediaGranted;
+    if (failWasm) {
+      localStorage.debug = 'relaymesh:crypto';
+      WebAssembly.instantiate = (() => Promise.reject(new Error('instantiate refused by the test'))) as never;
+    }
     const m = await import('/relaymesh.js' as string);
     const pq = pqFirst ? await m.pqReady() : null;
     const node = new m.PeerRelay({ bootstrap: [url], wrtc: true, pingIntervalMs: 500, linkTimeoutMs: 4000 });
@@ -138,7 +143,7 @@ Promise<{ page: Page; id: string; pq: Backends | null }> {
     }));
     await new Promise((resolve) => node.once('peer', resolve));
     return { id: node.identity.idHex as string, pq };
-  }, { url: bn.url, pqFirst: opts.pqFirst ?? false });
+  }, { url: bn.url, pqFirst: opts.pqFirst ?? false, failWasm: opts.failWasm ?? false });
   return { page, id, pq };
 }
 
@@ -241,6 +246,23 @@ browserTest('under a CSP without wasm-unsafe-eval a browser stays on noble, with
   t.deepEqual(a.pq, { kem: 'noble', dsa: 'noble' }, 'loading is over and the page stays on noble');
   t.equal(await a.page.evaluate(() => typeof WebAssembly.Module), 'function', 'the page has WebAssembly: only the CSP refuses it');
   await exchangeBothWays(t, bn, a, n, 'browser noble (CSP), Node liboqs', origin);
+  t.deepEqual(errors, [], 'no page errors');
+});
+
+browserTest('a browser whose liboqs load fails stays on noble, says so in a debug line, and still messages a Node node', async (t) => {
+  const { bn, ctx, errors } = await setup(t);
+  const debugLines: string[] = [];
+  ctx.on('page', (p) => p.on('console', (msg) => { if (msg.type() === 'debug') debugLines.push(msg.text()); }));
+  const n = await startNode(t, { bootstrap: [bn.url], ...FAST });
+  const a = await browserNode(ctx, bn, { pqFirst: true, failWasm: true });
+  t.deepEqual(a.pq, { kem: 'noble', dsa: 'noble' }, 'loading is over (failed) and the page runs noble');
+  t.ok(debugLines.some((l) => l.includes('liboqs ML-KEM-768 did not load')) && debugLines.some((l) => l.includes('liboqs ML-DSA-65 did not load')),
+    'a relaymesh:crypto debug line for each module says it did not load');
+  n.send(a.id, { after: 'failed load' });
+  t.ok(await until(async () => (await inbox(a.page)).length > 0, 15_000), 'the browser receives a sealed message');
+  const reply = nextMessage(n);
+  await a.page.evaluate((to) => (window as any).node.send(to, { ok: true }), n.identity.idHex);
+  t.deepEqual((await reply).data, { ok: true }, 'and its sealed reply arrives');
   t.deepEqual(errors, [], 'no page errors');
 });
 

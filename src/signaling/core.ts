@@ -126,7 +126,7 @@ export class SignalingCore extends EventEmitter<SignalingEvents> {
       // A remote id that is registered here now (it moved here) did not leave.
       departed: (ids) => this.#notifyDeparted(ids.filter((id) => !this.#clients.has(id))),
       extension: (t) => this.#meshTypes.get(t),
-    });
+    }, opts.meshBinary !== false);
     this.#admissions = new Admissions(this.limits, {
       clients: this.#clients,
       entry: (id) => this.#mesh.entry(id),
@@ -153,6 +153,7 @@ export class SignalingCore extends EventEmitter<SignalingEvents> {
       proofVerifies: this.#proofs.verifies, proofCacheHits: this.#proofs.hits,
       presenceBacklog: this.#presence.backlog, presenceFrames: this.#presence.frames,
       connections: this.connectionCap.open, partialFrameBytes: this.frameGuard.budget.held,
+      meshItemsIn: { ...this.#mesh.received }, meshItemsOut: { ...this.#mesh.sent },
     };
   }
 

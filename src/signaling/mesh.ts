@@ -16,8 +16,10 @@ import type { MeshNode } from '../node/mesh-node.js';
 import { RosterStore, signRoster, type RosterEntry, type RosterRecord } from './mesh-records.js';
 import type { SignalingLimits } from './limits.js';
 import { fastStringify } from './fast-json.js';
-import { ClientBatches, MAX_BATCH_ITEMS } from './mesh-batches.js';
+import { ClientBatches, splitTextBatch, type ItemCounts } from './mesh-batches.js';
 import { RecordMessage } from './im-binary.js';
+import { BINARY_BATCH, MESH_BINARY, itemMessage, parseBatch } from './mesh-binary.js';
+import { MeshCaps, type Caps } from './mesh-caps.js';
 import { signalingError, type ClientEvent, type KeyInfo } from './types.js';
 
 const debug = debugFactory('relaymesh:signaling:mesh');
@@ -33,7 +35,8 @@ export type MeshMessage =
   | { t: 'takeover'; id: string; proof: { sk: string; sig: string; msg: string }; fresh?: { ts: number; sig: string } }
   | { t: 'keyreq'; rid: string; to: string }
   | { t: 'keyres'; rid: string; id: string; pk?: string; sk?: string | null; caps?: string[] }
-  | { t: 'hello' };
+  | { t: 'hello'; caps?: string[]; ask?: 1 }
+  | { t: 'caps'; caps?: string[] };
 
 export type MeshExtension = (msg: Record<string, unknown>, fromHex: string) => void;
 
@@ -71,6 +74,10 @@ export class SignalingMesh {
   /** Client messages per home node in this tick, sent as one mesh message (mesh-batches.ts). */
   readonly #batches: ClientBatches;
   readonly dropped: Partial<Record<SignalingDropReason, number>> = {};
+  /** Client messages received from other nodes, by form. */
+  readonly received: ItemCounts = { binary: 0, text: 0 };
+  /** Which nodes read binary mesh batches (mesh-caps.ts). */
+  readonly #caps: MeshCaps;
   /**
    * Nodes known to run a signaling core: every node that sent us a signaling
    * message (a `hello` on a new link, a roster, ...). Port-less nodes have no
@@ -88,10 +95,11 @@ export class SignalingMesh {
   readonly #refreshTimer: ReturnType<typeof setInterval>;
   #closed = false;
 
-  constructor(node: MeshNode, limits: SignalingLimits, host: MeshHost) {
+  constructor(node: MeshNode, limits: SignalingLimits, host: MeshHost, binary = true) {
     this.#node = node;
     this.#limits = limits;
     this.#host = host;
+    this.#caps = new MeshCaps(binary, limits.maxHomes);
     this.#rosterSentTo = new BoundedMap(Math.max(2, limits.maxHomes));
     this.#cores = new BoundedMap(Math.max(2, limits.maxHomes));
     this.#pending = new PendingRequests({
@@ -104,7 +112,8 @@ export class SignalingMesh {
       pauseClients: (ids, paused) => host.pauseClients(ids, paused),
       count: (reason) => this.#count(reason),
       closed: () => this.#closed,
-    });
+      binary: (dest) => this.#caps.binary(dest),
+    }, limits.maxMeshBatchItems, limits.maxMeshBatchBytes);
     this.#store = new RosterStore(node.identity.idHex, {
       maxHomes: limits.maxHomes, maxIdsPerRoster: limits.maxClients, maxRemoteIds: limits.maxRemoteIds, maxTtlMs: limits.rosterTtlMs * 2,
     });
@@ -129,6 +138,8 @@ export class SignalingMesh {
   /** Calls `fn` with every remote id until it returns false; false if it was stopped. */
   eachRemoteId(fn: (id: string) => boolean): boolean { return this.#store.eachId(fn); }
   knownHomes(): string[] { return this.#store.records().map((r) => r.home); }
+  /** Client messages sent to other nodes, by form (binary batch or text). */
+  get sent(): ItemCounts { return this.#batches.sent; }
 
   /** True if node `hex` is known to run a signaling core (it sent us a signaling message). */
   runsCore(hex: string): boolean { return this.#cores.has(hex); }
@@ -207,6 +218,7 @@ export class SignalingMesh {
     if (this.#closed) return;
     const { removed, moved } = this.#store.drop(hex);
     this.#cores.delete(hex);
+    this.#caps.forget(hex);
     debug('home %s did not answer: dropped (%d ids, %d moved)', hex.slice(0, 8), removed.length, moved.length);
     if (removed.length) this.#host.departed(removed);
     if (moved.length) this.#host.arrived(moved);
@@ -233,16 +245,16 @@ export class SignalingMesh {
   send(hex: string, msg: MeshMessage | ({ t: string } & Record<string, unknown>)): void {
     if (this.#closed || this.#node.destroyed) return;
     try {
-      if (msg.t !== 'roster' && msg.t !== 'ping' && msg.t !== 'pong') this.#rosterTo(hex);
-      // A client message travels as `{"t":"msg",to,from}\n<message JSON>` so the home node
-      // can hand the JSON text to the dialect without re-encoding it.
+      if (msg.t !== 'roster' && msg.t !== 'ping' && msg.t !== 'pong' && msg.t !== 'caps') this.#rosterTo(hex);
+      // A client message goes in this tick's batch to its home (mesh-batches.ts): a binary record as its
+      // bytes, any other message as its JSON text, which the home hands to the dialect without re-encoding it.
       if (msg.t === 'msg') {
         const m = msg as Extract<MeshMessage, { t: 'msg' }>;
-        // A binary record (im-binary.ts) as `{"t":"msg",to,from,"k":kind}\n<base64 of the record>`.
-        if (m.m instanceof RecordMessage) return this.#batches.add(hex, `${JSON.stringify({ t: 'msg', to: m.to, from: m.from, k: m.m.kind })}\n${m.m.toJSON().r}`, m.from);
-        return this.#batches.add(hex, `${JSON.stringify({ t: 'msg', to: m.to, from: m.from })}\n${m.mj ?? fastStringify(m.m)}`, m.from);
+        return this.#batches.add(hex, m.to, m.from, m.m instanceof RecordMessage ? m.m : m.mj ?? fastStringify(m.m) ?? 'null');
       }
-      this.#node.sendOnChannel(fromHexId(hex), SIGNALING, textEncoder.encode(JSON.stringify(msg)));
+      // Rosters say what this node reads, and ask a node that has not said it yet.
+      const out = msg.t === 'roster' ? { ...msg, ...this.#caps.say(hex) } : msg;
+      this.#node.sendOnChannel(fromHexId(hex), SIGNALING, textEncoder.encode(JSON.stringify(out)));
     } catch (err) {
       this.#count('send_failed');
       debug('send to %s failed: %s', hex.slice(0, 8), (err as Error).message);
@@ -309,7 +321,7 @@ export class SignalingMesh {
   #hello(id: Uint8Array): void {
     if (this.#closed || this.#node.destroyed) return;
     try {
-      this.#node.sendOnChannel(id, SIGNALING, textEncoder.encode('{"t":"hello"}'));
+      this.#node.sendOnChannel(id, SIGNALING, textEncoder.encode(JSON.stringify({ t: 'hello', ...this.#caps.say(toHex(id), false) })));
     } catch (err) {
       this.#count('send_failed');
       debug('hello to %s failed: %s', toHex(id).slice(0, 8), (err as Error).message);
@@ -326,27 +338,58 @@ export class SignalingMesh {
     for (const r of this.#store.records()) if (r.home !== hex) this.send(hex, { t: 'roster', r });
   }
 
+  /** A hello, roster or caps from `fromHex`: what it reads; an `ask` is answered. */
+  #tookCaps(msg: Caps, fromHex: string): void {
+    if (this.#caps.took(msg, fromHex)) this.send(fromHex, { t: 'caps', caps: [MESH_BINARY] });
+  }
+
   #onMesh(payload: Uint8Array, from: Uint8Array): void {
+    const fromHex = toHex(from);
+    if (payload.length > 0 && payload[0] === BINARY_BATCH) {
+      this.#alivePeer(fromHex);
+      return this.#onBinaryBatch(payload, fromHex);
+    }
     let text: string;
     try {
       text = textDecoder.decode(payload);
     } catch {
       return this.#count('bad_json');
     }
-    const fromHex = toHex(from);
-    if (!this.#cores.has(fromHex)) this.#cores.set(fromHex, true);
-    // Any message proves the sender alive (a pong may queue behind a busy link's traffic).
-    if (this.#alive.size > 0) this.#alive.get(fromHex)?.();
+    this.#alivePeer(fromHex);
     if (!text.startsWith('{"t":"batch"')) return this.#onMeshText(text, fromHex);
-    const nl = text.indexOf('\n');
-    let lens: unknown;
-    try { lens = JSON.parse(text.slice(0, nl)).lens; } catch { lens = null; }
-    if (nl < 0 || !Array.isArray(lens) || lens.length > MAX_BATCH_ITEMS || !lens.every((l) => Number.isSafeInteger(l) && l > 0)
-      || (lens as number[]).reduce((a, l) => a + l, 0) !== text.length - nl - 1) return this.#count('bad_batch');
-    let off = nl + 1;
-    for (const l of lens as number[]) {
-      this.#onMeshText(text.slice(off, off + l), fromHex);
-      off += l;
+    const texts = splitTextBatch(text, this.#limits.maxMeshBatchItems);
+    if (!texts) return this.#count('bad_batch');
+    for (const item of texts) this.#onMeshText(item, fromHex);
+  }
+
+  /** Any signaling message: the sender runs a core, and is alive (a pong may queue behind a busy link's traffic). */
+  #alivePeer(fromHex: string): void {
+    if (!this.#cores.has(fromHex)) this.#cores.set(fromHex, true);
+    if (this.#alive.size > 0) this.#alive.get(fromHex)?.();
+  }
+
+  /** A binary mesh batch (mesh-binary.ts): every length checked before anything is decoded; refused whole, counted. */
+  #onBinaryBatch(payload: Uint8Array, fromHex: string): void {
+    const items = parseBatch(payload, this.#limits.maxMeshBatchItems, this.#limits.maxMeshBatchBytes);
+    if (items === 'malformed') return this.#count('bad_binary_batch');
+    if (items === 'oversized') return this.#count('binary_batch_oversized');
+    for (const it of items) {
+      const msg = itemMessage(payload, it);
+      if (msg) this.#onClientMessage(it.to, it.from, msg.m, msg.mj, fromHex, true);
+      else this.#count('bad_json');
+    }
+  }
+
+  /** A client message from home `fromHex` for our client `to` (`binary`: it came in a binary batch). */
+  #onClientMessage(to: string, from: string, m: unknown, mj: string | undefined, fromHex: string, binary: boolean): void {
+    if (!m || typeof m !== 'object') return this.#count('bad_message');
+    // Only a client's home node may speak for it.
+    if (!this.#store.lists(fromHex, from)) return this.#count('unlisted_sender');
+    if (binary) this.received.binary++;
+    else this.received.text++;
+    if (!this.#host.deliver(to, { kind: 'message', fromId: from, message: m, messageJson: mj })) {
+      // The message goes back: the sender's node holds it while the client may be moving.
+      this.send(fromHex, { t: 'nf', to, from, m });
     }
   }
 
@@ -366,17 +409,16 @@ export class SignalingMesh {
     if (!msg || typeof msg !== 'object') return this.#count('bad_message');
     switch (msg.t) {
       // A new link's core said hello: it gets our rosters.
-      case 'hello': return this.#node.peers.some((p) => toHex(p) === fromHex) ? this.#greet(fromHex) : undefined;
-      case 'roster': return this.#onRoster(msg.r, fromHex);
+      case 'hello':
+        this.#tookCaps(msg, fromHex);
+        return this.#node.peers.some((p) => toHex(p) === fromHex) ? this.#greet(fromHex) : undefined;
+      case 'roster':
+        this.#tookCaps(msg as Caps, fromHex);
+        return this.#onRoster(msg.r, fromHex);
+      case 'caps': return this.#tookCaps(msg, fromHex);
       case 'msg': {
-        if (typeof msg.to !== 'string' || typeof msg.from !== 'string' || !msg.m || typeof msg.m !== 'object') return this.#count('bad_message');
-        // Only a client's home node may speak for it.
-        if (!this.#store.lists(fromHex, msg.from)) return this.#count('unlisted_sender');
-        if (!this.#host.deliver(msg.to, { kind: 'message', fromId: msg.from, message: msg.m, messageJson: msg.mj })) {
-          // The message goes back: the sender's node holds it while the client may be moving.
-          this.send(fromHex, { t: 'nf', to: msg.to, from: msg.from, m: msg.m });
-        }
-        return;
+        if (typeof msg.to !== 'string' || typeof msg.from !== 'string') return this.#count('bad_message');
+        return this.#onClientMessage(msg.to, msg.from, msg.m, msg.mj, fromHex, false);
       }
       case 'nf': {
         if (typeof msg.from !== 'string' || typeof msg.to !== 'string') return this.#count('bad_message');

@@ -77,6 +77,12 @@ export interface SignalingOptions extends Partial<SignalingLimits> {
   authorize?: Authorizer;
   /** Room limits (README "Limits", group `rooms`), e.g. `{ maxRooms: 100 }`. */
   rooms?: Partial<RoomLimits>;
+  /**
+   * Client messages to other signaling nodes that announce `mesh-bin-v1` go as binary mesh batches
+   * (PROTOCOL.md §11). Default true; false: this node announces nothing and sends only the text form,
+   * as a node without the capability does (it still reads binary batches).
+   */
+  meshBinary?: boolean;
 }
 
 export interface SignalingEvents {
@@ -112,4 +118,7 @@ export interface SignalingStats {
   /** Signaling connections open (all dialects), and bytes their unfinished frames may hold. */
   connections: number;
   partialFrameBytes: number;
+  /** Client messages taken from other nodes, and sent to them, by form: binary mesh batches or text. */
+  meshItemsIn: { binary: number; text: number };
+  meshItemsOut: { binary: number; text: number };
 }

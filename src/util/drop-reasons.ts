@@ -73,6 +73,8 @@ export const SIGNALING_DROP_REASONS = {
   bad_json: 'a mesh signaling message that is not UTF-8 JSON',
   bad_message: 'a mesh signaling message with missing or mistyped fields',
   bad_batch: 'a batch of client messages whose lengths do not add up',
+  bad_binary_batch: 'a binary mesh batch (`mesh-bin-v1`) that is truncated, whose lengths do not add up, or with an unknown item kind, an empty or over-long id, or a record under 40 bytes (dropped whole)',
+  binary_batch_oversized: 'a binary mesh batch of more than `maxMeshBatchItems` messages, or of more than one message and over `maxMeshBatchBytes` (dropped whole, before any item is read)',
   unknown_type: 'a mesh signaling message of a type neither the core nor an extension (rooms) handles',
   unlisted_sender: 'a client message from a node whose roster does not list the sender',
   unexpected_keyres: 'a key answer to no pending request (or not from the home asked, or a repeat)',

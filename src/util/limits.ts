@@ -91,6 +91,10 @@ export type Limits = { -readonly [K in keyof typeof DEFAULT_LIMITS]: number };
 export const SIGNALING_LIMITS = {
   /** Largest IM client frame in bytes (a 1 MiB message is ~1.4 MB of base64 JSON). */
   maxFrameBytes: 2 * 1024 * 1024,
+  /** Client messages in one mesh batch to one node (a sender's bound; more from a peer is dropped, `bad_batch` / `binary_batch_oversized`). */
+  maxMeshBatchItems: 256,
+  /** Bytes of one binary mesh batch of more than one message (a sender's bound: a longer message goes alone; more from a peer: `binary_batch_oversized`). */
+  maxMeshBatchBytes: 1024 * 1024,
   /** Largest Connector or protoo frame in bytes (SDP, candidates, room messages: large payloads go over the mesh). */
   maxSignalFrameBytes: 256 * 1024,
   /** A frame whose first bytes arrived must be complete within this (ms), else the socket is closed (1008). */

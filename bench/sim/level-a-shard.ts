@@ -201,6 +201,16 @@ export class Shard {
     });
   }
 
+  /** Whether node i knows node t (a link or a contact), for each [i, t hex]. */
+  knows(list: [number, string][]): boolean[] {
+    return list.map(([i, tHex]) => {
+      const n = this.#nodes[i];
+      if (!n) return false;
+      const t = Buffer.from(tHex, 'hex');
+      return n.closestKnown(t, 1).some((id) => Buffer.compare(Buffer.from(id), t) === 0);
+    });
+  }
+
   /** How many live nodes have no link yet (the build waits for none). */
   zeroPeers(): number {
     let z = 0;

@@ -22,7 +22,7 @@ const shard = new Shard(node, true, (e) => {
 });
 for (const p of ports) (shard.net as ThreadNetwork).attach(p);
 
-type Method = 'prepare' | 'create' | 'views' | 'stats' | 'zeroPeers' | 'knownIn' | 'gc' | 'destroy' | 'expect' | 'send' | 'finish' | 'close';
+type Method = 'prepare' | 'create' | 'views' | 'stats' | 'zeroPeers' | 'knownIn' | 'knows' | 'gc' | 'destroy' | 'expect' | 'send' | 'finish' | 'close';
 parentPort!.on('message', async (m: { id: number; method: Method; args: unknown[] }) => {
   try {
     const fn = (shard[m.method] as (...a: unknown[]) => unknown).bind(shard);

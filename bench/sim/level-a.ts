@@ -16,7 +16,7 @@ import { Worker, MessageChannel, type MessagePort } from 'node:worker_threads';
 import type { PeerRelayOptions } from '../../src/peer-relay.js';
 import { toHex } from '../../src/util/bytes.js';
 import { Shard, type ShardEvent, type ShardStats, type WireCounts } from './level-a-shard.js';
-import { commonPrefix, deliveryResult, holes, randomPairs, seededRandom, spread, type DeliveryResult, type NodeView, type Spread } from './measure.js';
+import { commonPrefix, deliveryResult, holes, randomPairs, seededRandom, spread, walks, deepHoles, type DeliveryResult, type NodeView, type Spread } from './measure.js';
 
 export interface LevelAOptions {
   nodes: number;
@@ -70,6 +70,7 @@ interface ShardHandle {
   stats(): Promise<ShardStats>;
   zeroPeers(): Promise<number>;
   knownIn(list: [number, string][]): Promise<number[]>;
+  knows(list: [number, string][]): Promise<boolean[]>;
   gc(): Promise<void>;
   destroy(indices: number[]): Promise<void>;
   expect(receive: [number, string, string][], send: [number, string][]): Promise<void>;
@@ -87,7 +88,7 @@ function localShard(node: Partial<PeerRelayOptions> | undefined, onEvent: (e: Sh
     try { return Promise.resolve(f.apply(s, a)); } catch (err) { return Promise.reject(err); }
   };
   return {
-    prepare: wrap(s.prepare), create: wrap(s.create), views: wrap(s.views), stats: wrap(s.stats), zeroPeers: wrap(s.zeroPeers), knownIn: wrap(s.knownIn),
+    prepare: wrap(s.prepare), create: wrap(s.create), views: wrap(s.views), stats: wrap(s.stats), zeroPeers: wrap(s.zeroPeers), knownIn: wrap(s.knownIn), knows: wrap(s.knows),
     gc: wrap(s.gc), destroy: wrap(s.destroy), expect: wrap(s.expect), send: wrap(s.send), finish: wrap(s.finish), close: wrap(s.close),
   };
 }
@@ -135,7 +136,7 @@ function workerShards(w: number, node: Partial<PeerRelayOptions> | undefined, on
       });
     };
     handles.push({
-      prepare: call('prepare'), create: call('create'), views: call('views'), stats: call('stats'), zeroPeers: call('zeroPeers'), knownIn: call('knownIn'),
+      prepare: call('prepare'), create: call('create'), views: call('views'), stats: call('stats'), zeroPeers: call('zeroPeers'), knownIn: call('knownIn'), knows: call('knows'),
       gc: call('gc'), destroy: call('destroy'), expect: call('expect'), send: call('send'), finish: call('finish'), close: call('close'),
     });
     workers.push(worker);
@@ -310,6 +311,14 @@ export async function runLevelA(o: LevelAOptions): Promise<LevelAReport> {
     }
     const settleMs = performance.now() - start;
     if (h.holes > 0) log(`${name}: ${holeProfile(v, rand)} · ${await holeCauses(v, live)}`);
+    // Its own generator, so the round's pairs stay those of earlier runs.
+    const w = walks(v, randomPairs(v.length, 2000, seededRandom(live.length)));
+    const dh = deepHoles(v);
+    const asksNear: [number, string][][] = shards.map(() => []);
+    for (const [i, j] of dh.missing.slice(0, 2000)) asksNear[live[i].shard].push([live[i].local, toHex(v[j].id)]);
+    const knowsNear = (await all((s, k) => (asksNear[k].length ? s.knows(asksNear[k]) : Promise.resolve([])))).flat().filter(Boolean).length;
+    log(`${name}: near holes: ${pct(dh.deep, dh.nodes)} of nodes lack a link in one of their 3 deepest non-empty buckets, ${pct(dh.nearest, dh.nodes)} to their XOR-nearest node (${knowsNear} of ${Math.min(2000, dh.missing.length)} of those know it)`);
+    log(`${name}: on the link graph alone (${w.pairs} pairs): greedy ${pct(w.greedy, w.pairs)} (stuck at prefix p50 ${w.stuckDepth.p50}, ${w.stuckDepth.min}-${w.stuckDepth.max}), walk within the TTL ${pct(w.walked, w.pairs)}, hops p50 ${w.hops.p50} p99 ${w.hops.p99} max ${w.hops.max}`);
     const links = spread(v.map((n) => n.peers.length));
     const shardOf = new Map(live.map((n) => [n.id, n.shard]));
     let ends = 0, cross = 0;
@@ -411,6 +420,8 @@ function holeProfile(v: readonly NodeView[], rand: () => number): string {
   const bl = classes.map(([lo, hi], k) => `${lo}-${hi === Infinity ? '' : hi} links (${byLinks[k].nodes} nodes) ${pct(byLinks[k].holes, byLinks[k].pairs)}`).join(', ');
   return `holes ${pct(total, pairs)} of pairs; by the bucket of the pair ${bb}; by the links of x: ${bl}`;
 }
+
+const pct = (n: number, d: number): string => `${(100 * n / Math.max(1, d)).toFixed(2)} %`;
 
 async function waitFor(cond: () => boolean | Promise<boolean>, ms: number): Promise<boolean> {
   const end = performance.now() + ms;

@@ -16,7 +16,7 @@ import { FrameType, HelloFlags } from '../../src/wire/frames.js';
 import { encodeEnvelope, MsgType, OFF_MSG_ID, OFF_TO, OFF_TTL } from '../../src/wire/envelope.js';
 import { quantile } from '../lib/stats.js';
 import { EventQueue } from './virtual-net.js';
-import { deliveryResult, holes, randomPairs, seededRandom, spread, type DeliveryResult, type Spread } from './measure.js';
+import { deepHoles, deliveryResult, holes, randomPairs, seededRandom, spread, walks, type DeliveryResult, type Spread } from './measure.js';
 
 export interface LevelBOptions {
   nodes: number;
@@ -299,6 +299,13 @@ export async function runLevelB(o: LevelBOptions): Promise<LevelBReport> {
     await net.clock.runUntil(net.clock.now() + settleMs);
     const live = net.nodes.filter((n) => n.alive);
     const h = holes(live, 1_000_000, rand);
+    if (live.length <= 30_000) {
+      // Near holes and what the link graph alone allows (measure.ts); quadratic, so only for smaller runs.
+      const dh = deepHoles(live);
+      const w = walks(live, randomPairs(live.length, 2000, seededRandom(live.length)));
+      const pc = (n: number, d: number) => `${(100 * n / Math.max(1, d)).toFixed(2)} %`;
+      log(`${name}: near holes ${pc(dh.deep, dh.nodes)} of nodes (a link missing in one of their 3 deepest non-empty buckets), ${pc(dh.nearest, dh.nodes)} not linked to their XOR-nearest; on the link graph alone greedy ${pc(w.greedy, w.pairs)}, walk within the TTL ${pc(w.walked, w.pairs)}, hops p50 ${w.hops.p50} p99 ${w.hops.p99}`);
+    }
     net.wire = { data: 0, ack: 0 };
     const sum = (k: 'retransmitted' | 'acksSent') => net.nodes.reduce((a, n) => a + n.router.ackCounters[k], 0);
     const retx0 = sum('retransmitted');

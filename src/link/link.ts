@@ -364,9 +364,18 @@ export class Link extends Emitter<LinkEvents> implements ConnectionSink, DueItem
     this.emit('open');
   }
 
-  /** Keepalive ticks are jittered (±10 %): links opened together do not ping together. */
-  #scheduleKeepalive(): void {
-    keepaliveQueue.schedule(this, Date.now() + jitter(this.#o.pingIntervalMs, 0.1));
+  /**
+   * Keepalive ticks are jittered (±10 %): links opened together do not ping
+   * together. A tick keeps its phase (the next is due an interval after this
+   * one was due, not after it ran): ticks a stalled event loop ran together
+   * would otherwise stay together, their PINGs and PONGs a burst every
+   * interval that stalls the loop again. One that ran more than an interval
+   * late goes to a random point of the next interval.
+   */
+  #scheduleKeepalive(now = Date.now(), after = now): void {
+    const interval = this.#o.pingIntervalMs;
+    const next = after + jitter(interval, 0.1);
+    keepaliveQueue.schedule(this, next > now ? next : now + Math.random() * interval);
   }
 
   /** The keepalive queue's call (DueItem): the tick is due. */
@@ -383,7 +392,7 @@ export class Link extends Emitter<LinkEvents> implements ConnectionSink, DueItem
     const now = Date.now();
     const late = now - this.dueAt;
     if (late > 0) this.#lastIn = Math.min(now, this.#lastIn + late);
-    this.#scheduleKeepalive();
+    this.#scheduleKeepalive(now, this.dueAt);
     const idle = now - this.#lastIn;
     if (idle >= this.#o.deadAfterMs) {
       setImmediate(() => {
@@ -392,7 +401,9 @@ export class Link extends Emitter<LinkEvents> implements ConnectionSink, DueItem
           this.close(CloseReason.DEAD, relayError('ERR_LINK_DEAD', `no frame from ${this.idHex} for ${silent} ms`));
         }
       });
-    } else if (idle >= this.#o.pingIntervalMs / 2) {
+    } else if (idle >= (this.initiator ? this.#o.pingIntervalMs / 2 : this.#o.pingIntervalMs * 1.5)) {
+      // One keepalive per link, not one per end: the end that dialed pings; the other hears
+      // those PINGs and pings itself only when they stop (an end that does not ping, §3.4).
       this.#send(encodePing(FrameType.PING, randomBytes(8)));
     }
   }

@@ -18,7 +18,10 @@ import type { Limits } from '../util/limits.js';
 import type { CountDrop } from '../util/drop-reasons.js';
 
 /** A known node: how to reach it, its bucket and slot in it (computed once), and how dialing it went. */
-interface Contact extends NodeInfo { hex: string; bucket: number; slot: number; failures: number; lastTried: number }
+interface Contact extends NodeInfo { hex: string; head: number; bucket: number; slot: number; failures: number; lastTried: number }
+
+/** An id's first 32 bits as a number. */
+const head32 = (id: Uint8Array): number => ((id[0] << 24) | (id[1] << 16) | (id[2] << 8) | id[3]) >>> 0;
 
 /** Most id bits after a bucket's own bit that tell its slots apart (2: quarters). */
 const MAX_SLOT_BITS = 2;
@@ -164,14 +167,39 @@ export class Discovery {
     this.maintainSoon();
   }
 
-  /** Answers FIND_NODE with this node's open links closest to the target. */
+  /**
+   * Answers FIND_NODE with the known nodes closest to the target: open links,
+   * and contacts whose dials have not failed (nearest first, never the asker).
+   * Contacts matter most near the asker's own id: a node learns the nodes
+   * closest to it only from nodes that know them, and while links are scarce
+   * (a loaded process forms few per second) the nodes of one small region of
+   * the id space often know each other without being linked yet.
+   */
   onFindNode(link: RouteLink, f: Uint8Array): void {
     const target = decodeFindNode(f);
     if (!target) return this.#host.countDrop('malformed');
-    const nodes = this.#table.closest(target, MAX_NODES_PER_FRAME + 1)
+    const asker = link.idHex;
+    const nodes: NodeInfo[] = this.#table.closest(target, MAX_NODES_PER_FRAME + 1)
       .filter((e) => e.link !== link)
       .slice(0, MAX_NODES_PER_FRAME)
       .map((e) => ({ id: e.id, flags: e.link.remoteFlags, url: e.link.remoteUrl }));
+    // Merged with the closest contacts: one pass, each inserted into a list of at most 20 (nearest first).
+    // Distances compare by the ids' first 32 bits first (a contact's are kept: most comparisons end there).
+    const t = head32(target);
+    const dist = nodes.map((n) => (head32(n.id) ^ t) >>> 0);
+    const nearer = (c: Contact, d: number, j: number) => d < dist[j] || (d === dist[j] && compareDistance(target, c.id, nodes[j].id) < 0);
+    for (const c of this.#contacts.values()) {
+      if (c.failures > 0 || !c.url || c.hex === asker) continue;
+      const d = (c.head ^ t) >>> 0;
+      let i = nodes.length;
+      if (i === MAX_NODES_PER_FRAME) {
+        if (!nearer(c, d, i - 1)) continue;
+        i--;
+      }
+      while (i > 0 && nearer(c, d, i - 1)) { nodes[i] = nodes[i - 1]; dist[i] = dist[i - 1]; i--; }
+      nodes[i] = { id: c.id, flags: c.flags, url: c.url };
+      dist[i] = d;
+    }
     link.send(encodeNodes(nodes));
   }
 
@@ -213,7 +241,7 @@ export class Discovery {
     const bucket = this.#table.bucketIndex(id);
     if (!this.#hasRoom(bucket) && !this.#makeRoom(bucket)) return;
     this.#perBucketContacts[bucket] = (this.#perBucketContacts[bucket] ?? 0) + 1;
-    this.#contacts.set(hex, { id, hex, flags, url, bucket, slot: slotOf(this.#host.localId, id, bucket, this.#slotBits), failures: 0, lastTried: 0 });
+    this.#contacts.set(hex, { id, hex, head: head32(id), flags, url, bucket, slot: slotOf(this.#host.localId, id, bucket, this.#slotBits), failures: 0, lastTried: 0 });
   }
 
   /**

@@ -129,6 +129,24 @@ test('FIND_NODE is answered with the closest links, never the asker', (t) => {
   t.end();
 });
 
+test('FIND_NODE is answered with contacts too, nearest first; never one whose dial failed, nor the asker', async (t) => {
+  const asker = new FakeLink(id(0x41), 'ws://asker');
+  const links = [asker, new FakeLink(id(0x80), 'ws://b', 2)];
+  const { discovery, dials, state } = makeDiscovery({ links, limits: { maxDialing: 8 } });
+  state.active = false;
+  // Contacts: 0x42 and 0x60 near the target 0x41, 0x44 whose dial will fail, and the asker itself as heard of.
+  discovery.onNodes(encodeNodes([node(0x42), node(0x60), node(0x44), node(0x41, 'ws://asker')]));
+  state.active = true;
+  discovery.maintain();
+  dials.find((d) => d.url === 'ws://n44')!.settle(false);
+  await flush();
+  discovery.onFindNode(asLink(asker), encodeFindNode(id(0x41)));
+  const nodes = decodeNodes(asker.sent[asker.sent.length - 1])!;
+  t.deepEqual(nodes.map((n) => n.id[0]), [0x42, 0x60, 0x80], 'the contacts 0x42 and 0x60 before the farther link 0x80; not 0x44 (failed), not the asker');
+  t.deepEqual(nodes.map((n) => n.url), ['ws://n42', 'ws://n60', 'ws://b']);
+  t.end();
+});
+
 test('a new link is remembered as a contact and asked for nodes near this one', (t) => {
   const others = [new FakeLink(id(0x40)), new FakeLink(id(0x20))];
   const { discovery, state } = makeDiscovery({ links: others });

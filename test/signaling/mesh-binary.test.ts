@@ -248,3 +248,28 @@ test('a record from a binary batch gets its delivered frame header written in pl
   }
   t.end();
 });
+
+test('two nodes linked only through a third learn each other\'s capability from a roster\'s ask and send binary batches', async (t) => {
+  const z = await startNode(t, { port: 0, ...FAST });
+  const x = await startNode(t, { port: 0, bootstrap: [urlOf(z)], maxLinks: 1, ...FAST });
+  const y = await startNode(t, { port: 0, bootstrap: [urlOf(z)], maxLinks: 1, ...FAST });
+  t.ok(await waitFor(() => x.peers.length === 1 && y.peers.length === 1 && z.peers.length === 2), 'x and y are each linked to z only');
+  const alice = await startClient(t, x, 'alice');
+  const bob = await startClient(t, y, 'bob');
+  t.ok(await waitFor(() => x.signaling!.discover().includes('bob')), 'x knows bob (y\'s roster, forwarded by z)');
+  const fromY = spyMesh(t, y);
+  const fromX = spyMesh(t, x);
+  const b = inbox(bob);
+  const sent: string[] = [];
+  // x's roster to y (sent before its first key request or message to y) asks; y's caps answer makes x send binary
+  // batches (messages that leave before the answer is back go as text).
+  for (let i = 0; i < 10 && items(y).meshItemsIn.binary === 0; i++) {
+    sent.push(`m${i} ${'x'.repeat(16 * 1024)}`);
+    await alice.sendMessage('bob', sent[i]);
+    t.ok(await waitFor(() => b.length === i + 1), `message ${i} arrives`);
+  }
+  t.ok(fromX.text.some((s) => s.startsWith('{"t":"roster"') && s.includes('"ask":1')), 'x\'s roster to y asked what y reads');
+  t.ok(fromY.text.some((s) => s.startsWith('{"t":"caps"') && s.includes('mesh-bin-v1')), 'y answered with its caps');
+  t.ok(items(y).meshItemsIn.binary >= 1, `messages went as binary batches (the first one after ${sent.length} sent)`);
+  t.deepEqual(b.map((r) => r.message), sent, 'all intact, in order');
+});

@@ -48,6 +48,8 @@ export interface PhaseB {
   /** Length of the path the first delivered copy took (from its TTL): p50/p99/max. */
   path?: { p50: number; p99: number; max: number };
   holes: { holes: number; pairs: number };
+  /** The link graph alone (up to 30,000 nodes, measure.ts): nodes not linked to their XOR-nearest, and the router's walks on it. */
+  graph?: { nodes: number; nearestMissing: number; pairs: number; greedy: number; walked: number };
   links: Spread;
   delivery: DeliveryResult;
 }
@@ -299,10 +301,12 @@ export async function runLevelB(o: LevelBOptions): Promise<LevelBReport> {
     await net.clock.runUntil(net.clock.now() + settleMs);
     const live = net.nodes.filter((n) => n.alive);
     const h = holes(live, 1_000_000, rand);
+    let graph: PhaseB['graph'];
     if (live.length <= 30_000) {
       // Near holes and what the link graph alone allows (measure.ts); quadratic, so only for smaller runs.
       const dh = deepHoles(live);
       const w = walks(live, randomPairs(live.length, 2000, seededRandom(live.length)));
+      graph = { nodes: dh.nodes, nearestMissing: dh.nearest, pairs: w.pairs, greedy: w.greedy, walked: w.walked };
       const pc = (n: number, d: number) => `${(100 * n / Math.max(1, d)).toFixed(2)} %`;
       log(`${name}: near holes ${pc(dh.deep, dh.nodes)} of nodes (a link missing in one of their 3 deepest non-empty buckets), ${pc(dh.nearest, dh.nodes)} not linked to their XOR-nearest; on the link graph alone greedy ${pc(w.greedy, w.pairs)}, walk within the TTL ${pc(w.walked, w.pairs)}, hops p50 ${w.hops.p50} p99 ${w.hops.p99}`);
     }
@@ -312,7 +316,7 @@ export async function runLevelB(o: LevelBOptions): Promise<LevelBReport> {
     const acks0 = sum('acksSent');
     const delivery = await deliverB(net, live.filter((n) => !n.adversarial), o.pairs, rand);
     const wire = { ...net.wire, retransmitted: sum('retransmitted') - retx0, acksSent: sum('acksSent') - acks0 };
-    phases.push({ name, nodes: live.length, holes: h, links: spread(live.map((n) => n.table.size)), wire, path: delivery.path, delivery });
+    phases.push({ name, nodes: live.length, holes: h, graph, links: spread(live.map((n) => n.table.size)), wire, path: delivery.path, delivery });
     const l = phases[phases.length - 1].links;
     const path = delivery.path;
     log(`${name} (virtual ${(net.clock.now() / 1000).toFixed(0)} s, ${net.clock.ran} events, wall ${((performance.now() - t0) / 1000).toFixed(0)} s, heap ${(process.memoryUsage().heapUsed / 1048576).toFixed(0)} MiB): ${live.length} nodes, holes ${h.holes}/${h.pairs}, links ${l.min}/${l.p50}/${l.max}, delivered ${delivery.delivered}/${delivery.sent} ${JSON.stringify(delivery.reported)} silent ${delivery.silent}, hops p50/p95/p99/max ${delivery.hops.p50}/${delivery.hops.p95}/${delivery.hops.p99}/${delivery.hops.max}, path p50/p99/max ${path?.p50}/${path?.p99}/${path?.max}, DATA ${wire.data} (${wire.retransmitted} retransmitted), hops mean ${mean(net.lastHops).toFixed(2)} histogram ${JSON.stringify(histogram(net.lastHops))}`);

@@ -9,7 +9,7 @@ import { PeerRelay } from '../../src/index.js';
 import { WebSocketConnection } from '../../src/transport/websocket.js';
 import { toHex } from '../../src/util/bytes.js';
 import { FrameType } from '../../src/wire/frames.js';
-import { MsgType, OFF_FROM, OFF_TO } from '../../src/wire/envelope.js';
+import { EnvelopeFlags, MsgType, OFF_FLAGS, OFF_FROM, OFF_TO } from '../../src/wire/envelope.js';
 import { seededRandom } from './measure.js';
 import type { ChildEvent, ChildRequest } from './level-c.js';
 
@@ -18,11 +18,13 @@ const nodes: (PeerRelay | null)[] = [];
 let rand = seededRandom(1);
 let rss0 = 0;
 
-// Hops on the wire: DATA transmissions by (origin, destination) while a round counts.
+// Hops on the wire: transmissions of a message's first copy by (origin, destination) while a round
+// counts. Retransmitted copies carry SPREAD bits (§4.5) and are left out: how many there are depends on
+// how late a loaded machine runs the retransmission timers.
 let wire: Map<string, number> | null = null;
 const rawSend = WebSocketConnection.prototype.send;
 WebSocketConnection.prototype.send = function (this: WebSocketConnection, f: Uint8Array) {
-  if (wire && f[0] === FrameType.ROUTE && f[1] === MsgType.DATA) {
+  if (wire && f[0] === FrameType.ROUTE && f[1] === MsgType.DATA && (f[OFF_FLAGS] & EnvelopeFlags.SPREAD) === 0) {
     const key = toHex(f.subarray(OFF_FROM, OFF_FROM + 20)) + toHex(f.subarray(OFF_TO, OFF_TO + 20));
     wire.set(key, (wire.get(key) ?? 0) + 1);
   }

@@ -4,7 +4,7 @@
  * crypto), every node with a WebSocket port on 127.0.0.1 and bootstrapping to
  * 1-3 random earlier nodes of any process. The parent builds the mesh in
  * batches, collects every routing table for the holes against ground truth,
- * and sends random pairs; hops are DATA transmissions counted on the wire in
+ * and sends random pairs; hops are first-copy DATA transmissions counted on the wire in
  * every process and added up here.
  */
 import { fork, type ChildProcess } from 'node:child_process';

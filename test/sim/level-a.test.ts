@@ -11,8 +11,9 @@ test('200 nodes with real crypto: random pairs are delivered within the hop boun
     const d = p.delivery;
     t.ok(d.delivered >= d.sent * 0.99, `${p.name}: at least 99 % delivered (${d.delivered}/${d.sent}; reported ${JSON.stringify(d.reported)})`);
     t.equal(d.silent, 0, `${p.name}: every message not delivered was reported undeliverable`);
-    t.ok(d.hops.p50 <= 4, `${p.name}: median hops at most 4 (${d.hops.p50})`);
-    t.ok(d.hops.p99 <= 8, `${p.name}: p99 hops at most 8 (${d.hops.p99})`);
+    // Hops are the delivered copy's path: DATA transmissions also count retransmitted copies, whose number
+    // depends on how late a loaded machine runs the retransmission timers (a timing figure).
+    t.ok(d.path !== undefined && d.path.p50 <= 4, `${p.name}: the delivered copies' paths, median at most 4 hops (${d.path?.p50})`);
     t.ok(d.path !== undefined && d.path.p99 <= 8, `${p.name}: the delivered copies' paths, p99 at most 8 (${d.path?.p99})`);
     t.ok(d.path !== undefined && d.path.max <= d.hops.max && d.path.p50 <= d.hops.p50, `${p.name}: a path is never longer than the DATA transmissions counted for its message`);
     t.ok(p.links.max <= 256 && p.links.min >= 1, `${p.name}: every node has links, none past maxLinks (${p.links.min}..${p.links.max})`);

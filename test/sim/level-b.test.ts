@@ -13,6 +13,10 @@ test('5,000 nodes in virtual time: random pairs are delivered in few hops, also 
     t.ok(d.hops.p50 <= 5, `${p.name}: median hops at most 5 (${d.hops.p50})`);
     t.ok(p.links.max <= 256, `${p.name}: no node past maxLinks (${p.links.max})`);
     t.ok(p.holes.holes / p.holes.pairs < 0.001, `${p.name}: routing-table holes under 0.1 % (${p.holes.holes}/${p.holes.pairs})`);
+    // Where random pairs rarely look: the last hops of every path run through a node's nearest nodes.
+    const g = p.graph!;
+    t.ok(g.nearestMissing <= g.nodes * 0.01, `${p.name}: at most 1 % of nodes not linked to their XOR-nearest node (${g.nearestMissing}/${g.nodes})`);
+    t.ok(g.greedy >= g.pairs * 0.99, `${p.name}: greedy forwarding alone reaches 99 % of pairs on the link graph (${g.greedy}/${g.pairs})`);
   }
 });
 

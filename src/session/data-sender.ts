@@ -123,8 +123,14 @@ export class DataSender {
   send(hex: string, to: Uint8Array, session: Session, channel: number, payload: Uint8Array): void {
     if (!session.peerBatches) { this.#sendData(to, session, channel, payload); return; }
     let b = this.#batches.get(hex);
-    if (!b || b.session !== session) {
-      if (b) { this.#flushBatch(hex, b); this.#batches.delete(hex); }
+    // A batch gathered on another session is sealed first, out of the map: sealing it may send its
+    // messages again (its session ended, resend), and what they gather anew is kept, not thrown away.
+    while (b && b.session !== session) {
+      this.#batches.delete(hex);
+      this.#flushBatch(hex, b);
+      b = this.#batches.get(hex);
+    }
+    if (!b) {
       if (!this.#hot.has(hex)) {
         // Only after a first message that went: one the route refused was reported now, and so is the next.
         if (this.#sendData(to, session, channel, payload)) {
@@ -138,7 +144,14 @@ export class DataSender {
       this.#batches.set(hex, b);
       this.#scheduleFlush();
     }
-    if (b.writer && !b.writer.fits(payload.length)) this.#flushBatch(hex, b);
+    if (b.writer && !b.writer.fits(payload.length)) {
+      this.#flushBatch(hex, b);
+      if (this.#batches.get(hex) !== b) {
+        // Sealing found its session ended and sent its messages the ordinary way: this one follows them.
+        try { this.#o.resend(to, channel, payload); } catch (err) { this.#o.fail(to, err as RelayError, 1); }
+        return;
+      }
+    }
     if (!b.writer) {
       const w = this.#spareWriters.pop() ?? new BatchWriter(this.#o.maxBatchBytes);
       if (!w.fits(payload.length)) { this.#spareWriters.push(w); this.#sendData(to, session, channel, payload); b.n++; return; }
@@ -155,11 +168,13 @@ export class DataSender {
     queueMicrotask(() => {
       this.#flushQueued = false;
       this.#hot.clear();
+      // Each batch leaves the map before it is sealed: sealing may send again (its session ended) and
+      // gather a new batch for the same destination, which this loop reaches and seals too.
       for (const [hex, b] of this.#batches) {
+        this.#batches.delete(hex);
         if (b.n >= 2) this.#hot.add(hex);
         this.#flushBatch(hex, b);
       }
-      this.#batches.clear();
     });
   }
 

@@ -4,7 +4,7 @@
  */
 import test from 'tape';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, mkdirSync, writeFileSync, copyFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, writeFileSync, copyFileSync, rmSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -39,5 +39,26 @@ test('the layering check catches an upward type import and a cycle', (t) => {
   const rules = new Set(cruise(dir, ['src']).map((v) => v.rule.name));
   t.ok(rules.has('no-upward-from-routing'), 'routing -> facade (a type import) is refused');
   t.ok(rules.has('no-cycle'), 'a type-only cycle is refused');
+  t.end();
+});
+
+/** STYLE.md: one concern per file; a file past ~500 lines is split along a seam with an interface of its own. */
+const MAX_SOURCE_LINES = 500;
+
+test(`no source file in src/, socket/, bootstrap/ or browser/ passes ${MAX_SOURCE_LINES} lines`, (t) => {
+  const long: string[] = [];
+  let files = 0;
+  for (const dir of ['src', 'socket', 'bootstrap', 'browser']) {
+    for (const name of readdirSync(join(root, dir), { recursive: true, encoding: 'utf8' })) {
+      if (!/\.(ts|js|mjs)$/.test(name)) continue;
+      files++;
+      const text = readFileSync(join(root, dir, name), 'utf8');
+      let lines = 0;
+      for (let i = text.indexOf('\n'); i !== -1; i = text.indexOf('\n', i + 1)) lines++; // as wc -l counts
+      if (lines > MAX_SOURCE_LINES) long.push(`${dir}/${name}: ${lines} lines`);
+    }
+  }
+  t.ok(files > 100, `${files} source files read`);
+  t.deepEqual(long, [], 'split such a file along a seam with an interface of its own (STYLE.md)');
   t.end();
 });

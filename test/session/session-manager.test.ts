@@ -30,6 +30,8 @@ class End {
   wire = true;
   /** Message types this end sends that are recorded but not handed over (to hand them over by hand). */
   readonly hold = new Set<number>();
+  /** Called on each delivery, after it is recorded (an application answering at once). */
+  onDeliver: ((from: string, plaintext: Uint8Array) => void) | null = null;
   readonly manager: SessionManager;
   #waiters: (() => void)[] = [];
 
@@ -38,7 +40,11 @@ class End {
     this.manager = new SessionManager({
       identity,
       route: (f) => this.#route(f),
-      deliver: (from, plaintext, start, end) => { this.delivered.push({ from: toHex(from), plaintext: plaintext.slice(start, end) }); this.#wake(); },
+      deliver: (from, plaintext, start, end) => {
+        this.delivered.push({ from: toHex(from), plaintext: plaintext.slice(start, end) });
+        this.onDeliver?.(toHex(from), plaintext.slice(start, end));
+        this.#wake();
+      },
       fail: (to, err, count) => { this.failures.push({ to: toHex(to), code: err.code, count }); this.#wake(); },
       settled: (msgKey) => { this.settled.push(msgKey); },
       countDrop: (r) => { this.drops.push(r); this.#wake(); },
@@ -540,5 +546,28 @@ test('a SESSION_UNKNOWN naming a message this node did not send there reports no
   await new Promise((r) => setImmediate(r));
   t.deepEqual(a.failures, [], 'no message is reported');
   t.equal(b.delivered.length, 1);
+  t.end();
+});
+
+test('both ends set up a session at once and one answers at once on the second: everything it queued before arrives, in order', async (t) => {
+  const { a, b } = pair(t);
+  // Bob's INIT, his RESP to Alice's INIT and his first DATA reach Alice together (as one socket read would).
+  b.hold.add(MsgType.HANDSHAKE_INIT).add(MsgType.HANDSHAKE_RESP).add(MsgType.DATA);
+  ['one', 'two', 'three'].forEach((w) => a.manager.send(BOB.id, 1, text(w)));
+  b.manager.send(ALICE.id, 1, text('hello'));
+  for (let i = 0; i < 1000 && (b.sentOf(MsgType.HANDSHAKE_RESP).length === 0 || b.sentOf(MsgType.DATA).length === 0); i++) {
+    await new Promise((r) => setImmediate(r));
+  }
+  t.equal(b.sentOf(MsgType.HANDSHAKE_INIT).length, 1, "Bob sent his own INIT");
+  t.equal(b.sentOf(MsgType.HANDSHAKE_RESP).length, 1, "and answered Alice's");
+  t.equal(b.sentOf(MsgType.DATA).length, 1, 'and sent his message on the session that made');
+  a.onDeliver = (_from, pt) => { if (read(pt).text === 'hello') a.manager.send(BOB.id, 1, text('reply')); };
+  for (const f of [...b.sentOf(MsgType.HANDSHAKE_INIT), ...b.sentOf(MsgType.HANDSHAKE_RESP), ...b.sentOf(MsgType.DATA)]) a.manager.handle(f.slice());
+  await a.until(() => a.delivered.length === 1);
+  // The answer is sent last (everything before it, or the loss of it, is on the wire first).
+  await b.until(() => b.delivered.some((d) => read(d.plaintext).text === 'reply'));
+  t.deepEqual(b.delivered.map((d) => read(d.plaintext).text), ['one', 'two', 'three', 'reply'], "all Alice's messages reach Bob, in order");
+  t.deepEqual(b.drops, [], 'nothing dropped');
+  t.deepEqual(a.failures, [], 'nothing reported failed');
   t.end();
 });

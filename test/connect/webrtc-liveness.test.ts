@@ -58,7 +58,11 @@ test('a WebRTC link torn down abruptly is noticed, removed and formed again', as
   const cGone = nextDisconnect(t, c, b);
   // Close C's data channels and then its peer connections under the link: no CLOSE frame is sent. (A data
   // channel closed after its peer connection can crash @roamhq/wrtc: node-webrtc issue 360.)
+  // The peer connections close only once every channel has: ch.close() returns before the native side has
+  // closed it, and a peer connection closed in that gap crashed the process (SIGSEGV) now and then under load.
+  const open = cw.channels.filter((ch) => ch.readyState === 'open');
   for (const ch of cw.channels) ch.close();
+  t.ok(await waitFor(() => open.every((ch) => ch.readyState === 'closed'), 10_000), "C's open data channels are closed");
   for (const pc of cw.pcs) pc.close();
   const [bc, cb] = await Promise.all([bGone, cGone]);
   t.ok(bc.code !== 'none' && cb.code !== 'none', "'disconnect' fires on both ends");

@@ -79,8 +79,10 @@ try {
     port: o.port, host: o.host, bootstrap: o.bootstrap, publicUrl: o.publicUrl, dataDir: o.dataDir,
     limits: o.limit, iceServers: o.iceServer, wrtc, signaling: o.signaling, demo: o.demo, logger: log,
   });
-  log.info('listening', { id: bn.id, url: bn.url, status: bn.httpUrl, version: VERSION, bootstrap: o.bootstrap ?? [] });
+  // Handlers first: a process manager that signals as soon as it reads 'listening' must find them installed
+  // (a SIGINT in between took the default action and killed node without its clean stop).
   stopOnSignals(() => bn.close(), log);
+  log.info('listening', { id: bn.id, url: bn.url, status: bn.httpUrl, version: VERSION, bootstrap: o.bootstrap ?? [] });
 } catch (err) {
   log.error('could not start', { err: err as Error });
   process.exitCode = 1;

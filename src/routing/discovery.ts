@@ -7,7 +7,7 @@
 import { toHex, toHexAt } from '../util/bytes.js';
 import { ID_LENGTH } from '../crypto/identity.js';
 import { BoundedMap } from '../util/bounded-map.js';
-import { RoutingTable, compareDistance } from './routing-table.js';
+import { RoutingTable, compareDistance, head32 } from './routing-table.js';
 import { randomIdInBucket, slotBits, slotOf } from './id-space.js';
 import type { RouteLink } from './route-link.js';
 import { systemClock, jitter, type Clock } from '../util/clock.js';
@@ -20,9 +20,6 @@ import type { CountDrop } from '../util/drop-reasons.js';
 
 /** A known node: how to reach it, its bucket and slot in it (computed once), and how dialing it went. */
 interface Contact extends NodeInfo { hex: string; head: number; bucket: number; slot: number; failures: number; lastTried: number }
-
-/** An id's first 32 bits as a number. */
-const head32 = (id: Uint8Array): number => ((id[0] << 24) | (id[1] << 16) | (id[2] << 8) | id[3]) >>> 0;
 
 /** maintain() runs at most this often when prompted by NODES frames (ms), so a burst of answers costs one pass. */
 const MAINTAIN_DELAY_MS = 100;

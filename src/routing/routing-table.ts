@@ -17,7 +17,8 @@ export interface TableEntry<L> { id: Uint8Array; link: L; [k: string]: unknown }
 /** An entry with the id's first 32 bits as a number: most XOR comparisons end there. */
 interface Entry<L> extends TableEntry<L> { readonly head: number }
 
-const head32 = (id: Uint8Array): number => ((id[0] << 24) | (id[1] << 16) | (id[2] << 8) | id[3]) >>> 0;
+/** An id's first 32 bits as a number: most XOR comparisons end there. */
+export const head32 = (id: Uint8Array): number => ((id[0] << 24) | (id[1] << 16) | (id[2] << 8) | id[3]) >>> 0;
 
 /** XOR-closer comparison of two entries to a target whose first 32 bits are `t`: negative if `a` is closer. */
 function closer<L>(target: Uint8Array, t: number, a: Entry<L>, b: Entry<L>): number {

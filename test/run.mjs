@@ -123,13 +123,20 @@ function runFile(file) {
       /** The last test tape started: the one running when a file stops without finishing. */
       let last = null;
       let tapeFailCount = null;
+      let tapePassCount = null;
+      let okLines = 0;
+      let notOkLines = 0;
       for (const line of out.split('\n')) {
         let m;
+        if (/^ok \d+/.test(line)) okLines++;
+        else if (/^not ok \d+/.test(line)) notOkLines++;
         if ((m = /^# SKIP (.*)$/.exec(line))) {
           tests.push({ name: m[1], ok: true, asserts: 0, skips: [m[1]] });
           current = null;
         } else if ((m = /^# fail\s+(\d+)/.exec(line))) {
           tapeFailCount = Number(m[1]);
+        } else if ((m = /^# pass\s+(\d+)/.exec(line))) {
+          tapePassCount = Number(m[1]);
         } else if ((m = /^# (.*)$/.exec(line)) && !/^# (tests|pass|fail|skip|todo|ok)\b/.test(line)) {
           current = { name: m[1], ok: true, asserts: 0, skips: [] };
           last = current;
@@ -149,13 +156,15 @@ function runFile(file) {
       const where = finished ? 'after tape\'s summary' : last ? `during "${last.name}"` : 'before its first test';
       /** Why this file failed when no `not ok` line says so. */
       const causes = [];
+      // When the runner stopped the file, that is the cause: the signal it sent says nothing more.
       if (stopped.length) causes.push(`${stopped.join('; ')} (${where})`);
-      if (stopped.length) { /* the runner's own kill: its signal says nothing more */ }
       else if (code !== 0 && tests.every((t) => t.ok)) causes.push(`${how} ${where}`);
       else if (!finished && code === 0) causes.push(`ended with code 0 without tape's summary (${where})`);
-      const counted = tests.filter((t) => !t.ok).reduce((n, t) => n + t.asserts, 0);
-      if (tapeFailCount !== null && tapeFailCount > counted) {
-        causes.push(`tape counted ${tapeFailCount} failed assertion(s) but only ${counted} \`not ok\` line(s) began a line (output interleaved with TAP?)`);
+      if (tapeFailCount !== null && tapeFailCount > notOkLines) {
+        causes.push(`tape counted ${tapeFailCount} failed assertion(s) but only ${notOkLines} \`not ok\` line(s) began a line (output interleaved with TAP?)`);
+      }
+      if (tapePassCount !== null && tapePassCount > okLines) {
+        causes.push(`tape counted ${tapePassCount} passing assertion(s) but only ${okLines} \`ok\` line(s) reached the runner (did the file replace console.log? tape prints through it)`);
       }
       if (leftover) causes.push(`left processes running (killed):\n${leftover}`);
       for (const c of causes) tests.push({ name: c, ok: false, asserts: 0, skips: [], cause: true });

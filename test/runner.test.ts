@@ -1,8 +1,9 @@
 /**
  * test/run.mjs says why a file failed when no `not ok` line does: a crash after
  * tape's summary, a signal, a timeout, processes left running, output held open
- * after exit, or a `not ok` that does not begin a line. Session 8 had two
- * single-file failures whose cause the runner's output did not give.
+ * after exit, a `not ok` that does not begin a line, or TAP lines that never
+ * reached the runner. Session 8 had two single-file failures whose cause the
+ * runner's output did not give.
  */
 import test from 'tape';
 import { spawn } from 'node:child_process';
@@ -26,6 +27,7 @@ const fixtures: Record<string, string> = {
   'held-open.test.js': "import { spawn } from 'node:child_process';\n"
     + "spawn('sleep', ['602'], { stdio: 'inherit' }).unref();\n"
     + "console.log('TAP version 13\\n# holds its output\\nok 1 fine\\n\\n1..1\\n# tests 1\\n# pass  1\\n\\n# ok');\n",
+  'swallowed.test.js': "console.log('TAP version 13\\n# its ok lines went elsewhere\\n\\n1..2\\n# tests 2\\n# pass  2\\n\\n# ok');\n",
   'interleaved.test.js': "process.stdout.write('TAP version 13\\n# interleaved\\nok 1 a\\nnoise without a newlinenot ok 2 b\\n\\n1..2\\n# tests 2\\n# pass  1\\n# fail  1\\n');\n"
     + 'process.exitCode = 1;\n',
 };
@@ -55,7 +57,7 @@ test('the runner names the cause of every failure that has no `not ok` line, wit
   t.equal(second.code, 1, 'the runner exits non-zero on a timeout');
   const failed = first.out.slice(first.out.lastIndexOf('\nFailed:')) + second.out.slice(second.out.lastIndexOf('\nFailed:'));
   t.equal(code, 1, 'the runner exits non-zero');
-  t.ok(/tests: 6 passed, 7 failed, 0 skipped/.test(first.out), `summary counts each file's passes and each cause (${first.out.trim().split('\n').pop()})`);
+  t.ok(/tests: 6 passed, 8 failed, 0 skipped/.test(first.out), `summary counts each file's passes and each cause (${first.out.trim().split('\n').pop()})`);
   t.notOk(/pass\.test\.js/.test(failed), 'the passing file is not listed as failed');
   t.ok(failed.includes("late-throw.test.js: exited with code 1 after tape's summary"), 'a throw after the summary: exit code, after the summary');
   t.ok(out.includes('Error: late teardown error'), "the late throw's stderr is printed");
@@ -66,5 +68,6 @@ test('the runner names the cause of every failure that has no `not ok` line, wit
   t.ok(failed.includes('held-open.test.js: exited after'), 'output held open after exit is a failure');
   t.ok(failed.includes('held-open.test.js: left processes running (killed):') && /sleep 602/.test(out), 'and what held it is shown');
   t.ok(failed.includes('interleaved.test.js: tape counted 1 failed assertion(s) but only 0 `not ok` line(s) began a line'), 'a `not ok` glued to other output is still a failure');
+  t.ok(failed.includes('swallowed.test.js: tape counted 2 passing assertion(s) but only 0 `ok` line(s) reached the runner'), 'assertion lines that never reached the runner (a replaced console.log) are a failure');
   t.ok(/-- hang\.test\.js failed: .*\n {3}ran [\d.]+ s; load average [\d. ]+; beside: /.test(out), 'each failed file says how long it ran, the load and what ran beside it');
 });

@@ -170,8 +170,14 @@ test('two simple-peer clients on different mesh nodes open a data channel throug
   const pa = new SimplePeer({ initiator: true, wrtc: wrtc as any });
   const pb = new SimplePeer({ wrtc: wrtc as any });
   t.teardown(() => { pa.destroy(); pb.destroy(); });
-  pa.on('signal', (s: unknown) => void alice.request('message', { targetId: 'bob', message: s }));
-  pb.on('signal', (s: unknown) => void bob.request('message', { targetId: 'alice', message: s }));
+  // A late ICE candidate's request may still wait for its answer when teardown closes the peer: it rejects with
+  // 'peer closed' then (left unhandled, that rejection crashed the file after its last assertion, under load).
+  // A request refused while the peer is open fails the test.
+  const signalOver = (peer: any, targetId: string) => (s: unknown) => {
+    peer.request('message', { targetId, message: s }).catch((err: Error) => { if (!peer.closed) t.fail(`signal to ${targetId}: ${err.message}`); });
+  };
+  pa.on('signal', signalOver(alice, 'bob'));
+  pb.on('signal', signalOver(bob, 'alice'));
   alice.on('notification', (n: any) => { if (n.method === 'message') pa.signal(n.data.message); });
   bob.on('notification', (n: any) => { if (n.method === 'message') pb.signal(n.data.message); });
   const got = new Promise<string>((resolve) => pb.once('data', (d: Buffer) => resolve(d.toString())));

@@ -303,8 +303,8 @@ export class MessagingPeer {
 
   // ------------------------------------------------------------ handlers
 
-  onMessage(handler: (message: any, fromId: string, info: MessageInfo) => void): void { this.#on.messages.add(checkFn(handler)); }
-  onServerQuestion(handler: (question: any, questionId: string) => void): void { this.#on.questions.add(checkFn(handler)); }
+  onMessage(handler: (message: any, fromId: string, info: MessageInfo) => void): void { this.#on.addMessage(checkFn(handler)); }
+  onServerQuestion(handler: (question: any, questionId: string) => void): void { this.#on.addQuestion(checkFn(handler)); }
   onError(handler: (error: MessagingError) => void): void { this.#on.errors.add(checkFn(handler)); }
   onPeerDisconnected(handler: (peerId: string) => void): void { this.#on.disconnects.add(checkFn(handler)); }
   onConnectionStateChange(handler: (state: ConnectionState) => void): void { this.#on.states.add(checkFn(handler)); }

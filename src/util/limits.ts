@@ -241,6 +241,8 @@ export const MESSAGING_LIMITS = {
   maxBatchBytes: 262_144,
   /** Messages in one batch record. */
   maxBatchItems: 256,
+  /** Messages (and, apart, server questions) held for the first onMessage (onServerQuestion) handler; one more is NOT_DELIVERED. */
+  maxEarlyInbound: 256,
 } as const;
 
 /** WebRTC links and connect(id) (fixed). */

@@ -1,7 +1,8 @@
 /** Link: what happens to frames that arrive after a link closed. */
 import test from 'tape';
 import { Link, type LinkOptions } from '../../src/link/link.js';
-import { MemoryNetwork } from '../../src/transport/memory.js';
+import { MemoryNetwork, type MemoryConnection } from '../../src/transport/memory.js';
+import { waitFor } from '../helpers/testnet.js';
 import { Identity } from '../../src/crypto/identity.js';
 import { CloseReason, FrameType, encodeFindNode } from '../../src/wire/frames.js';
 import { encodeEnvelope, MsgType } from '../../src/wire/envelope.js';
@@ -25,28 +26,46 @@ async function pair(): Promise<{ a: Link; b: Link; dropsA: DropReason[] }> {
   return { a, b, dropsA };
 }
 
+/**
+ * Holds A's transport open (a link gives its CLOSE 20 ms to flush, then closes the transport) until `release()`:
+ * what B sent before it read A's CLOSE then reaches A's closed link whatever the event loop's lateness, which is
+ * what these tests are about. (They used to wait 50 ms: under load B's send pump and A's 20 ms transport close came
+ * due in the same turn, the transport went first, and A never read the frames.)
+ */
+function holdTransport(link: Link): { closeAsked: () => boolean; release(): void } {
+  const conn = link.connection as MemoryConnection;
+  const close = conn.close.bind(conn);
+  let asked = false;
+  conn.close = () => { asked = true; };
+  return { closeAsked: () => asked, release: () => { conn.close = close; close(); } };
+}
+
 test('routed frames the remote sent before it saw a DUPLICATE close are still delivered; others are counted', async (t) => {
   const { a, b, dropsA } = await pair();
   const frames: number[] = [];
   a.on('frame', (f) => frames.push(f[0]));
+  const transport = holdTransport(a);
+  t.teardown(() => transport.release());
   a.close(CloseReason.DUPLICATE, relayError('ERR_DUPLICATE_LINK'));
   // B has not read the CLOSE yet: it still sends on the link.
   const routed = encodeEnvelope(MsgType.DATA, a.remote!.id, b.remote!.id, new Uint8Array(40));
   t.ok(b.send(routed), 'B sends a routed frame on its (still open) end');
   t.ok(b.send(encodeFindNode(b.remote!.id)), 'and a FIND_NODE');
-  await new Promise((r) => setTimeout(r, 50));
+  t.ok(await waitFor(() => b.isClosed && frames.length + dropsA.length >= 2), 'A read both and B followed the CLOSE');
   t.deepEqual(frames, [FrameType.ROUTE], 'the routed frame reaches A\'s frame handler after the close');
   t.deepEqual(dropsA, ['after_close'], 'the FIND_NODE is counted as after_close, not lost silently');
-  t.ok(b.isClosed, 'B followed the CLOSE');
+  t.ok(transport.closeAsked(), "A's link asked its transport to close");
 });
 
 test('after any other close, late frames are counted as after_close', async (t) => {
   const { a, b, dropsA } = await pair();
   const frames: number[] = [];
   a.on('frame', (f) => frames.push(f[0]));
+  const transport = holdTransport(a);
+  t.teardown(() => transport.release());
   a.close(CloseReason.NORMAL);
   b.send(encodeEnvelope(MsgType.DATA, a.remote!.id, b.remote!.id, new Uint8Array(40)));
-  await new Promise((r) => setTimeout(r, 50));
+  t.ok(await waitFor(() => b.isClosed && frames.length + dropsA.length >= 1), 'A read it and B followed the CLOSE');
   t.deepEqual(frames, [], 'nothing reaches the frame handler');
   t.deepEqual(dropsA, ['after_close'], 'the late frame is counted');
 });

@@ -22,7 +22,10 @@ test('a session handshake queued behind more handshake work than sessionTimeoutM
   spin(15); // spends this turn's slice, so what follows queues
   for (let i = 0; i < 75; i++) cpuQueue.run(CpuPriority.SESSION, () => spin(20));
   t.ok(cpuQueue.waiting >= 70, `the queue holds the work (${cpuQueue.waiting} jobs)`);
-  const got = nextMessage(b, (d) => d === 'through the busy queue', 20_000);
+  // A failure says what A was told and what still queued (it failed once under load with only 'no message in time').
+  const got = nextMessage(b, (d) => d === 'through the busy queue', 20_000).catch((err: Error) => {
+    throw new Error(`${err.message}; undeliverable at A: ${failures.join(', ') || 'none'}; CPU queue still holds ${cpuQueue.waiting} jobs`);
+  });
   a.send(b.id, 'through the busy queue');
   t.equal((await got).data, 'through the busy queue', 'B got the message once the queue had run');
   t.deepEqual(failures, [], 'no ERR_HANDSHAKE_TIMEOUT');

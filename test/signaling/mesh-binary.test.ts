@@ -198,7 +198,9 @@ test('malformed, truncated and oversized binary batches are dropped whole and co
   const [x, y] = await pair(t, small, small);
   const alice = await startClient(t, x, 'alice');
   const bob = await startClient(t, y, 'bob');
-  t.ok(await waitFor(() => y.signaling!.discover().includes('alice')), 'y knows alice');
+  // Both ways: the batches below name alice as their sender at x, and alice sends to bob at the end. (It waited for
+  // y knowing alice only; under load x had not yet learned of bob when alice sent: PEER_NOT_FOUND.)
+  t.ok(await waitFor(() => y.signaling!.discover().includes('alice') && x.signaling!.discover().includes('bob')), 'y knows alice and x knows bob');
   const b = inbox(bob);
   const rec = new Uint8Array(60).fill(7);
   const json = enc.encode('{"algorithm":"x"}');

@@ -218,17 +218,18 @@ export class FlowQueue {
 
   /**
    * Sends queued frames while `canWrite` allows (`reserve`: may the frame use the reserve past the
-   * window): control first, then light origins' frames, then every flow by DRR.
+   * window; `len`: the frame's length, as a frame longer than the window has a bound of its own):
+   * control first, then light origins' frames, then every flow by DRR.
    */
-  drain(canWrite: (reserve: boolean) => boolean, send: (frame: Uint8Array) => void): void {
+  drain(canWrite: (reserve: boolean, len: number) => boolean, send: (frame: Uint8Array) => void): void {
     this.#drain(canWrite, send);
     if (this.#control.length === 0) this.#control = NO_FRAMES;
     if (this.#ring.length === 0) { this.#ring = NO_FLOWS; this.#ringPos = 0; }
   }
 
-  #drain(canWrite: (reserve: boolean) => boolean, send: (frame: Uint8Array) => void): void {
+  #drain(canWrite: (reserve: boolean, len: number) => boolean, send: (frame: Uint8Array) => void): void {
     while (this.#control.length) {
-      if (!canWrite(true)) return;
+      if (!canWrite(true, this.#control[0].length)) return;
       const f = this.#control.shift()!;
       this.#queued -= f.length;
       send(f);
@@ -236,7 +237,7 @@ export class FlowQueue {
     if (this.#ring.length) this.#drainLight(canWrite, send);
     while (this.#queued > 0) {
       if (this.#control.length) {
-        if (!canWrite(true)) break;
+        if (!canWrite(true, this.#control[0].length)) break;
         const f = this.#control.shift()!;
         this.#queued -= f.length;
         send(f);
@@ -245,13 +246,13 @@ export class FlowQueue {
       const flow = this.#ring[this.#ringPos];
       if (!flow) { this.#ringPos = 0; if (!this.#ring.length) break; continue; }
       const light = this.#light(flow.key);
-      if (!canWrite(light)) break;
+      if (!canWrite(light, flow.q[flow.head].length)) break;
       if (!flow.topped) { flow.deficit += QUANTUM; flow.topped = true; }
       let stalled = false;
       while (flow.head < flow.q.length) {
         const f = flow.q[flow.head];
         if (f.length > flow.deficit) break;
-        if (!canWrite(light)) { stalled = true; break; }
+        if (!canWrite(light, f.length)) { stalled = true; break; }
         flow.q[flow.head++] = undefined as unknown as Uint8Array;
         flow.deficit -= f.length;
         flow.bytes -= f.length;
@@ -269,12 +270,12 @@ export class FlowQueue {
   }
 
   /** Light origins' queued frames go before the round: each while it stays light and the reserve allows. */
-  #drainLight(canWrite: (reserve: boolean) => boolean, send: (frame: Uint8Array) => void): void {
+  #drainLight(canWrite: (reserve: boolean, len: number) => boolean, send: (frame: Uint8Array) => void): void {
     for (let i = 0; i < this.#ring.length;) {
       const flow = this.#ring[i];
       while (flow.head < flow.q.length && this.#light(flow.key)) {
-        if (!canWrite(true)) return;
         const f = flow.q[flow.head];
+        if (!canWrite(true, f.length)) return;
         flow.q[flow.head++] = undefined as unknown as Uint8Array;
         flow.bytes -= f.length;
         this.#queued -= f.length;

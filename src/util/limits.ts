@@ -69,7 +69,7 @@ export const DEFAULT_LIMITS = {
   maxFlowBuffer: 4 * 1024 * 1024,
   /** Bytes of one origin's frames queued on a link above which a relay tells the origin to wait (CONGESTION stop; go below half). */
   flowMark: 256 * 1024,
-  /** Bytes a link sends before the remote's CREDIT says it consumed them (the in-flight window). */
+  /** Bytes a link sends before the remote's CREDIT says it consumed them (the in-flight window; a frame of L > linkWindow bytes may start below 2L − linkWindow). */
   linkWindow: 64 * 1024,
   /** send() returns false once this node's bytes toward the message's next hop (or queued for its session) reach this. */
   sendHighWaterMark: 1024 * 1024,

@@ -94,8 +94,9 @@ test('a light origin\'s frame goes before a flood\'s queued frames, even with th
   const heavy = randomBytes(20);
   const light = randomBytes(20);
   const frame = (from: Uint8Array, size = 1000) => encodeEnvelope(MsgType.DATA, randomBytes(20), from, new Uint8Array(size));
-  // The flood: 16 KiB frames, as batch records are; the window (16 KiB here) is full after one, the rest waits.
-  for (let i = 0; i < 20; i++) a.send(frame(heavy, 16 * 1024));
+  // The flood: 16 KiB frames (header included), as batch records are; the window (16 KiB here) is full after one, the
+  // rest waits. (A frame longer than the window would have a second one in flight: the test after the next ones.)
+  for (let i = 0; i < 20; i++) a.send(frame(heavy, 16 * 1024 - 52));
   await tick();
   const queued = a.queueInfo();
   t.equal(queued.frames, 19, 'one flood frame is in flight, 19 wait for CREDIT (held back)');
@@ -146,5 +147,34 @@ test('CREDIT reopens the window: queued frames go by round robin, a light origin
   const heavyBetween = got.slice(arrivedBefore, firstLight).length;
   t.ok(firstLight > 0 && heavyBetween <= 17, `the first light frame came after at most one quantum of heavy ones (${heavyBetween}), not after the ${200 - arrivedBefore} queued`);
   t.equal(got.filter((o) => o === toHex(light)).length, 5, 'all light frames arrived');
+  a.close();
+});
+
+test('a frame longer than the window goes while the one before it is in flight: two are in flight at once, the third waits for CREDIT; all arrive in order', async (t) => {
+  const { a, b, release } = await pair({}, { maxBuffered: 4 << 20, maxFlowBuffer: 4 << 20, flowMark: 1 << 20 });
+  const got: number[] = [];
+  b.on('frame', (f) => got.push(f.length));
+  const heavy = randomBytes(20);
+  // 40 KiB frames (a batch record of several large messages) on a 16 KiB window: each is over the window alone.
+  const sizes = [40_000, 40_001, 40_002, 40_003];
+  for (const size of sizes) a.send(encodeEnvelope(MsgType.DATA, randomBytes(20), heavy, new Uint8Array(size)));
+  await tick();
+  t.equal(a.queueInfo().frames, 2, 'two frames are in flight and two wait (one at a time, three would wait)');
+  t.ok(a.inFlight > 80_000 && a.inFlight < 81_000, `in flight: the two frames (${a.inFlight} bytes)`);
+  t.equal(got.length, 2, 'both in-flight frames arrived while CREDIT is held back');
+  release();
+  t.ok(await arrived(got, 4), `all four arrived (${got.length})`);
+  t.deepEqual(got.map((n) => n - 52), sizes, 'in the order they were sent');
+  a.close();
+});
+
+test('frames up to the window wait for the window as before, also right after a frame longer than the window', async (t) => {
+  const { a, release } = await pair({}, { maxBuffered: 4 << 20, maxFlowBuffer: 4 << 20, flowMark: 1 << 20 });
+  const heavy = randomBytes(20);
+  a.send(encodeEnvelope(MsgType.DATA, randomBytes(20), heavy, new Uint8Array(40_000)));
+  for (let i = 0; i < 8; i++) a.send(encodeEnvelope(MsgType.DATA, randomBytes(20), heavy, new Uint8Array(8000)));
+  await tick();
+  t.equal(a.queueInfo().frames, 8, 'with the long frame in flight (more than the window), the window-sized frames wait');
+  release();
   a.close();
 });

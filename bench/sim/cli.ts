@@ -31,6 +31,7 @@ const { values } = parseArgs({
     procs: { type: 'string', default: '8' },
     workers: { type: 'string', default: '1' },
     retransmits: { type: 'string' },
+    lookahead: { type: 'string', default: '1' },
     'join-rate': { type: 'string' },
     turn: { type: 'string' },
     json: { type: 'string' },
@@ -43,6 +44,11 @@ const num = (k: keyof typeof values, min: number, max: number): number => {
   return v;
 };
 
+/** --retransmits N: the node limit (0 turns acks off). */
+function retransmits(): { retransmits?: number } { return values.retransmits !== undefined ? { retransmits: num('retransmits', 0, 16) } : {}; }
+/** --lookahead 0: no NEIGHBOURS adverts, so routing looks at the links' own distance only (PROTOCOL §4.2). */
+function lookahead(): { neighbourAdvertMs?: number } { return num('lookahead', 0, 1) === 0 ? { neighbourAdvertMs: 0 } : {}; }
+
 const machine = `${cpus()[0]?.model ?? 'unknown CPU'} × ${cpus().length}, Node ${process.version}`;
 console.log(`relaymesh simulator: level ${values.level}, ${machine}, ML-KEM ${await kemReady()}`);
 if (!['a', 'b', 'c'].includes(values.level!)) throw new RangeError(`--level must be a, b or c, got ${values.level}`);
@@ -54,7 +60,7 @@ if (values.level === 'a') {
     ...common, pairRate: num('rate', 1, 100_000), workers: num('workers', 1, 64),
     maxSettleMs: num('settle', 0, 86_400) * 1000, churnSettleMs: num('churn-settle', 0, 86_400) * 1000,
   };
-  const node = values.retransmits !== undefined ? { retransmits: num('retransmits', 0, 16) } : undefined;
+  const node = { ...retransmits(), ...lookahead() };
   console.log(`options: ${JSON.stringify({ ...opts, ...node })}`);
   const report = await runLevelA({ ...opts, node, log });
   printA(report);
@@ -75,7 +81,7 @@ if (values.level === 'a') {
     ...(values.turn !== undefined ? { turn: num('turn', 0, 0.9) } : {}),
   };
   console.log(`options: ${JSON.stringify(opts)}`);
-  const limits = values.retransmits !== undefined ? { retransmits: num('retransmits', 0, 16) } : {};
+  const limits = { ...retransmits(), ...lookahead() };
   const report = await runLevelB({ ...opts, limits, log });
   printB(report);
   if (values.json) writeFileSync(values.json, JSON.stringify({ machine, opts, report }, null, 2));

@@ -9,6 +9,7 @@ import { RoutingTable } from '../../src/routing/routing-table.js';
 import { DedupCache } from '../../src/routing/dedup-cache.js';
 import { Router } from '../../src/routing/router.js';
 import { Discovery } from '../../src/routing/discovery.js';
+import { NeighbourAdverts } from '../../src/routing/neighbour-adverts.js';
 import type { RouteLink } from '../../src/routing/route-link.js';
 import { DEFAULT_LIMITS, FRAME_OVERHEAD, type Limits } from '../../src/util/limits.js';
 import { equalBytes, key53, toHex } from '../../src/util/bytes.js';
@@ -70,7 +71,7 @@ class SimLink {
   isClosed = false;
   readonly isOpen = true;
   readonly initiator: boolean;
-  readonly remoteFlags = HelloFlags.WEBSOCKET;
+  readonly remoteFlags: number;
   readonly stats = { framesIn: 0, framesOut: 0, bytesIn: 0, bytesOut: 0, relayed: 0 };
   readonly openedAt: number;
   other!: SimLink;
@@ -78,6 +79,7 @@ class SimLink {
   constructor(readonly local: SimNode, readonly far: SimNode, initiator: boolean, readonly net: SimNet) {
     this.initiator = initiator;
     this.openedAt = net.clock.now();
+    this.remoteFlags = HelloFlags.WEBSOCKET | far.adverts.flag;
   }
 
   get remote() { return this.far.pub; }
@@ -114,6 +116,7 @@ class SimNode {
   readonly table: RoutingTable<RouteLink>;
   readonly router: Router;
   readonly discovery: Discovery;
+  readonly adverts: NeighbourAdverts;
   readonly dialing = new Set<string>();
   alive = true;
 
@@ -147,6 +150,11 @@ class SimNode {
       closeLink: (link) => (link as unknown as SimLink).close(true),
       countDrop: () => {},
     }, this.table);
+    this.adverts = new NeighbourAdverts({
+      clock, neighbourAdvertMs: limits.neighbourAdvertMs,
+      get active() { return node.alive; },
+      countDrop: () => {},
+    }, this.table);
   }
 
   onFrame(link: SimLink, f: Uint8Array): void {
@@ -157,14 +165,19 @@ class SimNode {
         return this.router.onRouted(link as RouteLink, f);
       case FrameType.FIND_NODE: return this.discovery.onFindNode(link as RouteLink, f);
       case FrameType.NODES: return this.discovery.onNodes(f);
+      case FrameType.NEIGHBOURS: return this.adverts.onFrame(link as RouteLink, f);
     }
   }
 
-  onOpen(link: SimLink): void { this.discovery.onLinkOpen(link as RouteLink); }
+  onOpen(link: SimLink): void {
+    this.discovery.onLinkOpen(link as RouteLink);
+    this.adverts.changed();
+  }
 
   onClosed(link: SimLink, refused: boolean): void {
     if (this.table.getHex(link.idHex) === (link as RouteLink)) this.table.remove(link.id);
     if (!this.alive) return;
+    this.adverts.changed();
     if (this.table.size === 0) this.net.rebootstrap(this);
     else this.discovery.onLinkClosed(link.idHex, refused);
   }
@@ -209,6 +222,7 @@ class SimNet {
   kill(node: SimNode): void {
     node.alive = false;
     node.discovery.stop();
+    node.adverts.stop();
     node.router.stop();
     // The far ends notice by keepalive: somewhere between one ping and the link timeout.
     for (const link of node.links()) {

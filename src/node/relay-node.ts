@@ -29,6 +29,7 @@ import { RoutingTable, closestIds } from '../routing/routing-table.js';
 import { DedupCache } from '../routing/dedup-cache.js';
 import { Router } from '../routing/router.js';
 import { Discovery } from '../routing/discovery.js';
+import { NeighbourAdverts } from '../routing/neighbour-adverts.js';
 import { SessionManager } from '../session/session-manager.js';
 import type { AutoConnector, LinkControl, MeshNode } from './mesh-node.js';
 import { LinkKeysUse, linkKeysUse } from './neighbour-keys.js';
@@ -54,6 +55,7 @@ export class RelayNode extends EventEmitter<NodeEvents> implements MeshNode {
   readonly #linkManager: LinkManager;
   readonly #router: Router;
   readonly #discovery: Discovery;
+  readonly #adverts: NeighbourAdverts;
   readonly #sessions: SessionManager;
   readonly #channels: Channels;
   readonly #dropped: Partial<Record<DropReason, number>> = {};
@@ -107,7 +109,10 @@ export class RelayNode extends EventEmitter<NodeEvents> implements MeshNode {
       onOpen: (link, isNewPeer) => this.#onLinkOpen(link, isNewPeer),
       onFrame: (link, f) => this.#onLinkFrame(link, f),
       onDisconnect: (id, err) => this.emit('disconnect', toBuffer(id.slice()), err),
-      onLinkLost: (link, reason) => this.#discovery.onLinkClosed(link.idHex, reason === CloseReason.TOO_MANY_LINKS),
+      onLinkLost: (link, reason) => {
+        this.#adverts.changed();
+        this.#discovery.onLinkClosed(link.idHex, reason === CloseReason.TOO_MANY_LINKS);
+      },
       onRebootstrap: () => this.#discovery.maintain(),
       linkHooks: {
         evicted: (frame) => this.#router.dropped(frame),
@@ -141,6 +146,11 @@ export class RelayNode extends EventEmitter<NodeEvents> implements MeshNode {
       lookup: (target) => this.#router.lookup(target),
       rebootstrap: () => this.#linkManager.scheduleRebootstrap(),
       closeLink: (link) => (link as Link).close(CloseReason.TOO_MANY_LINKS, relayError('ERR_TOO_MANY_LINKS', `over linkBudget (${limits.linkBudget} links)`)),
+      countDrop,
+    }, this.#table);
+    this.#adverts = new NeighbourAdverts({
+      neighbourAdvertMs: limits.neighbourAdvertMs,
+      get active() { return node.#started && !node.#destroyed; },
       countDrop,
     }, this.#table);
     this.#sessions = new SessionManager({
@@ -302,6 +312,7 @@ export class RelayNode extends EventEmitter<NodeEvents> implements MeshNode {
     this.#destroyed = true;
     this.#backpressure.stop();
     this.#discovery.stop();
+    this.#adverts.stop();
     this.#router.stop();
     this.onDestroy();
     this.#sessions.destroy();
@@ -335,6 +346,7 @@ export class RelayNode extends EventEmitter<NodeEvents> implements MeshNode {
       flow: { reportsSent: this.#router.reports.sent, reportsReceived: this.#router.reports.received, ...this.#linkTotals() },
       dropped: { ...this.#dropped },
       detours: { ...this.#detours },
+      neighbours: { ...this.#adverts.counters },
     };
   }
 
@@ -354,6 +366,7 @@ export class RelayNode extends EventEmitter<NodeEvents> implements MeshNode {
     return this.#table.entries().map(({ link }) => ({
       id: link.idHex, kind: link.connection.kind, url: link.remoteUrl, remoteAddress: link.connection.remoteAddress,
       initiator: link.initiator, openedAt: link.openedAt, stats: { ...link.stats },
+      neighbours: this.#table.neighboursOf(link.remote!.id)?.length ?? null,
     }));
   }
 
@@ -402,7 +415,7 @@ export class RelayNode extends EventEmitter<NodeEvents> implements MeshNode {
 
   // ---------------------------------------------------------------- links
 
-  #flags(): number { return HelloFlags.FLOW | (this.wrtc ? HelloFlags.WEBRTC : 0) | (this.#url ? HelloFlags.WEBSOCKET : 0); }
+  #flags(): number { return HelloFlags.FLOW | this.#adverts.flag | (this.wrtc ? HelloFlags.WEBRTC : 0) | (this.#url ? HelloFlags.WEBSOCKET : 0); }
 
   #onLinkOpen(link: Link, isNewPeer: boolean): void {
     // Kept, with an encapsulation made ahead, or dropped: the policy is neighbour-keys.ts.
@@ -410,6 +423,7 @@ export class RelayNode extends EventEmitter<NodeEvents> implements MeshNode {
     const use = keys ? linkKeysUse(this.#table.size, linkHandshakes.load, this.limits) : LinkKeysUse.DROP;
     if (keys && use !== LinkKeysUse.DROP) this.#sessions.learnKeys(keys, use === LinkKeysUse.AHEAD);
     this.#discovery.onLinkOpen(link);
+    this.#adverts.changed();
     this.#sessions.kick();
     if (isNewPeer) this.emit('peer', toBuffer(link.remote!.id.slice()));
   }
@@ -419,6 +433,7 @@ export class RelayNode extends EventEmitter<NodeEvents> implements MeshNode {
       case FrameType.ROUTE: return this.#router.onRouted(link, f);
       case FrameType.FIND_NODE: return this.#discovery.onFindNode(link, f);
       case FrameType.NODES: return this.#discovery.onNodes(f);
+      case FrameType.NEIGHBOURS: return this.#adverts.onFrame(link, f);
       default: this.countDrop('unknown_type');
     }
   }

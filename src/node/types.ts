@@ -68,6 +68,8 @@ export interface NodeStats {
   dropped: Partial<Record<DropReason, number>>;
   /** Messages that went on along another path: came back here (`loop`) or were handed back from a dead end (`backtrack`). */
   detours: { loop: number; backtrack: number };
+  /** NEIGHBOURS frames (the routing lookahead, PROTOCOL.md §4.2) sent and received; optional for older snapshots. */
+  neighbours?: { sent: number; received: number };
 }
 
 
@@ -80,4 +82,6 @@ export interface LinkInfo {
   initiator: boolean;
   openedAt: number;
   stats: { framesIn: number; framesOut: number; bytesIn: number; bytesOut: number; relayed: number };
+  /** Heads of the remote's own links this node holds from its last NEIGHBOURS frame (PROTOCOL.md §4.2), or null before one came. */
+  neighbours: number | null;
 }

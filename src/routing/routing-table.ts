@@ -14,8 +14,12 @@ import { equalBytes, toHex } from '../util/bytes.js';
 
 export interface TableEntry<L> { id: Uint8Array; link: L; [k: string]: unknown }
 
-/** An entry with the id's first 32 bits as a number: most XOR comparisons end there. */
-interface Entry<L> extends TableEntry<L> { readonly head: number }
+/**
+ * An entry with the id's first 32 bits as a number (most XOR comparisons end
+ * there) and the heads of the remote's own links, as its last NEIGHBOURS frame
+ * said (null before one came): the lookahead of nextHop.
+ */
+interface Entry<L> extends TableEntry<L> { readonly head: number; n2: Uint32Array | null }
 
 /** An id's first 32 bits as a number: most XOR comparisons end there. */
 export const head32 = (id: Uint8Array): number => ((id[0] << 24) | (id[1] << 16) | (id[2] << 8) | id[3]) >>> 0;
@@ -35,6 +39,10 @@ export class RoutingTable<L> {
   readonly #byHex = new Map<string, Entry<L>>();
   /** Links per k-bucket index, kept as links come and go. */
   readonly #perBucket: number[] = [];
+  /** The local id's head: never taken as a neighbour's neighbour (a path back here). */
+  readonly #localHead: number;
+  /** Bumped whenever a link is added or removed (NEIGHBOURS adverts compare it). */
+  version = 0;
 
   /**
    * @param capacity the most links the table holds; also the per-bucket size,
@@ -43,6 +51,7 @@ export class RoutingTable<L> {
   constructor(localId: Uint8Array, capacity: number) {
     if (!Number.isInteger(capacity) || capacity < 1) throw new RangeError('capacity must be a positive integer');
     this.localId = localId;
+    this.#localHead = head32(localId);
     this.capacity = capacity;
     this.#bucket = new KBucket<TableEntry<L>>({ localNodeId: localId, numberOfNodesPerKBucket: capacity });
   }
@@ -55,10 +64,11 @@ export class RoutingTable<L> {
     const existing = this.#byHex.get(hex);
     if (existing) { existing.link = link; return true; }
     if (this.#byHex.size >= this.capacity) return false;
-    const entry: Entry<L> = { id, link, head: head32(id) };
+    const entry: Entry<L> = { id, link, head: head32(id), n2: null };
     const before = this.#bucket.count();
     this.#bucket.add(entry);
     if (this.#bucket.count() === before) return false;
+    this.version++;
     this.#list.push(entry);
     this.#byHex.set(hex, entry);
     const b = this.bucketIndex(id);
@@ -70,6 +80,7 @@ export class RoutingTable<L> {
     const hex = toHex(id);
     const entry = this.#byHex.get(hex);
     if (!entry) return undefined;
+    this.version++;
     this.#byHex.delete(hex);
     this.#bucket.remove(id);
     const list = this.#list;
@@ -90,20 +101,61 @@ export class RoutingTable<L> {
   }
 
   /**
-   * Next hop toward `target`: the direct link if there is one, else the closest
-   * link not in `exclude`, or with `spread` > 1 one of the `spread` closest at
-   * random (a retransmission's path, PROTOCOL.md §4.4).
+   * What the link to `id` said of its own links (NEIGHBOURS, PROTOCOL.md §4.2):
+   * their heads, this node's own left out. False if there is no such link.
    */
-  nextHop(target: Uint8Array, exclude: { has(link: L): boolean; readonly size: number }, targetHex = toHex(target), spread = 1): TableEntry<L> | undefined {
+  setNeighbours(id: Uint8Array, heads: Uint32Array): boolean {
+    const entry = this.#byHex.get(toHex(id));
+    if (!entry) return false;
+    let n = 0;
+    for (let i = 0; i < heads.length; i++) if (heads[i] !== this.#localHead && heads[i] !== entry.head) n++;
+    const n2 = n === heads.length ? heads : new Uint32Array(n);
+    if (n2 !== heads) for (let i = 0, j = 0; i < heads.length; i++) if (heads[i] !== this.#localHead && heads[i] !== entry.head) n2[j++] = heads[i];
+    entry.n2 = n2;
+    return true;
+  }
+
+  /** The heads the link to `id` advertised, or null (none yet, or no such link). */
+  neighboursOf(id: Uint8Array): Uint32Array | null { return this.#byHex.get(toHex(id))?.n2 ?? null; }
+
+  /** The heads of every link, for this node's own NEIGHBOURS frame. */
+  heads(): Uint32Array {
+    const out = new Uint32Array(this.#list.length);
+    for (let i = 0; i < out.length; i++) out[i] = this.#list[i].head;
+    return out;
+  }
+
+  /**
+   * Next hop toward `target`: the direct link if there is one, else the best
+   * link not in `exclude`, or with `spread` > 1 one of the `spread` closest at
+   * random (a retransmission's path, PROTOCOL.md §4.4). With `lookahead`, a
+   * link is as good as the closest of itself and the links it advertised
+   * (greedy routing on the neighbours' neighbours, §4.2); ties go to the link
+   * itself closer. Without it, the closest link.
+   */
+  nextHop(target: Uint8Array, exclude: { has(link: L): boolean; readonly size: number }, targetHex = toHex(target), spread = 1, lookahead = true): TableEntry<L> | undefined {
     const direct = this.#byHex.get(targetHex);
     if (direct && !exclude.has(direct.link)) return direct;
-    // The closest untried link: strictly closer than this node when one exists
+    // The best untried link: strictly closer than this node when one exists
     // (greedy progress), else the best remaining one (a depth-first detour).
     if (spread <= 1) {
       const t = head32(target);
       let best: Entry<L> | undefined;
+      let bestScore = 0;
       for (const e of this.#list) {
-        if ((best === undefined || closer(target, t, e, best) < 0) && (exclude.size === 0 || !exclude.has(e.link))) best = e;
+        if (exclude.size > 0 && exclude.has(e.link)) continue;
+        let score = (e.head ^ t) >>> 0;
+        const n2 = lookahead ? e.n2 : null;
+        if (n2 !== null) {
+          for (let i = 0; i < n2.length; i++) {
+            const d = (n2[i] ^ t) >>> 0;
+            if (d < score) score = d;
+          }
+        }
+        if (best === undefined || score < bestScore || (score === bestScore && closer(target, t, e, best) < 0)) {
+          best = e;
+          bestScore = score;
+        }
       }
       return best;
     }

@@ -59,6 +59,8 @@ export const DEFAULT_LIMITS = {
   linkTimeoutMs: 30_000,
   /** Discovery refresh period (ms). */
   refreshIntervalMs: 30_000,
+  /** NEIGHBOURS adverts (routing lookahead, PROTOCOL §4.2) at most once per this (ms, jittered); 0 turns lookahead off. */
+  neighbourAdvertMs: 15_000,
   /** Idle end-to-end sessions are dropped after (ms). */
   sessionIdleMs: 10 * 60_000,
   /** connect(id) time limit (ms). */
@@ -315,7 +317,7 @@ export const LIMIT_GROUPS = {
  * them; each must be a positive number (RangeError naming `prefix.key`).
  */
 /** Limits for which 0 means "off" rather than nothing at all. */
-const ZERO_ALLOWED = new Set(['retransmits']);
+const ZERO_ALLOWED = new Set(['retransmits', 'neighbourAdvertMs']);
 
 export function resolveLimits<T extends Record<string, number>>(defaults: T, opts: Partial<Record<keyof T, unknown>>, prefix: string): { -readonly [K in keyof T]: number } {
   const out = { ...defaults } as { -readonly [K in keyof T]: number };

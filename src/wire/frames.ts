@@ -21,11 +21,16 @@ export const FrameType = {
   CLOSE: 0x08,
   /** Flow control: bytes of frames the sender of CREDIT has consumed on this link (PROTOCOL.md §3.6). */
   CREDIT: 0x09,
+  /** Lookahead: the first 32 bits of every id the sender is linked to (PROTOCOL.md §4.2). */
+  NEIGHBOURS: 0x0a,
   ROUTE: 0x10,
 } as const;
 
-/** FLOW: this node sends CREDIT frames and honours the remote's (§3.6). */
-export const HelloFlags = { WEBRTC: 1, WEBSOCKET: 2, FLOW: 4 } as const;
+/**
+ * FLOW: this node sends CREDIT frames and honours the remote's (§3.6).
+ * NEIGHBOURS: this node reads NEIGHBOURS frames (§4.2); only such a node is sent them.
+ */
+export const HelloFlags = { WEBRTC: 1, WEBSOCKET: 2, FLOW: 4, NEIGHBOURS: 8 } as const;
 
 export const CloseReason = {
   NORMAL: 0,
@@ -255,6 +260,30 @@ export function encodeCredit(consumed: number): Uint8Array {
 
 export function decodeCredit(f: Uint8Array): number | null {
   return f.length === 5 ? ((f[1] << 24) | (f[2] << 16) | (f[3] << 8) | f[4]) >>> 0 : null;
+}
+
+/** The most heads a NEIGHBOURS frame carries (the default maxLinks; a node with more links sends its first 256). */
+export const MAX_NEIGHBOUR_HEADS = 256;
+
+// NEIGHBOURS: type u8 | count x head u32 (the first 32 bits of a linked id, big-endian)
+export function encodeNeighbours(heads: ArrayLike<number>): Uint8Array {
+  const n = Math.min(heads.length, MAX_NEIGHBOUR_HEADS);
+  const out = new Uint8Array(1 + 4 * n);
+  out[0] = FrameType.NEIGHBOURS;
+  for (let i = 0, o = 1; i < n; i++, o += 4) {
+    const h = heads[i];
+    out[o] = h >>> 24; out[o + 1] = h >>> 16; out[o + 2] = h >>> 8; out[o + 3] = h;
+  }
+  return out;
+}
+
+/** The heads of a NEIGHBOURS frame, or null when its length is not 1 + 4n with n <= MAX_NEIGHBOUR_HEADS. */
+export function decodeNeighbours(f: Uint8Array): Uint32Array | null {
+  const n = (f.length - 1) / 4;
+  if (f[0] !== FrameType.NEIGHBOURS || !Number.isInteger(n) || n > MAX_NEIGHBOUR_HEADS) return null;
+  const out = new Uint32Array(n);
+  for (let i = 0, o = 1; i < n; i++, o += 4) out[i] = ((f[o] << 24) | (f[o + 1] << 16) | (f[o + 2] << 8) | f[o + 3]) >>> 0;
+  return out;
 }
 
 // CLOSE: type u8 | reason u8 | message (utf-8, up to 123 bytes)

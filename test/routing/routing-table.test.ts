@@ -133,3 +133,63 @@ test('a bounded map keeps between max/2 and max of the most recent keys', (t) =>
   t.pass('bounded, and the most recent max/2 distinct keys are always present');
   t.end();
 });
+
+const head = (first: number) => (first << 24) >>> 0;
+
+test('lookahead: nextHop takes the link whose advertised neighbour is closest, over a link closer by itself', (t) => {
+  const table = new RoutingTable<string>(id(0), 8);
+  table.add(id(0xc0), 'closer-itself');
+  table.add(id(0x90), 'knows-target');
+  // Target 0xe1: 0xc0 is closer than 0x90, but 0x90 is linked to 0xe0.
+  t.ok(table.setNeighbours(id(0x90), Uint32Array.of(head(0xe0), head(0x40))));
+  t.equal(table.nextHop(id(0xe1), new Set())?.link, 'knows-target', 'two hops through 0x90 reach 0xe0');
+  t.equal(table.nextHop(id(0xe1), new Set(), undefined, 1, false)?.link, 'closer-itself', 'without lookahead, the link closest by itself');
+  t.equal(table.nextHop(id(0xe1), new Set(['knows-target']))?.link, 'closer-itself', 'an excluded link is skipped with its neighbours');
+  t.end();
+});
+
+test('lookahead: a tie between a link and a neighbour at the same distance goes to the link itself', (t) => {
+  const table = new RoutingTable<string>(id(0), 8);
+  table.add(id(0xc0), 'direct');
+  table.add(id(0x90), 'via');
+  table.setNeighbours(id(0x90), Uint32Array.of(head(0xc0)));
+  t.equal(table.nextHop(id(0xc1), new Set())?.link, 'direct', 'this node reaches 0xc0 itself in one hop');
+  t.end();
+});
+
+test('lookahead: a neighbour advertising this node (or itself) is not taken as a way ahead', (t) => {
+  const local = id(0xe0);
+  const table = new RoutingTable<string>(local, 8);
+  table.add(id(0x10), 'a');
+  table.add(id(0x60), 'b');
+  table.setNeighbours(id(0x10), Uint32Array.of(head(0xe0), head(0x10)));
+  t.same([...table.neighboursOf(id(0x10))!], [], 'own head and the link\'s own head are left out');
+  t.equal(table.nextHop(id(0xe1), new Set())?.link, 'b', 'the link closest by itself, not the one that only leads back here');
+  t.notOk(table.setNeighbours(id(0x33), Uint32Array.of(head(1))), 'no such link: false');
+  t.end();
+});
+
+test('lookahead: a retransmission (spread > 1) picks among the closest by their own distance', (t) => {
+  const table = new RoutingTable<string>(id(0), 8);
+  table.add(id(0xc0), 'c0');
+  table.add(id(0xd0), 'd0');
+  table.add(id(0x10), 'far');
+  table.setNeighbours(id(0x10), Uint32Array.of(head(0xe0)));
+  const picked = new Set<string>();
+  for (let i = 0; i < 200; i++) picked.add(table.nextHop(id(0xe1), new Set(), undefined, 2)!.link);
+  t.same([...picked].sort(), ['c0', 'd0'], 'the two closest links, never the one a neighbour list favours');
+  t.end();
+});
+
+test('version changes on every add and remove, and heads() lists every link', (t) => {
+  const table = new RoutingTable<string>(id(0), 8);
+  const v0 = table.version;
+  table.add(id(0x80), 'a');
+  table.add(id(0x40), 'b');
+  t.equal(table.version, v0 + 2);
+  t.same([...table.heads()].sort(), [head(0x40), head(0x80)]);
+  table.remove(id(0x80));
+  t.equal(table.version, v0 + 3);
+  t.same([...table.heads()], [head(0x40)]);
+  t.end();
+});

@@ -2,7 +2,7 @@ import test from 'tape';
 import fc from 'fast-check';
 import {
   CloseReason, FrameType, MAX_NODES_PER_FRAME, MAX_URL_LENGTH, NONCE_LENGTH, PROOF_LENGTH, PROTOCOL_VERSION,
-  decodeChallenge, decodeClose, decodeFindNode, decodeHello, decodeNodes, decodePing, decodeProof, decodeUtf8, nodeAt, nodesEntries, nodeUrlAt,
+  decodeChallenge, decodeNeighbours, encodeNeighbours, MAX_NEIGHBOUR_HEADS, decodeClose, decodeFindNode, decodeHello, decodeNodes, decodePing, decodeProof, decodeUtf8, nodeAt, nodesEntries, nodeUrlAt,
   encodeChallenge, encodeClose, encodeFindNode, encodeHello, encodeNodes, encodePing, encodeProof, type Hello, type NodeInfo,
 } from '../../src/wire/frames.js';
 import { ID_LENGTH, KEM_CIPHERTEXT_LENGTH, PUBLIC_KEYS_LENGTH } from '../../src/crypto/identity.js';
@@ -192,5 +192,26 @@ test('no frame decoder throws on any input (property)', (t) => {
     fc.assert(fc.property(input, (f) => { decode(f); return true; }), { numRuns: 300 });
     t.pass(`${name} never throws`);
   }
+  t.end();
+});
+
+test('NEIGHBOURS round-trips any list of 32-bit heads up to the cap', (t) => {
+  fc.assert(fc.property(fc.array(fc.integer({ min: 0, max: 2 ** 32 - 1 }), { maxLength: MAX_NEIGHBOUR_HEADS }), (heads) => {
+    const f = encodeNeighbours(heads);
+    return f[0] === FrameType.NEIGHBOURS && f.length === 1 + 4 * heads.length && JSON.stringify([...decodeNeighbours(f)!]) === JSON.stringify(heads);
+  }));
+  const long = encodeNeighbours(new Array(MAX_NEIGHBOUR_HEADS + 10).fill(7));
+  t.equal(decodeNeighbours(long)!.length, MAX_NEIGHBOUR_HEADS, 'a longer list is cut at the cap');
+  t.end();
+});
+
+test('NEIGHBOURS frames of a wrong length or type decode to null', (t) => {
+  const ok = encodeNeighbours([1, 2]);
+  t.equal(decodeNeighbours(ok.subarray(0, 8)), null, 'not 1 + 4n bytes');
+  const tooMany = new Uint8Array(1 + 4 * (MAX_NEIGHBOUR_HEADS + 1));
+  tooMany[0] = FrameType.NEIGHBOURS;
+  t.equal(decodeNeighbours(tooMany), null, 'more heads than the cap');
+  t.equal(decodeNeighbours(Uint8Array.of(FrameType.NODES, 0, 0, 0, 0)), null, 'another type');
+  t.same([...decodeNeighbours(Uint8Array.of(FrameType.NEIGHBOURS))!], [], 'an empty list is valid');
   t.end();
 });

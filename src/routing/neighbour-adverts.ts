@@ -1,0 +1,91 @@
+/**
+ * NEIGHBOURS adverts (PROTOCOL.md §4.2): each node tells its links the heads
+ * (first 32 bits) of the ids it is linked to, and keeps what each link told it
+ * in the routing table, where nextHop looks one hop further ahead. A change
+ * of links is told in one round to every link that reads the frame
+ * (HelloFlags.NEIGHBOURS), at most once per neighbourAdvertMs: a mesh being
+ * built changes its links all the time, and a round per change would cost
+ * more frames than the keepalive. Pure and synchronous apart from the timer
+ * of its clock; no I/O of its own.
+ */
+import { systemClock, jitter, type Clock } from '../util/clock.js';
+import { HelloFlags, decodeNeighbours, encodeNeighbours, MAX_NEIGHBOUR_HEADS } from '../wire/frames.js';
+import type { CountDrop } from '../util/drop-reasons.js';
+import type { RoutingTable } from './routing-table.js';
+import type { RouteLink } from './route-link.js';
+
+/** After the first change since the last round, the next round waits about this long (ms), so a burst of changes is one round. */
+const ADVERT_DELAY_MS = 1000;
+
+export interface AdvertHost {
+  /** Time and timers (default: the wall clock); the simulator passes a virtual one. */
+  readonly clock?: Clock;
+  /** Rounds at most once per this many ms (jittered); 0: this node sends none (and reads none). */
+  readonly neighbourAdvertMs: number;
+  readonly active: boolean;
+  countDrop: CountDrop;
+}
+
+export class NeighbourAdverts {
+  readonly #host: AdvertHost;
+  readonly #table: RoutingTable<RouteLink>;
+  readonly #clock: Clock;
+  /** The table version each link was last told (a link told nothing yet is missing). */
+  readonly #told = new WeakMap<RouteLink, number>();
+  #timer: unknown = null;
+  #lastRound = -Infinity;
+  /** Frames sent, for stats and the simulator. */
+  readonly counters = { sent: 0, received: 0 };
+
+  constructor(host: AdvertHost, table: RoutingTable<RouteLink>) {
+    this.#host = host;
+    this.#table = table;
+    this.#clock = host.clock ?? systemClock;
+  }
+
+  /** The HelloFlags bit this node sets: it reads NEIGHBOURS frames when it sends them. */
+  get flag(): number { return this.#host.neighbourAdvertMs > 0 ? HelloFlags.NEIGHBOURS : 0; }
+
+  /** A link opened or closed: a round follows, no sooner than neighbourAdvertMs after the last. */
+  changed(): void {
+    const every = this.#host.neighbourAdvertMs;
+    if (every <= 0 || this.#timer !== null || !this.#host.active) return;
+    const now = this.#clock.now();
+    const wait = Math.max(jitter(ADVERT_DELAY_MS, 0.5), this.#lastRound + jitter(every) - now);
+    this.#timer = this.#clock.setTimeout(() => this.#round(), wait);
+  }
+
+  /** A NEIGHBOURS frame arrived on `link`. */
+  onFrame(link: RouteLink, f: Uint8Array): void {
+    const heads = decodeNeighbours(f);
+    if (!heads) return this.#host.countDrop('malformed');
+    this.counters.received++;
+    if (this.#host.neighbourAdvertMs <= 0 || !link.remote) return;
+    this.#table.setNeighbours(link.remote.id, heads);
+  }
+
+  stop(): void {
+    this.#clock.clearTimeout(this.#timer);
+    this.#timer = null;
+  }
+
+  /** Tells every link that reads NEIGHBOURS and was not told this table version. */
+  #round(): void {
+    this.#timer = null;
+    if (!this.#host.active) return;
+    this.#lastRound = this.#clock.now();
+    const version = this.#table.version;
+    let frame: Uint8Array | null = null;
+    let refused = false;
+    for (const { link } of this.#table.entries()) {
+      if (!(link.remoteFlags & HelloFlags.NEIGHBOURS) || this.#told.get(link) === version || link.isClosed) continue;
+      frame ??= encodeNeighbours(this.#table.heads().subarray(0, MAX_NEIGHBOUR_HEADS));
+      if (link.send(frame)) {
+        this.#told.set(link, version);
+        this.counters.sent++;
+      } else refused = true;
+    }
+    // A link whose queue refused the frame is told in the next round.
+    if (refused) this.changed();
+  }
+}

@@ -32,6 +32,7 @@ const { values } = parseArgs({
     workers: { type: 'string', default: '1' },
     retransmits: { type: 'string' },
     lookahead: { type: 'string', default: '1' },
+    liars: { type: 'boolean', default: false },
     'join-rate': { type: 'string' },
     turn: { type: 'string' },
     json: { type: 'string' },
@@ -79,6 +80,7 @@ if (values.level === 'a') {
     ...common, adversarial: num('adversarial', 0, 0.9), latencyMs: num('latency', 0, 10_000), settleMs: num('settle', 0, 86_400) * 1000,
     ...(values['join-rate'] !== undefined ? { joinRate: num('join-rate', 1, 1_000_000) } : {}),
     ...(values.turn !== undefined ? { turn: num('turn', 0, 0.9) } : {}),
+    ...(values.liars ? { liars: true } : {}),
   };
   console.log(`options: ${JSON.stringify(opts)}`);
   const limits = { ...retransmits(), ...lookahead() };

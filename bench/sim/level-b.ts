@@ -13,7 +13,7 @@ import { NeighbourAdverts } from '../../src/routing/neighbour-adverts.js';
 import type { RouteLink } from '../../src/routing/route-link.js';
 import { DEFAULT_LIMITS, FRAME_OVERHEAD, type Limits } from '../../src/util/limits.js';
 import { equalBytes, key53, toHex } from '../../src/util/bytes.js';
-import { FrameType, HelloFlags } from '../../src/wire/frames.js';
+import { FrameType, HelloFlags, MAX_NEIGHBOUR_HEADS, encodeNeighbours } from '../../src/wire/frames.js';
 import { encodeEnvelope, MsgType, OFF_MSG_ID, OFF_TO, OFF_TTL } from '../../src/wire/envelope.js';
 import { quantile } from '../lib/stats.js';
 import { EventQueue } from './virtual-net.js';
@@ -24,6 +24,11 @@ export interface LevelBOptions {
   churn: number;
   /** Fraction of nodes that drop what they should relay. */
   adversarial: number;
+  /**
+   * The droppers also lie in their NEIGHBOURS frames: each lists 256 random heads, so the routing
+   * lookahead (PROTOCOL §4.2) sends them first copies for many targets.
+   */
+  liars?: boolean;
   pairs: number;
   /** One-way link latency (virtual ms). */
   latencyMs: number;
@@ -89,6 +94,7 @@ class SimLink {
 
   send(f: Uint8Array): boolean {
     if (this.isClosed) return false;
+    if (f[0] === FrameType.NEIGHBOURS && this.local.adversarial && this.net.liars) f = this.net.lie();
     this.net.onSend(f);
     // A copy: the receiver forwards it with its TTL decremented in place, while the sender may keep its own.
     this.net.clock.call(this.net.latencyMs, arrive, this.other, f.slice());
@@ -192,6 +198,8 @@ class SimNet {
   readonly byHex = new Map<string, SimNode>();
   readonly nodes: SimNode[] = [];
   droppedByAdversary = 0;
+  /** Droppers lie in their NEIGHBOURS frames (LevelBOptions.liars). */
+  liars = false;
   /** Frames on the wire while a round counts. */
   wire = { data: 0, ack: 0 };
   /** DATA transmissions per probe (key53 of the message id), delivered probes, reported ones. */
@@ -268,6 +276,13 @@ class SimNet {
     }, 1000 + this.rand() * 1000);
   }
 
+  /** A liar's NEIGHBOURS frame: 256 random heads. */
+  lie(): Uint8Array {
+    const heads = new Uint32Array(MAX_NEIGHBOUR_HEADS);
+    for (let i = 0; i < heads.length; i++) heads[i] = Math.floor(this.rand() * 2 ** 32);
+    return encodeNeighbours(heads);
+  }
+
   onSend(f: Uint8Array): void {
     if (!this.probes || f[0] !== FrameType.ROUTE) return;
     if (f[1] === MsgType.ACK) { this.wire.ack++; return; }
@@ -294,6 +309,7 @@ export async function runLevelB(o: LevelBOptions): Promise<LevelBReport> {
   const rand = seededRandom(o.seed);
   const limits = { ...DEFAULT_LIMITS, ...o.limits } as Limits;
   const net = new SimNet(o.latencyMs, limits, rand);
+  net.liars = o.liars ?? false;
   const t0 = performance.now();
   global.gc?.();
   const heap0 = process.memoryUsage().heapUsed;

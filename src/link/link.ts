@@ -15,7 +15,7 @@ import { randomBytes } from '../util/bytes.js';
 import { Identity, PublicIdentity } from '../crypto/identity.js';
 import type { Connection, ConnectionSink } from '../transport/connection.js';
 import {
-  CloseReason, type CloseReasonCode, FrameType, decodeClose, decodePing, encodeClose, encodePing, type Hello,
+  CloseReason, type CloseReasonCode, FrameType, decodeClose, decodePing, encodeClose, encodePing, pingNeighbours, type Hello,
 } from '../wire/frames.js';
 import { relayError, type RelayError } from '../util/errors.js';
 import type { CountDrop } from '../util/drop-reasons.js';
@@ -114,6 +114,9 @@ export class Link extends Emitter<LinkEvents> implements ConnectionSink, DueItem
   readonly #inbound: InboundOrder;
   #pollTimer: ReturnType<typeof setTimeout> | null = null;
   #localKey: number;
+  /** A NEIGHBOURS frame waiting to ride on the next PING or PONG (§4.2), and since when. */
+  #advert: Uint8Array | null = null;
+  #advertAt = 0;
 
   constructor(connection: Connection, o: LinkOptions) {
     super();
@@ -310,13 +313,16 @@ export class Link extends Emitter<LinkEvents> implements ConnectionSink, DueItem
     try {
       if (this.#state === 'open') {
         switch (f[0]) {
-          case FrameType.PING: {
+          case FrameType.PING: case FrameType.PONG: {
             const token = decodePing(f);
-            if (token) this.#send(encodePing(FrameType.PONG, token));
-            else this.#o.countDrop('malformed');
+            if (!token) this.#o.countDrop('malformed');
+            else {
+              if (f[0] === FrameType.PING) this.#send(encodePing(FrameType.PONG, token, this.#takeAdvert()));
+              const neighbours = pingNeighbours(f);
+              if (neighbours) this.#emitFrame(neighbours);
+            }
             return this.#consume(f.length);
           }
-          case FrameType.PONG: return this.#consume(f.length);
           case FrameType.CREDIT: return this.#onCredit(f);
           case FrameType.CLOSE: return this.#onClose(f);
           case FrameType.HELLO: case FrameType.CHALLENGE: case FrameType.PROOF:
@@ -346,14 +352,36 @@ export class Link extends Emitter<LinkEvents> implements ConnectionSink, DueItem
 
   /** Hands a frame to the node and counts it consumed (a throwing listener is counted, never fatal). */
   #handUp(f: Uint8Array): void {
+    this.#emitFrame(f);
+    if (this.#state === 'open') this.#consume(f.length);
+  }
+
+  #emitFrame(f: Uint8Array): void {
     try {
       this.emit('frame', f);
     } catch (err) {
       this.#o.countDrop('handler_error');
       debug('error handling frame: %s', (err as Error).stack);
-    } finally {
-      if (this.#state === 'open') this.#consume(f.length);
     }
+  }
+
+  /**
+   * Tells the remote a NEIGHBOURS frame (§4.2) at no frame's cost: it rides on
+   * the next PING or PONG, or goes alone at the first keepalive tick a ping
+   * interval later (a busy link sends no PINGs). A newer one replaces it.
+   * Only for a remote that set HelloFlags.NEIGHBOURS; false if the link is not open.
+   */
+  advertise(frame: Uint8Array): boolean {
+    if (this.#state !== 'open') return false;
+    if (this.#advert === null) this.#advertAt = Date.now();
+    this.#advert = frame;
+    return true;
+  }
+
+  #takeAdvert(): Uint8Array | undefined {
+    const a = this.#advert;
+    this.#advert = null;
+    return a ?? undefined;
   }
 
   /** Both proofs are done: the link opens. */
@@ -408,7 +436,9 @@ export class Link extends Emitter<LinkEvents> implements ConnectionSink, DueItem
     } else if (idle >= (this.initiator ? this.#o.pingIntervalMs / 2 : this.#o.pingIntervalMs * 1.5)) {
       // One keepalive per link, not one per end: the end that dialed pings; the other hears
       // those PINGs and pings itself only when they stop (an end that does not ping, §3.4).
-      this.#send(encodePing(FrameType.PING, randomBytes(8)));
+      this.#send(encodePing(FrameType.PING, randomBytes(8), this.#takeAdvert()));
+    } else if (this.#advert !== null && now - this.#advertAt >= this.#o.pingIntervalMs) {
+      this.#send(this.#takeAdvert()!);
     }
   }
 

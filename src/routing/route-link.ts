@@ -17,4 +17,6 @@ export interface RouteLink {
   /** When the link opened (ms, the clock of its node). */
   readonly openedAt: number;
   readonly stats: { relayed: number };
+  /** Tells the remote a NEIGHBOURS frame on its keepalive (optional; without it, the frame is sent). */
+  advertise?(frame: Uint8Array): boolean;
 }

@@ -129,13 +129,29 @@ export function decodeProof(f: Uint8Array): Uint8Array | null {
   return f.length === 1 + PROOF_LENGTH && f[0] === FrameType.PROOF ? f.subarray(1) : null;
 }
 
-// PING / PONG: type u8 | token 8
-export function encodePing(type: typeof FrameType.PING | typeof FrameType.PONG, token: Uint8Array): Uint8Array {
-  return encodeFixed(type, token.subarray(0, 8), 8);
+// PING / PONG: type u8 | token 8 [| head u32 x count: a NEIGHBOURS list riding along (§4.2), only to a node that set HELLO bit 3]
+export function encodePing(type: typeof FrameType.PING | typeof FrameType.PONG, token: Uint8Array, neighbours?: Uint8Array): Uint8Array {
+  if (!neighbours || neighbours.length <= 1) return encodeFixed(type, token.subarray(0, 8), 8);
+  const out = new Uint8Array(8 + neighbours.length);
+  out[0] = type;
+  out.set(token.subarray(0, 8), 1);
+  out.set(neighbours.subarray(1), 9);
+  return out;
 }
 
+/** The token of a PING or PONG (9 bytes, or 9 + 4n with a NEIGHBOURS list, n <= MAX_NEIGHBOUR_HEADS), or null. */
 export function decodePing(f: Uint8Array): Uint8Array | null {
-  return f.length === 9 ? f.subarray(1) : null;
+  const extra = f.length - 9;
+  return extra === 0 || (extra > 0 && extra % 4 === 0 && extra <= 4 * MAX_NEIGHBOUR_HEADS) ? f.subarray(1, 9) : null;
+}
+
+/** The NEIGHBOURS frame a PING or PONG carries (a new frame), or null when it carries none. */
+export function pingNeighbours(f: Uint8Array): Uint8Array | null {
+  if (f.length <= 9) return null;
+  const out = new Uint8Array(f.length - 8);
+  out[0] = FrameType.NEIGHBOURS;
+  out.set(f.subarray(9), 1);
+  return out;
 }
 
 // FIND_NODE: type u8 | target 20

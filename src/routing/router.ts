@@ -205,8 +205,9 @@ export class Router {
       }
     }
     // A retransmission asks every relay to pick among its few closest links at random (§4.5).
-    // A LOOKUP must end at the node closest to its target, so it goes by the links' own distance: no lookahead.
-    const hop = this.#table.nextHop(envelope.to(f), dedup.tried(seen), undefined, 1 + ((f[OFF_FLAGS] & EnvelopeFlags.SPREAD) >> SPREAD_SHIFT), envelope.type(f) !== MsgType.LOOKUP);
+    // A LOOKUP must end at the node closest to its target, so it goes by the links' own distance: no
+    // lookahead; nor for a message that came back here (a detour goes to the next-closest link).
+    const hop = this.#table.nextHop(envelope.to(f), dedup.tried(seen), undefined, 1 + ((f[OFF_FLAGS] & EnvelopeFlags.SPREAD) >> SPREAD_SHIFT), fresh && envelope.type(f) !== MsgType.LOOKUP);
     if (envelope.type(f) === MsgType.LOOKUP && from && (!hop || compareDistance(envelope.to(f), this.#host.localId, hop.id) <= 0)) {
       // No link is closer to the target than this node: greedy routing ends here. Not at the origin: a
       // node looks up a bucket it has no link in (a hole), and no link of its is then closer to an id

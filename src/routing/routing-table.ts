@@ -129,9 +129,9 @@ export class RoutingTable<L> {
    * Next hop toward `target`: the direct link if there is one, else the best
    * link not in `exclude`, or with `spread` > 1 one of the `spread` closest at
    * random (a retransmission's path, PROTOCOL.md §4.4). With `lookahead`, a
-   * link is as good as the closest of itself and the links it advertised
-   * (greedy routing on the neighbours' neighbours, §4.2); ties go to the link
-   * itself closer. Without it, the closest link.
+   * link closer to `target` than this node is as good as the closest of itself
+   * and the links it advertised (greedy routing on the neighbours' neighbours,
+   * §4.2); ties go to the link itself closer. Without it, the closest link.
    */
   nextHop(target: Uint8Array, exclude: { has(link: L): boolean; readonly size: number }, targetHex = toHex(target), spread = 1, lookahead = true): TableEntry<L> | undefined {
     const direct = this.#byHex.get(targetHex);
@@ -140,12 +140,15 @@ export class RoutingTable<L> {
     // (greedy progress), else the best remaining one (a depth-first detour).
     if (spread <= 1) {
       const t = head32(target);
+      const local = (this.#localHead ^ t) >>> 0;
       let best: Entry<L> | undefined;
       let bestScore = 0;
       for (const e of this.#list) {
         if (exclude.size > 0 && exclude.has(e.link)) continue;
         let score = (e.head ^ t) >>> 0;
-        const n2 = lookahead ? e.n2 : null;
+        // Only a link closer to the target than this node is scored by its neighbours: every hop
+        // still makes progress by its own distance, so a stale list costs no step back.
+        const n2 = lookahead && (score < local || (score === local && compareDistance(target, e.id, this.localId) < 0)) ? e.n2 : null;
         if (n2 !== null) {
           for (let i = 0; i < n2.length; i++) {
             const d = (n2[i] ^ t) >>> 0;

@@ -1,7 +1,7 @@
 /**
  * The routing lookahead (PROTOCOL.md §4.2) on real nodes over WebSocket on
- * loopback: S is linked to A and B; A is XOR-closer to T, but only B is
- * linked to T. With NEIGHBOURS, S sends straight to B (two hops); without,
+ * loopback: S is linked to A and B, both closer to T than S; A is XOR-closer
+ * to T, but only B is linked to T. With NEIGHBOURS, S sends straight to B (two hops); without,
  * greedy routing goes to A first.
  */
 import test, { type Test } from 'tape';
@@ -13,15 +13,16 @@ import type { PeerRelay } from '../../src/index.js';
 
 async function topology(t: Test, neighbourAdvertMs: number) {
   const tId = Identity.generate();
-  const [x, y] = [Identity.generate(), Identity.generate()];
-  const [aId, bId] = compareDistance(tId.id, x.id, y.id) < 0 ? [x, y] : [y, x];
+  // A closest to T, then B, then S: both of S's links make progress toward T (only such links are
+  // scored by their neighbours).
+  const [aId, bId, sId] = [Identity.generate(), Identity.generate(), Identity.generate()].sort((x, y) => compareDistance(tId.id, x.id, y.id));
   const opts = { ...FAST, neighbourAdvertMs };
   const a = await startNode(t, { port: 0, identity: aId, ...opts });
   const b = await startNode(t, { port: 0, identity: bId, ...opts });
   // T keeps one link (to B) and has no port: nobody else can link to it.
   const target = await startNode(t, { identity: tId, bootstrap: [urlOf(b)], maxLinks: 1, ...opts });
   t.ok(await waitFor(() => b.peers.some((p) => equalBytes(p, target.id))), 'T linked to B');
-  const s = await startNode(t, { bootstrap: [urlOf(a), urlOf(b)], ...opts });
+  const s = await startNode(t, { identity: sId, bootstrap: [urlOf(a), urlOf(b)], ...opts });
   t.ok(await waitFor(() => s.peers.length === 2), 'S linked to A and B');
   t.equal(target.peers.length, 1, 'T has only B');
   return { a, b, s, target };

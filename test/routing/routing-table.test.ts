@@ -193,3 +193,14 @@ test('version changes on every add and remove, and heads() lists every link', (t
   t.same([...table.heads()], [head(0x40)]);
   t.end();
 });
+
+test('lookahead: a link farther from the target than this node is not scored by its neighbours (every hop makes progress)', (t) => {
+  const table = new RoutingTable<string>(id(0xc0), 8);
+  table.add(id(0x10), 'behind');
+  table.add(id(0xf0), 'ahead');
+  table.setNeighbours(id(0x10), Uint32Array.of(head(0xe0)));
+  // Target 0xe1: this node is at 0x21, 0xf0 at 0x11 (closer), 0x10 at 0xf1 (farther) but says it is linked to 0xe0 (0x01).
+  t.equal(table.nextHop(id(0xe1), new Set())?.link, 'ahead', 'the link that is closer than this node');
+  t.equal(table.nextHop(id(0xe1), new Set(['ahead']))?.link, 'behind', 'a detour still takes what is left');
+  t.end();
+});

@@ -11,6 +11,8 @@ test('5,000 nodes in virtual time: random pairs are delivered in few hops, also 
     const d = p.delivery;
     t.ok(d.delivered >= d.sent * 0.999, `${p.name}: at least 99.9 % delivered (${d.delivered}/${d.sent})`);
     t.ok(d.hops.p50 <= 5, `${p.name}: median hops at most 5 (${d.hops.p50})`);
+    // The lookahead (PROTOCOL §4.2): the graph's plain greedy walk takes a median of 4 hops here.
+    t.ok(p.path!.p50 <= 3, `${p.name}: median path of the delivered copy at most 3 with the lookahead (${p.path!.p50})`);
     t.ok(p.links.max <= 256, `${p.name}: no node past maxLinks (${p.links.max})`);
     t.ok(p.holes.holes / p.holes.pairs < 0.001, `${p.name}: routing-table holes under 0.1 % (${p.holes.holes}/${p.holes.pairs})`);
     // Where random pairs rarely look: the last hops of every path run through a node's nearest nodes.
@@ -30,6 +32,16 @@ test('with 10 % of the nodes dropping what they should relay, at least 99 % of h
   t.ok(Object.keys(d.reported).every((c) => c === 'ERR_NOT_ACKNOWLEDGED'), `reported as not acknowledged (${JSON.stringify(d.reported)})`);
   t.ok(p.wire!.retransmitted > 0, `retransmissions did the work (${p.wire!.retransmitted})`);
   t.ok(p.path!.p50 <= 5, `the delivered copies took short paths (median ${p.path!.p50})`);
+});
+
+test('droppers that also lie in their NEIGHBOURS lists attract first copies, and retransmission by the links\' own distance still delivers 99 %', async (t) => {
+  const r = await runLevelB({ nodes: 1000, churn: 0, adversarial: 0.1, liars: true, pairs: 500, latencyMs: 20, settleMs: 60_000, seed: 4 });
+  const p = r.phases[0];
+  const d = p.delivery;
+  t.equal(d.sent, 500, 'the round ran');
+  t.ok(d.delivered >= d.sent * 0.99, `at least 99 % delivered through the lying droppers (${d.delivered}/${d.sent})`);
+  t.equal(d.silent, 0, 'every message not delivered was reported');
+  t.ok(p.wire!.retransmitted > 0, `retransmissions did the work (${p.wire!.retransmitted})`);
 });
 
 test('without droppers nothing is retransmitted: the cost is one ACK per message', async (t) => {

@@ -18,6 +18,13 @@ import type { RouteLink } from './route-link.js';
 
 /** After the first change since the last round, the next round waits about this long (ms), so a burst of changes is one round. */
 const ADVERT_DELAY_MS = 1000;
+/**
+ * A list names at most this many links per k-bucket, and at most ADVERT_MAX_HEADS in all: a node
+ * with 256 links would otherwise look the best next hop toward almost any target, and at 10,000
+ * simulated nodes the lookahead funnelled traffic into such hubs until their queues timed messages out.
+ */
+export const ADVERT_PER_BUCKET = 2;
+export const ADVERT_MAX_HEADS = 40;
 
 export interface AdvertHost {
   /** Time and timers (default: the wall clock); the simulator passes a virtual one. */
@@ -81,7 +88,7 @@ export class NeighbourAdverts {
     let refused = false;
     for (const { link } of this.#table.entries()) {
       if (!(link.remoteFlags & HelloFlags.NEIGHBOURS) || this.#told.get(link) === version || link.isClosed) continue;
-      frame ??= encodeNeighbours(this.#table.heads().subarray(0, MAX_NEIGHBOUR_HEADS));
+      frame ??= encodeNeighbours(this.#table.spreadHeads(ADVERT_PER_BUCKET, Math.min(ADVERT_MAX_HEADS, MAX_NEIGHBOUR_HEADS)));
       if (link.advertise ? link.advertise(frame) : link.send(frame)) {
         this.#told.set(link, version);
         this.counters.sent++;

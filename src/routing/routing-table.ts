@@ -118,11 +118,25 @@ export class RoutingTable<L> {
   /** The heads the link to `id` advertised, or null (none yet, or no such link). */
   neighboursOf(id: Uint8Array): Uint32Array | null { return this.#byHex.get(toHex(id))?.n2 ?? null; }
 
-  /** The heads of every link, for this node's own NEIGHBOURS frame. */
+  /** The heads of every link. */
   heads(): Uint32Array {
     const out = new Uint32Array(this.#list.length);
     for (let i = 0; i < out.length; i++) out[i] = this.#list[i].head;
     return out;
+  }
+
+  /** The heads of at most `perBucket` links of each k-bucket, at most `max` in all, deepest buckets first: this node's NEIGHBOURS list. */
+  spreadHeads(perBucket: number, max: number): Uint32Array {
+    const taken: number[] = [];
+    const out: number[] = [];
+    const byDepth = this.#list.map((e) => ({ e, b: this.bucketIndex(e.id) })).sort((x, y) => y.b - x.b);
+    for (const { e, b } of byDepth) {
+      if (out.length >= max) break;
+      if ((taken[b] ?? 0) >= perBucket) continue;
+      taken[b] = (taken[b] ?? 0) + 1;
+      out.push(e.head);
+    }
+    return Uint32Array.from(out);
   }
 
   /**

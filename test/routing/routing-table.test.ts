@@ -204,3 +204,16 @@ test('lookahead: a link farther from the target than this node is not scored by 
   t.equal(table.nextHop(id(0xe1), new Set(['ahead']))?.link, 'behind', 'a detour still takes what is left');
   t.end();
 });
+
+test('spreadHeads names at most perBucket links of each bucket and at most max in all, deepest buckets first', (t) => {
+  const table = new RoutingTable<string>(id(0), 64);
+  for (let i = 0x80; i < 0x90; i++) table.add(id(i), `b0-${i}`); // 16 links in bucket 0
+  table.add(id(0x40), 'b1');
+  table.add(id(0x01), 'b7');
+  const spread = [...table.spreadHeads(2, 40)];
+  t.equal(spread.length, 4, 'two of bucket 0, one each of buckets 1 and 7');
+  t.equal(spread[0], head(0x01), 'the deepest bucket first');
+  t.equal(spread.filter((h) => h >>> 31 === 1).length, 2, 'bucket 0 capped at two');
+  t.equal(table.spreadHeads(2, 2).length, 2, 'max caps the whole list');
+  t.end();
+});

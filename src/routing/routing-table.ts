@@ -31,6 +31,13 @@ function closer<L>(target: Uint8Array, t: number, a: Entry<L>, b: Entry<L>): num
   return da !== db ? da - db : compareDistance(target, a.id, b.id);
 }
 
+/**
+ * A table with more links than this routes by the links' own distance only: its links already
+ * cover the id space densely, and the scan of every held list grows with links x heads (256 links
+ * of 30 heads each: 12 µs per next hop against 1.5 µs without, AMD EPYC, Node 20).
+ */
+export const LOOKAHEAD_MAX_LINKS = 64;
+
 export class RoutingTable<L> {
   readonly localId: Uint8Array;
   readonly capacity: number;
@@ -155,6 +162,7 @@ export class RoutingTable<L> {
     if (spread <= 1) {
       const t = head32(target);
       const local = (this.#localHead ^ t) >>> 0;
+      lookahead &&= this.#list.length <= LOOKAHEAD_MAX_LINKS;
       let best: Entry<L> | undefined;
       let bestScore = 0;
       for (const e of this.#list) {

@@ -1,6 +1,6 @@
 import test from 'tape';
 import fc from 'fast-check';
-import { RoutingTable, compareDistance } from '../../src/routing/routing-table.js';
+import { RoutingTable, compareDistance, LOOKAHEAD_MAX_LINKS } from '../../src/routing/routing-table.js';
 import { DedupCache } from '../../src/routing/dedup-cache.js';
 import { BoundedMap } from '../../src/util/bounded-map.js';
 import { randomBytes, toHex } from '../../src/util/bytes.js';
@@ -215,5 +215,16 @@ test('spreadHeads names at most perBucket links of each bucket and at most max i
   t.equal(spread[0], head(0x01), 'the deepest bucket first');
   t.equal(spread.filter((h) => h >>> 31 === 1).length, 2, 'bucket 0 capped at two');
   t.equal(table.spreadHeads(2, 2).length, 2, 'max caps the whole list');
+  t.end();
+});
+
+test('a table with more than LOOKAHEAD_MAX_LINKS links routes by the links\' own distance only', (t) => {
+  const table = new RoutingTable<string>(id(0), 256);
+  table.add(id(0xc0), 'closer-itself');
+  table.add(id(0x90), 'knows-target');
+  table.setNeighbours(id(0x90), Uint32Array.of(head(0xe0)));
+  t.equal(table.nextHop(id(0xe1), new Set())?.link, 'knows-target', 'lookahead with two links');
+  for (let i = 0; table.size <= LOOKAHEAD_MAX_LINKS; i++) table.add(Uint8Array.of(0x01, i, ...new Array(18).fill(1)), `x${i}`);
+  t.equal(table.nextHop(id(0xe1), new Set())?.link, 'closer-itself', `past ${LOOKAHEAD_MAX_LINKS} links, none`);
   t.end();
 });

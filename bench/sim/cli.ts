@@ -31,7 +31,7 @@ const { values } = parseArgs({
     procs: { type: 'string', default: '8' },
     workers: { type: 'string', default: '1' },
     retransmits: { type: 'string' },
-    lookahead: { type: 'string', default: '1' },
+    lookahead: { type: 'string', default: '0' },
     liars: { type: 'boolean', default: false },
     'join-rate': { type: 'string' },
     turn: { type: 'string' },
@@ -47,8 +47,8 @@ const num = (k: keyof typeof values, min: number, max: number): number => {
 
 /** --retransmits N: the node limit (0 turns acks off). */
 function retransmits(): { retransmits?: number } { return values.retransmits !== undefined ? { retransmits: num('retransmits', 0, 16) } : {}; }
-/** --lookahead 0: no NEIGHBOURS adverts, so routing looks at the links' own distance only (PROTOCOL §4.2). */
-function lookahead(): { neighbourAdvertMs?: number } { return num('lookahead', 0, 1) === 0 ? { neighbourAdvertMs: 0 } : {}; }
+/** --lookahead 1: NEIGHBOURS adverts every 15 s at most (the routing lookahead, PROTOCOL §4.2; off by default, as in a node). */
+function lookahead(): { neighbourAdvertMs?: number } { return num('lookahead', 0, 1) === 1 ? { neighbourAdvertMs: 15_000 } : {}; }
 
 const machine = `${cpus()[0]?.model ?? 'unknown CPU'} × ${cpus().length}, Node ${process.version}`;
 console.log(`relaymesh simulator: level ${values.level}, ${machine}, ML-KEM ${await kemReady()}`);

@@ -9,32 +9,13 @@ import { Router, type RouterHost } from '../../src/routing/router.js';
 import { RoutingTable } from '../../src/routing/routing-table.js';
 import { DedupCache } from '../../src/routing/dedup-cache.js';
 import type { RouteLink } from '../../src/routing/route-link.js';
-import type { Clock } from '../../src/util/clock.js';
 import type { RelayError } from '../../src/util/errors.js';
 import { key53 } from '../../src/util/bytes.js';
 import { DEFAULT_TTL, EnvelopeFlags, MsgType, OFF_FLAGS, OFF_MSG_ID, SPREAD_SHIFT, encodeEnvelope, envelope } from '../../src/wire/envelope.js';
+import { ManualClock } from '../helpers/manual-clock.js';
 
 const id = (first: number) => { const b = new Uint8Array(20); b[0] = first; return b; };
 
-/** Timers that run only when the test moves time on. */
-class ManualClock implements Clock {
-  t = 0;
-  timers: { at: number; fn: () => void; off: boolean }[] = [];
-  now() { return this.t; }
-  setTimeout(fn: () => void, ms: number) { const h = { at: this.t + ms, fn, off: false }; this.timers.push(h); return h; }
-  clearTimeout(h: unknown) { if (h) (h as { off: boolean }).off = true; }
-  advance(ms: number) {
-    const end = this.t + ms;
-    for (;;) {
-      const due = this.timers.filter((h) => !h.off && h.at <= end).sort((a, b) => a.at - b.at)[0];
-      if (!due) break;
-      due.off = true;
-      this.t = due.at;
-      due.fn();
-    }
-    this.t = end;
-  }
-}
 
 class FakeLink implements RouteLink {
   readonly sent: Uint8Array[] = [];

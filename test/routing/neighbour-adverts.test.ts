@@ -2,32 +2,13 @@ import test from 'tape';
 import { NeighbourAdverts } from '../../src/routing/neighbour-adverts.js';
 import { RoutingTable, head32 } from '../../src/routing/routing-table.js';
 import type { RouteLink } from '../../src/routing/route-link.js';
-import type { Clock } from '../../src/util/clock.js';
 import type { DropReason } from '../../src/util/drop-reasons.js';
 import { toHex } from '../../src/util/bytes.js';
 import { FrameType, HelloFlags, decodeNeighbours, encodeNeighbours } from '../../src/wire/frames.js';
+import { ManualClock } from '../helpers/manual-clock.js';
 
 const id = (first: number) => { const b = new Uint8Array(20); b[0] = first; b[1] = 0x55; return b; };
 
-/** Timers run only when the test moves time on. */
-class ManualClock implements Clock {
-  t = 0;
-  timers: { at: number; fn: () => void; off: boolean }[] = [];
-  now(): number { return this.t; }
-  setTimeout(fn: () => void, ms: number): unknown { const h = { at: this.t + ms, fn, off: false }; this.timers.push(h); return h; }
-  clearTimeout(h: unknown): void { if (h) (h as { off: boolean }).off = true; }
-  advance(ms: number): void {
-    const until = this.t + ms;
-    for (;;) {
-      const due = this.timers.filter((h) => !h.off && h.at <= until).sort((a, b) => a.at - b.at)[0];
-      if (!due) break;
-      due.off = true;
-      this.t = due.at;
-      due.fn();
-    }
-    this.t = until;
-  }
-}
 
 class FakeLink implements RouteLink {
   readonly sent: Uint8Array[] = [];

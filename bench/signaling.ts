@@ -1,6 +1,6 @@
 /**
  * Issue 6 benchmark: encrypted messages/s between two MessagingPeers through
- * one node and through two nodes, next to a raw `ws` relay forwarding text
+ * one node and through two nodes, next to a raw `ws` relay (one hop, and two chained hops: the two-node shape) forwarding
  * frames of the same sizes in the same run; then registration and discover
  * round-trips/s with 1,000 connected clients. Every path is checked for the
  * right content before it is timed.
@@ -72,26 +72,59 @@ async function pump(n: number, send: (i: number) => void | Promise<void>, receiv
   return ((received() - base) * 1000) / (performance.now() - start);
 }
 
-/** A raw ws relay: every frame from one client goes to the other, unchanged. */
-async function rawRelay(): Promise<{ send: (s: string | Buffer) => void; received: () => number; last: () => string; close: () => Promise<void> }> {
-  const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, perMessageDeflate: false });
-  await new Promise((r) => wss.once('listening', r));
-  const port = (wss.address() as { port: number }).port;
-  const socks: WebSocket[] = [];
-  wss.on('connection', (ws) => {
-    socks.push(ws);
-    ws.on('message', (d: RawData, bin: boolean) => socks.find((s) => s !== ws)?.send(d as Buffer, { binary: bin }));
+/**
+ * A raw ws relay: every frame from client a reaches client b unchanged. `hops` 1: through one `ws` server (a -> X -> b);
+ * 2: the same shape as two signaling nodes, through two chained `ws` forwarders (a -> X -> Y -> b, X dialling Y as
+ * a ws client, so its frames to Y are masked as a node's link frames are).
+ */
+async function rawRelay(hops: 1 | 2 = 1): Promise<{ send: (s: string | Buffer) => void; received: () => number; last: () => string; close: () => Promise<void> }> {
+  const servers: WebSocketServer[] = [];
+  const listen = async () => {
+    const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, perMessageDeflate: false });
+    await new Promise((r) => wss.once('listening', r));
+    servers.push(wss);
+    return { wss, port: (wss.address() as { port: number }).port };
+  };
+  const dial = async (port: number) => { const ws = new WebSocket(`ws://127.0.0.1:${port}`, { perMessageDeflate: false }); await new Promise((r) => ws.once('open', r)); return ws; };
+  const x = await listen();
+  // A server socket forwards to `next()`: the other client on the same server (one hop), or X's link to Y.
+  const forward = (wss: WebSocketServer, next: (from: WebSocket) => WebSocket | undefined) => wss.on('connection', (ws) => {
+    ws.on('message', (d: RawData, bin: boolean) => next(ws)?.send(d as Buffer, { binary: bin }));
   });
-  const dial = async () => { const ws = new WebSocket(`ws://127.0.0.1:${port}`, { perMessageDeflate: false }); await new Promise((r) => ws.once('open', r)); return ws; };
-  const a = await dial();
-  const b = await dial();
-  while (socks.length < 2) await new Promise((r) => setTimeout(r, 5));
+  let a: WebSocket;
+  let b: WebSocket;
+  const dialled: WebSocket[] = [];
+  if (hops === 1) {
+    const socks: WebSocket[] = [];
+    x.wss.on('connection', (ws) => socks.push(ws));
+    forward(x.wss, (from) => socks.find((s) => s !== from)); // as before session 10: the one-hop figures stay comparable
+    a = await dial(x.port);
+    b = await dial(x.port);
+    while (x.wss.clients.size < 2) await new Promise((r) => setTimeout(r, 5));
+  } else {
+    const y = await listen();
+    // Y's first connection is X's link, the next one client b; Y forwards what the link brings to b.
+    let linkAtY: WebSocket | undefined;
+    let toB: WebSocket | undefined;
+    y.wss.on('connection', (ws) => { if (!linkAtY) linkAtY = ws; else toB = ws; });
+    forward(y.wss, (from) => (from === linkAtY ? toB : undefined));
+    const link = await dial(y.port); // X -> Y
+    while (!linkAtY) await new Promise((r) => setTimeout(r, 5));
+    forward(x.wss, () => link);
+    a = await dial(x.port);
+    b = await dial(y.port);
+    while (x.wss.clients.size < 1 || !toB) await new Promise((r) => setTimeout(r, 5));
+    dialled.push(link);
+  }
   let count = 0;
   let last = '';
   b.on('message', (d: RawData) => { count++; last = String(d); });
   return {
     send: (s) => a.send(s), received: () => count, last: () => last,
-    close: async () => { a.terminate(); b.terminate(); await new Promise((r) => wss.close(() => r(null))); },
+    close: async () => {
+      for (const ws of [a, b, ...dialled]) ws.terminate();
+      for (const wss of servers) { for (const c of wss.clients) c.terminate(); await new Promise((r) => wss.close(() => r(null))); }
+    },
   };
 }
 
@@ -121,7 +154,8 @@ async function throughput(rows: (string | number)[][]): Promise<void> {
   while (x.peers.length === 0 || y.peers.length === 0) await new Promise((r) => setTimeout(r, 20));
   const one = await pair(x, x, 'one');
   const two = await pair(x, y, 'two');
-  const raw = await rawRelay();
+  const raw = await rawRelay(1);
+  const raw2 = await rawRelay(2);
   for (const size of SIZES) {
     const text = 'm'.repeat(size - 8);
     const frame = Buffer.alloc(one.frameBytes(size), 0x66);
@@ -133,25 +167,31 @@ async function throughput(rows: (string | number)[][]): Promise<void> {
       while (p.count() === before && Date.now() - t0 < STALL_MS) await new Promise((r) => setTimeout(r, 2));
       check(p.count() === before || p.got[1] === `${text}#check!`.slice(0, size), `message of ${size} bytes arrives intact`);
     }
-    raw.send(frame);
-    while (raw.received() === 0 || raw.last().length !== frame.length) await new Promise((r) => setTimeout(r, 2));
+    for (const r of [raw, raw2]) {
+      r.send(frame);
+      while (r.received() === 0 || r.last().length !== frame.length) await new Promise((res) => setTimeout(res, 2));
+    }
     const m = Math.max(300, Math.floor(n / Math.max(1, size / 4096)));
     await pump(Math.min(m, 500), () => raw.send(frame), raw.received); // warm-up
+    await pump(Math.min(m, 500), () => raw2.send(frame), raw2.received);
     // Interleaved rounds, best of each: the machine is shared, so single runs are noisy.
     let rawRate = 0;
+    let raw2Rate = 0;
     let oneRate = 0;
     let twoRate = 0;
     for (let round = 0; round < env('BENCH_ROUNDS', 3); round++) {
       rawRate = Math.max(rawRate, await pump(m, () => raw.send(frame), raw.received));
       oneRate = Math.max(oneRate, await pump(m, (i) => one.a.sendMessage(one.b.config.clientId, `${i}`.padEnd(size, '.')), one.count, `one node, ${size} B`));
       twoRate = Math.max(twoRate, await pump(m, (i) => two.a.sendMessage(two.b.config.clientId, `${i}`.padEnd(size, '.')), two.count, `two nodes, ${size} B`));
+      raw2Rate = Math.max(raw2Rate, await pump(m, () => raw2.send(frame), raw2.received));
     }
     // The floor of a relay that seals each message once: the raw relay's time per message plus one AES-256-GCM seal and open.
     const floorRate = 1e6 / (1e6 / rawRate + aeadMicros(size));
-    rows.push([`${fmt(size)} B (frame ${fmt(frame.length)} B)`, fmt(rawRate), fmt(floorRate), ratio(floorRate, rawRate), fmt(oneRate), ratio(oneRate, rawRate), fmt(twoRate), ratio(twoRate, rawRate)]);
+    rows.push([`${fmt(size)} B (frame ${fmt(frame.length)} B)`, fmt(rawRate), fmt(floorRate), ratio(floorRate, rawRate), fmt(oneRate), ratio(oneRate, rawRate), fmt(twoRate), ratio(twoRate, rawRate), fmt(raw2Rate), ratio(twoRate, raw2Rate)]);
   }
   for (const p of [one, two]) { p.a.disconnect(); p.b.disconnect(); }
   await raw.close();
+  await raw2.close();
   await destroy(y);
   await destroy(x);
 }
@@ -324,9 +364,11 @@ export async function run(): Promise<void> {
   const rows: (string | number)[][] = [];
   await throughput(rows);
   printTable('Encrypted messages/s between two MessagingPeers (relaymesh-im-v1) vs a raw ws relay of one lone message\'s frame (target >= 0.5x)',
-    ['message size', 'raw ws relay msg/s', 'floor msg/s', 'floor vs raw', 'one node msg/s', 'vs raw', 'two nodes msg/s', 'vs raw'], rows);
+    ['message size', 'raw ws relay msg/s', 'floor msg/s', 'floor vs raw', 'one node msg/s', 'vs raw', 'two nodes msg/s', 'vs raw', 'raw 2-hop relay msg/s', 'two nodes vs raw 2-hop'], rows);
   console.log('(best of BENCH_ROUNDS interleaved rounds; all three paths run in this one process: clients, servers and relay share the event loop.');
-  console.log(' The raw relay forwards binary frames of the size a lone message takes on relaymesh\'s wire; floor = raw + one AES-256-GCM seal and open of the message, per message)');
+  console.log(' The raw relay forwards binary frames of the size a lone message takes on relaymesh\'s wire; floor = raw + one AES-256-GCM seal and open of the message, per message;');
+  console.log(' \'vs raw\' is each path against the one-hop raw relay (client -> ws server -> client); the raw 2-hop relay has the two-node path\'s shape,');
+  console.log(' client -> ws forwarder X -> ws forwarder Y -> client, and \'two nodes vs raw 2-hop\' is the two-node path against it)');
   for (const [path, k] of lost) console.log(`LOST: ${fmt(k)} messages on the ${path} path never arrived (given up after ${STALL_MS / 1000} s without progress)`);
   if (process.env.BENCH_ONLY === 'messages') return;
   const clients = env('BENCH_CLIENTS', 1000);

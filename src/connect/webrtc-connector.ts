@@ -15,6 +15,7 @@ import SimplePeer from 'simple-peer';
 import { compareBytes, randomBytes, toHex } from '../util/bytes.js';
 import { relayError, RelayError } from '../util/errors.js';
 import { WebRtcConnection, destroyPeerLater } from '../transport/webrtc.js';
+import { guardWrtc, type WrtcLike } from '../transport/wrtc-guard.js';
 import { FRAME_OVERHEAD, WEBRTC_LIMITS } from '../util/limits.js';
 import type { MeshNode } from '../node/mesh-node.js';
 import { EarlySignals, SID, checkSignal, type Signal } from './webrtc-signals.js';
@@ -166,7 +167,8 @@ export class WebRtcConnector {
     try {
       peer = new SimplePeer({
         initiator: a.initiator, trickle: true,
-        wrtc: typeof wrtc === 'object' && wrtc !== null ? wrtc as never : undefined,
+        // Guarded: @roamhq/wrtc's description getters can crash the process (src/transport/wrtc-guard.ts).
+        wrtc: typeof wrtc === 'object' && wrtc !== null ? guardable(wrtc) as never : undefined,
         config: { iceServers: this.#node.iceServers ?? [] },
       });
     } catch (err) {
@@ -305,6 +307,10 @@ export class WebRtcConnector {
       debug('signal rejected: %s', (err as Error).message);
     }
   }
+}
+
+function guardable(wrtc: object): object {
+  return typeof (wrtc as WrtcLike).RTCPeerConnection === 'function' ? guardWrtc(wrtc as WrtcLike) : wrtc;
 }
 
 function delay(ms: number, signal?: AbortSignal): Promise<void> {

@@ -293,10 +293,16 @@ export function encodeNeighbours(heads: ArrayLike<number>): Uint8Array {
   return out;
 }
 
+/** How many heads a NEIGHBOURS frame holds (they start at byte 1), or -1 when its length is not 1 + 4n with n <= MAX_NEIGHBOUR_HEADS. */
+export function neighboursCount(f: Uint8Array): number {
+  const n = (f.length - 1) / 4;
+  return f[0] === FrameType.NEIGHBOURS && Number.isInteger(n) && n <= MAX_NEIGHBOUR_HEADS ? n : -1;
+}
+
 /** The heads of a NEIGHBOURS frame, or null when its length is not 1 + 4n with n <= MAX_NEIGHBOUR_HEADS. */
 export function decodeNeighbours(f: Uint8Array): Uint32Array | null {
-  const n = (f.length - 1) / 4;
-  if (f[0] !== FrameType.NEIGHBOURS || !Number.isInteger(n) || n > MAX_NEIGHBOUR_HEADS) return null;
+  const n = neighboursCount(f);
+  if (n < 0) return null;
   const out = new Uint32Array(n);
   for (let i = 0, o = 1; i < n; i++, o += 4) out[i] = ((f[o] << 24) | (f[o + 1] << 16) | (f[o + 2] << 8) | f[o + 3]) >>> 0;
   return out;

@@ -169,6 +169,28 @@ test('lookahead: a neighbour advertising this node (or itself) is not taken as a
   t.end();
 });
 
+test('lookahead: a list read in place from frame bytes replaces the last one, shorter or longer, and routes the same', (t) => {
+  const table = new RoutingTable<string>(id(0), 8);
+  table.add(id(0x90), 'a');
+  table.add(id(0x80), 'b');
+  const be = (...firsts: number[]) => {
+    const b = new Uint8Array(3 + 4 * firsts.length); // 3 bytes before the heads, as in a frame
+    firsts.forEach((f, i) => { b[3 + 4 * i] = f; });
+    return b;
+  };
+  t.ok(table.setNeighboursFrom(id(0x90), be(0xe0, 0x40, 0x00, 0x90), 3, 4));
+  t.same([...table.neighboursOf(id(0x90))!], [head(0xe0), head(0x40)], 'big-endian heads; own and the link\'s own left out');
+  t.equal(table.nextHop(id(0xe1), new Set())?.link, 'a', 'a advertises 0xe0: the way ahead');
+  table.setNeighboursFrom(id(0x90), be(0x41), 3, 1);
+  t.same([...table.neighboursOf(id(0x90))!], [head(0x41)], 'a shorter list replaces the longer one entirely');
+  t.equal(table.nextHop(id(0xe1), new Set())?.link, 'b', 'by own distance now (0x80 is closer to 0xe1 than 0x90): no stale head left over');
+  const many = Array.from({ length: 12 }, (_, i) => 0xa0 + i);
+  table.setNeighboursFrom(id(0x90), be(...many), 3, many.length);
+  t.equal(table.neighboursOf(id(0x90))!.length, 12, 'a longer list than the array held grows it');
+  t.notOk(table.setNeighboursFrom(id(0x33), be(0x01), 3, 1), 'no such link: false');
+  t.end();
+});
+
 test('lookahead: a retransmission (spread > 1) picks among the closest by their own distance', (t) => {
   const table = new RoutingTable<string>(id(0), 8);
   table.add(id(0xc0), 'c0');

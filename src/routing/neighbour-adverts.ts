@@ -70,8 +70,7 @@ export class NeighbourAdverts {
     if (count < 0) return this.#host.countDrop('malformed');
     this.counters.received++;
     if (this.#host.neighbourAdvertMs <= 0 || !link.remote) return;
-    // Read in place into the table's own array for this link: a list is kept until the next one,
-    // and at 10,000 simulated nodes a new array per list kept the garbage collector busy.
+    // Read in place into the table's own array for this link (a list is kept until the next one).
     this.#table.setNeighboursFrom(link.remote.id, f, 1, count);
   }
 

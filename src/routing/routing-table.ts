@@ -19,10 +19,9 @@ export interface TableEntry<L> { id: Uint8Array; link: L; [k: string]: unknown }
  * there) and the heads of the remote's own links, as its last NEIGHBOURS frame
  * said: the first `n2len` of `n2` (null before one came), the lookahead of
  * nextHop. A new list is copied into the entry's own array, which is made once
- * (and again only for a longer list): at 10,000 simulated nodes a new array per
- * list received (~11,000 a second, each kept until the next) was promoted to
- * the old generation and doubled the garbage collector's share of the CPU, and
- * with it the mesh formed a third fewer links in the same time.
+ * (and again only for a longer list): a new array per list received (~11,000 a
+ * second at 10,000 simulated nodes, each kept until the next) was promoted to
+ * the old generation only to become garbage there.
  */
 interface Entry<L> extends TableEntry<L> { readonly head: number; n2: Uint32Array | null; n2len: number }
 
